@@ -1,0 +1,98 @@
+"""Where the studio keeps its data, and how rows refer to files.
+
+Layout of ``STUDIO_HOME``::
+
+    studio.db                          SQLite (WAL mode), see ``db.store``
+    outputs/<session-slug>/<run-id>/   every file a run writes
+
+Rows never hold absolute paths: they hold the path relative to ``STUDIO_HOME`` in POSIX form,
+so a home folder can be moved, copied to another machine or pushed to the Hub unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+__all__ = [
+    "DB_FILENAME",
+    "DEFAULT_HOME",
+    "db_path",
+    "outputs_root",
+    "relative_to_home",
+    "resolve_in_home",
+    "run_output_dir",
+    "studio_home",
+]
+
+DB_FILENAME = "studio.db"
+DEFAULT_HOME = "~/.latent-studio"
+
+# One path component that cannot climb out of its parent or hide as a dotfile.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def studio_home() -> Path:
+    """The data folder: ``$STUDIO_HOME`` if set (and non-empty), else ``~/.latent-studio``.
+
+    The folder is created if it does not exist. The returned path is absolute and resolved,
+    so that ``relative_to_home`` can compare it with other resolved paths.
+    """
+    raw = os.environ.get("STUDIO_HOME") or DEFAULT_HOME
+    home = Path(raw).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def db_path(home: Path) -> Path:
+    """The SQLite file inside ``home``."""
+    return home / DB_FILENAME
+
+
+def outputs_root(home: Path) -> Path:
+    """The folder holding every run's outputs: ``home/outputs``."""
+    return home / "outputs"
+
+
+def run_output_dir(home: Path, session_slug: str, run_id: str) -> Path:
+    """``home/outputs/<session_slug>/<run_id>`` (not created here).
+
+    Raises ``ValueError`` if either name could escape its parent folder (``..``, separators).
+    """
+    for what, name in (("session slug", session_slug), ("run id", run_id)):
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"{what} {name!r} cannot be used as a folder name")
+    return outputs_root(home) / session_slug / run_id
+
+
+def relative_to_home(home: Path, path: Path | str) -> str:
+    """``path`` relative to ``home``, in POSIX form (``outputs/demo/<run>/video.mp4``).
+
+    ``path`` may be absolute or relative to the current directory; both are resolved first,
+    so symlinks and ``..`` cannot smuggle a file in from outside.
+
+    Raises ``ValueError`` if ``path`` is ``home`` itself or lies outside it.
+    """
+    resolved_home = Path(home).resolve()
+    resolved = Path(path).resolve()
+    try:
+        relative = resolved.relative_to(resolved_home)
+    except ValueError:
+        raise ValueError(f"{path} is outside STUDIO_HOME ({resolved_home})") from None
+    if not relative.parts:
+        raise ValueError(f"{path} is STUDIO_HOME itself, not a file inside it")
+    return relative.as_posix()
+
+
+def resolve_in_home(home: Path, relative: str) -> Path:
+    """The absolute path of a stored relative path; the inverse of ``relative_to_home``.
+
+    Raises ``ValueError`` if ``relative`` is absolute, contains ``..`` or is empty: such a
+    value did not come from ``relative_to_home`` and must not be followed (it may come from a
+    pulled Hub manifest).
+    """
+    posix = PurePosixPath(relative)
+    if not relative or posix.is_absolute() or ".." in posix.parts or "\\" in relative:
+        raise ValueError(f"stored path {relative!r} is not a plain relative path")
+    return Path(home).joinpath(*posix.parts)

@@ -1,0 +1,246 @@
+"""Recording one render in the store, as a render-events sink.
+
+``RunRecorder`` has the methods of ``studio.events.RenderEvents`` (``started``, ``progress``,
+``output``, ``finished``, ``failed``, ``cancelled``) without importing ``studio``: the store
+must stay importable without torch, and the protocol is structural, so a recorder can be
+passed wherever the engine wants a sink (alone or inside ``studio.events.Fanout``).
+
+Each event is one short write transaction. A database problem while recording (locked past
+the timeout, disk full, ...) is logged as a warning and never raised into the render: a
+finished video matters more than its row. Only ``create``/``attach`` raise, since without a
+run row there is nothing to record into.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from db import repository
+from db.files import digest
+from db.models import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Run, utcnow
+from db.paths import relative_to_home, run_output_dir
+from db.store import Store
+
+__all__ = ["PROGRESS_INTERVAL_S", "OutputLike", "ResultLike", "RunRecorder"]
+
+log = logging.getLogger(__name__)
+
+# The render calls progress() once per frame; the dashboard polls far less often than that.
+PROGRESS_INTERVAL_S = 0.5
+
+
+class OutputLike(Protocol):
+    """What ``RunRecorder.output`` reads (``studio.events.OutputFile`` has it)."""
+
+    path: Path
+    kind: str
+    frames: int
+    fps: float
+    width: int
+    height: int
+    has_audio: bool
+
+
+class ResultLike(Protocol):
+    """What ``RunRecorder.finished`` reads (``studio.events.RenderResult`` has it)."""
+
+    denoise_steps: int
+    timings: dict[str, float]
+    seconds: float
+    frames: int
+
+
+class RunRecorder:
+    """Writes the life of one run into its ``runs`` row and its ``outputs`` rows.
+
+    Make one with ``RunRecorder.create`` (a new run) or ``RunRecorder.attach`` (resuming an
+    existing run). Events are expected from one thread (the render's); the store itself may
+    be read from others meanwhile.
+
+    Attributes:
+        store: the ``Store`` written to.
+        run_id: the run's id.
+        session_slug: the slug of the run's session.
+        output_dir: ``STUDIO_HOME/outputs/<session>/<run_id>``, created; render into it.
+    """
+
+    def __init__(self, store: Store, run_id: str, session_slug: str) -> None:
+        """Wrap an existing run row; use ``create`` or ``attach`` instead."""
+        self.store = store
+        self.run_id = run_id
+        self.session_slug = session_slug
+        self.output_dir = run_output_dir(store.home, session_slug, run_id)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._last_progress_write = -math.inf
+
+    @classmethod
+    def create(
+        cls,
+        store: Store,
+        *,
+        session_slug: str,
+        kind: str,
+        spec: dict[str, Any],
+        schema_version: int,
+        model_ref: str,
+        seed: int,
+    ) -> RunRecorder:
+        """Insert a ``queued`` run owned by this process (pid, hostname) and return its
+        recorder. The session is created if it does not exist.
+
+        Raises ``ValueError`` for an invalid slug, seed or spec, and lets database errors
+        through: the caller should not start a render it cannot record.
+        """
+        with store.begin() as s:
+            session = repository.get_or_create_session(s, session_slug)
+            run = repository.create_run(
+                s,
+                session=session,
+                kind=kind,
+                spec=spec,
+                schema_version=schema_version,
+                model_ref=model_ref,
+                seed=seed,
+                status=QUEUED,
+                pid=os.getpid(),
+                hostname=socket.gethostname(),
+            )
+            run_id = run.id
+        return cls(store, run_id, session_slug)
+
+    @classmethod
+    def attach(cls, store: Store, run_id: str) -> RunRecorder:
+        """Take over an existing run (to resume it): it becomes ``queued`` again, owned by this
+        process, its error and finish time cleared; ``frames_done`` and outputs are kept.
+
+        Raises ``repository.NotFound`` naming the id.
+        """
+        with store.begin() as s:
+            run = repository.get_run(s, run_id)
+            run.status = QUEUED
+            run.error = None
+            run.error_type = None
+            run.finished_at = None
+            run.pid = os.getpid()
+            run.hostname = socket.gethostname()
+            slug = run.session.slug
+        return cls(store, run_id, slug)
+
+    # -- RenderEvents ----------------------------------------------------------------------
+
+    def started(self, plan: dict[str, Any]) -> None:
+        """The render began: status ``running``; frames, predicted denoise steps, device and
+        library versions come from ``plan`` (``frames`` required, the rest optional)."""
+        device = plan.get("device")
+        self._write(
+            "started",
+            status=RUNNING,
+            started_at=utcnow(),
+            frames_total=plan.get("frames"),
+            predicted_denoise_steps=plan.get("predicted_denoise_steps"),
+            device=None if device is None else str(device),
+            versions=_json_safe(plan.get("versions") or {}),
+        )
+
+    def progress(self, done: int, total: int, preview: Any = None) -> None:
+        """``done`` of ``total`` frames finished. Written at most every ``PROGRESS_INTERVAL_S``
+        seconds, plus always when ``done >= total``; ``preview`` is not stored."""
+        now = time.monotonic()
+        if done < total and now - self._last_progress_write < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress_write = now
+        self._write("progress", frames_done=done, frames_total=total)
+
+    def output(self, output: OutputLike) -> None:
+        """A file (or, for ``kind == "png"``, a folder of frames) was written; record its path
+        relative to ``STUDIO_HOME``, size and sha256 (see ``db.files.digest`` for folders).
+
+        Raises ``ValueError`` if ``output.path`` is outside ``STUDIO_HOME``: that is a wiring
+        bug (render into ``output_dir``), not a hiccup. A file that cannot be read is logged.
+        """
+        relative = relative_to_home(self.store.home, output.path)
+        try:
+            sha256, size = digest(Path(output.path))
+            with self.store.begin() as s:
+                run = s.get(Run, self.run_id)
+                if run is None:
+                    raise SQLAlchemyError(f"run {self.run_id} is gone")
+                repository.add_output(
+                    s,
+                    run,
+                    kind=output.kind,
+                    path=relative,
+                    sha256=sha256,
+                    bytes=size,
+                    width=output.width,
+                    height=output.height,
+                    frames=output.frames,
+                    fps=output.fps,
+                    has_audio=output.has_audio,
+                )
+        except (OSError, SQLAlchemyError):
+            log.warning(
+                "could not record output %s of run %s", relative, self.run_id, exc_info=True
+            )
+
+    def finished(self, result: ResultLike) -> None:
+        """The render succeeded: status ``done``; denoise steps, frames and timings (plus
+        ``"seconds"``, the wall time) are stored."""
+        timings = {**_json_safe(dict(result.timings)), "seconds": float(result.seconds)}
+        self._write(
+            "finished",
+            status=DONE,
+            finished_at=utcnow(),
+            denoise_steps=result.denoise_steps,
+            frames_done=result.frames,
+            frames_total=func.coalesce(Run.frames_total, result.frames),
+            timings=timings,
+        )
+
+    def failed(self, error: BaseException) -> None:
+        """The render raised: status ``failed``; ``error`` is the message (or the exception's
+        class name when the message is empty) and ``error_type`` the class name."""
+        self._write(
+            "failed",
+            status=FAILED,
+            finished_at=utcnow(),
+            error=str(error) or type(error).__name__,
+            error_type=type(error).__name__,
+        )
+
+    def cancelled(self) -> None:
+        """The user cancelled: status ``cancelled``; frames written so far stay on disk."""
+        self._write("cancelled", status=CANCELLED, finished_at=utcnow())
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _write(self, event: str, **values: Any) -> None:
+        try:
+            with self.store.begin() as s:
+                s.execute(
+                    update(Run)
+                    .where(Run.id == self.run_id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError:
+            log.warning("could not record %r for run %s", event, self.run_id, exc_info=True)
+
+    def __repr__(self) -> str:
+        return f"RunRecorder(run_id={self.run_id!r}, session={self.session_slug!r})"
+
+
+def _json_safe(value: Any) -> Any:
+    # Plans and timings come from the engine and should already be JSON; a stray numpy
+    # scalar or torch.device must not lose the whole event, so anything else becomes str.
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,58 @@
+"""Gallery: every output in the store, newest first, with its settings and a download."""
+
+import streamlit as st
+
+from db.paths import resolve_in_home
+from db.repository import list_outputs, list_sessions
+from ui.job_panel import show_output
+from ui.resources import get_store
+from ui.sidebar import current
+
+PAGE_SIZE = 12
+
+st.title("Gallery")
+store = get_store()
+with store.session() as s:
+    sessions = ["all sessions"] + [x.slug for x in list_sessions(s)]
+c1, c2 = st.columns([2, 1])
+shown = c1.selectbox(
+    "Session",
+    sessions,
+    key="gallery.session",
+    index=sessions.index(current().session) if current().session in sessions else 0,
+)
+limit = c2.number_input("Show", 1, 500, PAGE_SIZE, step=PAGE_SIZE, key="gallery.limit")
+with store.session() as s:
+    outputs = list_outputs(
+        s, session_slug=None if shown == "all sessions" else shown, limit=int(limit)
+    )
+
+if not outputs:
+    st.info("No outputs yet. Render something on the Prompt Schedule page.")
+for row in range(0, len(outputs), 3):
+    for col, out in zip(st.columns(3), outputs[row : row + 3], strict=False):
+        with col.container(border=True):
+            path = resolve_in_home(store.home, out.path)
+            show_output(path, out.kind)
+            spec = out.run.spec
+            d = spec.get("diffusion", {})
+            st.markdown(
+                f"**{out.run.id}** · {out.run.session.slug} · {out.created_at:%Y-%m-%d %H:%M}"
+            )
+            st.caption(
+                f"{out.frames} frames @ {out.fps:g} fps · {out.width}×{out.height} · "
+                f"{d.get('model')} · {d.get('scheduler')} {d.get('steps')} steps · "
+                f"guidance {d.get('guidance')} · seed {d.get('seed')}"
+            )
+            with st.expander("Schedule and settings"):
+                st.code(spec.get("prompts", {}).get("schedule", ""), language=None)
+                st.json(spec, expanded=False)
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    st.download_button(
+                        f"Download {out.kind.upper()}",
+                        fh,
+                        file_name=path.name,
+                        key=f"gallery.download.{out.id}",
+                        use_container_width=True,
+                    )

@@ -1,0 +1,131 @@
+"""Prompt Schedule: type keyframes, tune the settings, render, watch, play."""
+
+import streamlit as st
+
+from studio.builtin import recommended_size
+from studio.errors import StudioError
+from studio.plan import plan_animation
+from studio.spec import (
+    SCHEDULERS,
+    AnimationSettings,
+    AnimationSpec,
+    DiffusionSettings,
+    OutputSettings,
+    PromptSettings,
+)
+from ui.charts import interpolation_chart
+from ui.job_panel import job_panel
+from ui.render import submit_animation
+from ui.sidebar import current
+from ui.state import keep
+
+EXAMPLE = "# one keyframe per line: FRAME: prompt\n0: a red circle\n12: a blue square\n24: a green triangle\n"
+choice = current()
+size = recommended_size(choice.model)
+
+st.title("Prompt Schedule")
+keep("ps.schedule", EXAMPLE)
+st.text_area(
+    "Schedule",
+    key="ps.schedule",
+    height=180,
+    help="`FRAME: prompt` per line; `12 [seed=42]: ...` sets a keyframe's seed; "
+    "`... | negative: text` its negative prompt; a `negative: text` line sets the default; "
+    "`#` starts a comment.",
+)
+keep("ps.negative", "")
+st.text_input("Negative prompt", key="ps.negative")
+
+c1, c2, c3, c4 = st.columns(4)
+for key, default in {
+    "ps.steps": 20,
+    "ps.guidance": 7.5,
+    "ps.width": size,
+    "ps.height": size,
+    "ps.fps": 12,
+    "ps.seed": 0,
+    "ps.scheduler": "ddim",
+    "ps.interpolation": "slerp",
+    "ps.easing": "linear",
+    "ps.frequencies": "1",
+    "ps.curve": "0: (s**2)",
+    "ps.latents": "keyframe",
+    "ps.batch": 1,
+    "ps.format": "mp4",
+}.items():
+    keep(key, default)
+c1.number_input("Steps", 1, 1000, key="ps.steps")
+c1.number_input("Guidance", 0.0, 50.0, step=0.5, key="ps.guidance")
+c2.number_input("Width", 8, 4096, step=8, key="ps.width")
+c2.number_input("Height", 8, 4096, step=8, key="ps.height")
+c3.number_input("Frames per second", 1, 120, key="ps.fps")
+c3.number_input("Seed", 0, 2**63 - 1, key="ps.seed")
+c4.selectbox("Scheduler", SCHEDULERS, key="ps.scheduler")
+c4.selectbox("Format", ("mp4", "gif", "png"), key="ps.format")
+with st.expander("Interpolation"):
+    e1, e2, e3 = st.columns(3)
+    e1.selectbox("Text embeddings", ("slerp", "lerp"), key="ps.interpolation")
+    e1.selectbox(
+        "Latents",
+        ("keyframe", "fixed"),
+        key="ps.latents",
+        help="keyframe: a seeded latent per keyframe; fixed: one latent for all",
+    )
+    e2.selectbox("Easing", ("linear", "sine", "curve"), key="ps.easing")
+    e2.text_input("Sine frequencies", key="ps.frequencies", help="comma-separated, e.g. 1,3")
+    e3.text_input(
+        "Easing curve", key="ps.curve", help="`s` is progress in the segment, `t` the frame"
+    )
+    e3.number_input("Batch size", 1, 256, key="ps.batch")
+
+spec = None
+try:
+    try:
+        frequencies = tuple(float(f) for f in st.session_state["ps.frequencies"].split(","))
+    except ValueError:
+        raise StudioError(
+            "sine frequencies must be numbers separated by commas, e.g. 1,3"
+        ) from None
+    spec = AnimationSpec(
+        prompts=PromptSettings(st.session_state["ps.schedule"], st.session_state["ps.negative"]),
+        diffusion=DiffusionSettings(
+            model=choice.model,
+            scheduler=st.session_state["ps.scheduler"],
+            steps=int(st.session_state["ps.steps"]),
+            guidance=float(st.session_state["ps.guidance"]),
+            width=int(st.session_state["ps.width"]),
+            height=int(st.session_state["ps.height"]),
+            seed=int(st.session_state["ps.seed"]),
+            device=choice.device,
+        ),
+        animation=AnimationSettings(
+            fps=int(st.session_state["ps.fps"]),
+            interpolation=st.session_state["ps.interpolation"],
+            easing=st.session_state["ps.easing"],
+            sine_frequencies=frequencies,
+            easing_curve=st.session_state["ps.curve"],
+            latents=st.session_state["ps.latents"],
+            batch_size=int(st.session_state["ps.batch"]),
+        ),
+        output=OutputSettings(format=st.session_state["ps.format"]),
+    )
+    plan = plan_animation(spec)
+except StudioError as exc:
+    spec = None
+    st.error(str(exc))
+
+if spec is not None:
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Frames", plan.frames)
+    m2.metric("Seconds", f"{plan.frames / spec.animation.fps:.2f}")
+    m3.metric("Keyframes", len(plan.schedule.keyframes))
+    m4.metric("Denoise steps", plan.predicted_denoise_steps)
+    st.plotly_chart(interpolation_chart(plan), use_container_width=True)
+
+if st.button("Render", type="primary", key="ps.render", disabled=spec is None):
+    try:
+        st.session_state["ps.job"] = submit_animation(spec, choice.session).id
+    except StudioError as exc:
+        st.error(str(exc))
+
+job_panel("ps.job")

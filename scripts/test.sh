@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up (first time only) and run the test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+# The browser tests drive Debian's Chromium; install it when this machine can.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  echo "setup: installing chromium for the browser tests"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; }; then
+    echo "setup: could not install chromium; the browser tests will be skipped" >&2
+  fi
+fi
+exec .venv/bin/python -m pytest "$@"

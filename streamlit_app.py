@@ -1,0 +1,21 @@
+"""Latent Studio dashboard: ``streamlit run streamlit_app.py``.
+
+The entry point draws the shared sidebar, then runs the page the user picked. Pages are thin
+scripts in pages/; the engine is studio/, the store db/, and the wiring between them ui/.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Latent Studio", page_icon="🎞️", layout="wide")
+
+from ui.sidebar import draw_sidebar  # noqa: E402  (after set_page_config)
+
+PAGES = [
+    st.Page("pages/prompt_schedule.py", title="Prompt Schedule", icon="🎬", default=True),
+    st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
+    st.Page("pages/history.py", title="History", icon="📜"),
+]
+
+page = st.navigation(PAGES)
+draw_sidebar()
+page.run()

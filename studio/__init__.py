@@ -1,0 +1,36 @@
+"""Latent Studio: keyframed Stable Diffusion animation.
+
+The Python API. Heavy libraries (torch, diffusers) load on first use, not on import::
+
+    from studio import AnimationSpec, ModelManager, render_animation
+    spec = AnimationSpec()
+    result = render_animation(spec, Path("out"), manager=ModelManager())
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+# transformers warns at import that torchvision is missing (we never need it) and the like;
+# the studio reports its own problems. A user who wants the chatter sets the variable.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from studio.errors import StudioError
+from studio.spec import AnimationSpec, load_spec
+
+if TYPE_CHECKING:
+    from studio.animate import render_animation
+    from studio.models import ModelManager
+
+__all__ = ["AnimationSpec", "ModelManager", "StudioError", "load_spec", "render_animation"]
+
+_LAZY = {"render_animation": "studio.animate", "ModelManager": "studio.models"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'studio' has no attribute {name!r}")

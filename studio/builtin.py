@@ -1,0 +1,158 @@
+"""Built-in models: Stable Diffusion pipelines that need no download.
+
+``builtin:tiny`` is a random tiny pipeline built in code from a fixed seed, so it is identical
+on every machine with the same torch. It exists for tests and benchmarks: it runs the real
+diffusers components with Stable Diffusion's geometry (a VAE that downsamples by 8 to
+4-channel latents) at a fraction of the cost, and draws noise.
+
+A built-in model is written once with ``save_pretrained`` into the model cache and then loaded
+with ``from_pretrained``, the same path as any diffusers folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.errors import ModelLoadError
+
+__all__ = ["BUILTIN_MODELS", "BuiltinModel", "builtin_folder", "recommended_size"]
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    name: str
+    version: int  # bump when the build changes, so old cache folders are not reused
+    native_size: int  # width and height it is meant to render at
+    description: str
+    build: Callable[[], object]  # returns a StableDiffusionPipeline
+
+
+def _build_tiny():
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from studio.vocab import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    # Each component from its own fixed seed, so changing one never changes the others.
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=32,
+    )
+    torch.manual_seed(1)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(32, 32, 32, 32),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=64,
+    )
+    torch.manual_seed(2)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=tokenizer.model_max_length,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    return StableDiffusionPipeline(
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+BUILTIN_MODELS: dict[str, BuiltinModel] = {
+    "tiny": BuiltinModel(
+        name="tiny",
+        version=1,
+        native_size=64,
+        description="random tiny Stable Diffusion for tests and benchmarks (draws noise)",
+        build=_build_tiny,
+    ),
+}
+
+_build_lock = threading.Lock()
+
+
+def recommended_size(model_ref: str) -> int:
+    """Width and height a model is meant to render at (512 for anything not built in)."""
+    if model_ref.startswith("builtin:"):
+        model = BUILTIN_MODELS.get(model_ref.removeprefix("builtin:"))
+        if model is not None:
+            return model.native_size
+    return 512
+
+
+def builtin_folder(name: str, cache_dir: Path) -> Path:
+    """The diffusers folder of built-in model ``name``, written on first use.
+
+    The folder is written under a temporary name and renamed, so another process never sees
+    half a model; a process that loses the race simply uses the winner's folder.
+    """
+    model = BUILTIN_MODELS.get(name)
+    if model is None:
+        known = ", ".join(f"builtin:{n}" for n in BUILTIN_MODELS)
+        raise ModelLoadError(f"unknown built-in model 'builtin:{name}'; built-in models: {known}")
+    folder = cache_dir / f"builtin-{name}-v{model.version}"
+    if (folder / "model_index.json").exists():
+        return folder
+    with _build_lock:
+        if (folder / "model_index.json").exists():
+            return folder
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".builtin-{name}-", dir=cache_dir))
+        try:
+            model.build().save_pretrained(staging, safe_serialization=True)
+            try:
+                os.rename(staging, folder)
+            except OSError:
+                if not (folder / "model_index.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder

@@ -1,0 +1,320 @@
+"""The model manager: turns a model reference into a loaded diffusers pipeline.
+
+A reference is one of:
+
+- ``builtin:NAME``: a model that ships with the studio (``studio.builtin``);
+- a local diffusers folder (it has a ``model_index.json``);
+- a single ``.safetensors`` / ``.ckpt`` checkpoint file;
+- a Hugging Face Hub id such as ``stabilityai/sd-turbo`` (used from the local Hugging Face
+  cache when it is there; downloaded only when the Hub can be reached).
+
+Each distinct load (reference, pipeline class, device, dtype, memory options) is cached once in
+a bounded, thread-safe LRU. A cached pipeline is shared and must never be changed: renders
+build their own scheduler with ``make_scheduler`` and only read ``pipe.components``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from studio.builtin import builtin_folder
+from studio.errors import ModelLoadError, SpecError
+
+__all__ = [
+    "LoadOptions",
+    "LoadedModel",
+    "ModelManager",
+    "default_cache_dir",
+    "make_scheduler",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+# Scheduler names in specs -> (diffusers class, extra config). Names match studio.spec.SCHEDULERS.
+_SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ddim": ("DDIMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
+    "lms": ("LMSDiscreteScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Everything besides the reference that changes what a load returns."""
+
+    pipeline: str = "StableDiffusionPipeline"
+    device: str = "auto"
+    dtype: str = "auto"
+    attention_slicing: bool = False
+    vae_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False
+    xformers: bool = True  # used only when installed and the device is CUDA
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    ref: str
+    pipe: Any  # a diffusers DiffusionPipeline; read it, never change it
+    device: Any  # torch.device where the render runs
+    dtype: Any  # torch.dtype of the weights
+    source: str  # the folder or file it came from
+    seconds: float  # how long the load took
+    xformers: bool
+
+
+def default_cache_dir() -> Path:
+    """``$STUDIO_HOME/cache/models`` (``~/.latent-studio`` when STUDIO_HOME is unset)."""
+    home = os.environ.get("STUDIO_HOME") or "~/.latent-studio"
+    return Path(home).expanduser() / "cache" / "models"
+
+
+def resolve_device(name: str = "auto"):
+    """``auto`` picks CUDA, then Apple MPS, then CPU. An unavailable device is an error."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SpecError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"device {name!r} asked for, but this machine has no CUDA GPU")
+    if (
+        device.type == "cuda"
+        and device.index is not None
+        and device.index >= torch.cuda.device_count()
+    ):
+        raise SpecError(f"device {name!r} asked for, but only {torch.cuda.device_count()} GPU(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise SpecError("device 'mps' asked for, but Apple MPS is not available here")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise SpecError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def resolve_dtype(name: str, device) -> Any:
+    """``auto`` is float16 on a GPU and float32 on the CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    table = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if name not in table:
+        raise SpecError(f"unknown dtype {name!r}; use auto, float32, float16 or bfloat16")
+    return table[name]
+
+
+def make_scheduler(pipe, name: str, kwargs: dict[str, Any] | None = None):
+    """A new scheduler of kind ``name`` built ``from_config`` of the pipeline's own scheduler."""
+    import diffusers
+
+    if name not in _SCHEDULERS:
+        raise SpecError(f"unknown scheduler {name!r}; choose one of {', '.join(_SCHEDULERS)}")
+    class_name, extra = _SCHEDULERS[name]
+    cls = getattr(diffusers, class_name)
+    try:
+        return cls.from_config(pipe.scheduler.config, **{**extra, **(kwargs or {})})
+    except TypeError as exc:
+        raise SpecError(f"bad scheduler options for {name!r}: {exc}") from None
+
+
+class ModelManager:
+    """Loads pipelines once and shares them; safe to call from several threads."""
+
+    def __init__(self, cache_dir: Path | None = None, capacity: int = 2):
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.capacity = capacity
+        self._loaded: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        self.loads = 0  # how many real loads happened (tests and the sidebar read it)
+
+    def load(self, ref: str, options: LoadOptions | None = None) -> LoadedModel:
+        options = options or LoadOptions()
+        device = resolve_device(options.device)
+        dtype = resolve_dtype(options.dtype, device)
+        key = (ref, options.pipeline, str(device), str(dtype), options)
+        with self._lock:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        # One thread loads a given key; others wait for it instead of loading it again.
+        with key_lock:
+            with self._lock:
+                if key in self._loaded:
+                    self._loaded.move_to_end(key)
+                    return self._loaded[key]
+            loaded = self._load(ref, options, device, dtype)
+            with self._lock:
+                self._loaded[key] = loaded
+                while len(self._loaded) > self.capacity:
+                    self._loaded.popitem(last=False)
+                self._key_locks.pop(key, None)
+                self.loads += 1
+            return loaded
+
+    def cached(self) -> list[str]:
+        with self._lock:
+            return [key[0] for key in self._loaded]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _load(self, ref: str, options: LoadOptions, device, dtype) -> LoadedModel:
+        import diffusers
+
+        start = time.perf_counter()
+        cls = getattr(diffusers, options.pipeline, None)
+        if cls is None or not isinstance(cls, type):
+            raise ModelLoadError(f"unknown pipeline class {options.pipeline!r}")
+        pipe, source = self._from_reference(cls, ref, dtype)
+        if options.cpu_offload:
+            if device.type != "cuda":
+                raise ModelLoadError("CPU offload needs a CUDA device; turn it off on this machine")
+            pipe.enable_model_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+        if options.attention_slicing:
+            pipe.enable_attention_slicing()
+        if options.vae_slicing:
+            pipe.vae.enable_slicing()
+        if options.vae_tiling:
+            pipe.vae.enable_tiling()
+        xformers = options.xformers and device.type == "cuda" and _xformers_installed()
+        if xformers:
+            pipe.enable_xformers_memory_efficient_attention()
+        pipe.set_progress_bar_config(disable=True)
+        return LoadedModel(
+            ref=ref,
+            pipe=pipe,
+            device=device,
+            dtype=dtype,
+            source=source,
+            seconds=time.perf_counter() - start,
+            xformers=xformers,
+        )
+
+    def _from_reference(self, cls, ref: str, dtype) -> tuple[Any, str]:
+        if not ref or not ref.strip():
+            raise ModelLoadError("no model given; use builtin:tiny, a folder, a file or a Hub id")
+        if ref.startswith("builtin:"):
+            folder = builtin_folder(ref.removeprefix("builtin:"), self.cache_dir)
+            return _from_folder(cls, folder, dtype), str(folder)
+        path = Path(ref).expanduser()
+        if path.is_dir():
+            if not (path / "model_index.json").exists():
+                raise ModelLoadError(
+                    f"{path} is a folder but not a diffusers model (no model_index.json in it)"
+                )
+            return _from_folder(cls, path, dtype), str(path)
+        if path.suffix in (".safetensors", ".ckpt"):
+            if not path.is_file():
+                raise ModelLoadError(f"checkpoint file {path} does not exist")
+            return _from_single_file(cls, path, dtype), str(path)
+        if _HUB_ID.match(ref) and not path.exists():
+            return _from_hub(cls, ref, dtype), ref
+        raise ModelLoadError(
+            f"cannot read model reference {ref!r}: not builtin:NAME, an existing diffusers "
+            "folder, a .safetensors file, or a Hub id like org/name"
+        )
+
+
+def _quiet_loading() -> None:
+    # Loading bars from diffusers and transformers would interleave with the studio's own.
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _from_folder(cls, folder: Path, dtype):
+    _quiet_loading()
+    try:
+        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    except Exception as exc:  # diffusers raises many types for a broken folder
+        raise ModelLoadError(f"could not load the diffusers folder {folder}: {exc}") from exc
+
+
+def _from_single_file(cls, path: Path, dtype):
+    try:
+        return cls.from_single_file(str(path), dtype=dtype, local_files_only=True)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"could not load the checkpoint {path}: {exc}. A single file needs its model "
+            "configuration in the Hugging Face cache; on a machine without the Hub, convert it "
+            "to a diffusers folder and pass that folder instead"
+        ) from exc
+
+
+def _from_hub(cls, ref: str, dtype):
+    _quiet_loading()
+    try:  # the local Hugging Face cache first: works offline once downloaded
+        return cls.from_pretrained(ref, dtype=dtype, local_files_only=True)
+    except Exception:
+        pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    advice = (
+        "download it where the Hub is reachable (huggingface-cli download "
+        f"{ref} --local-dir FOLDER) and pass the folder with --model FOLDER"
+    )
+    if offline:
+        raise ModelLoadError(
+            f"{ref} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; {advice}"
+        )
+    if not _reachable(endpoint):
+        raise ModelLoadError(
+            f"cannot reach the Hugging Face Hub at {endpoint} to download {ref}; {advice}"
+        )
+    try:
+        return cls.from_pretrained(ref, dtype=dtype)
+    except Exception as exc:
+        raise ModelLoadError(f"could not download {ref} from the Hub: {exc}") from exc
+
+
+def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """A TCP connection to the Hub's host: fails in seconds, not after minutes of retries."""
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _xformers_installed() -> bool:
+    try:
+        import xformers  # noqa: F401
+    except Exception:  # it fails in several ways when built for another torch
+        return False
+    return True

@@ -1,0 +1,650 @@
+"""Streaming frame writers (MP4, GIF, PNG folder) and readers for what they write.
+
+A writer takes frames one at a time and sends each to disk (or to an ffmpeg process that
+writes to disk) at once: a whole video is never held in memory. Every file appears at its
+final path only when it is complete: writers work under hidden temporary names in the same
+folder and rename at the end, so a crash or an ``abort()`` never leaves a half file behind.
+
+    writer = open_writer(Path("out/anim.mp4"), "mp4", fps=12, width=512, height=512)
+    try:
+        for frame in frames:          # (512, 512, 3) uint8 each
+            writer.write(frame)
+        output = writer.close()       # studio.events.OutputFile
+    except BaseException:
+        writer.abort()                # removes every partial file; a no-op after close()
+        raise
+
+ffmpeg is the one inside the ``imageio-ffmpeg`` wheel, so no system ffmpeg is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+
+from studio.errors import MediaError
+from studio.events import OutputFile
+
+__all__ = [
+    "FORMATS",
+    "FrameWriter",
+    "open_writer",
+    "probe",
+    "read_frames",
+]
+
+FORMATS = ("mp4", "gif", "png")
+
+# GIF delays are whole centiseconds, and browsers play delays under 2 cs as 10 cs.
+GIF_MAX_FPS = 50.0
+
+# x264 output depends on its thread count, so a fixed count keeps files byte-identical across
+# machines; four threads encode far faster than any diffusion model makes frames.
+_X264_THREADS = 4
+_X264_CRF = 18
+_X264_PRESET = "medium"
+
+# Lines of ffmpeg's stderr quoted in a MediaError.
+_STDERR_LINES = 12
+
+_PNG_FRAME = re.compile(r"^frame_(\d+)\.png$")
+
+# Flags that keep every byte of the output a function of the frames alone: no library
+# version strings, no creation times, no metadata copied from the input.
+_BITEXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact"]
+
+
+class FrameWriter(Protocol):
+    """Writes frames of one size, one at a time, to one output.
+
+    Not thread-safe: one producer calls ``write`` and then ``close`` or ``abort``.
+    """
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame; raises ``MediaError`` for any other shape."""
+
+    def close(self) -> OutputFile:
+        """Finish the output, move it to its path and describe it.
+
+        Raises ``MediaError`` when no frame was written or ffmpeg fails; the partial files
+        are removed first.
+        """
+
+    def abort(self) -> None:
+        """Stop and remove every partial file. A no-op once closed or aborted."""
+
+
+def open_writer(path: Path, fmt: str, *, fps: float, width: int, height: int) -> FrameWriter:
+    """Open a streaming writer for ``fmt`` at ``path``.
+
+    Args:
+        path: the output file (``mp4``: ``*.mp4``, ``gif``: ``*.gif``; an existing file is
+            replaced atomically at ``close``) or, for ``png``, a folder that does not exist
+            yet or is empty. Missing parent folders are created.
+        fmt: one of ``FORMATS``.
+        fps: frames per second, > 0 (at most ``GIF_MAX_FPS`` for GIF, whose frame delays are
+            whole centiseconds: rates that do not divide 100 get alternating delays).
+        width, height: frame size in pixels; even for mp4 (yuv420p halves the chroma planes).
+
+    Raises:
+        MediaError: naming the bad value, for an unknown format, a bad fps or size, a path
+            suffix that does not match the format, or an occupied png folder.
+    """
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise MediaError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps):
+        raise MediaError(f"fps must be a finite number, got {fps!r}")
+    if fps <= 0:
+        raise MediaError(f"fps must be positive, got {fps!r}")
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+            raise MediaError(f"{name} must be a positive integer, got {value!r}")
+    width, height = int(width), int(height)
+    if fmt == "png":
+        return _PngWriter(path, fps=fps, width=width, height=height)
+    if path.suffix.lower() != f".{fmt}":
+        raise MediaError(f"a {fmt} output needs a .{fmt} file name, got {str(path)!r}")
+    if path.is_dir():
+        raise MediaError(f"{fmt} output path is a folder: {str(path)!r}")
+    if fmt == "mp4":
+        if width % 2 or height % 2:
+            raise MediaError(
+                f"mp4 (H.264, yuv420p) needs an even width and height, got {width}x{height}"
+            )
+        return _Mp4Writer(path, fps=fps, width=width, height=height)
+    if fps > GIF_MAX_FPS:
+        raise MediaError(f"gif fps must be at most {GIF_MAX_FPS:g}, got {fps!r}")
+    return _GifWriter(path, fps=fps, width=width, height=height)
+
+
+def read_frames(path: Path) -> Iterator[np.ndarray]:
+    """Stream the frames of an mp4 / gif (any video ffmpeg reads) or a png frame folder.
+
+    Yields writable (H, W, 3) uint8 RGB arrays, one at a time, in stored order (no frame is
+    duplicated or dropped to fit a frame rate).
+
+    Raises:
+        MediaError: the path does not exist, is a folder with no ``frame_*.png``, holds frames
+            of different sizes, or ffmpeg cannot read it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _read_png_folder(path)
+    if not path.is_file():
+        raise MediaError(f"no such media file: {str(path)!r}")
+    return _read_video(path)
+
+
+def probe(path: Path) -> dict[str, Any]:
+    """Describe a video file or png frame folder without decoding its frames.
+
+    Returns ``{"frames", "fps", "width", "height", "has_audio", "duration"}``; ``duration``
+    is in seconds. A png folder has no rate: its ``fps`` and ``duration`` are ``None``. A
+    GIF's ``fps`` is its mean playback rate (frames / duration), since its frame delays are
+    whole centiseconds.
+
+    Raises:
+        MediaError: the path does not exist, has no video stream, or ffmpeg cannot read it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _probe_png_folder(path)
+    if not path.is_file():
+        raise MediaError(f"no such media file: {str(path)!r}")
+    return _probe_video(path)
+
+
+# --- writers ------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Shared bookkeeping: frame checks, the open/closed/aborted state, context manager."""
+
+    kind = ""
+
+    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+        self.path = path
+        self.fps = float(fps)
+        self.width = width
+        self.height = height
+        self.frames = 0
+        self._state = "open"  # open | closed | aborted
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._state != "open":
+            raise MediaError(f"cannot write to a {self._state} {self.kind} writer ({self.path})")
+        expected = (self.height, self.width, 3)
+        if not isinstance(frame, np.ndarray) or frame.shape != expected:
+            got = frame.shape if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise MediaError(f"frame must have shape {expected}, got {got}")
+        if frame.dtype != np.uint8:
+            raise MediaError(f"frame must be uint8, got {frame.dtype}")
+        try:
+            self._write(np.ascontiguousarray(frame))
+        except BaseException:
+            # A writer that failed mid-frame cannot be trusted to finish a valid file.
+            self.abort()
+            raise
+        self.frames += 1
+
+    def close(self) -> OutputFile:
+        if self._state != "open":
+            raise MediaError(f"cannot close a {self._state} {self.kind} writer ({self.path})")
+        if self.frames == 0:
+            self.abort()
+            raise MediaError(f"no frames were written to {self.path}")
+        try:
+            self._finish()
+        except BaseException:
+            self.abort()
+            raise
+        self._state = "closed"
+        return OutputFile(
+            path=self.path,
+            kind=self.kind,
+            frames=self.frames,
+            fps=self.fps,
+            width=self.width,
+            height=self.height,
+        )
+
+    def abort(self) -> None:
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        self._cleanup()
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        # Leaving the block by an exception must not leave partial files; leaving it normally
+        # finishes the file (call close() inside the block to get the OutputFile).
+        if exc_type is not None:
+            self.abort()
+        elif self._state == "open":
+            self.close()
+
+    def _write(self, frame: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        raise NotImplementedError
+
+
+class _Mp4Writer(_Writer):
+    """H.264 (libx264, yuv420p, BT.709) in MP4, encoded by one ffmpeg fed through stdin."""
+
+    kind = "mp4"
+
+    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+        super().__init__(path, fps=fps, width=width, height=height)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _temp_sibling(path, "part.mp4")
+        self._encoder = _Encoder(
+            [
+                *_raw_input(width, height, fps),
+                "-an",
+                # Tag and convert with the same matrix so players show the colours written.
+                "-vf",
+                "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,"
+                "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+                "-c:v",
+                "libx264",
+                "-preset",
+                _X264_PRESET,
+                "-crf",
+                str(_X264_CRF),
+                "-threads",
+                str(_X264_THREADS),
+                *_BITEXACT,
+                "-movflags",
+                "+faststart",
+                "-f",
+                "mp4",
+                str(self._tmp),
+            ],
+            what=f"encoding {path.name}",
+        )
+
+    def _write(self, frame: np.ndarray) -> None:
+        self._encoder.write(frame)
+
+    def _finish(self) -> None:
+        self._encoder.finish()
+        _commit(self._tmp, self.path)
+
+    def _cleanup(self) -> None:
+        self._encoder.kill()
+        _unlink(self._tmp)
+
+
+class _GifWriter(_Writer):
+    """Looping GIF with a palette fitted to the whole animation, in bounded memory.
+
+    Frames stream into a lossless FFV1 intermediate; ``close`` then runs two ffmpeg passes
+    over it (palettegen, then paletteuse), each reading the frames one at a time.
+    """
+
+    kind = "gif"
+
+    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+        super().__init__(path, fps=fps, width=width, height=height)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _temp_sibling(path, "part.gif")
+        self._lossless = _temp_sibling(path, "part.mkv")
+        self._palette = _temp_sibling(path, "palette.png")
+        self._encoder = _Encoder(
+            [*_raw_input(width, height, fps), "-an", "-c:v", "ffv1", "-f", "matroska"]
+            + [str(self._lossless)],
+            what=f"buffering frames for {path.name}",
+        )
+
+    def _write(self, frame: np.ndarray) -> None:
+        self._encoder.write(frame)
+
+    def _finish(self) -> None:
+        self._encoder.finish()
+        _run_ffmpeg(
+            ["-i", str(self._lossless), "-vf", "palettegen=stats_mode=full"]
+            + ["-frames:v", "1", "-c:v", "png", "-f", "image2", str(self._palette)],
+            what=f"making the palette for {self.path.name}",
+        )
+        _run_ffmpeg(
+            ["-i", str(self._lossless), "-i", str(self._palette)]
+            # diff_mode=rectangle re-dithers only what changed, so still areas do not shimmer.
+            + ["-lavfi", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle"]
+            + ["-loop", "0", *_BITEXACT, "-f", "gif", str(self._tmp)],
+            what=f"encoding {self.path.name}",
+        )
+        _commit(self._tmp, self.path)
+        _unlink(self._lossless)
+        _unlink(self._palette)
+
+    def _cleanup(self) -> None:
+        self._encoder.kill()
+        for tmp in (self._tmp, self._lossless, self._palette):
+            _unlink(tmp)
+
+
+class _PngWriter(_Writer):
+    """A folder of ``frame_000000.png``, ``frame_000001.png``, ... each renamed into place."""
+
+    kind = "png"
+
+    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+        super().__init__(path, fps=fps, width=width, height=height)
+        if path.exists() and not path.is_dir():
+            raise MediaError(f"png output must be a folder, but a file is there: {str(path)!r}")
+        self._created = not path.exists()
+        if not self._created and any(path.iterdir()):
+            raise MediaError(f"png output folder is not empty: {str(path)!r}")
+        path.mkdir(parents=True, exist_ok=True)
+        self._written: list[Path] = []
+
+    def _write(self, frame: np.ndarray) -> None:
+        from PIL import Image  # lazily: the dashboard imports this module at start-up
+
+        final = self.path / f"frame_{self.frames:06d}.png"
+        tmp = self.path / f".frame_{self.frames:06d}.part.png"
+        try:
+            Image.fromarray(frame).save(tmp, format="PNG")
+            _commit(tmp, final)
+        except OSError as exc:
+            _unlink(tmp)
+            raise MediaError(f"could not write {final}: {exc}") from exc
+        self._written.append(final)
+
+    def _finish(self) -> None:
+        pass
+
+    def _cleanup(self) -> None:
+        for frame in self._written:
+            _unlink(frame)
+        for tmp in self.path.glob(".frame_*.part.png"):
+            _unlink(tmp)
+        if self._created:
+            # If something else was put there meanwhile, it is not ours to delete.
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+
+
+# --- ffmpeg processes ---------------------------------------------------------------------
+
+
+class _Encoder:
+    """An ffmpeg process reading raw RGB frames from stdin.
+
+    stderr goes to an anonymous temporary file: a pipe nobody reads could fill up and
+    deadlock ffmpeg while we block writing to its stdin.
+    """
+
+    def __init__(self, args: list[str], *, what: str):
+        self.what = what
+        # Held open for the life of the process; finish() or kill() closes it.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                [*_ffmpeg_command(), *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise MediaError(f"could not start ffmpeg ({what}): {exc}") from exc
+
+    def write(self, frame: np.ndarray) -> None:
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(frame.data)
+        except OSError as exc:  # BrokenPipeError: ffmpeg has exited
+            raise self._failure(wait=True) from exc
+
+    def finish(self) -> None:
+        """Close stdin, wait for ffmpeg to write the file, raise ``MediaError`` if it failed."""
+        assert self._proc.stdin is not None
+        # An OSError here means ffmpeg exited early; its exit status and stderr say why.
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        if self._proc.wait() != 0:
+            raise self._failure(wait=False)
+        self._stderr.close()
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):  # the pipe is broken: ffmpeg is gone
+                self._proc.stdin.close()
+        self._proc.wait()
+        self._stderr.close()
+
+    def _failure(self, *, wait: bool) -> MediaError:
+        if wait:
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        return MediaError(
+            f"ffmpeg failed {self.what} (exit status {self._proc.returncode}): "
+            + _tail(self._stderr)
+        )
+
+
+def _run_ffmpeg(
+    args: list[str], *, what: str, timeout: float | None = None, loglevel: str = "error"
+) -> str:
+    """Run one ffmpeg pass that reads files (not stdin); return its stderr text.
+
+    Raises ``MediaError`` with the end of stderr when ffmpeg fails or runs past ``timeout``.
+    """
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.run(
+                [*_ffmpeg_command(loglevel), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise MediaError(f"ffmpeg took over {timeout:g} s {what}: {_tail(err)}") from exc
+        except OSError as exc:
+            raise MediaError(f"could not start ffmpeg ({what}): {exc}") from exc
+        if proc.returncode != 0:
+            raise MediaError(f"ffmpeg failed {what} (exit status {proc.returncode}): {_tail(err)}")
+        err.seek(0)
+        return err.read().decode("utf-8", "replace")
+
+
+def _ffmpeg_exe() -> str:
+    """The ffmpeg binary (tests replace this to simulate a failing ffmpeg)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _ffmpeg_command(loglevel: str = "error") -> list[str]:
+    return [_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y"]
+
+
+def _raw_input(width: int, height: int, fps: float) -> list[str]:
+    """ffmpeg input options for raw RGB24 frames on stdin at ``fps``."""
+    rate = Fraction(fps).limit_denominator(1001)
+    size = f"{width}x{height}"
+    framerate = f"{rate.numerator}/{rate.denominator}"
+    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", framerate, "-i", "-"]
+
+
+def _tail(stream: IO[bytes]) -> str:
+    """The last lines of a captured stderr file, joined for a one-line error message."""
+    stream.flush()
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, size - 8192))
+    return _last_lines(stream.read().decode("utf-8", "replace"))
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def _temp_sibling(path: Path, suffix: str) -> Path:
+    """A hidden, unique name next to ``path``: same folder, so the final rename is atomic."""
+    return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.{suffix}")
+
+
+def _commit(tmp: Path, final: Path) -> None:
+    """Flush ``tmp`` to disk, then atomically rename it onto ``final``."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+
+
+def _unlink(path: Path) -> None:
+    # Best effort: cleanup must not hide the error that caused it.
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+# --- readers ------------------------------------------------------------------------------
+
+
+def _png_frames(folder: Path) -> list[Path]:
+    numbered = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _PNG_FRAME.match(p.name))]
+    if not numbered:
+        raise MediaError(f"no frame_*.png files in {str(folder)!r}")
+    return [p for _, p in sorted(numbered)]
+
+
+def _read_png_folder(folder: Path) -> Iterator[np.ndarray]:
+    from PIL import Image
+
+    files = _png_frames(folder)  # checked now, before the first next()
+
+    def frames() -> Iterator[np.ndarray]:
+        size = None
+        for file in files:
+            try:
+                with Image.open(file) as image:
+                    array = np.asarray(image.convert("RGB")).copy()
+            except OSError as exc:
+                raise MediaError(f"could not read {file}: {exc}") from exc
+            if size is not None and array.shape != size:
+                raise MediaError(f"{file} has shape {array.shape}, earlier frames {size}")
+            size = array.shape
+            yield array
+
+    return frames()
+
+
+def _read_video(path: Path) -> Iterator[np.ndarray]:
+    import imageio_ffmpeg
+
+    try:
+        # passthrough: every stored frame once, whatever the container's frame rate says.
+        gen = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
+        meta = next(gen)
+    except (OSError, RuntimeError, StopIteration) as exc:
+        raise MediaError(f"ffmpeg could not read {str(path)!r}: {exc}") from exc
+    width, height = meta["size"]
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            for buffer in gen:
+                yield np.frombuffer(buffer, np.uint8).reshape(height, width, 3).copy()
+        except (OSError, RuntimeError) as exc:
+            raise MediaError(f"ffmpeg could not read {str(path)!r}: {exc}") from exc
+        finally:
+            gen.close()  # stops ffmpeg when the caller stops early
+
+    return frames()
+
+
+def _probe_png_folder(folder: Path) -> dict[str, Any]:
+    from PIL import Image
+
+    files = _png_frames(folder)
+    try:
+        with Image.open(files[0]) as image:
+            width, height = image.size
+    except OSError as exc:
+        raise MediaError(f"could not read {files[0]}: {exc}") from exc
+    return {
+        "frames": len(files),
+        "fps": None,
+        "width": width,
+        "height": height,
+        "has_audio": False,
+        "duration": None,
+    }
+
+
+def _probe_video(path: Path) -> dict[str, Any]:
+    # Stream-copy into the null muxer: ffmpeg prints the header and counts every packet
+    # without decoding a frame.
+    log = _run_ffmpeg(
+        ["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        what=f"reading {path.name}",
+        timeout=300,
+        loglevel="info",
+    )
+    header = log.split("Stream mapping:", 1)[0]
+    video = re.search(r"Stream #0:\d+\S*: Video: (.*)", header)
+    size = video and re.search(r", (\d+)x(\d+)[ ,\[]", video.group(1) + " ")
+    counted = re.findall(r"frame=\s*(\d+)", log)
+    if not (video and size and counted):
+        raise MediaError(f"could not read the video stream of {str(path)!r}: {_last_lines(log)}")
+    frames = int(counted[-1])
+    duration = _parse_duration(header)
+    if "Video: gif" in video.group(0) and duration:
+        fps = round(frames / duration, 3)
+    else:
+        fps = _parse_rate(video.group(1), "fps") or _parse_rate(video.group(1), "tbr")
+        if fps is None and duration:
+            fps = round(frames / duration, 3)
+    if duration is None and fps:
+        duration = frames / fps
+    return {
+        "frames": frames,
+        "fps": fps,
+        "width": int(size.group(1)),
+        "height": int(size.group(2)),
+        "has_audio": re.search(r"Stream #0:\d+\S*: Audio:", header) is not None,
+        "duration": duration,
+    }
+
+
+def _parse_duration(header: str) -> float | None:
+    m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", header)
+    if m is None:
+        return None
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+def _parse_rate(stream: str, unit: str) -> float | None:
+    m = re.search(rf"(\d+(?:\.\d+)?)(k?) {unit}\b", stream)
+    if m is None:
+        return None
+    return float(m.group(1)) * (1000 if m.group(2) else 1)
+
+
+def _last_lines(text: str) -> str:
+    lines = [line.strip() for line in re.split(r"[\r\n]+", text) if line.strip()]
+    return " | ".join(lines[-_STDERR_LINES:]) or "(no output on stderr)"

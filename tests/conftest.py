@@ -1,0 +1,38 @@
+"""Shared fixtures: a fresh STUDIO_HOME per test, and one model cache for the whole run.
+
+Building ``builtin:tiny`` takes a few seconds, so every test shares one cache folder and one
+ModelManager; each test still gets its own empty database and outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the network; a Hub id must fail fast and clearly, not hang.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def manager(model_cache):
+    from studio.models import ModelManager
+
+    return ModelManager(cache_dir=model_cache)
+
+
+@pytest.fixture
+def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
+    """A new STUDIO_HOME whose model cache links to the shared one."""
+    home = tmp_path / "home"
+    (home / "cache").mkdir(parents=True)
+    (home / "cache" / "models").symlink_to(model_cache, target_is_directory=True)
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    return home

@@ -1,0 +1,192 @@
+"""The animation engine on the real tiny model (builtin:tiny)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.animate import render_animation
+from studio.errors import ModelLoadError, RenderCancelled, ScheduleError
+from studio.events import CancelToken, NullEvents
+from studio.spec import (
+    AnimationSettings,
+    AnimationSpec,
+    DiffusionSettings,
+    OutputSettings,
+    PromptSettings,
+)
+from studio.writers import probe, read_frames
+
+
+def make_spec(schedule: str, *, fmt: str = "png", steps: int = 3, batch: int = 1, **diffusion):
+    return AnimationSpec(
+        prompts=PromptSettings(schedule=schedule),
+        diffusion=DiffusionSettings(
+            model="builtin:tiny", steps=steps, width=64, height=64, seed=7, **diffusion
+        ),
+        animation=AnimationSettings(fps=8, batch_size=batch),
+        output=OutputSettings(format=fmt),
+    )
+
+
+def frames_of(result) -> list[np.ndarray]:
+    return list(read_frames(result.outputs[0].path))
+
+
+class Recorder(NullEvents):
+    def __init__(self):
+        self.calls: list[str] = []
+        self.progress_seen: list[tuple[int, int]] = []
+        self.plan = None
+
+    def started(self, plan):
+        self.calls.append("started")
+        self.plan = plan
+
+    def progress(self, done, total, preview=None):
+        self.progress_seen.append((done, total))
+        assert preview is None or preview.shape == (64, 64, 3)
+
+    def output(self, output):
+        self.calls.append("output")
+
+    def finished(self, result):
+        self.calls.append("finished")
+
+    def failed(self, error):
+        self.calls.append("failed")
+
+    def cancelled(self):
+        self.calls.append("cancelled")
+
+
+def test_mp4_has_last_keyframe_plus_one_frames(tmp_path, manager):
+    spec = make_spec("0: a red circle\n12: a blue square\n24: a green triangle", fmt="mp4")
+    events = Recorder()
+    result = render_animation(spec, tmp_path, manager=manager, events=events)
+    info = probe(result.outputs[0].path)
+    assert result.frames == 25 and info["frames"] == 25
+    assert info["fps"] == pytest.approx(8)
+    assert (info["width"], info["height"]) == (64, 64)
+    assert result.denoise_steps == 25 * 3
+    assert events.calls == ["started", "output", "finished"]
+    assert events.progress_seen[-1] == (25, 25)
+    assert events.plan["predicted_denoise_steps"] == 75
+    for stage in ("unet", "vae", "text_encoder", "total", "other"):
+        assert stage in result.timings
+
+
+def test_same_spec_gives_same_frames(tmp_path, manager):
+    spec = make_spec("0: a red circle\n4: a blue square")
+    a = frames_of(render_animation(spec, tmp_path / "a", manager=manager))
+    b = frames_of(render_animation(spec, tmp_path / "b", manager=manager))
+    assert len(a) == len(b) == 5
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y)
+
+
+def test_keyframes_appear_once_and_match_their_own_render(tmp_path, manager):
+    """Frame 4 is keyframe 1 itself: the same as rendering that keyframe alone, and not repeated."""
+    spec = make_spec("0: a red circle\n4 [seed=11]: a blue square\n8: a green star")
+    frames = frames_of(render_animation(spec, tmp_path / "walk", manager=manager))
+    alone = frames_of(
+        render_animation(
+            make_spec("0 [seed=11]: a blue square"), tmp_path / "alone", manager=manager
+        )
+    )
+    assert len(frames) == 9
+    assert np.array_equal(frames[4], alone[0])
+    for before, after in zip(frames, frames[1:], strict=False):
+        assert not np.array_equal(before, after), "two consecutive frames are identical"
+
+
+def test_batching_gives_the_same_frames(tmp_path, manager):
+    schedule = "0: a red circle\n6: a blue square"
+    one = frames_of(render_animation(make_spec(schedule), tmp_path / "one", manager=manager))
+    four = frames_of(
+        render_animation(make_spec(schedule, batch=4), tmp_path / "four", manager=manager)
+    )
+    assert len(one) == len(four) == 7
+    for x, y in zip(one, four, strict=True):
+        assert np.abs(x.astype(int) - y.astype(int)).max() <= 2
+
+
+def test_each_unique_prompt_is_encoded_once(tmp_path, manager):
+    spec = make_spec("0: a red circle\n3: a blue square\n6: a red circle\n9: a blue square")
+    pipe = manager.load("builtin:tiny").pipe
+    calls = []
+    handle = pipe.text_encoder.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        render_animation(spec, tmp_path, manager=manager)
+    finally:
+        handle.remove()
+    assert len(calls) == 3  # "a red circle", "a blue square", and the empty negative prompt
+
+
+def test_guidance_off_skips_the_negative_prompt(tmp_path, manager):
+    spec = make_spec("0: a red circle\n3: a blue square", guidance=1.0)
+    pipe = manager.load("builtin:tiny").pipe
+    calls = []
+    handle = pipe.text_encoder.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        result = render_animation(spec, tmp_path, manager=manager)
+    finally:
+        handle.remove()
+    assert len(calls) == 2 and result.frames == 4
+
+
+@pytest.mark.parametrize("scheduler", ["euler", "dpm++", "euler_a"])
+def test_other_schedulers_render(tmp_path, manager, scheduler):
+    spec = make_spec("0: a red circle\n2: a blue square", scheduler=scheduler)
+    result = render_animation(spec, tmp_path, manager=manager)
+    frames = frames_of(result)
+    assert len(frames) == 3 and result.denoise_steps == 9
+    assert all(np.isfinite(f).all() for f in frames)
+
+
+def test_cancel_stops_and_keeps_the_frames_made(tmp_path, manager):
+    token = CancelToken()
+    events = Recorder()
+    original = events.progress
+
+    def progress(done, total, preview=None):
+        original(done, total, preview)
+        if done == 2:
+            token.cancel()
+
+    events.progress = progress
+    spec = make_spec("0: a red circle\n20: a blue square", fmt="mp4")
+    with pytest.raises(RenderCancelled):
+        render_animation(spec, tmp_path, manager=manager, events=events, cancel=token)
+    assert events.calls[-2:] == ["output", "cancelled"]
+    assert probe(tmp_path / "animation.mp4")["frames"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["animation.mp4"]  # no temp files
+
+
+def test_cancel_before_any_frame_leaves_nothing(tmp_path, manager):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(RenderCancelled):
+        render_animation(make_spec("0: a red circle"), tmp_path, manager=manager, cancel=token)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_is_reported_to_events(tmp_path, manager):
+    events = Recorder()
+    spec = make_spec("0: a red circle").replace(
+        diffusion=DiffusionSettings(model="builtin:nope", width=64, height=64)
+    )
+    with pytest.raises(ModelLoadError, match="builtin:nope"):
+        render_animation(spec, tmp_path, manager=manager, events=events)
+    assert events.calls == ["failed"]
+
+
+def test_bad_compel_syntax_names_the_line(tmp_path, manager):
+    spec = make_spec("0: a red circle\n3: a (blue square")
+    try:
+        render_animation(spec, tmp_path, manager=manager)
+    except ScheduleError as exc:
+        assert exc.line == 2
+    # compel may accept an unbalanced bracket as text; then the render must simply succeed
+    else:
+        assert (tmp_path / "animation").is_dir()

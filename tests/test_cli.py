@@ -1,0 +1,139 @@
+"""The command line, run as a user runs it: a subprocess with its own STUDIO_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.writers import read_frames
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEDULE = "0: a red circle\n12: a blue square\n24: a green triangle"
+
+
+def studio(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The issue's own example, run twice into one STUDIO_HOME."""
+    base = tmp_path_factory.mktemp("cli")
+    home = base / "home"
+    results = []
+    for name in ("a.mp4", "b.mp4"):
+        proc = studio(
+            home,
+            "animate",
+            "--prompts",
+            SCHEDULE,
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--steps",
+            "4",
+            "--seed",
+            "7",
+            "--json",
+            "--out",
+            str(base / name),
+            "--quiet",
+        )
+        assert proc.returncode == 0, proc.stderr
+        results.append(json.loads(proc.stdout))
+    return home, base, results
+
+
+def test_animate_prints_one_json_object_and_writes_25_frames(two_runs):
+    home, base, (first, _) = two_runs
+    for key in ("run_id", "outputs", "frames", "fps", "seconds", "denoise_steps"):
+        assert key in first
+    assert first["frames"] == 25 and first["denoise_steps"] == 100
+    assert first["outputs"] == [str(base / "a.mp4")]
+    assert len(list(read_frames(base / "a.mp4"))) == 25
+    stored = Path(first["stored_outputs"][0])
+    assert stored.is_relative_to(home) and stored.exists()
+
+
+def test_running_twice_gives_identical_frames(two_runs):
+    _, base, _ = two_runs
+    a, b = list(read_frames(base / "a.mp4")), list(read_frames(base / "b.mp4"))
+    assert len(a) == len(b) == 25
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_runs_are_recorded_and_readable(two_runs):
+    home, _, results = two_runs
+    listed = json.loads(studio(home, "runs", "list", "--json").stdout)
+    assert {r["id"] for r in listed} == {r["run_id"] for r in results}
+    assert all(r["status"] == "done" for r in listed)
+    shown = studio(home, "runs", "show", results[0]["run_id"], "--json")
+    run = json.loads(shown.stdout)
+    assert run["spec"]["prompts"]["schedule"] == SCHEDULE
+    assert run["denoise_steps"] == 100 and run["seed"] == 7
+    assert run["versions"]["torch"].startswith("2.13")
+    assert len(run["outputs"]) == 1 and len(run["outputs"][0]["sha256"]) == 64
+
+
+def test_malformed_schedule_exits_with_one_line_naming_the_line(tmp_path):
+    proc = studio(tmp_path / "home", "animate", "--prompts", "0: a red circle\nten: a blue square")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "line 2" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["animate", "--prompts", "0: x", "--steps", "0"], "steps must be between"),
+        (
+            ["animate", "--prompts", "0: x", "--width", "100"],
+            "width must be a positive multiple of 8",
+        ),
+        (["animate", "--prompts", "0: x", "--model", "builtin:nope"], "unknown built-in model"),
+        (["animate", "--prompts-file", "missing.txt"], "does not exist"),
+        (["animate", "--prompts", "0: x", "--steps", "many"], "invalid int value"),
+        (["runs", "show", "no-such-run"], "no-such-run"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(tmp_path, args, message):
+    proc = studio(tmp_path / "home", *args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_render_is_recorded_as_failed(tmp_path):
+    home = tmp_path / "home"
+    proc = studio(
+        home,
+        "animate",
+        "--prompts",
+        "0: x",
+        "--model",
+        "builtin:nope",
+        "--width",
+        "64",
+        "--height",
+        "64",
+    )
+    assert proc.returncode == 2
+    runs = json.loads(studio(home, "runs", "list", "--json").stdout)
+    assert len(runs) == 1 and runs[0]["status"] == "failed"
+    assert "builtin:nope" in runs[0]["error"]

@@ -1,0 +1,30 @@
+"""Widget state that survives page switches.
+
+Streamlit forgets a widget's value when a run does not draw that widget, so a schedule typed
+on one page would be gone after a visit to the Gallery. ``keep`` copies each value into a
+plain dict in the session state and puts it back when the page is drawn again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+__all__ = ["keep", "set_value"]
+
+_KEPT = "_kept_widget_values"
+
+
+def keep(key: str, default: Any) -> None:
+    """Call before drawing the widget with ``key=key`` (and no ``value=``)."""
+    kept = st.session_state.setdefault(_KEPT, {})
+    if key not in st.session_state:
+        st.session_state[key] = kept.get(key, default)
+    kept[key] = st.session_state[key]
+
+
+def set_value(key: str, value: Any) -> None:
+    """Set a kept widget's value from code (before the widget is drawn in this run)."""
+    st.session_state.setdefault(_KEPT, {})[key] = value
+    st.session_state[key] = value
