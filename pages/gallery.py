@@ -54,5 +54,5 @@ for row in range(0, len(outputs), 3):
                         fh,
                         file_name=path.name,
                         key=f"gallery.download.{out.id}",
-                        use_container_width=True,
+                        width="stretch",
                     )

@@ -32,7 +32,7 @@ else:
             for x in sessions
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 
 st.subheader("Runs")
@@ -66,7 +66,7 @@ st.dataframe(
         for r in shown
     ],
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )
 if shown:
     run_id = st.selectbox("Run", [r["id"] for r in shown], key="history.run")

@@ -59,7 +59,7 @@ c1.number_input("Guidance", 0.0, 50.0, step=0.5, key="ps.guidance")
 c2.number_input("Width", 8, 4096, step=8, key="ps.width")
 c2.number_input("Height", 8, 4096, step=8, key="ps.height")
 c3.number_input("Frames per second", 1, 120, key="ps.fps")
-c3.number_input("Seed", 0, 2**63 - 1, key="ps.seed")
+c3.number_input("Seed", 0, 2**53 - 1, key="ps.seed")  # the browser holds doubles
 c4.selectbox("Scheduler", SCHEDULERS, key="ps.scheduler")
 c4.selectbox("Format", ("mp4", "gif", "png"), key="ps.format")
 with st.expander("Interpolation"):
@@ -120,7 +120,7 @@ if spec is not None:
     m2.metric("Seconds", f"{plan.frames / spec.animation.fps:.2f}")
     m3.metric("Keyframes", len(plan.schedule.keyframes))
     m4.metric("Denoise steps", plan.predicted_denoise_steps)
-    st.plotly_chart(interpolation_chart(plan), use_container_width=True)
+    st.plotly_chart(interpolation_chart(plan), width="stretch")
 
 if st.button("Render", type="primary", key="ps.render", disabled=spec is None):
     try:

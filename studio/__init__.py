@@ -2,9 +2,10 @@
 
 The Python API. Heavy libraries (torch, diffusers) load on first use, not on import::
 
-    from studio import AnimationSpec, ModelManager, render_animation
-    spec = AnimationSpec()
-    result = render_animation(spec, Path("out"), manager=ModelManager())
+    from studio import AnimationSpec, render
+    run_id, result = render(AnimationSpec(), session="sketches")   # recorded in the store
+
+``render_animation(spec, out_dir, manager=...)`` is the bare engine: it records nothing.
 """
 
 from __future__ import annotations
@@ -21,11 +22,23 @@ from studio.spec import AnimationSpec, load_spec
 
 if TYPE_CHECKING:
     from studio.animate import render_animation
+    from studio.cli import render
     from studio.models import ModelManager
 
-__all__ = ["AnimationSpec", "ModelManager", "StudioError", "load_spec", "render_animation"]
+__all__ = [
+    "AnimationSpec",
+    "ModelManager",
+    "StudioError",
+    "load_spec",
+    "render",
+    "render_animation",
+]
 
-_LAZY = {"render_animation": "studio.animate", "ModelManager": "studio.models"}
+_LAZY = {
+    "render_animation": "studio.animate",
+    "ModelManager": "studio.models",
+    "render": "studio.cli",
+}
 
 
 def __getattr__(name: str) -> Any:

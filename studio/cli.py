@@ -17,7 +17,7 @@ from typing import Any
 from studio.errors import RenderCancelled, SpecError, StudioError
 from studio.spec import AnimationSpec, load_spec
 
-__all__ = ["main"]
+__all__ = ["main", "render"]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -190,47 +190,69 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
     return spec
 
 
-def _animate(args: argparse.Namespace) -> int:
-    spec = spec_from_args(args)
-    if args.out is not None:
-        _check_out(args.out, spec.output.format)
-    # Heavy imports only once the input is known to be good: bad input fails in a blink.
+def render(
+    spec: AnimationSpec,
+    *,
+    session: str = "default",
+    home: Path | None = None,
+    manager=None,
+    events=None,
+    cancel=None,
+):
+    """Render ``spec`` and record it in the store: the Python API's entry point.
+
+    Returns ``(run_id, RenderResult)``. The run is filed under ``session`` (any text; it is
+    slugified) in ``home`` (default: ``STUDIO_HOME``); ``events`` hears everything the store
+    hears. Raises what ``render_animation`` raises, after the run is recorded as failed or
+    cancelled.
+    """
     from db import RunRecorder, Store
     from db.repository import slugify
     from studio.animate import render_animation
     from studio.events import Fanout
     from studio.models import ModelManager
 
-    store = Store.open()
+    spec.check()
+    store = Store.open(home)
     recorder = RunRecorder.create(
         store,
-        session_slug=slugify(args.session),
+        session_slug=slugify(session),
         kind=spec.kind,
         spec=spec.to_dict(),
         schema_version=spec.schema_version,
         model_ref=spec.diffusion.model,
         seed=spec.diffusion.seed,
     )
+    manager = manager or ModelManager(cache_dir=store.home / "cache" / "models")
+    result = render_animation(
+        spec, recorder.output_dir, manager=manager, events=Fanout(recorder, events), cancel=cancel
+    )
+    return recorder.run_id, result
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from db.repository import slugify
+
+    spec = spec_from_args(args)
+    if args.out is not None:
+        _check_out(args.out, spec.output.format)
     bar = _ProgressBar(enabled=not args.quiet)
-    manager = ModelManager(cache_dir=store.home / "cache" / "models")
     try:
-        result = render_animation(
-            spec, recorder.output_dir, manager=manager, events=Fanout(recorder, bar)
-        )
+        run_id, result = render(spec, session=args.session, events=bar)
     finally:
         bar.close()
     stored = [str(o.path) for o in result.outputs]
     outputs = stored
     if args.out is not None:
         outputs = [str(_deliver(result.outputs[0].path, args.out))]
-    payload: dict[str, Any] = {"run_id": recorder.run_id, **result.to_dict(), "outputs": outputs}
+    payload: dict[str, Any] = {"run_id": run_id, **result.to_dict(), "outputs": outputs}
     payload["stored_outputs"] = stored
     payload["session"] = slugify(args.session)
     if args.json:
         print(json.dumps(payload))
     else:
         print(
-            f"run {recorder.run_id}: {result.frames} frames at {result.fps:g} fps, "
+            f"run {run_id}: {result.frames} frames at {result.fps:g} fps, "
             f"{result.denoise_steps} denoise steps, {result.seconds:.1f} s -> {outputs[0]}"
         )
     return 0

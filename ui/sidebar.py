@@ -34,7 +34,7 @@ def draw_sidebar() -> SidebarChoice:
         if st.session_state["sidebar.session"] not in slugs:
             slugs.append(st.session_state["sidebar.session"])
         st.selectbox("Session", sorted(slugs), key="sidebar.session")
-        with st.popover("New session", use_container_width=True):
+        with st.popover("New session", width="stretch"):
             name = st.text_input("Name of the new session", key="sidebar.new_session")
             st.button(
                 "Create",

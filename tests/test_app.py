@@ -1,0 +1,148 @@
+"""Every dashboard page through Streamlit's AppTest, with the real engine on builtin:tiny."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from db import Store, list_runs
+
+TIMEOUT = 120
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+@pytest.fixture(autouse=True)
+def navigation_v2(monkeypatch):
+    """Run the app as the real server does once st.navigation has been called.
+
+    AppTest forgets, before every run, that the app uses st.navigation; seeing a ``pages/``
+    folder it then falls back to the old pages-folder mode and runs a page script alone,
+    without the entry point and its sidebar. The server remembers it after the first run.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def app(studio_home):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def render(at: AppTest, schedule: str, steps: int = 2):
+    """Type a schedule, press Render, and wait for the background job to end."""
+    from ui.resources import get_jobs
+
+    at.text_area(key="ps.schedule").set_value(schedule)
+    at.number_input(key="ps.steps").set_value(steps)
+    at.run()
+    at.button(key="ps.render").click().run()
+    assert not at.exception, at.exception
+    job = get_jobs().get(at.session_state["ps.job"])
+    assert job.wait(TIMEOUT), "render did not finish"
+    at.run()
+    return job
+
+
+def test_prompt_schedule_page_shows_plan_and_chart(app):
+    assert app.title[0].value == "Prompt Schedule"
+    app.text_area(key="ps.schedule").set_value(
+        "0: a red circle\n12: a blue square\n24: a green star"
+    )
+    app.run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Frames"] == "25" and metrics["Keyframes"] == "3"
+    assert metrics["Denoise steps"] == str(25 * 20)
+    assert app.get("plotly_chart"), "the interpolation chart is missing"
+
+
+def test_render_plays_and_is_recorded(app, studio_home):
+    job = render(app, "0: a red circle\n4: a blue square")
+    assert job.status == "done", job.error
+    assert any("finished: 5 frames" in s.value for s in app.success)
+    assert app.get("video"), "the finished video is not shown"
+    with Store.open(studio_home).session() as s:
+        (run,) = list_runs(s)
+        assert run.status == "done" and run.frames_done == 5 and len(run.outputs) == 1
+        assert run.session.slug == "default"
+
+
+def test_bad_schedule_is_an_error_message_not_a_traceback(app):
+    app.text_area(key="ps.schedule").set_value("0: a red circle\nfive: a blue square")
+    app.run()
+    assert not app.exception
+    assert any("line 2" in e.value for e in app.error)
+    assert app.button(key="ps.render").disabled
+
+
+def test_bad_setting_is_an_error_message(app):
+    app.number_input(key="ps.width").set_value(100)
+    app.run()
+    assert not app.exception
+    assert any("width must be a positive multiple of 8, got 100" in e.value for e in app.error)
+
+
+def test_a_failed_render_says_why(app, studio_home):
+    app.selectbox(key="sidebar.model").set_value("Other: folder, file or Hub id").run()
+    app.text_input(key="sidebar.model_other").set_value(str(studio_home / "no-such-folder")).run()
+    job = render(app, "0: a red circle")
+    assert job.status == "failed"
+    assert any("cannot read model reference" in e.value for e in app.error)
+    with Store.open(studio_home).session() as s:
+        assert list_runs(s)[0].status == "failed"
+
+
+def test_typed_schedule_survives_a_visit_to_another_page(app):
+    app.text_area(key="ps.schedule").set_value("0: a purple star\n3: a pink heart")
+    app.run()
+    app.switch_page("pages/history.py").run()
+    app.switch_page("pages/prompt_schedule.py").run()
+    assert app.text_area(key="ps.schedule").value == "0: a purple star\n3: a pink heart"
+
+
+def test_new_runs_go_to_the_sidebar_session(app, studio_home):
+    app.text_input(key="sidebar.new_session").set_value("Colour Studies").run()
+    app.button(key="sidebar.create_session").click().run()
+    assert app.selectbox(key="sidebar.session").value == "colour-studies"
+    render(app, "0: a red circle")
+    with Store.open(studio_home).session() as s:
+        assert list_runs(s)[0].session.slug == "colour-studies"
+
+
+def test_gallery_is_empty_at_first_then_lists_outputs(app):
+    app.switch_page("pages/gallery.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Gallery"
+    assert any("No outputs yet" in i.value for i in app.info)
+    app.switch_page("pages/prompt_schedule.py").run()
+    job = render(app, "0: a red circle\n2: a blue square")
+    app.switch_page("pages/gallery.py").run()
+    assert not app.exception
+    run_id = job.meta["run_id"]
+    assert any(run_id in m.value for m in app.markdown)
+    assert app.get("video") and app.get("download_button")
+
+
+def test_history_lists_sessions_runs_and_specs(app):
+    app.switch_page("pages/history.py").run()
+    assert not app.exception and app.title[0].value == "History"
+    app.switch_page("pages/prompt_schedule.py").run()
+    job = render(app, "0: a red circle")
+    app.switch_page("pages/history.py").run()
+    assert not app.exception
+    assert len(app.dataframe) == 2  # sessions and runs
+    runs = app.dataframe[1].value
+    assert list(runs["run"]) == [job.meta["run_id"]] and list(runs["status"]) == ["done"]
+    assert app.selectbox(key="history.run").value == job.meta["run_id"]
+    assert app.get("json"), "the run's spec is not shown"

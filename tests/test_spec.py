@@ -1,0 +1,130 @@
+"""Specs: exact JSON round trip, versioning, and errors that name the bad value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from studio.errors import ScheduleError, SpecError
+from studio.spec import (
+    SCHEDULERS,
+    SCHEMA_VERSION,
+    AnimationSettings,
+    AnimationSpec,
+    DiffusionSettings,
+    OutputSettings,
+    PromptSettings,
+    load_spec,
+)
+
+specs = st.builds(
+    AnimationSpec,
+    prompts=st.builds(PromptSettings, schedule=st.text(), negative_prompt=st.text()),
+    diffusion=st.builds(
+        DiffusionSettings,
+        model=st.text(),
+        scheduler=st.sampled_from(SCHEDULERS),
+        scheduler_kwargs=st.dictionaries(st.text(), st.integers() | st.booleans() | st.text()),
+        steps=st.integers(),
+        guidance=st.floats(allow_nan=False, allow_infinity=False),
+        width=st.integers(),
+        height=st.integers(),
+        seed=st.integers(0, 2**63 - 1),
+    ),
+    animation=st.builds(
+        AnimationSettings,
+        fps=st.integers(),
+        interpolation=st.sampled_from(["slerp", "lerp"]),
+        easing=st.sampled_from(["linear", "sine", "curve"]),
+        sine_frequencies=st.lists(st.floats(0.1, 10), max_size=3).map(tuple),
+        easing_curve=st.text(),
+        latents=st.sampled_from(["keyframe", "fixed"]),
+        batch_size=st.integers(),
+    ),
+    output=st.builds(OutputSettings, format=st.sampled_from(["mp4", "gif", "png"])),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs)
+def test_json_round_trip_is_exact(spec):
+    text = spec.to_json()
+    again = load_spec(text)
+    assert again == spec
+    assert load_spec(json.loads(text)) == spec
+    assert json.loads(text)["kind"] == "animation"
+    assert json.loads(text)["schema_version"] == SCHEMA_VERSION
+
+
+def test_defaults_are_valid():
+    AnimationSpec().check()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"diffusion": {"width": 100}}, "width must be a positive multiple of 8, got 100"),
+        ({"diffusion": {"steps": 0}}, "steps must be between 1 and 1000, got 0"),
+        ({"diffusion": {"scheduler": "warp"}}, "unknown scheduler 'warp'"),
+        ({"animation": {"fps": 0}}, "fps must be between 1 and 120, got 0"),
+        ({"animation": {"batch_size": 0}}, "batch size must be between 1 and 256, got 0"),
+        ({"animation": {"easing": "curve", "easing_curve": ""}}, "needs an easing curve"),
+        ({"animation": {"easing": "sine", "sine_frequencies": [0]}}, "frequencies"),
+    ],
+)
+def test_check_names_the_bad_value(change, message):
+    data = AnimationSpec().to_dict()
+    for group, values in change.items():
+        data[group].update(values)
+    spec = load_spec(data)
+    with pytest.raises(SpecError, match=message):
+        spec.check()
+
+
+def test_check_reads_the_schedule():
+    spec = AnimationSpec(prompts=PromptSettings(schedule="0: a\nx: b"))
+    with pytest.raises(ScheduleError) as info:
+        spec.check()
+    assert info.value.line == 2
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"kind": "hologram"}, "unknown spec kind 'hologram'"),
+        ({"schema_version": SCHEMA_VERSION + 1}, "newer than this studio understands"),
+        ({"schema_version": "1"}, "schema_version must be a positive integer"),
+        ({"colour": "red"}, "unknown setting animation.colour"),
+        ({"diffusion": {"steps": "20"}}, "animation.diffusion.steps must be an integer"),
+        ({"diffusion": {"steps": True}}, "must be an integer"),
+        ({"diffusion": {"attention_slicing": 1}}, "must be true or false"),
+        ({"animation": {"interpolation": "cubic"}}, "must be one of slerp, lerp"),
+        ({"animation": {"sine_frequencies": "1,2"}}, "must be a list"),
+        ({"output": []}, "animation.output must be an object"),
+    ],
+)
+def test_load_spec_errors_name_the_key(data, message):
+    with pytest.raises(SpecError, match=message):
+        load_spec(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+    )
+)
+def test_load_spec_fails_only_with_spec_error(data):
+    try:
+        load_spec(data)
+    except SpecError:
+        pass
+
+
+def test_not_json_is_a_spec_error():
+    with pytest.raises(SpecError, match="not valid JSON"):
+        load_spec("{nope")
