@@ -6,14 +6,16 @@ scripts in pages/; the engine is studio/, the store db/, and the wiring between 
 
 import streamlit as st
 
-st.set_page_config(page_title="Latent Studio", page_icon="🎞️", layout="wide")
+st.set_page_config(page_title="Latent Studio", page_icon=":material/animation:", layout="wide")
 
 from ui.sidebar import draw_sidebar  # noqa: E402  (after set_page_config)
 
 PAGES = [
-    st.Page("pages/prompt_schedule.py", title="Prompt Schedule", icon="🎬", default=True),
-    st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
-    st.Page("pages/history.py", title="History", icon="📜"),
+    st.Page(
+        "pages/prompt_schedule.py", title="Prompt Schedule", icon=":material/movie:", default=True
+    ),
+    st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
 ]
 
 page = st.navigation(PAGES)

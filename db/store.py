@@ -92,14 +92,23 @@ class Store:
                 with conn.begin():
                     upgrade_to_head(conn)
             store = cls(home, engine)
-            with store.begin() as s:
-                marked = repository.mark_interrupted(s, socket.gethostname(), pid_alive)
+            store.mark_interrupted()
         except BaseException:
             engine.dispose()
             raise
+        return store
+
+    def mark_interrupted(self) -> list[str]:
+        """Mark queued or running runs of this host whose process is gone as ``interrupted``.
+
+        Done at every open; a long-lived process (the dashboard) also calls it when it shows
+        the history, so a CLI render killed meanwhile is reported too. Returns the run ids.
+        """
+        with self.begin() as s:
+            marked = repository.mark_interrupted(s, socket.gethostname(), pid_alive)
         if marked:
             log.info("marked %d run(s) interrupted: %s", len(marked), ", ".join(marked))
-        return store
+        return marked
 
     def session(self) -> Session:
         """A new ORM ``Session`` for reading: ``with store.session() as s: ...``.

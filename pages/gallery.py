@@ -16,7 +16,7 @@ with store.session() as s:
     sessions = ["all sessions"] + [x.slug for x in list_sessions(s)]
 c1, c2 = st.columns([2, 1])
 shown = c1.selectbox(
-    "Session",
+    "Show session",
     sessions,
     key="gallery.session",
     index=sessions.index(current().session) if current().session in sessions else 0,

@@ -9,6 +9,7 @@ RUNS_SHOWN = 500
 
 st.title("History")
 store = get_store()
+store.mark_interrupted()  # a CLI render killed while the dashboard was open
 with store.session() as s:
     sessions = [session_to_dict(x) for x in list_sessions(s)]
     runs = [run_to_dict(r) for r in list_runs(s, limit=RUNS_SHOWN)]

@@ -137,3 +137,54 @@ def test_a_failed_render_is_recorded_as_failed(tmp_path):
     runs = json.loads(studio(home, "runs", "list", "--json").stdout)
     assert len(runs) == 1 and runs[0]["status"] == "failed"
     assert "builtin:nope" in runs[0]["error"]
+
+
+def test_a_killed_render_is_marked_interrupted_at_the_next_start(tmp_path):
+    import signal
+    import time
+
+    from db import Store, list_runs
+
+    home = tmp_path / "home"
+    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "animate",
+            "--prompts",
+            "0: a red circle\n400: a blue square",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--steps",
+            "4",
+            "--quiet",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (home / "studio.db").exists():
+                with Store.open(home).session() as s:
+                    runs = list_runs(s)
+                if runs and runs[0].status == "running" and runs[0].frames_done > 0:
+                    break
+            time.sleep(0.3)
+        else:
+            pytest.fail("the render never started")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    listed = json.loads(studio(home, "runs", "list", "--json").stdout)
+    assert listed[0]["status"] == "interrupted"
+    assert "stopped" in listed[0]["error"]
+    assert 0 < listed[0]["frames_done"] < 401

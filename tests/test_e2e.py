@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -65,11 +66,11 @@ def _tail(path: Path, chars: int = 4000) -> str:
         return f"(could not read {path}: {exc})"
 
 
+@dataclass(frozen=True)
 class Dashboard:
-    def __init__(self, url: str, log: Path, home: Path) -> None:
-        self.url = url
-        self.log = log
-        self.home = home
+    url: str
+    log: Path  # the server's stdout and stderr
+    home: Path
 
 
 @pytest.fixture
@@ -113,6 +114,7 @@ def dashboard(studio_home, tmp_path) -> Iterator[Dashboard]:
         "none",
     ]
     url = f"http://127.0.0.1:{port}"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no *_proxy here
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -121,7 +123,7 @@ def dashboard(studio_home, tmp_path) -> Iterator[Dashboard]:
             if proc.poll() is not None:
                 pytest.fail(f"the dashboard exited with {proc.returncode}:\n{_tail(log)}")
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                with direct.open(f"{url}/_stcore/health", timeout=2) as r:
                     if r.read().decode().strip() == "ok":
                         break
             except (urllib.error.URLError, OSError):
@@ -247,7 +249,7 @@ def test_render_then_find_it_in_the_gallery(browser, dashboard, tmp_path):
             )
             expect(outcome).to_be_visible(timeout=RENDER_S * 1000)
             message = outcome.inner_text()
-            found = re.search(r"Run (\S+) finished: 5 frames\.", message)
+            found = re.search(r"Run (\S+) finished: 5 frames,", message)
             assert found, f"the render did not finish: {message!r}"
             run_id = found.group(1)
             expect(main.locator("video")).to_have_count(1, timeout=UI_MS)
@@ -256,7 +258,11 @@ def test_render_then_find_it_in_the_gallery(browser, dashboard, tmp_path):
             _snap(page, tmp_path / "prompt_schedule.png")
 
             # The run's output is in the Gallery.
-            nav_links.filter(has_text=re.compile(r"^\W*Gallery$")).click()
+            nav_links.filter(
+                has=page.locator(
+                    '[data-testid="stMarkdownContainer"]', has_text=re.compile(r"^Gallery$")
+                )
+            ).click()
             expect(page).to_have_url(re.compile(r"/gallery$"), timeout=UI_MS)
             expect(page.get_by_role("heading", name="Gallery")).to_be_visible(timeout=UI_MS)
             expect(main.get_by_text(run_id).first).to_be_visible(timeout=UI_MS)

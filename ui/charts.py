@@ -4,43 +4,56 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from studio.plan import AnimationPlan
+from studio.plan import AnimationPlan, blend_position
 
 __all__ = ["interpolation_chart"]
 
 
+def _short(text: str, limit: int = 32) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def interpolation_chart(plan: AnimationPlan) -> go.Figure:
-    """Weight toward the next keyframe for every frame, with the keyframes marked."""
+    """Where each frame sits on the way from keyframe to keyframe.
+
+    The y axis counts keyframes (0 = the first prompt, 1 = the second, ...), so a linear walk
+    is a straight ramp, sine easing an S between each pair, and each keyframe a marked point.
+    """
+    keys = plan.schedule.keyframes
     frames = list(range(plan.frames))
-    weights = plan.weights.weight.tolist()
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
             x=frames,
-            y=weights,
-            mode="lines+markers",
-            name="weight toward next keyframe",
+            y=blend_position(plan).tolist(),
+            mode="lines+markers" if plan.frames <= 200 else "lines",
             marker={"size": 4},
-            hovertemplate="frame %{x}<br>weight %{y:.3f}<extra></extra>",
+            hovertemplate="frame %{x}<br>position %{y:.3f}<extra></extra>",
+            name="blend",
         )
     )
-    for key in plan.schedule.keyframes:
-        label = key.prompt if len(key.prompt) <= 28 else key.prompt[:27] + "…"
-        fig.add_vline(x=key.frame, line_dash="dot", line_color="gray")
-        fig.add_annotation(
-            x=key.frame,
-            y=1.08,
-            text=f"{key.frame}: {label}",
-            showarrow=False,
-            textangle=-20,
-            font={"size": 10},
-            xanchor="left",
+    fig.add_trace(
+        go.Scatter(
+            x=[k.frame for k in keys],
+            y=list(range(len(keys))),
+            mode="markers",
+            marker={"size": 10, "symbol": "diamond"},
+            text=[k.prompt for k in keys],
+            hovertemplate="keyframe at frame %{x}<br>%{text}<extra></extra>",
+            name="keyframes",
         )
+    )
     fig.update_layout(
-        height=260,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis_title="frame",
-        yaxis={"title": "weight", "range": [-0.05, 1.2]},
+        height=280,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": "frame", "rangemode": "tozero"},
+        yaxis={
+            "title": "keyframe",
+            "tickmode": "array",
+            "tickvals": list(range(len(keys))),
+            "ticktext": [f"{k.frame}: {_short(k.prompt)}" for k in keys],
+            "automargin": True,
+        },
         showlegend=False,
     )
     return fig

@@ -39,9 +39,13 @@ def job_panel(state_key: str) -> None:
         if st.session_state.pop(f"{state_key}.polling", False):
             st.rerun()  # the whole page, so the finished result replaces the poller
         if job.status == "done":
-            st.success(f"Run {run_id} finished: {job.done} frames.")
+            result = job.result
+            st.success(
+                f"Run {run_id} finished: {job.done} frames, {result.denoise_steps} denoise "
+                f"steps in {result.seconds:.1f} s."
+            )
             for output in job.outputs:
-                show_output(output.path, output.kind)
+                show_output(output.path, output.kind, width=_display_width(output.width))
         elif job.status == "cancelled":
             st.warning(f"Run {run_id} was cancelled after {job.done} frames.")
         else:
@@ -50,19 +54,26 @@ def job_panel(state_key: str) -> None:
     _panel()
 
 
-def show_output(path: Path, kind: str) -> None:
+def _display_width(pixels: int) -> int:
+    """Small renders are shown larger, large ones fit the page: 256 to 640 px."""
+    return max(256, min(640, 4 * pixels))
+
+
+def show_output(path: Path, kind: str, width: int | str = "stretch") -> None:
     """Play or show one output file; a missing file is said, not raised."""
     path = Path(path)
     if not path.exists():
         st.warning(f"The file {path} is missing.")
         return
     if kind == "mp4":
-        st.video(str(path), loop=True, autoplay=True, muted=True)
+        st.video(str(path), loop=True, autoplay=True, muted=True, width=width)
     elif kind == "gif":
-        st.image(str(path))
+        st.image(str(path), width=width)
     elif kind == "png":
         frames = sorted(path.glob("*.png"))
         if frames:
-            st.image(str(frames[0]), caption=f"first of {len(frames)} PNG frames in {path}")
+            st.image(
+                str(frames[0]), caption=f"first of {len(frames)} PNG frames in {path}", width=width
+            )
     else:
         st.write(str(path))
