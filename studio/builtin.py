@@ -1,12 +1,16 @@
 """Built-in models: Stable Diffusion pipelines that need no download.
 
+``builtin:shapes`` is a small model trained by ``scripts/train_shapes.py`` that draws coloured
+shapes from captions; its weights ship inside the package (``studio/weights/shapes``).
+
 ``builtin:tiny`` is a random tiny pipeline built in code from a fixed seed, so it is identical
 on every machine with the same torch. It exists for tests and benchmarks: it runs the real
 diffusers components with Stable Diffusion's geometry (a VAE that downsamples by 8 to
-4-channel latents) at a fraction of the cost, and draws noise.
+4-channel latents) at a fraction of the cost, and draws noise. It is written once with
+``save_pretrained`` into the model cache.
 
-A built-in model is written once with ``save_pretrained`` into the model cache and then loaded
-with ``from_pretrained``, the same path as any diffusers folder.
+Either way the model is loaded with ``from_pretrained`` from a diffusers folder, the same path
+as any user's folder.
 """
 
 from __future__ import annotations
@@ -24,13 +28,17 @@ from studio.errors import ModelLoadError
 __all__ = ["BUILTIN_MODELS", "BuiltinModel", "builtin_folder", "recommended_size"]
 
 
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+
+
 @dataclass(frozen=True)
 class BuiltinModel:
     name: str
     version: int  # bump when the build changes, so old cache folders are not reused
     native_size: int  # width and height it is meant to render at
     description: str
-    build: Callable[[], object]  # returns a StableDiffusionPipeline
+    build: Callable[[], object] | None = None  # returns a StableDiffusionPipeline
+    shipped: Path | None = None  # a diffusers folder inside the package, instead of build
 
 
 def _build_tiny():
@@ -107,6 +115,13 @@ def _build_tiny():
 
 
 BUILTIN_MODELS: dict[str, BuiltinModel] = {
+    "shapes": BuiltinModel(
+        name="shapes",
+        version=1,
+        native_size=128,
+        description="small trained model: coloured shapes on plain backgrounds (offline)",
+        shipped=WEIGHTS / "shapes",
+    ),
     "tiny": BuiltinModel(
         name="tiny",
         version=1,
@@ -138,6 +153,13 @@ def builtin_folder(name: str, cache_dir: Path) -> Path:
     if model is None:
         known = ", ".join(f"builtin:{n}" for n in BUILTIN_MODELS)
         raise ModelLoadError(f"unknown built-in model 'builtin:{name}'; built-in models: {known}")
+    if model.shipped is not None:
+        if not (model.shipped / "model_index.json").exists():
+            raise ModelLoadError(
+                f"the weights of builtin:{name} are missing from {model.shipped}; reinstall "
+                "Latent Studio, or train them with scripts/train_shapes.py"
+            )
+        return model.shipped
     folder = cache_dir / f"builtin-{name}-v{model.version}"
     if (folder / "model_index.json").exists():
         return folder
