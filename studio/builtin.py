@@ -124,7 +124,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
     ),
     "tiny": BuiltinModel(
         name="tiny",
-        version=1,
+        version=2,  # 2: vocabulary whose words are all single tokens
         native_size=64,
         description="random tiny Stable Diffusion for tests and benchmarks (draws noise)",
         build=_build_tiny,

@@ -17,18 +17,22 @@ Geometry (all lengths are fractions of the image side ``S``; the image is square
 - The *centre* of a shape is the centre of its bounding box (not its centroid: a triangle's
   centroid sits lower). A position puts it on a 3x3 grid at 1/4, 1/2 and 3/4 of the side
   (corners combine a column and a row).
-- No shape may come closer than :data:`MARGIN` (0.02 S) to an edge. A small shape fits
-  anywhere on the grid, a large one only in the centre: a large shape at any other position
-  is shifted back towards the centre by the least amount that keeps it inside the margin, so
-  it goes as far as it can (``left`` puts a large shape's centre at 0.30 S, not 0.25 S).
-  :func:`nominal_centre` gives those centres.
+- No shape may come closer than :data:`MARGIN` (0.02 S) to an edge; what is kept inside is
+  the square of side *extent* around the centre, or the rotated outline where it reaches
+  farther, so every shape of a size sits at the same centre (a triangle, 0.87 as tall as
+  wide, is placed like a square). A small shape fits anywhere on the grid, a large one only
+  in the centre: a large shape at any other position is shifted back towards the centre by
+  the least amount that keeps it inside the margin, so it goes as far as it can (``left``
+  puts a large shape's centre at 0.30 S, not 0.25 S). :func:`nominal_centre` gives those
+  centres.
 - With jitter, the extent is scaled by a factor in [0.92, 1.08], the centre moved by up to
   0.03 S on each axis and the shape rotated by up to 4 degrees (so a square stays a square and
   a triangle keeps its point up); the jittered shape is then clamped inside the margin in
   the same way.
 - Shapes are drawn at 4x and downsampled with a box filter (exact area coverage), which gives
-  anti-aliased edges. The smallest feature, the point of a small star, is ~8 px across at
-  128 px, so a shape survives a VAE that downsamples by 8.
+  anti-aliased edges. The smallest feature, a point of a small star, is ~11 px wide at its
+  base and ~13 px long at 128 px (more than one latent pixel of a VAE that downsamples by
+  8), and nothing is drawn as a line.
 
 Colours are chosen far apart in CIELAB (the closest pair, blue and purple, is ~43 apart in
 ΔE*76); a shape is never drawn on a background closer to its colour than
@@ -68,6 +72,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 __all__ = [
+    "ATTRIBUTES",
     "BACKGROUNDS",
     "COLOURS",
     "HELD_OUT",
@@ -123,9 +128,17 @@ POSITIONS: tuple[str, ...] = (
     "bottom left",
     "bottom right",
 )
+# Each attribute of a scene and its allowed values.
+_TABLES: dict[str, Iterable[str]] = {
+    "colour": COLOURS,
+    "shape": SHAPES,
+    "background": BACKGROUNDS,
+    "size": SIZES,
+    "position": POSITIONS,
+}
+ATTRIBUTES: tuple[str, ...] = tuple(_TABLES)
 # Attributes a caption may leave out, in the order a caption names them.
 OPTIONAL_ATTRIBUTES: tuple[str, ...] = ("size", "background", "position")
-_ATTRIBUTES = ("colour", "shape", "background", "size", "position")
 
 SIZE_FRACTIONS: dict[str, float] = {"small": 0.30, "large": 0.56}
 MARGIN = 0.02
@@ -149,8 +162,7 @@ _PLACE_PHRASES: dict[str, str] = {
     "centre": "in the centre",
     "left": "on the left",
     "right": "on the right",
-    **{p: f"at the {p}" for p in ("top", "bottom", "top left", "top right")},
-    **{p: f"at the {p}" for p in ("bottom left", "bottom right")},
+    **{p: f"at the {p}" for p in POSITIONS if p not in ("centre", "left", "right")},
 }
 
 _SUPERSAMPLE = 4
@@ -172,7 +184,16 @@ class Scene:
     position: str
 
     def __post_init__(self) -> None:
-        _check_fixed(self.__dict__)
+        _check_attributes(self.__dict__)
+
+
+def _check_attributes(values: dict[str, str]) -> None:
+    """Raise ``ValueError`` for an unknown attribute name or value."""
+    for name, value in values.items():
+        if name not in _TABLES:
+            raise ValueError(f"unknown scene attribute {name!r}; known: {list(_TABLES)}")
+        if value not in _TABLES[name]:
+            raise ValueError(f"{name} must be one of {list(_TABLES[name])}, got {value!r}")
 
 
 # --- colour ------------------------------------------------------------------------------------
@@ -187,14 +208,23 @@ _SRGB_TO_XYZ = np.array(
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
 
 
+def _linearise(rgb: np.ndarray) -> np.ndarray:
+    c = rgb / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR = _linearise(np.arange(256, dtype=np.float64))
+
+
 def srgb_to_lab(rgb: np.ndarray | tuple[int, int, int]) -> np.ndarray:
     """CIELAB (D65) of 8-bit sRGB colours.
 
     ``rgb``: shape ``(..., 3)``, values 0-255 (any numeric dtype). Returns float64 of the same
     shape: L* in [0, 100], a* and b* roughly in [-128, 127].
     """
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    rgb = np.asarray(rgb)
+    # uint8 goes through a table: the power in _linearise is the slow part.
+    linear = _LINEAR[rgb] if rgb.dtype == np.uint8 else _linearise(rgb.astype(np.float64))
     xyz = linear @ _SRGB_TO_XYZ.T / _WHITE_D65
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
     return np.stack(
@@ -251,33 +281,16 @@ _DRAWABLE: tuple[tuple[str, str, str], ...] = tuple(
 # --- sampling ----------------------------------------------------------------------------------
 
 
-_TABLES: dict[str, Iterable[str]] = {
-    "colour": COLOURS,
-    "shape": SHAPES,
-    "background": BACKGROUNDS,
-    "size": SIZES,
-    "position": POSITIONS,
-}
-
-
-def _check_fixed(fixed: dict[str, str]) -> None:
-    for name, value in fixed.items():
-        if name not in _TABLES:
-            raise ValueError(f"unknown scene attribute {name!r}; known: {list(_TABLES)}")
-        if value not in _TABLES[name]:
-            raise ValueError(f"{name} must be one of {list(_TABLES[name])}, got {value!r}")
-
-
 def _sample(
     rng: np.random.Generator, fixed: dict[str, str], exclude: frozenset[tuple[str, str, str]]
 ) -> Scene:
-    _check_fixed(fixed)
+    _check_attributes(fixed)
     triples = [
         t
         for t in _DRAWABLE
         if t not in exclude
         and all(
-            fixed.get(name, value) == value for name, value in zip(_ATTRIBUTES[:3], t, strict=True)
+            fixed.get(name, value) == value for name, value in zip(ATTRIBUTES[:3], t, strict=True)
         )
     ]
     if not triples:
@@ -340,7 +353,7 @@ def nominal_centre(size: str, position: str) -> tuple[float, float]:
 
     Grid points are 1/4, 1/2 and 3/4; a large shape away from the centre sits as close to its
     grid point as the margin allows (0.30 or 0.70 instead of 0.25 or 0.75). The same for every
-    shape, since each shape's extent bounds both sides of its box.
+    shape: :func:`draw` keeps a span of at least the extent inside on both axes.
     """
     if size not in SIZE_FRACTIONS:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
@@ -373,11 +386,15 @@ def draw(scene: Scene, size: int = 128, rng: np.random.Generator | None = None) 
         cx += rng.uniform(-_JITTER_SHIFT, _JITTER_SHIFT)
         cy += rng.uniform(-_JITTER_SHIFT, _JITTER_SHIFT)
         degrees = rng.uniform(-_JITTER_DEGREES, _JITTER_DEGREES)
-    # 2. Outline: scale, rotate, then keep the rotated outline inside the margin.
+    # 2. Outline: scale, rotate, then keep the rotated outline inside the margin. The span
+    # kept inside is at least the extent on both axes, so that a flat shape (a triangle is
+    # 0.87 as tall as wide) sits where a square of the same size would: one position, one
+    # centre, whatever the shape.
     theta = math.radians(degrees)
     rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
     outline = (_unit_outline(scene.shape) * extent) @ rotation.T
-    low, high = outline.min(axis=0), outline.max(axis=0)
+    low = np.minimum(outline.min(axis=0), -extent / 2.0)
+    high = np.maximum(outline.max(axis=0), extent / 2.0)
     cx = _clamp_centre(cx, low[0], high[0])
     cy = _clamp_centre(cy, low[1], high[1])
     # 3. Draw at 4x and box-filter down: the box filter averages exact coverage.
@@ -406,10 +423,10 @@ def caption(scene: Scene, keep: Iterable[str] | None = None) -> str:
     and change nothing). ``None`` mentions everything. Raises ``ValueError`` for an unknown
     attribute name.
     """
-    kept = set(_ATTRIBUTES if keep is None else keep)
-    unknown = sorted(kept - set(_ATTRIBUTES))
+    kept = set(ATTRIBUTES if keep is None else keep)
+    unknown = sorted(kept - set(ATTRIBUTES))
     if unknown:
-        raise ValueError(f"unknown attributes {unknown}; known: {list(_ATTRIBUTES)}")
+        raise ValueError(f"unknown attributes {unknown}; known: {list(ATTRIBUTES)}")
     noun = f"{scene.colour} {scene.shape}"
     if "size" in kept:
         noun = f"{scene.size} {noun}"
@@ -468,8 +485,8 @@ def parse_caption(text: str) -> dict[str, str]:
         found["background"] = take(BACKGROUNDS, "a background colour")
         take(("background",), '"background"')
     if i < len(words):
-        # Places are two to four words; the longest phrase that matches wins.
-        for length in (4, 3, 2):
+        # Places are three or four words; the longer match wins ("at the top left").
+        for length in (4, 3):
             place = _PHRASE_TO_PLACE.get(" ".join(words[i : i + length]))
             if place is not None:
                 found["position"] = place

@@ -149,28 +149,50 @@ def _byte_alphabet() -> list[str]:
     return chars
 
 
+def _bpe(symbols: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
+    """What byte-pair encoding does to ``symbols`` with the merges in ``ranks`` (lowest first)."""
+    while len(symbols) > 1:
+        found = [(ranks[p], i) for i, p in enumerate(zip(symbols, symbols[1:])) if p in ranks]
+        if not found:
+            break
+        i = min(found)[1]
+        pair = (symbols[i], symbols[i + 1])
+        merged, j = [], 0
+        while j < len(symbols):
+            if j + 1 < len(symbols) and (symbols[j], symbols[j + 1]) == pair:
+                merged.append(pair[0] + pair[1])
+                j += 2
+            else:
+                merged.append(symbols[j])
+                j += 1
+        symbols = merged
+    return symbols
+
+
 def build_vocab(words: Iterable[str] = WORDS) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Vocabulary and merge list for ``CLIPTokenizer(vocab=..., merges=...)``.
 
-    Each word is built by merging left to right, so every intermediate piece is a token and
-    any split the BPE makes is still in the vocabulary.
+    The tokenizer applies merges by rank, not word by word, so a merge made for an earlier
+    word ("a n" for "and") can split a later one ("or|an|ge"). Each word is therefore first
+    put through the merges made so far, and only the pieces left are joined, left to right,
+    by new merges of lower priority: every word of ``words`` comes out as one token.
     """
     vocab: dict[str, int] = {BOS: 0, EOS: 1}
     for char in _byte_alphabet():
         vocab.setdefault(char, len(vocab))
         vocab.setdefault(char + END_OF_WORD, len(vocab))
     merges: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
+    ranks: dict[tuple[str, str], int] = {}
     for word in words:
         symbols = list(word)
         symbols[-1] += END_OF_WORD
-        piece = symbols[0]
-        for symbol in symbols[1:]:
-            pair = (piece, symbol)
-            piece = piece + symbol
-            if pair not in seen:
-                seen.add(pair)
-                merges.append(pair)
+        pieces = _bpe(symbols, ranks)
+        piece = pieces[0]
+        for following in pieces[1:]:
+            if (piece, following) not in ranks:
+                ranks[(piece, following)] = len(merges)
+                merges.append((piece, following))
+            piece += following
             vocab.setdefault(piece, len(vocab))
     return vocab, merges
 
