@@ -7,6 +7,7 @@ tokenizes without unknown tokens, plus merges that make each word of ``WORDS`` o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 __all__ = ["WORDS", "build_tokenizer", "build_vocab"]
@@ -152,7 +153,7 @@ def _byte_alphabet() -> list[str]:
 def _bpe(symbols: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
     """What byte-pair encoding does to ``symbols`` with the merges in ``ranks`` (lowest first)."""
     while len(symbols) > 1:
-        found = [(ranks[p], i) for i, p in enumerate(zip(symbols, symbols[1:])) if p in ranks]
+        found = [(ranks[p], i) for i, p in enumerate(itertools.pairwise(symbols)) if p in ranks]
         if not found:
             break
         i = min(found)[1]
