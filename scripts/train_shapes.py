@@ -130,30 +130,29 @@ def scene_batch(rng: np.random.Generator, n: int):
     return scenes, pixels
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
+    """Warm-up over ``warmup`` steps, then cosine decay over the stage's *time*.
+
+    Scheduling by elapsed time rather than by a planned step count keeps the schedule right
+    when the machine is busier than it was when the stage started.
+    """
     if step < warmup:
         return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 class Budget:
-    """Steps are planned from a measured step time so that a stage ends on its deadline."""
+    """A stage's deadline; ``progress`` is the share of its time used, 0 to 1."""
 
     def __init__(self, seconds: float):
-        self.seconds = seconds
+        self.seconds = max(1.0, seconds)
         self.start = time.perf_counter()
 
     def left(self) -> float:
         return self.seconds - (time.perf_counter() - self.start)
 
-
-def plan_steps(step_fn, budget: Budget, probe: int = 3) -> int:
-    t = time.perf_counter()
-    for _ in range(probe):
-        step_fn()
-    per_step = (time.perf_counter() - t) / probe
-    return max(probe + 1, int(budget.left() / per_step) + probe)
+    def progress(self) -> float:
+        return min(1.0, (time.perf_counter() - self.start) / self.seconds)
 
 
 # -- stages --------------------------------------------------------------------------------
@@ -162,13 +161,12 @@ def plan_steps(step_fn, budget: Budget, probe: int = 3) -> int:
 def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
     opt = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=0.0)
     budget = Budget(seconds)
-    state = {"step": 0, "total": 10**9, "loss": 0.0}
-
+    state = {"step": 0, "loss": 0.0}
     crop = IMAGE_SIZE // 2
 
     def step():
         _, pixels = scene_batch(rng, batch)
-        if state["step"] < 0.8 * state["total"]:
+        if budget.progress() < 0.8:
             # The VAE is all convolutions: 64 px crops (two per scene) teach it the same
             # edges and colours at a quarter of the cost; the last 20% sees whole images.
             crops = []
@@ -177,7 +175,7 @@ def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
                 crops.append(pixels[:, :, y : y + crop, x : x + crop])
             pixels = torch.cat(crops)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state["step"], state["total"], 2e-3, 50)
+            group["lr"] = lr_at(state["step"], budget.progress(), 2e-3, 50)
         posterior = vae.encode(pixels).latent_dist
         recon = vae.decode(posterior.sample()).sample
         # L1 keeps edges crisp; MSE the colours; the KL only stops latents drifting off.
@@ -191,11 +189,10 @@ def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
             0.9 * state["loss"] + 0.1 * loss.item() if state["step"] > 1 else loss.item()
         )
         if state["step"] % 50 == 0:
-            log(f"vae step {state['step']}/{state['total']} loss {state['loss']:.4f}")
+            log(f"vae step {state['step']} loss {state['loss']:.4f}")
 
     vae.train()
-    state["total"] = plan_steps(step, budget)
-    while state["step"] < state["total"] and budget.left() > 0:
+    while budget.left() > 0:
         step()
     vae.eval()
     return {"steps": state["step"], "loss": round(state["loss"], 5)}
@@ -225,7 +222,7 @@ def train_unet(unet, text_encoder, tokenizer, scenes, latents, seconds, rng, bat
     for p in list(ema_unet.parameters()) + list(ema_text.parameters()):
         p.requires_grad_(False)
     budget = Budget(seconds)
-    state = {"step": 0, "total": 10**9, "loss": 0.0}
+    state = {"step": 0, "loss": 0.0}
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
 
     def step():
@@ -241,7 +238,7 @@ def train_unet(unet, text_encoder, tokenizer, scenes, latents, seconds, rng, bat
         t = torch.randint(0, 1000, (batch,), generator=gen)
         xt = noise_sched.add_noise(x0, noise, t)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state["step"], state["total"], 1e-3, 100)
+            group["lr"] = lr_at(state["step"], budget.progress(), 1e-3, 100)
         text = text_encoder(ids)[0]
         loss = F.mse_loss(unet(xt, t, encoder_hidden_states=text).sample, noise)
         opt.zero_grad(set_to_none=True)
@@ -259,12 +256,11 @@ def train_unet(unet, text_encoder, tokenizer, scenes, latents, seconds, rng, bat
             0.98 * state["loss"] + 0.02 * loss.item() if state["step"] > 1 else loss.item()
         )
         if state["step"] % 100 == 0:
-            log(f"unet step {state['step']}/{state['total']} loss {state['loss']:.4f}")
+            log(f"unet step {state['step']} loss {state['loss']:.4f}")
 
     unet.train()
     text_encoder.train()
-    state["total"] = plan_steps(step, budget)
-    while state["step"] < state["total"] and budget.left() > 0:
+    while budget.left() > 0:
         step()
     return ema_unet, ema_text, {"steps": state["step"], "loss": round(state["loss"], 5)}
 
