@@ -1,11 +1,21 @@
-"""History: sessions and their runs, with each run's spec, status, timings and outputs."""
+"""History: find runs, read their settings, compare two, restore one into its page, re-run."""
+
+from datetime import date
 
 import streamlit as st
 
 from db.repository import list_runs, list_sessions, run_to_dict, session_to_dict
-from ui.resources import get_store
+from studio.errors import StudioError
+from studio.spec import diff_specs, load_spec
+from ui.history import matches, reproduction
+from ui.job_panel import job_panel
+from ui.render import submit_animation
+from ui.resources import get_jobs, get_store
+from ui.sidebar import current
+from ui.spec_form import GROUPS, restore
 
-RUNS_SHOWN = 500
+RUNS_SHOWN = 1000
+STATUSES = ("", "queued", "running", "done", "failed", "cancelled", "interrupted")
 
 st.title("History")
 store = get_store()
@@ -13,12 +23,13 @@ store.mark_interrupted()  # a CLI render killed while the dashboard was open
 with store.session() as s:
     sessions = [session_to_dict(x) for x in list_sessions(s)]
     runs = [run_to_dict(r) for r in list_runs(s, limit=RUNS_SHOWN)]
+tags_of = {x["slug"]: x["tags"] for x in sessions}
 
 st.subheader("Sessions")
 if not sessions:
     st.info("No sessions yet: every render records its session, run and outputs here.")
 else:
-    counts = {}
+    counts: dict[str, int] = {}
     for r in runs:
         counts[r["session"]] = counts.get(r["session"], 0) + 1
     st.dataframe(
@@ -27,6 +38,8 @@ else:
                 "session": x["slug"],
                 "title": x["title"],
                 "runs": counts.get(x["slug"], 0),
+                "tags": ", ".join(x["tags"]),
+                "archived": x["archived"],
                 "created": x["created_at"],
                 "notes": x["notes"],
             }
@@ -37,18 +50,37 @@ else:
     )
 
 st.subheader("Runs")
-statuses = ["any status", "queued", "running", "done", "failed", "cancelled", "interrupted"]
-f1, f2 = st.columns(2)
-session_filter = f1.selectbox(
-    "Session", ["all sessions"] + [x["slug"] for x in sessions], key="history.session"
+f1, f2, f3, f4 = st.columns([3, 2, 2, 2])
+text = f1.text_input("Search prompts", key="history.text", placeholder="e.g. red circle")
+model = f2.text_input("Model", key="history.model")
+status = f3.selectbox("Status", STATUSES, key="history.status", format_func=lambda s: s or "any")
+session = f4.selectbox(
+    "Session",
+    [""] + [x["slug"] for x in sessions],
+    key="history.session",
+    format_func=lambda s: s or "all",
 )
-status_filter = f2.selectbox("Status", statuses, key="history.status")
+g1, g2, g3 = st.columns([3, 2, 2])
+all_tags = sorted({t for x in sessions for t in x["tags"]})
+tags = g1.multiselect("Session tags", all_tags, key="history.tags")
+since = g2.date_input("From", value=None, key="history.since")
+until = g3.date_input("To", value=None, key="history.until")
 shown = [
     r
     for r in runs
-    if (session_filter == "all sessions" or r["session"] == session_filter)
-    and (status_filter == "any status" or r["status"] == status_filter)
+    if matches(
+        r,
+        text=text,
+        model=model,
+        status=status,
+        session=session,
+        tags=set(tags),
+        session_tags=tags_of,
+        since=since if isinstance(since, date) else None,
+        until=until if isinstance(until, date) else None,
+    )
 ]
+st.caption(f"{len(shown)} of {len(runs)} runs")
 st.dataframe(
     [
         {
@@ -69,20 +101,78 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
+
 if shown:
+    by_id = {r["id"]: r for r in runs}
     run_id = st.selectbox("Run", [r["id"] for r in shown], key="history.run")
-    run = next(r for r in shown if r["id"] == run_id)
-    st.markdown(f"**{run['id']}** — {run['status']}")
+    run = by_id[run_id]
+    st.markdown(f"**{run['id']}** · {run['session']} · {run['status']}")
     if run["error"]:
         st.error(run["error"])
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown("Spec")
-        st.json(run["spec"])
-    with c2:
-        st.markdown("Timings (seconds)")
+    tab_spec, tab_timing, tab_outputs, tab_diff = st.tabs(["Spec", "Timings", "Outputs", "Compare"])
+    with tab_spec:
+        st.code(run["spec"].get("prompts", {}).get("schedule", ""), language=None)
+        st.json(run["spec"], expanded=False)
+    with tab_timing:
+        st.write(
+            f"seed {run['seed']} · device {run['device']} · "
+            f"{run['denoise_steps']} denoise steps (predicted {run['predicted_denoise_steps']})"
+        )
         st.json(run["timings"])
-        st.markdown("Outputs")
-        st.json(run["outputs"])
-        st.markdown("Library versions")
         st.json(run["versions"], expanded=False)
+    with tab_outputs:
+        st.json(run["outputs"])
+    with tab_diff:
+        other_id = st.selectbox(
+            "Compare with", [r["id"] for r in runs if r["id"] != run_id], key="history.other"
+        )
+        if other_id:
+            rows = diff_specs(run["spec"], by_id[other_id]["spec"])
+            if rows:
+                st.dataframe(
+                    [{"setting": p, run_id: str(a), other_id: str(b)} for p, a, b in rows],
+                    hide_index=True,
+                    width="stretch",
+                )
+            else:
+                st.success("The two runs have the same settings.")
+
+    def _restore(spec: dict, groups: tuple[str, ...]) -> None:
+        # A callback runs before the next script run, when the sidebar's widgets may change.
+        try:
+            restore(load_spec(spec), groups)
+        except StudioError as exc:
+            st.session_state["history.restore_error"] = str(exc)
+        else:
+            st.session_state["history.go_to_page"] = True
+
+    c1, c2 = st.columns(2)
+    with c1.container(border=True):
+        groups = st.multiselect("Groups", GROUPS, default=list(GROUPS), key="history.groups")
+        st.button(
+            "Restore settings", key="history.restore", disabled=not groups,
+            on_click=_restore, args=(run["spec"], tuple(groups)),
+        )
+        if "history.restore_error" in st.session_state:
+            st.error(st.session_state.pop("history.restore_error"))
+        if st.session_state.pop("history.go_to_page", False):
+            st.switch_page("pages/prompt_schedule.py")
+    with c2.container(border=True):
+        st.caption("Render this run's spec again into the current session.")
+        if st.button("Re-run", key="history.rerun", type="primary"):
+            try:
+                job = submit_animation(load_spec(run["spec"]), current().session)
+            except StudioError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["history.rerun_job"] = job.id
+                st.session_state["history.rerun_of"] = run_id
+
+    job_panel("history.rerun_job")
+    job = get_jobs().get(st.session_state.get("history.rerun_job", ""))
+    original = by_id.get(st.session_state.get("history.rerun_of", ""))
+    if job is not None and job.is_finished and original is not None:
+        new = by_id.get(job.meta.get("run_id"))
+        if new is not None:
+            same, message = reproduction(original, new)
+            (st.success if same else st.warning)(f"Re-run of {original['id']}: {message}")

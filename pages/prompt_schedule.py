@@ -2,29 +2,19 @@
 
 import streamlit as st
 
-from studio.builtin import recommended_size
 from studio.errors import StudioError
 from studio.plan import plan_animation
-from studio.spec import (
-    SCHEDULERS,
-    AnimationSettings,
-    AnimationSpec,
-    DiffusionSettings,
-    OutputSettings,
-    PromptSettings,
-)
+from studio.spec import SCHEDULERS
 from ui.charts import interpolation_chart
 from ui.job_panel import job_panel
 from ui.render import submit_animation
 from ui.sidebar import current
-from ui.state import keep
+from ui.spec_form import keep_defaults, spec_from_state
 
-EXAMPLE = "# one keyframe per line: FRAME: prompt\n0: a red circle\n12: a blue square\n24: a green triangle\n"
 choice = current()
-size = recommended_size(choice.model)
+keep_defaults(choice.model)
 
 st.title("Prompt Schedule")
-keep("ps.schedule", EXAMPLE)
 st.text_area(
     "Schedule",
     key="ps.schedule",
@@ -33,27 +23,9 @@ st.text_area(
     "`... | negative: text` its negative prompt; a `negative: text` line sets the default; "
     "`#` starts a comment.",
 )
-keep("ps.negative", "")
 st.text_input("Negative prompt", key="ps.negative")
 
 c1, c2, c3, c4 = st.columns(4)
-for key, default in {
-    "ps.steps": 20,
-    "ps.guidance": 7.5,
-    "ps.width": size,
-    "ps.height": size,
-    "ps.fps": 12,
-    "ps.seed": 0,
-    "ps.scheduler": "ddim",
-    "ps.interpolation": "slerp",
-    "ps.easing": "linear",
-    "ps.frequencies": "1",
-    "ps.curve": "0: (s**2)",
-    "ps.latents": "keyframe",
-    "ps.batch": 1,
-    "ps.format": "mp4",
-}.items():
-    keep(key, default)
 c1.number_input("Steps", 1, 1000, key="ps.steps")
 c1.number_input("Guidance", 0.0, 50.0, step=0.5, key="ps.guidance")
 c2.number_input("Width", 8, 4096, step=8, key="ps.width")
@@ -78,37 +50,8 @@ with st.expander("Interpolation"):
     )
     e3.number_input("Batch size", 1, 256, key="ps.batch")
 
-spec = None
 try:
-    try:
-        frequencies = tuple(float(f) for f in st.session_state["ps.frequencies"].split(","))
-    except ValueError:
-        raise StudioError(
-            "sine frequencies must be numbers separated by commas, e.g. 1,3"
-        ) from None
-    spec = AnimationSpec(
-        prompts=PromptSettings(st.session_state["ps.schedule"], st.session_state["ps.negative"]),
-        diffusion=DiffusionSettings(
-            model=choice.model,
-            scheduler=st.session_state["ps.scheduler"],
-            steps=int(st.session_state["ps.steps"]),
-            guidance=float(st.session_state["ps.guidance"]),
-            width=int(st.session_state["ps.width"]),
-            height=int(st.session_state["ps.height"]),
-            seed=int(st.session_state["ps.seed"]),
-            device=choice.device,
-        ),
-        animation=AnimationSettings(
-            fps=int(st.session_state["ps.fps"]),
-            interpolation=st.session_state["ps.interpolation"],
-            easing=st.session_state["ps.easing"],
-            sine_frequencies=frequencies,
-            easing_curve=st.session_state["ps.curve"],
-            latents=st.session_state["ps.latents"],
-            batch_size=int(st.session_state["ps.batch"]),
-        ),
-        output=OutputSettings(format=st.session_state["ps.format"]),
-    )
+    spec = spec_from_state(choice.model, choice.device)
     plan = plan_animation(spec)
 except StudioError as exc:
     spec = None

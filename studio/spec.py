@@ -30,11 +30,12 @@ __all__ = [
     "DiffusionSettings",
     "OutputSettings",
     "PromptSettings",
+    "diff_specs",
     "load_spec",
 ]
 
 SCHEMA_VERSION = 1
-DEFAULT_MODEL = "builtin:tiny"
+DEFAULT_MODEL = "builtin:shapes"
 
 # Names the user may pick; studio.models maps each to a diffusers scheduler class.
 SCHEDULERS = ("ddim", "euler", "euler_a", "dpm++", "pndm", "lms", "heun", "unipc")
@@ -49,7 +50,7 @@ OutputFormat = Literal["mp4", "gif", "png"]
 class PromptSettings:
     """What to draw: the keyframed schedule and the default negative prompt."""
 
-    schedule: str = "0: a red circle\n24: a blue square"
+    schedule: str = "0: a red circle on a black background\n24: a blue square on a black background"
     negative_prompt: str = ""
 
 
@@ -62,8 +63,8 @@ class DiffusionSettings:
     scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
     steps: int = 20
     guidance: float = 7.5
-    width: int = 512
-    height: int = 512
+    width: int = 128  # builtin:shapes' native size; the CLI and pages use the model's own
+    height: int = 128
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto | float32 | float16 | bfloat16
@@ -148,6 +149,9 @@ class AnimationSpec:
             raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
         if not 1 <= a.fps <= 120:
             raise SpecError(f"fps must be between 1 and 120, got {a.fps}")
+        if self.output.format == "gif" and a.fps > 50:
+            # GIF frame delays are whole hundredths of a second; browsers slow shorter ones.
+            raise SpecError(f"GIF output plays at most 50 fps, got {a.fps}; use mp4 for more")
         if not 1 <= a.batch_size <= 256:
             raise SpecError(f"batch size must be between 1 and 256, got {a.batch_size}")
         if a.easing == "sine" and (
@@ -255,3 +259,28 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
             raise SpecError(f"{path} must be text, got {value!r}")
         return value
     raise SpecError(f"{path}: unsupported type {hint}")
+
+
+def diff_specs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Settings that differ between two spec dicts: ``(dotted.path, value_a, value_b)``.
+
+    A key missing on one side shows as ``None`` there. Paths are sorted, so the same two
+    specs always give the same list.
+    """
+    flat_a, flat_b = _flatten(a), _flatten(b)
+    return [
+        (path, flat_a.get(path), flat_b.get(path))
+        for path in sorted(set(flat_a) | set(flat_b))
+        if flat_a.get(path) != flat_b.get(path)
+    ]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat

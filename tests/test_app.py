@@ -146,3 +146,62 @@ def test_history_lists_sessions_runs_and_specs(app):
     assert list(runs["run"]) == [job.meta["run_id"]] and list(runs["status"]) == ["done"]
     assert app.selectbox(key="history.run").value == job.meta["run_id"]
     assert app.get("json"), "the run's spec is not shown"
+
+
+def history_after_two_runs(app):
+    first = render(app, "0: a red circle\n2: a blue square", steps=2)
+    app.number_input(key="ps.seed").set_value(5)
+    second = render(app, "0: a green star\n1: a yellow star", steps=3)
+    app.switch_page("pages/history.py").run()
+    assert not app.exception, app.exception
+    return first.meta["run_id"], second.meta["run_id"]
+
+
+def test_history_search_narrows_the_runs(app):
+    first, second = history_after_two_runs(app)
+    app.text_input(key="history.text").set_value("green star").run()
+    assert list(app.dataframe[1].value["run"]) == [second]
+    app.text_input(key="history.text").set_value("no such prompt").run()
+    assert len(app.dataframe[1].value) == 0
+    assert not app.exception
+
+
+def test_history_compares_two_runs(app):
+    first, second = history_after_two_runs(app)
+    app.selectbox(key="history.run").set_value(second).run()
+    app.selectbox(key="history.other").set_value(first).run()
+    diff = app.dataframe[2].value
+    assert {"prompts.schedule", "diffusion.steps", "diffusion.seed"} <= set(diff["setting"])
+
+
+def test_restore_settings_brings_a_run_back_into_its_page(app):
+    first, second = history_after_two_runs(app)
+    app.selectbox(key="history.run").set_value(first).run()
+    app.button(key="history.restore").click().run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Prompt Schedule"
+    assert app.text_area(key="ps.schedule").value == "0: a red circle\n2: a blue square"
+    assert app.number_input(key="ps.steps").value == 2
+    assert app.number_input(key="ps.seed").value == 0
+
+
+def test_restore_only_the_prompts(app):
+    first, second = history_after_two_runs(app)
+    app.selectbox(key="history.run").set_value(first).run()
+    app.multiselect(key="history.groups").set_value(["prompts"]).run()
+    app.button(key="history.restore").click().run()
+    assert app.text_area(key="ps.schedule").value == "0: a red circle\n2: a blue square"
+    assert app.number_input(key="ps.steps").value == 3  # diffusion settings left as they were
+    assert app.number_input(key="ps.seed").value == 5
+
+
+def test_rerun_says_it_reproduced(app):
+    from ui.resources import get_jobs
+
+    first, _ = history_after_two_runs(app)
+    app.selectbox(key="history.run").set_value(first).run()
+    app.button(key="history.rerun").click().run()
+    job = get_jobs().get(app.session_state["history.rerun_job"])
+    assert job.wait(TIMEOUT) and job.status == "done", job.error
+    app.run()
+    assert any("reproduced: the output files are byte-identical" in s.value for s in app.success)

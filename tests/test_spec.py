@@ -72,6 +72,7 @@ def test_defaults_are_valid():
         ({"diffusion": {"scheduler": "warp"}}, "unknown scheduler 'warp'"),
         ({"animation": {"fps": 0}}, "fps must be between 1 and 120, got 0"),
         ({"animation": {"batch_size": 0}}, "batch size must be between 1 and 256, got 0"),
+        ({"animation": {"fps": 60}, "output": {"format": "gif"}}, "GIF output plays at most 50 fps"),
         ({"animation": {"easing": "curve", "easing_curve": ""}}, "needs an easing curve"),
         ({"animation": {"easing": "sine", "sine_frequencies": [0]}}, "frequencies"),
     ],
@@ -127,3 +128,20 @@ def test_load_spec_fails_only_with_spec_error(data):
 def test_not_json_is_a_spec_error():
     with pytest.raises(SpecError, match="not valid JSON"):
         load_spec("{nope")
+
+
+def test_diff_specs_lists_only_what_differs():
+    from studio.spec import diff_specs
+
+    a = AnimationSpec().to_dict()
+    b = AnimationSpec(
+        diffusion=DiffusionSettings(steps=30, seed=9), output=OutputSettings(format="gif")
+    ).to_dict()
+    assert diff_specs(a, a) == []
+    assert diff_specs(a, b) == [
+        ("diffusion.seed", 0, 9),
+        ("diffusion.steps", 20, 30),
+        ("output.format", "mp4", "gif"),
+    ]
+    b["diffusion"]["scheduler_kwargs"] = {"use_karras_sigmas": True}
+    assert ("diffusion.scheduler_kwargs.use_karras_sigmas", None, True) in diff_specs(a, b)

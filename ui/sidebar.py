@@ -12,7 +12,7 @@ from studio.spec import DEFAULT_MODEL
 from ui.resources import get_jobs, get_store
 from ui.state import keep, set_value
 
-__all__ = ["SidebarChoice", "current", "draw_sidebar"]
+__all__ = ["SidebarChoice", "choose_model", "current", "draw_sidebar"]
 
 _OTHER = "Other: folder, file or Hub id"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -57,6 +57,15 @@ def draw_sidebar() -> SidebarChoice:
         st.selectbox("Device", DEVICES, key="sidebar.device", help="auto: CUDA, then MPS, then CPU")
         _jobs_summary()
     return current()
+
+
+def choose_model(ref: str) -> None:
+    """Select ``ref`` in the sidebar (a built-in, or "Other" with the reference typed in)."""
+    if ref.startswith("builtin:") and ref.removeprefix("builtin:") in BUILTIN_MODELS:
+        set_value("sidebar.model", ref)
+    else:
+        set_value("sidebar.model", _OTHER)
+        set_value("sidebar.model_other", ref)
 
 
 def current() -> SidebarChoice:

@@ -1,0 +1,114 @@
+"""The Prompt Schedule page's widgets <-> an ``AnimationSpec``, both ways.
+
+One table says which widget holds which spec field, so building a spec from the page and
+restoring a recorded spec into the page ("restore settings" in History) cannot drift apart.
+The model and device live in the shared sidebar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import streamlit as st
+
+from studio.builtin import recommended_size
+from studio.errors import SpecError
+from studio.spec import AnimationSpec
+from ui.sidebar import choose_model
+from ui.state import keep, set_value
+
+__all__ = ["FIELDS", "GROUPS", "keep_defaults", "restore", "spec_from_state"]
+
+# widget key -> (spec group, field)
+FIELDS: dict[str, tuple[str, str]] = {
+    "ps.schedule": ("prompts", "schedule"),
+    "ps.negative": ("prompts", "negative_prompt"),
+    "ps.scheduler": ("diffusion", "scheduler"),
+    "ps.steps": ("diffusion", "steps"),
+    "ps.guidance": ("diffusion", "guidance"),
+    "ps.width": ("diffusion", "width"),
+    "ps.height": ("diffusion", "height"),
+    "ps.seed": ("diffusion", "seed"),
+    "ps.fps": ("animation", "fps"),
+    "ps.interpolation": ("animation", "interpolation"),
+    "ps.easing": ("animation", "easing"),
+    "ps.frequencies": ("animation", "sine_frequencies"),
+    "ps.curve": ("animation", "easing_curve"),
+    "ps.latents": ("animation", "latents"),
+    "ps.batch": ("animation", "batch_size"),
+    "ps.format": ("output", "format"),
+}
+GROUPS = ("prompts", "diffusion", "animation", "output")
+
+EXAMPLE = (
+    "# one keyframe per line: FRAME: prompt\n"
+    "0: a large red circle on a black background\n"
+    "12: a large blue square on a black background\n"
+    "24: a small yellow star on a black background at the top left\n"
+)
+
+
+def _to_widget(key: str, value: Any) -> Any:
+    if key == "ps.frequencies":
+        return ",".join(f"{f:g}" for f in value)
+    return value
+
+
+def keep_defaults(model: str) -> None:
+    """Give every page widget its kept value, or the default of a new spec for ``model``."""
+    spec = AnimationSpec()
+    size = recommended_size(model)
+    for key, (group, name) in FIELDS.items():
+        default = getattr(getattr(spec, group), name)
+        if name in ("width", "height"):
+            default = size
+        elif name == "schedule":
+            default = EXAMPLE
+        elif name == "guidance":
+            default = 4.0 if model.startswith("builtin:") else default
+        elif name == "easing_curve":
+            default = "0: (s**2)"
+        keep(key, _to_widget(key, default))
+
+
+def spec_from_state(model: str, device: str) -> AnimationSpec:
+    """The spec the widgets describe. Raises ``SpecError`` (or the schedule's own errors)."""
+    state = st.session_state
+    values: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
+    for key, (group, name) in FIELDS.items():
+        values[group][name] = state[key]
+    text = values["animation"]["sine_frequencies"]
+    try:
+        values["animation"]["sine_frequencies"] = tuple(float(f) for f in text.split(","))
+    except ValueError:
+        raise SpecError(
+            f"sine frequencies must be numbers separated by commas, e.g. 1,3; got {text!r}"
+        ) from None
+    values["diffusion"].update(model=model, device=device)
+    base = AnimationSpec()
+    spec = base.replace(
+        **{
+            group: dataclasses.replace(getattr(base, group), **fields)
+            for group, fields in values.items()
+        }
+    )
+    spec.check()
+    return spec
+
+
+def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
+    """Load the chosen groups of ``spec`` into the page (and the sidebar's model and device).
+
+    Call from a button callback or before the widgets are drawn. Returns the groups restored.
+    """
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise SpecError(f"unknown settings group {unknown[0]!r}; groups: {', '.join(GROUPS)}")
+    for key, (group, name) in FIELDS.items():
+        if group in groups:
+            set_value(key, _to_widget(key, getattr(getattr(spec, group), name)))
+    if "diffusion" in groups:
+        choose_model(spec.diffusion.model)
+        set_value("sidebar.device", spec.diffusion.device)
+    return list(groups)
