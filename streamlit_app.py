@@ -16,6 +16,7 @@ PAGES = [
     ),
     st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
     st.Page("pages/history.py", title="History", icon=":material/history:"),
+    st.Page("pages/sessions.py", title="Sessions", icon=":material/folder_shared:"),
 ]
 
 page = st.navigation(PAGES)

@@ -81,7 +81,9 @@ def generate(pipe, scenes, *, steps, guidance, seed, batch=32, init=None, streng
         kwargs = {
             "num_inference_steps": steps,
             "guidance_scale": guidance,
-            "generator": [torch.Generator().manual_seed(seed + start + i) for i in range(len(chunk))],
+            "generator": [
+                torch.Generator().manual_seed(seed + start + i) for i in range(len(chunk))
+            ],
             "output_type": "np",
         }
         if init is None:
@@ -144,13 +146,25 @@ def main() -> None:
         few = scenes[:: max(1, len(scenes) // 48)]
         sweep = []
         for scheduler, steps, guidance in [
-            ("ddim", 4, 4.0), ("ddim", 50, 4.0), ("ddim", 20, 1.0), ("ddim", 20, 8.0),
-            ("euler", 20, 4.0), ("dpm++", 20, 4.0), ("dpm++", 8, 4.0),
+            ("ddim", 4, 4.0),
+            ("ddim", 50, 4.0),
+            ("ddim", 20, 1.0),
+            ("ddim", 20, 8.0),
+            ("euler", 20, 4.0),
+            ("dpm++", 20, 4.0),
+            ("dpm++", 8, 4.0),
         ]:
             pipe, _ = make_pipes(args.model, scheduler)
             got = generate(pipe, few, steps=steps, guidance=guidance, seed=args.seed)
-            sweep.append({"scheduler": scheduler, "steps": steps, "guidance": guidance,
-                          "images": len(few), "accuracy": score(got, few)})
+            sweep.append(
+                {
+                    "scheduler": scheduler,
+                    "steps": steps,
+                    "guidance": guidance,
+                    "images": len(few),
+                    "accuracy": score(got, few),
+                }
+            )
         report["sweep"] = sweep
         # img2img: start from the same scene in another colour; the prompt's colour should win.
         import dataclasses
@@ -168,8 +182,15 @@ def main() -> None:
         prompts_for = few
         _, img2img = make_pipes(args.model, args.scheduler)
         for strength in (0.6, 0.8):
-            got = generate(img2img, prompts_for, steps=args.steps, guidance=args.guidance,
-                           seed=args.seed, init=np.stack(inits), strength=strength)
+            got = generate(
+                img2img,
+                prompts_for,
+                steps=args.steps,
+                guidance=args.guidance,
+                seed=args.seed,
+                init=np.stack(inits),
+                strength=strength,
+            )
             report.setdefault("img2img", []).append(
                 {"strength": strength, "images": len(few), "accuracy": score(got, prompts_for)}
             )

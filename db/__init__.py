@@ -11,8 +11,12 @@ Typical use::
     render(spec, out_dir=rec.output_dir, events=Fanout(progress_bar, rec))
     with store.session() as s:
         print(run_to_dict(get_run(s, rec.run_id)))
+
+Hub sync lives in ``db.hub`` (``push_session``, ``pull_session``, ``list_remote_sessions``); it
+is not imported here, so that opening the store never imports ``huggingface_hub``.
 """
 
+from db.errors import HubSyncError, NotFound, SessionBusy, SlugTaken, StoreError
 from db.files import digest
 from db.models import (
     ACTIVE_STATUSES,
@@ -39,10 +43,11 @@ from db.paths import (
 )
 from db.recorder import RunRecorder
 from db.repository import (
-    NotFound,
+    SessionStats,
     add_input_media,
     add_output,
     create_run,
+    delete_session,
     get_or_create_session,
     get_run,
     get_session,
@@ -50,10 +55,14 @@ from db.repository import (
     list_runs,
     list_sessions,
     mark_interrupted,
+    normalize_tags,
     output_to_dict,
+    rename_session,
     run_to_dict,
+    session_stats,
     session_to_dict,
     slugify,
+    update_session,
     validate_slug,
 )
 from db.store import Store, open_store
@@ -69,16 +78,22 @@ __all__ = [
     "RUNNING",
     "RUN_STATUSES",
     "ExperimentSession",
+    "HubSyncError",
     "InputMedia",
     "NotFound",
     "Output",
     "Run",
     "RunRecorder",
+    "SessionBusy",
+    "SessionStats",
+    "SlugTaken",
     "Store",
+    "StoreError",
     "add_input_media",
     "add_output",
     "create_run",
     "db_path",
+    "delete_session",
     "digest",
     "get_or_create_session",
     "get_run",
@@ -87,15 +102,19 @@ __all__ = [
     "list_runs",
     "list_sessions",
     "mark_interrupted",
+    "normalize_tags",
     "open_store",
     "output_to_dict",
     "outputs_root",
     "relative_to_home",
+    "rename_session",
     "resolve_in_home",
     "run_output_dir",
     "run_to_dict",
+    "session_stats",
     "session_to_dict",
     "slugify",
     "studio_home",
+    "update_session",
     "validate_slug",
 ]

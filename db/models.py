@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -166,6 +167,10 @@ class Run(Base):
     denoise_steps: Mapped[int | None] = mapped_column(BigInteger)
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What the engine planned (``RenderEvents.started``, less the versions kept above) and
+    # the extra facts of its result (``RenderResult.extra``: a blend's realised tree, ...).
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     device: Mapped[str | None] = mapped_column(String(100))
     pid: Mapped[int | None]
     hostname: Mapped[str | None] = mapped_column(String(255))

@@ -4,6 +4,9 @@ Layout of ``STUDIO_HOME``::
 
     studio.db                          SQLite (WAL mode), see ``db.store``
     outputs/<session-slug>/<run-id>/   every file a run writes
+    inputs/<session-slug>/             input media of a session (audio, video, init images)
+    .staging/                          pulls in progress (removed when they end)
+    .trash/                            folders of deleted sessions until the delete commits
 
 Rows never hold absolute paths: they hold the path relative to ``STUDIO_HOME`` in POSIX form,
 so a home folder can be moved, copied to another machine or pushed to the Hub unchanged.
@@ -19,11 +22,15 @@ __all__ = [
     "DB_FILENAME",
     "DEFAULT_HOME",
     "db_path",
+    "inputs_root",
     "outputs_root",
     "relative_to_home",
     "resolve_in_home",
     "run_output_dir",
+    "session_folders",
+    "staging_root",
     "studio_home",
+    "trash_root",
 ]
 
 DB_FILENAME = "studio.db"
@@ -53,6 +60,32 @@ def db_path(home: Path) -> Path:
 def outputs_root(home: Path) -> Path:
     """The folder holding every run's outputs: ``home/outputs``."""
     return home / "outputs"
+
+
+def inputs_root(home: Path) -> Path:
+    """The folder holding every session's input media: ``home/inputs``."""
+    return home / "inputs"
+
+
+def session_folders(home: Path, session_slug: str) -> tuple[Path, Path]:
+    """``(home/outputs/<slug>, home/inputs/<slug>)``: every file of one session lives in these
+    two folders (either may not exist).
+
+    Raises ``ValueError`` if the slug could escape its parent folder.
+    """
+    if not _NAME.fullmatch(session_slug):
+        raise ValueError(f"session slug {session_slug!r} cannot be used as a folder name")
+    return outputs_root(home) / session_slug, inputs_root(home) / session_slug
+
+
+def staging_root(home: Path) -> Path:
+    """``home/.staging``: where a pull puts files until they are checked and moved in place."""
+    return home / ".staging"
+
+
+def trash_root(home: Path) -> Path:
+    """``home/.trash``: where a deleted session's folders wait for the delete to commit."""
+    return home / ".trash"
 
 
 def run_output_dir(home: Path, session_slug: str, run_id: str) -> Path:

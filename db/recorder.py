@@ -140,7 +140,8 @@ class RunRecorder:
 
     def started(self, plan: dict[str, Any]) -> None:
         """The render began: status ``running``; frames, predicted denoise steps, device and
-        library versions come from ``plan`` (``frames`` required, the rest optional)."""
+        library versions come from ``plan`` (``frames`` required, the rest optional), and the
+        whole plan but its versions is kept in ``plan`` (a blend's tree, ...)."""
         device = plan.get("device")
         self._write(
             "started",
@@ -150,6 +151,7 @@ class RunRecorder:
             predicted_denoise_steps=plan.get("predicted_denoise_steps"),
             device=None if device is None else str(device),
             versions=_json_safe(plan.get("versions") or {}),
+            plan=_json_safe({k: v for k, v in plan.items() if k != "versions"}),
         )
 
     def progress(self, done: int, total: int, preview: Any = None) -> None:
@@ -195,7 +197,7 @@ class RunRecorder:
 
     def finished(self, result: ResultLike) -> None:
         """The render succeeded: status ``done``; denoise steps, frames and timings (plus
-        ``"seconds"``, the wall time) are stored."""
+        ``"seconds"``, the wall time) are stored, and ``result.extra`` when it has one."""
         timings = {**_json_safe(dict(result.timings)), "seconds": float(result.seconds)}
         self._write(
             "finished",
@@ -205,6 +207,7 @@ class RunRecorder:
             frames_done=result.frames,
             frames_total=func.coalesce(Run.frames_total, result.frames),
             timings=timings,
+            extra=_json_safe(dict(getattr(result, "extra", None) or {})),
         )
 
     def failed(self, error: BaseException) -> None:

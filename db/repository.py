@@ -3,22 +3,30 @@
 Every function takes an open SQLAlchemy ``Session`` first and leaves the transaction to the
 caller (``with store.begin() as s: create_run(s, ...)``). Functions that insert flush, so the
 new row's defaults and id are filled in when they return, but nothing is committed here.
+
+``rename_session`` and ``delete_session`` also move a session's folders; the move follows the
+caller's transaction (undone if it rolls back), so rows and files never disagree.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import shutil
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from db.errors import NotFound, SessionBusy, SlugTaken
+from db.files import FolderMoves, follow_transaction
 from db.models import (
     ACTIVE_STATUSES,
     INTERRUPTED,
@@ -30,51 +38,62 @@ from db.models import (
     Run,
     utcnow,
 )
-from db.paths import resolve_in_home
+from db.paths import resolve_in_home, session_folders, trash_root
 
 __all__ = [
     "MAX_SEED",
     "SLUG_MAX_LENGTH",
+    "TAG_MAX_LENGTH",
+    "TITLE_MAX_LENGTH",
     "NotFound",
+    "SessionBusy",
+    "SessionStats",
+    "SlugTaken",
     "add_input_media",
     "add_output",
+    "check_no_active_runs",
     "create_run",
+    "delete_session",
     "get_or_create_session",
     "get_run",
     "get_session",
+    "input_to_dict",
     "list_outputs",
     "list_runs",
     "list_sessions",
     "mark_interrupted",
     "new_run_id",
+    "normalize_tags",
     "output_to_dict",
+    "rename_session",
     "run_to_dict",
+    "session_stats",
     "session_to_dict",
     "slugify",
+    "update_session",
     "validate_slug",
 ]
 
 SLUG_MAX_LENGTH = 64
+TITLE_MAX_LENGTH = 200  # the column's length
+TAG_MAX_LENGTH = 64
 MAX_SEED = 2**63 - 1
-_SLUG = re.compile(rf"[a-z0-9_-]{{1,{SLUG_MAX_LENGTH}}}")
+# No leading '-': a slug is a folder name (db.paths) and a command-line argument.
+_SLUG = re.compile(rf"[a-z0-9_][a-z0-9_-]{{0,{SLUG_MAX_LENGTH - 1}}}")
 _NOT_SLUG = re.compile(r"[^a-z0-9_-]+")
-
-
-class NotFound(LookupError):
-    """No row has the id or slug asked for; the message names it."""
 
 
 # -- sessions ------------------------------------------------------------------------------
 
 
 def validate_slug(slug: str) -> str:
-    """Return ``slug`` if it is 1 to 64 of ``a-z``, ``0-9``, ``-``, ``_``; else raise
-    ``ValueError`` naming it (and suggesting ``slugify``'s version)."""
+    """Return ``slug`` if it is 1 to 64 of ``a-z``, ``0-9``, ``-``, ``_``, not starting with
+    ``-``; else raise ``ValueError`` naming it (and suggesting ``slugify``'s version)."""
     if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         hint = f"; try {slugify(slug)!r}" if isinstance(slug, str) else ""
         raise ValueError(
             f"session slug must be 1-{SLUG_MAX_LENGTH} lowercase letters, digits, '-' or '_', "
-            f"got {slug!r}{hint}"
+            f"not starting with '-', got {slug!r}{hint}"
         )
     return slug
 
@@ -122,6 +141,186 @@ def list_sessions(s: Session, *, include_archived: bool = True) -> list[Experime
     if not include_archived:
         query = query.where(ExperimentSession.archived.is_(False))
     return list(s.scalars(query))
+
+
+def update_session(
+    s: Session,
+    slug: str,
+    *,
+    title: str | None = None,
+    notes: str | None = None,
+    tags: Iterable[str] | None = None,
+    archived: bool | None = None,
+) -> ExperimentSession:
+    """Change a session's title, notes, tags or archived flag; ``None`` leaves a field as is.
+
+    ``title`` is stripped and must be 1-200 characters; ``tags`` go through
+    ``normalize_tags``. Raises ``NotFound`` naming the slug and ``ValueError`` naming a bad
+    value.
+    """
+    session = get_session(s, slug)
+    if title is not None:
+        session.title = _check_title(title)
+    if notes is not None:
+        if not isinstance(notes, str):
+            raise ValueError(f"notes must be text, got {type(notes).__name__}")
+        session.notes = notes
+    if tags is not None:
+        session.tags = normalize_tags(tags)
+    if archived is not None:
+        if not isinstance(archived, bool):
+            raise ValueError(f"archived must be True or False, got {archived!r}")
+        session.archived = archived
+    s.flush()
+    return session
+
+
+def normalize_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as stored: each stripped, empty ones dropped, duplicates dropped (first kept).
+
+    Raises ``ValueError`` for a tag that is not text or is longer than 64 characters, or for a
+    single string (``"a,b"``) passed where a list of tags is expected.
+    """
+    if isinstance(tags, str):
+        raise ValueError(f"tags must be a list of strings, got the string {tags!r}")
+    result: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise ValueError(f"tags must be strings, got {tag!r}")
+        tag = " ".join(tag.split())
+        if len(tag) > TAG_MAX_LENGTH:
+            raise ValueError(f"a tag must be at most {TAG_MAX_LENGTH} characters, got {tag!r}")
+        if tag and tag not in result:
+            result.append(tag)
+    return result
+
+
+def rename_session(
+    s: Session, home: Path, slug: str, new_slug: str, *, title: str | None = None
+) -> ExperimentSession:
+    """Give a session a new slug (and, if given, a new title), moving its folders with it.
+
+    ``outputs/<slug>/`` and ``inputs/<slug>/`` in ``home`` are renamed at once and the stored
+    file paths rewritten; if the caller's transaction rolls back, the folders move back.
+
+    Raises ``NotFound`` for an unknown slug, ``ValueError`` for an invalid new slug or title,
+    ``SlugTaken`` if another session (or a leftover folder) already has the new slug, and
+    ``SessionBusy`` while one of the session's runs is queued or running.
+    """
+    validate_slug(new_slug)
+    session = get_session(s, slug)
+    new_title = None if title is None else _check_title(title)
+    if new_slug != slug:
+        _check_slug_free(s, home, new_slug)
+        check_no_active_runs(s, session, "rename")
+        old_prefixes = [f"{folder}/{slug}/" for folder in ("outputs", "inputs")]
+        new_prefixes = [f"{folder}/{new_slug}/" for folder in ("outputs", "inputs")]
+        outputs = s.scalars(select(Output).join(Output.run).where(Run.session_id == session.id))
+        for row in [*outputs, *session.inputs]:
+            for old, new in zip(old_prefixes, new_prefixes, strict=True):
+                if row.path.startswith(old):
+                    row.path = new + row.path[len(old) :]
+        session.slug = new_slug
+    if new_title is not None:
+        session.title = new_title
+    s.flush()
+    if new_slug != slug:
+        moves = FolderMoves()
+        try:
+            for old, new in zip(
+                session_folders(home, slug), session_folders(home, new_slug), strict=True
+            ):
+                if old.exists():
+                    moves.move(old, new)
+        except OSError:
+            moves.undo()
+            raise
+        follow_transaction(s, on_rollback=moves.undo)
+    return session
+
+
+def delete_session(s: Session, home: Path, slug: str) -> int:
+    """Delete a session, its runs, outputs and input rows, and its folders in ``home``.
+
+    Ask the user first: nothing can bring it back (a copy pushed to the Hub stays there). The
+    folders are moved to ``home/.trash`` at once and removed when the caller's transaction
+    commits; if it rolls back they move back. Returns the number of runs deleted.
+
+    Raises ``NotFound`` for an unknown slug and ``SessionBusy`` while one of its runs is queued
+    or running.
+    """
+    session = get_session(s, slug)
+    check_no_active_runs(s, session, "delete")
+    runs = s.scalar(select(func.count(Run.id)).where(Run.session_id == session.id)) or 0
+    s.delete(session)
+    s.flush()
+    trash = trash_root(home) / f"{slug}-{secrets.token_hex(4)}"
+    moves = FolderMoves()
+    try:
+        for name, folder in zip(("outputs", "inputs"), session_folders(home, slug), strict=True):
+            if folder.exists() or folder.is_symlink():
+                moves.move(folder, trash / name)
+    except OSError:
+        moves.undo()
+        raise
+    follow_transaction(s, on_commit=lambda: _empty_trash(trash), on_rollback=moves.undo)
+    return runs
+
+
+def check_no_active_runs(s: Session, session: ExperimentSession, action: str) -> None:
+    """Raise ``SessionBusy`` naming a queued or running run of ``session``, if there is one:
+    its process is still writing into the session's folder."""
+    busy = s.execute(
+        select(Run.id, Run.status)
+        .where(Run.session_id == session.id, Run.status.in_(ACTIVE_STATUSES))
+        .limit(1)
+    ).first()
+    if busy is not None:
+        raise SessionBusy(
+            f"cannot {action} session {session.slug!r}: its run {busy.id} is {busy.status}; "
+            "wait for it to finish or cancel it first"
+        )
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """How much a session holds: its runs, its output rows and their total size in bytes."""
+
+    runs: int = 0
+    outputs: int = 0
+    bytes: int = 0
+
+
+def session_stats(s: Session) -> dict[str, SessionStats]:
+    """``{slug: SessionStats}`` for every session (zeros for an empty one), in two queries."""
+    # Not dict(result): a Result has .keys(), so dict() would treat it as a mapping.
+    runs = {
+        slug: count
+        for slug, count in s.execute(
+            select(ExperimentSession.slug, func.count(Run.id))
+            .outerjoin(Run, Run.session_id == ExperimentSession.id)
+            .group_by(ExperimentSession.id)
+        ).tuples()
+    }
+    files = {
+        slug: (count, total)
+        for slug, count, total in s.execute(
+            select(
+                ExperimentSession.slug,
+                func.count(Output.id),
+                func.coalesce(func.sum(Output.bytes), 0),
+            )
+            .join(Run, Run.session_id == ExperimentSession.id)
+            .join(Output, Output.run_id == Run.id)
+            .group_by(ExperimentSession.id)
+        ).tuples()
+    }
+    return {
+        slug: SessionStats(
+            runs=count, outputs=files.get(slug, (0, 0))[0], bytes=files.get(slug, (0, 0))[1]
+        )
+        for slug, count in runs.items()
+    }
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -367,6 +566,8 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "denoise_steps": run.denoise_steps,
         "timings": dict(run.timings),
         "versions": dict(run.versions),
+        "plan": dict(run.plan),
+        "extra": dict(run.extra),
         "device": run.device,
         "pid": run.pid,
         "hostname": run.hostname,
@@ -375,6 +576,19 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "spec": run.spec,
         "outputs": [output_to_dict(o) for o in run.outputs],
+    }
+
+
+def input_to_dict(media: InputMedia) -> dict[str, Any]:
+    """A JSON-safe dict of an input media row; ``path`` stays relative to ``STUDIO_HOME``."""
+    return {
+        "id": media.id,
+        "kind": media.kind,
+        "path": media.path,
+        "sha256": media.sha256,
+        "bytes": media.bytes,
+        "meta": media.meta,
+        "created_at": _iso(media.created_at),
     }
 
 
@@ -402,6 +616,34 @@ def output_to_dict(output: Output) -> dict[str, Any]:
 def _check_status(status: str) -> None:
     if status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r}; one of {', '.join(RUN_STATUSES)}")
+
+
+def _empty_trash(trash: Path) -> None:
+    shutil.rmtree(trash, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other deletes may be using it
+        trash.parent.rmdir()
+
+
+def _check_title(title: str) -> str:
+    if not isinstance(title, str):
+        raise ValueError(f"a session title must be text, got {type(title).__name__}")
+    title = title.strip()
+    if not 1 <= len(title) <= TITLE_MAX_LENGTH:
+        raise ValueError(
+            f"a session title must be 1-{TITLE_MAX_LENGTH} characters, got {len(title)}"
+        )
+    return title
+
+
+def _check_slug_free(s: Session, home: Path, slug: str) -> None:
+    if s.scalar(select(ExperimentSession.id).where(ExperimentSession.slug == slug)) is not None:
+        raise SlugTaken(f"a session named {slug!r} already exists")
+    for folder in session_folders(home, slug):
+        if folder.exists() or folder.is_symlink():
+            raise SlugTaken(
+                f"folder {folder} already exists (left from an earlier session {slug!r}?); "
+                "move it away or choose another name"
+            )
 
 
 def _check_relative(path: str) -> None:

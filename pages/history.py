@@ -150,8 +150,11 @@ if shown:
     with c1.container(border=True):
         groups = st.multiselect("Groups", GROUPS, default=list(GROUPS), key="history.groups")
         st.button(
-            "Restore settings", key="history.restore", disabled=not groups,
-            on_click=_restore, args=(run["spec"], tuple(groups)),
+            "Restore settings",
+            key="history.restore",
+            disabled=not groups,
+            on_click=_restore,
+            args=(run["spec"], tuple(groups)),
         )
         if "history.restore_error" in st.session_state:
             st.error(st.session_state.pop("history.restore_error"))

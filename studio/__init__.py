@@ -5,7 +5,8 @@ The Python API. Heavy libraries (torch, diffusers) load on first use, not on imp
     from studio import AnimationSpec, render
     run_id, result = render(AnimationSpec(), session="sketches")   # recorded in the store
 
-``render_animation(spec, out_dir, manager=...)`` is the bare engine: it records nothing.
+``render_animation(spec, out_dir, manager=...)`` and ``render_blend(spec, out_dir, manager=...)``
+are the bare engines: they record nothing. ``render`` takes either kind of spec.
 """
 
 from __future__ import annotations
@@ -18,24 +19,28 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from studio.errors import StudioError
-from studio.spec import AnimationSpec, load_spec
+from studio.spec import AnimationSpec, BlendSpec, load_spec
 
 if TYPE_CHECKING:
     from studio.animate import render_animation
+    from studio.blend import render_blend
     from studio.cli import render
     from studio.models import ModelManager
 
 __all__ = [
     "AnimationSpec",
+    "BlendSpec",
     "ModelManager",
     "StudioError",
     "load_spec",
     "render",
     "render_animation",
+    "render_blend",
 ]
 
 _LAZY = {
     "render_animation": "studio.animate",
+    "render_blend": "studio.blend",
     "ModelManager": "studio.models",
     "render": "studio.cli",
 }

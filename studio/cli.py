@@ -7,6 +7,7 @@ cancelled with Ctrl-C); ``--json`` puts exactly one JSON object on stdout.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import RenderCancelled, SpecError, StudioError
-from studio.spec import AnimationSpec, load_spec
+from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec, Spec, load_spec
 
-__all__ = ["main", "render"]
+__all__ = ["blend_spec_from_args", "main", "render", "spec_from_args"]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     animate.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    _add_blend_parser(commands)
+
     runs = commands.add_parser("runs", help="read the history of runs")
     runs_commands = runs.add_subparsers(dest="runs_command", required=True, parser_class=_Parser)
     runs_list = runs_commands.add_parser("list", help="runs, newest first")
@@ -91,8 +94,119 @@ def build_parser() -> argparse.ArgumentParser:
     runs_show.add_argument("run_id")
     runs_show.add_argument("--json", action="store_true")
 
+    _add_sessions_parser(commands)
+
     commands.add_parser("models", help="list the built-in models")
     return parser
+
+
+def _add_blend_parser(commands) -> None:
+    blend = commands.add_parser(
+        "blend", help="render latent-blending transitions through two or more prompts"
+    )
+    blend.add_argument("prompts", nargs="*", metavar="PROMPT", help="two or more, in order")
+    blend.add_argument(
+        "--spec", type=Path, help="start from a saved blend spec (JSON); flags override it"
+    )
+    blend.add_argument("--negative", help="negative prompt for every keyframe")
+    blend.add_argument("--seeds", help="one seed per prompt, comma-separated (default: --seed + i)")
+    blend.add_argument(
+        "--model", help="builtin:tiny, a diffusers folder, a .safetensors file or a Hub id"
+    )
+    blend.add_argument("--scheduler", help="ddim, euler, euler_a, dpm++ or unipc")
+    blend.add_argument("--steps", type=int)
+    blend.add_argument("--guidance", type=float)
+    blend.add_argument("--width", type=int, help="default: the model's native size")
+    blend.add_argument("--height", type=int, help="default: the model's native size")
+    blend.add_argument("--seed", type=int)
+    blend.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    blend.add_argument("--dtype", choices=["auto", "float32", "float16", "bfloat16"])
+    blend.add_argument(
+        "--preset", choices=["lowest", "low", "medium", "high", "ultra"], help="tree preset"
+    )
+    blend.add_argument("--diffusion-frames", type=int, help="automatic tree: frames per transition")
+    blend.add_argument(
+        "--depth-strength", type=float, help="0..1: how late the first branch leaves"
+    )
+    blend.add_argument("--branches", help="manual tree: new frames per level, e.g. 2,3")
+    blend.add_argument("--injection-strengths", help="manual tree: per level, e.g. 0.4,0.7")
+    blend.add_argument("--injection-steps", help="manual tree: per level, e.g. 8,14")
+    blend.add_argument("--insertion", choices=["adaptive", "uniform"])
+    blend.add_argument("--distance", choices=["ssim", "latent"])
+    blend.add_argument("--budget-steps", type=int, help="per transition's in-between frames")
+    blend.add_argument("--budget-seconds", type=float, help="per transition's in-between frames")
+    blend.add_argument("--crossfeed-power", type=float)
+    blend.add_argument("--crossfeed-range", type=float)
+    blend.add_argument("--crossfeed-decay", type=float)
+    blend.add_argument("--guidance-dampening", type=float)
+    blend.add_argument("--embeddings", choices=["slerp", "lerp"], help="how prompts mix")
+    blend.add_argument(
+        "--inpaint-mask", type=Path, help="picture: white transitions, black stays fixed"
+    )
+    blend.add_argument(
+        "--inpaint-image", type=Path, help="what stays fixed (default: the first keyframe)"
+    )
+    blend.add_argument(
+        "--upscale-model", help="an upscaler (e.g. stabilityai/stable-diffusion-x4-upscaler)"
+    )
+    blend.add_argument("--upscale-steps", type=int)
+    blend.add_argument("--upscale-guidance", type=float)
+    blend.add_argument("--upscale-noise-level", type=int, help="0..350 (default 20)")
+    blend.add_argument("--upscale-scheduler", help="ddim, euler, euler_a, dpm++ or unipc")
+    blend.add_argument("--fps", type=int)
+    blend.add_argument("--duration", type=float, help="seconds; 0: one frame per diffusion frame")
+    blend.add_argument("--fill", choices=["crossfade", "none"])
+    blend.add_argument(
+        "--format", choices=["mp4", "gif", "png"], help="default: from --out, else mp4"
+    )
+    blend.add_argument("--out", type=Path, help="also put the result here (the run keeps its copy)")
+    blend.add_argument("--session", default="default", help="experiment session (default: default)")
+    blend.add_argument("--json", action="store_true", help="print one JSON object with the result")
+    blend.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_sessions_parser(commands) -> None:
+    sessions = commands.add_parser(
+        "sessions", help="experiment sessions, and their sync with Hugging Face Hub dataset repos"
+    )
+    sessions_commands = sessions.add_subparsers(
+        dest="sessions_command", required=True, parser_class=_Parser
+    )
+    sessions_list = sessions_commands.add_parser("list", help="sessions with their runs and sizes")
+    sessions_list.add_argument("--json", action="store_true")
+    sessions_show = sessions_commands.add_parser("show", help="one session, its runs and inputs")
+    sessions_show.add_argument("name", help="the session's slug")
+    sessions_show.add_argument("--json", action="store_true")
+    push = sessions_commands.add_parser(
+        "push", help="push a session to a Hub dataset repo (one commit, only what changed)"
+    )
+    push.add_argument("name", help="the session's slug")
+    push.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
+    push.add_argument("--public", action="store_true", help="create the repo public, not private")
+    push.add_argument(
+        "--replace", action="store_true", help="overwrite a different session of the same name"
+    )
+    push.add_argument("--json", action="store_true")
+    pull = sessions_commands.add_parser(
+        "pull", help="pull a session from a Hub dataset repo; everything is checked first"
+    )
+    pull.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
+    pull.add_argument("--session", required=True, help="the session's slug in the repo")
+    pull.add_argument("--as", dest="as_slug", metavar="NEW", help="import it under this slug")
+    pull.add_argument(
+        "--settings-only", action="store_true", help="runs and specs only, no output files"
+    )
+    pull.add_argument(
+        "--rename-if-exists",
+        action="store_true",
+        help="if the name is taken here, import as NAME-2 (default: refuse)",
+    )
+    pull.add_argument("--json", action="store_true")
+    remote = sessions_commands.add_parser(
+        "remote", help="list the sessions a Hub dataset repo holds, with sizes"
+    )
+    remote.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
+    remote.add_argument("--json", action="store_true")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,8 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "animate":
             return _animate(args)
+        if args.command == "blend":
+            return _blend(args)
         if args.command == "runs":
             return _runs(args)
+        if args.command == "sessions":
+            return _sessions(args)
         if args.command == "models":
             return _models()
         raise SpecError(f"unknown command {args.command!r}")
@@ -116,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     except Exception as exc:
+        if _is_store_error(exc):
+            print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return EXIT_USER_ERROR
         if debug:
             raise
         print(
@@ -175,23 +296,22 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
         latents=args.latents,
         batch_size=args.batch_size,
     )
-    fmt = args.format
-    if args.out is not None:
-        from_suffix = {".mp4": "mp4", ".gif": "gif"}.get(args.out.suffix.lower(), "png")
-        if fmt is None:
-            fmt = from_suffix
-        elif fmt != from_suffix:
-            raise SpecError(
-                f"--format {fmt} does not match --out {args.out} (looks like {from_suffix})"
-            )
-    o = _replace(o, format=fmt)
+    o = _replace(o, format=_format_from_args(args))
     spec = spec.replace(prompts=p, diffusion=d, animation=a, output=o)
     spec.check()
     return spec
 
 
+# Spec kind -> (engine module, render function); each takes (spec, out_dir, manager=, events=,
+# cancel=) and returns a RenderResult.
+_ENGINES = {
+    "animation": ("studio.animate", "render_animation"),
+    "blend": ("studio.blend", "render_blend"),
+}
+
+
 def render(
-    spec: AnimationSpec,
+    spec: Spec,
     *,
     session: str = "default",
     home: Path | None = None,
@@ -203,15 +323,21 @@ def render(
 
     Returns ``(run_id, RenderResult)``. The run is filed under ``session`` (any text; it is
     slugified) in ``home`` (default: ``STUDIO_HOME``); ``events`` hears everything the store
-    hears. Raises what ``render_animation`` raises, after the run is recorded as failed or
-    cancelled.
+    hears. Any spec kind: an ``AnimationSpec`` renders with ``render_animation``, a
+    ``BlendSpec`` with ``render_blend``. Raises what the engine raises, after the run is
+    recorded as failed or cancelled.
     """
+    import importlib
+
     from db import RunRecorder, Store
     from db.repository import slugify
-    from studio.animate import render_animation
     from studio.events import Fanout
     from studio.models import ModelManager
 
+    if spec.kind not in _ENGINES:
+        raise SpecError(f"no engine renders spec kind {spec.kind!r}")
+    module, function = _ENGINES[spec.kind]
+    engine = getattr(importlib.import_module(module), function)
     spec.check()
     store = Store.open(home)
     recorder = RunRecorder.create(
@@ -224,16 +350,20 @@ def render(
         seed=spec.diffusion.seed,
     )
     manager = manager or ModelManager(cache_dir=store.home / "cache" / "models")
-    result = render_animation(
+    result = engine(
         spec, recorder.output_dir, manager=manager, events=Fanout(recorder, events), cancel=cancel
     )
     return recorder.run_id, result
 
 
 def _animate(args: argparse.Namespace) -> int:
+    return _render_and_report(spec_from_args(args), args)
+
+
+def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
+    """Render ``spec`` as the flags ask (``--out``, ``--session``, ``--json``, ``--quiet``)."""
     from db.repository import slugify
 
-    spec = spec_from_args(args)
     if args.out is not None:
         _check_out(args.out, spec.output.format)
     bar = _ProgressBar(enabled=not args.quiet)
@@ -256,6 +386,168 @@ def _animate(args: argparse.Namespace) -> int:
             f"{result.denoise_steps} denoise steps, {result.seconds:.1f} s -> {outputs[0]}"
         )
     return 0
+
+
+# -- blend -------------------------------------------------------------------------------
+
+
+def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
+    """The blend spec the flags describe: ``--spec`` (or defaults) with each given flag applied.
+
+    The tree setup follows the flags given: ``--branches`` (with ``--injection-strengths`` or
+    ``--injection-steps``) is manual, ``--diffusion-frames`` automatic, ``--preset`` a preset;
+    at most one of the three.
+    """
+    from studio.builtin import recommended_size
+
+    if args.spec is not None:
+        spec = load_spec(_read_text(args.spec, "spec"))
+        if not isinstance(spec, BlendSpec):
+            raise SpecError(f"--spec {args.spec} is a {spec.kind} spec, not a blend spec")
+    else:
+        spec = BlendSpec()
+    p, d, b, o = spec.prompts, spec.diffusion, spec.blend, spec.output
+    keyframes = list(p.keyframes)
+    if args.prompts:
+        if len(args.prompts) < 2:
+            raise SpecError(f"give two or more prompts to blend, got {len(args.prompts)}")
+        keyframes = [BlendKeyframe(prompt) for prompt in args.prompts]
+    elif args.spec is None:
+        raise SpecError('give two or more prompts: blend "PROMPT A" "PROMPT B" [...]')
+    if args.seeds is not None:
+        seeds = _int_list(args.seeds, "--seeds")
+        if len(seeds) != len(keyframes):
+            raise SpecError(
+                f"--seeds needs one seed per prompt ({len(keyframes)}), got {len(seeds)}"
+            )
+        keyframes = [
+            dataclasses.replace(k, seed=seed) for k, seed in zip(keyframes, seeds, strict=True)
+        ]
+    p = _replace(p, keyframes=tuple(keyframes), negative_prompt=args.negative)
+    d = _replace(
+        d,
+        model=args.model,
+        scheduler=args.scheduler,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    if args.spec is None or args.model is not None:
+        size = recommended_size(d.model)
+        d = _replace(d, width=args.width or size, height=args.height or size)
+    else:
+        d = _replace(d, width=args.width, height=args.height)
+    setups = [
+        flag
+        for flag, given in (
+            ("--preset", args.preset),
+            ("--diffusion-frames", args.diffusion_frames),
+            ("--branches", args.branches),
+        )
+        if given is not None
+    ]
+    if len(setups) > 1:
+        raise SpecError(
+            f"give one tree setup: --preset, --diffusion-frames (automatic) or --branches "
+            f"(manual), got {' and '.join(setups)}"
+        )
+    manual_only = [
+        flag
+        for flag, given in (
+            ("--injection-strengths", args.injection_strengths),
+            ("--injection-steps", args.injection_steps),
+        )
+        if given is not None
+    ]
+    if manual_only and args.branches is None:
+        raise SpecError(f"{manual_only[0]} belongs to a manual tree; give --branches too")
+    setup = None
+    if args.preset is not None:
+        setup = "preset"
+    elif args.diffusion_frames is not None:
+        setup = "auto"
+    elif args.branches is not None:
+        setup = "manual"
+        b = dataclasses.replace(
+            b,
+            branches=_int_list(args.branches, "--branches"),
+            injection_strengths=_float_list(args.injection_strengths, "--injection-strengths"),
+            injection_steps=_int_list(args.injection_steps, "--injection-steps"),
+        )
+    b = _replace(
+        b,
+        setup=setup,
+        preset=args.preset,
+        diffusion_frames=args.diffusion_frames,
+        depth_strength=args.depth_strength,
+        insertion=args.insertion,
+        distance=args.distance,
+        budget_steps=args.budget_steps,
+        budget_seconds=args.budget_seconds,
+        crossfeed_power=args.crossfeed_power,
+        crossfeed_range=args.crossfeed_range,
+        crossfeed_decay=args.crossfeed_decay,
+        guidance_dampening=args.guidance_dampening,
+        embeddings=args.embeddings,
+        # Absolute, so that the stored spec still finds them when re-run from elsewhere.
+        inpaint_mask=None if args.inpaint_mask is None else str(args.inpaint_mask.resolve()),
+        inpaint_image=None if args.inpaint_image is None else str(args.inpaint_image.resolve()),
+    )
+    u = _replace(
+        spec.upscale,
+        model=args.upscale_model,
+        steps=args.upscale_steps,
+        guidance=args.upscale_guidance,
+        noise_level=args.upscale_noise_level,
+        scheduler=args.upscale_scheduler,
+    )
+    o = _replace(
+        o, fps=args.fps, duration=args.duration, fill=args.fill, format=_format_from_args(args)
+    )
+    spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
+    spec.check()
+    return spec
+
+
+def _blend(args: argparse.Namespace) -> int:
+    return _render_and_report(blend_spec_from_args(args), args)
+
+
+def _int_list(text: str | None, flag: str) -> tuple[int, ...]:
+    if text is None:
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise SpecError(f"{flag} must be whole numbers like 2,3, got {text!r}") from None
+
+
+def _float_list(text: str | None, flag: str) -> tuple[float, ...]:
+    if text is None:
+        return ()
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise SpecError(f"{flag} must be numbers like 0.4,0.7, got {text!r}") from None
+
+
+# -- shared ------------------------------------------------------------------------------
+
+
+def _format_from_args(args: argparse.Namespace) -> str | None:
+    """``--format``, or the one ``--out``'s suffix implies; they must agree when both given."""
+    fmt = args.format
+    if args.out is not None:
+        from_suffix = {".mp4": "mp4", ".gif": "gif"}.get(args.out.suffix.lower(), "png")
+        if fmt is None:
+            fmt = from_suffix
+        elif fmt != from_suffix:
+            raise SpecError(
+                f"--format {fmt} does not match --out {args.out} (looks like {from_suffix})"
+            )
+    return fmt
 
 
 def _check_out(out: Path, fmt: str) -> None:
@@ -352,6 +644,107 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- sessions ----------------------------------------------------------------------------
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    command = args.sessions_command
+    if command == "remote":
+        return _sessions_remote(args)
+    from db import Store
+
+    store = Store.open()
+    try:
+        if command == "list":
+            return _sessions_list(store, args)
+        if command == "show":
+            return _sessions_show(store, args)
+        if command == "push":
+            from db.hub import push_session
+
+            report = push_session(
+                store, args.name, args.repo, private=not args.public, replace=args.replace
+            )
+        else:
+            from db.hub import pull_session
+
+            try:
+                report = pull_session(
+                    store,
+                    args.repo,
+                    args.session,
+                    with_outputs=not args.settings_only,
+                    as_slug=args.as_slug,
+                    on_conflict="rename" if args.rename_if_exists else "error",
+                )
+            except ValueError as exc:  # an invalid --as slug
+                raise SpecError(f"--as: {exc}") from None
+        print(json.dumps(report.to_dict()) if args.json else report.summary())
+        return 0
+    finally:
+        store.close()
+
+
+def _sessions_list(store, args: argparse.Namespace) -> int:
+    from db.files import human_bytes
+    from db.repository import list_sessions, session_stats, session_to_dict
+
+    with store.session() as s:
+        stats = session_stats(s)
+        rows = [{**session_to_dict(x), **vars(stats[x.slug])} for x in list_sessions(s)]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        synced = f"  hub: {r['hub_repo']} ({r['last_sync_at'][:16]})" if r["hub_repo"] else ""
+        archived = "  [archived]" if r["archived"] else ""
+        print(
+            f"{r['slug']:<24} {r['runs']:>4} runs {r['outputs']:>4} outputs "
+            f"{human_bytes(r['bytes']):>10}  {r['title']}{archived}{synced}"
+        )
+    return 0
+
+
+def _sessions_show(store, args: argparse.Namespace) -> int:
+    from db.repository import (
+        get_session,
+        input_to_dict,
+        list_runs,
+        run_to_dict,
+        session_stats,
+        session_to_dict,
+    )
+
+    with store.session() as s:
+        session = get_session(s, args.name)
+        data = {
+            "session": {**session_to_dict(session), **vars(session_stats(s)[session.slug])},
+            "runs": [run_to_dict(r) for r in list_runs(s, session_slug=session.slug)],
+            "inputs": [input_to_dict(m) for m in session.inputs],
+        }
+    print(json.dumps(data, indent=None if args.json else 2))
+    return 0
+
+
+def _sessions_remote(args: argparse.Namespace) -> int:
+    from db.files import human_bytes
+    from db.hub import list_remote_sessions
+
+    sessions = list_remote_sessions(args.repo)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in sessions]))
+        return 0
+    for r in sessions:
+        if r.problem:
+            print(f"{r.slug:<24} cannot be pulled: {r.problem}")
+        else:
+            print(
+                f"{r.slug:<24} {r.runs:>4} runs {r.files:>5} files {human_bytes(r.bytes):>10}  "
+                f"{r.title}"
+            )
+    return 0
+
+
 def _models() -> int:
     from studio.builtin import BUILTIN_MODELS
 
@@ -361,6 +754,16 @@ def _models() -> int:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a ``db.errors.StoreError`` (a user error, like ``StudioError``).
+
+    Looked up in ``sys.modules`` so that commands that never open the store do not import it:
+    if ``db.errors`` was never imported, nothing could have raised one of its errors.
+    """
+    errors = sys.modules.get("db.errors")
+    return errors is not None and isinstance(exc, errors.StoreError)
 
 
 def _replace(group, **changes):

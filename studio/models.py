@@ -134,10 +134,25 @@ def make_scheduler(pipe, name: str, kwargs: dict[str, Any] | None = None):
         raise SpecError(f"unknown scheduler {name!r}; choose one of {', '.join(_SCHEDULERS)}")
     class_name, extra = _SCHEDULERS[name]
     cls = getattr(diffusers, class_name)
+    if pipe.scheduler.config.get("rescale_betas_zero_snr") and not _supports_zero_snr(cls):
+        # It would silently sample on a different noise schedule than the model learnt.
+        usable = [
+            n for n, (c, _) in _SCHEDULERS.items() if _supports_zero_snr(getattr(diffusers, c))
+        ]
+        raise SpecError(
+            f"scheduler {name!r} cannot follow this model's zero-terminal-SNR noise schedule; "
+            f"use one of {', '.join(usable)}"
+        )
     try:
         return cls.from_config(pipe.scheduler.config, **{**extra, **(kwargs or {})})
     except TypeError as exc:
         raise SpecError(f"bad scheduler options for {name!r}: {exc}") from None
+
+
+def _supports_zero_snr(cls) -> bool:
+    import inspect
+
+    return "rescale_betas_zero_snr" in inspect.signature(cls.__init__).parameters
 
 
 class ModelManager:

@@ -4,8 +4,9 @@ A spec is what the dashboard builds from its widgets, what the CLI builds from i
 reads from ``--spec file.json``, what the store keeps, and what "re-run" executes. The round
 trip ``spec -> to_json() -> load_spec() -> spec`` is exact.
 
-Settings are grouped (prompts, diffusion, animation, output) so that a later "restore
-settings" can bring back one group without the others.
+Settings are grouped (prompts, diffusion, animation, output; for a blend: prompts,
+diffusion, blend, upscale, output) so that a later "restore settings" can bring back one group without
+the others.
 
 Older ``schema_version`` values are upgraded on load by the functions in ``_UPGRADES``.
 """
@@ -22,14 +23,23 @@ from typing import Any, ClassVar, Literal
 from studio.errors import SpecError
 
 __all__ = [
+    "BLEND_PRESETS",
+    "BLEND_SCHEDULERS",
     "DEFAULT_MODEL",
     "SCHEMA_VERSION",
     "SCHEDULERS",
     "AnimationSettings",
     "AnimationSpec",
+    "BlendKeyframe",
+    "BlendOutputSettings",
+    "BlendPromptSettings",
+    "BlendSettings",
+    "BlendSpec",
     "DiffusionSettings",
     "OutputSettings",
     "PromptSettings",
+    "Spec",
+    "UpscaleSettings",
     "diff_specs",
     "load_spec",
 ]
@@ -39,11 +49,22 @@ DEFAULT_MODEL = "builtin:shapes"
 
 # Names the user may pick; studio.models maps each to a diffusers scheduler class.
 SCHEDULERS = ("ddim", "euler", "euler_a", "dpm++", "pndm", "lms", "heun", "unipc")
+# A blend branch starts a fresh scheduler part-way through the schedule. These restart
+# cleanly there (multistep ones warm up again at first order); PNDM and Heun repeat
+# timesteps, and LMS weights a history the fresh scheduler does not have.
+BLEND_SCHEDULERS = ("ddim", "euler", "euler_a", "dpm++", "unipc")
+# Preset -> diffusion frames per transition (both keyframes included); see studio.blend_tree.
+BLEND_PRESETS = {"lowest": 5, "low": 9, "medium": 17, "high": 25, "ultra": 41}
 
 Interpolation = Literal["slerp", "lerp"]
 Easing = Literal["linear", "sine", "curve"]
 LatentMode = Literal["keyframe", "fixed"]
 OutputFormat = Literal["mp4", "gif", "png"]
+BlendSetup = Literal["preset", "auto", "manual"]
+BlendPreset = Literal["lowest", "low", "medium", "high", "ultra"]
+Insertion = Literal["adaptive", "uniform"]
+Distance = Literal["ssim", "latent"]
+Fill = Literal["crossfade", "none"]
 
 
 @dataclass(frozen=True)
@@ -94,8 +115,65 @@ class OutputSettings:
     format: OutputFormat = "mp4"
 
 
+class _Spec:
+    """Serialisation shared by every spec kind (frozen dataclasses with a ``kind``)."""
+
+    kind: ClassVar[str]
+    schema_version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: tuples become lists, so ``to_dict()`` equals ``json.loads(to_json())``."""
+        return {"kind": self.kind, **_plain(dataclasses.asdict(self))}  # type: ignore[call-overload]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        spec = load_spec(data)
+        if not isinstance(spec, cls):
+            raise SpecError(f"expected a spec of kind {cls.kind!r}, got kind {spec.kind!r}")
+        return spec
+
+    def replace(self, **groups: Any) -> Any:
+        """A copy with whole groups replaced, e.g. ``spec.replace(diffusion=...)``."""
+        return dataclasses.replace(self, **groups)  # type: ignore[type-var]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULERS) -> None:
+    for name in ("width", "height"):
+        value = getattr(d, name)
+        if value <= 0 or value % 8:
+            raise SpecError(f"{name} must be a positive multiple of 8, got {value}")
+        if value > 4096:
+            raise SpecError(f"{name} must be at most 4096, got {value}")
+    if not 1 <= d.steps <= 1000:
+        raise SpecError(f"steps must be between 1 and 1000, got {d.steps}")
+    if not 0 <= d.guidance <= 50:
+        raise SpecError(f"guidance must be between 0 and 50, got {d.guidance}")
+    if d.scheduler not in SCHEDULERS:
+        raise SpecError(f"unknown scheduler {d.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+    if d.scheduler not in schedulers:
+        raise SpecError(
+            f"scheduler {d.scheduler!r} cannot start part-way through its schedule, as blend "
+            f"branches do; choose one of {', '.join(schedulers)}"
+        )
+    if not 0 <= d.seed < 2**63:
+        raise SpecError(f"seed must be between 0 and 2**63 - 1, got {d.seed}")
+    if d.dtype not in ("auto", "float32", "float16", "bfloat16"):
+        raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
+
+
 @dataclass(frozen=True)
-class AnimationSpec:
+class AnimationSpec(_Spec):
     """A keyframed prompt animation (``kind == "animation"``)."""
 
     kind: ClassVar[str] = "animation"
@@ -106,47 +184,12 @@ class AnimationSpec:
     output: OutputSettings = field(default_factory=OutputSettings)
     schema_version: int = SCHEMA_VERSION
 
-    # -- serialisation -------------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["animation"]["sine_frequencies"] = list(self.animation.sine_frequencies)
-        return {"kind": self.kind, **data}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnimationSpec:
-        return load_spec(data)  # type: ignore[return-value]
-
-    def replace(self, **groups: Any) -> AnimationSpec:
-        """A copy with whole groups replaced, e.g. ``spec.replace(diffusion=...)``."""
-        return dataclasses.replace(self, **groups)
-
     # -- validation ----------------------------------------------------------------------
 
     def check(self) -> None:
         """Raise ``SpecError`` (or ``ScheduleError``/``CurveError``) naming the bad value."""
         d, a = self.diffusion, self.animation
-        for name in ("width", "height"):
-            value = getattr(d, name)
-            if value <= 0 or value % 8:
-                raise SpecError(f"{name} must be a positive multiple of 8, got {value}")
-            if value > 4096:
-                raise SpecError(f"{name} must be at most 4096, got {value}")
-        if not 1 <= d.steps <= 1000:
-            raise SpecError(f"steps must be between 1 and 1000, got {d.steps}")
-        if not 0 <= d.guidance <= 50:
-            raise SpecError(f"guidance must be between 0 and 50, got {d.guidance}")
-        if d.scheduler not in SCHEDULERS:
-            raise SpecError(
-                f"unknown scheduler {d.scheduler!r}; choose one of {', '.join(SCHEDULERS)}"
-            )
-        if not 0 <= d.seed < 2**63:
-            raise SpecError(f"seed must be between 0 and 2**63 - 1, got {d.seed}")
-        if d.dtype not in ("auto", "float32", "float16", "bfloat16"):
-            raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
+        _check_diffusion(d)
         if not 1 <= a.fps <= 120:
             raise SpecError(f"fps must be between 1 and 120, got {a.fps}")
         if self.output.format == "gif" and a.fps > 50:
@@ -171,13 +214,221 @@ class AnimationSpec:
             parse_curve(a.easing_curve, names=("t", "s"))
 
 
-_KINDS: dict[str, type] = {"animation": AnimationSpec}
+# -- blend: latent-blending transitions ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlendKeyframe:
+    """One prompt of a blend movie.
+
+    ``seed`` None: the base seed plus the keyframe's index. ``negative`` None: the group's
+    ``negative_prompt``; ``""``: no negative prompt for this keyframe.
+    """
+
+    prompt: str
+    seed: int | None = None
+    negative: str | None = None
+
+
+@dataclass(frozen=True)
+class BlendPromptSettings:
+    """The prompts, in the order the movie visits them (two or more)."""
+
+    keyframes: tuple[BlendKeyframe, ...] = (
+        BlendKeyframe("a red circle on a black background"),
+        BlendKeyframe("a blue square on a black background"),
+    )
+    negative_prompt: str = ""
+
+
+@dataclass(frozen=True)
+class BlendSettings:
+    """The tree of trajectories of each transition, and how its frames are placed.
+
+    Setup (``studio.blend_tree`` turns it into levels of branches):
+
+    - ``preset``: ``BLEND_PRESETS[preset]`` diffusion frames per transition, built like ``auto``;
+    - ``auto``: ``diffusion_frames`` per transition (both keyframes included), levels and
+      injection steps derived from ``depth_strength`` and ``diffusion.steps``;
+    - ``manual``: ``branches[i]`` new frames at level ``i``, each branching at
+      ``injection_steps[i]`` (absolute, increasing, in ``1..steps-1``) or at
+      ``round(injection_strengths[i] * steps)`` (fractions in (0, 1)); give one of the two.
+
+    ``depth_strength`` in (0, 1): how far the keyframes run before the first branch leaves
+    them; near 0 the in-between frames are inventive, near 1 close to an alpha blend.
+
+    Insertion: ``adaptive`` puts each new frame between the two neighbours whose images differ
+    most under ``distance`` (``ssim``: 1 - SSIM of the decoded images; ``latent``: RMS
+    distance of the final latents); ``uniform`` bisects the widest gap in prompt position.
+    Budget, per transition, for its in-between frames (0 = no cap: the whole tree):
+    ``budget_steps`` denoise steps (the tree is cut level by level where it would exceed it)
+    or ``budget_seconds`` of wall time (frames are added while the next one is expected to
+    fit; an upscale stage is not counted); not both.
+
+    Crossfeed: for the first ``crossfeed_range`` (fraction) of a branch's own steps its
+    latents are pulled toward its parents' with weight ``crossfeed_power * crossfeed_decay**i``
+    after its ``i``-th step; power 0 turns it off. ``guidance_dampening`` in [0, 1): guidance
+    at prompt position ``p`` is scaled by ``1 - guidance_dampening * 4p(1 - p)``, lowest
+    mid-transition. Text embeddings are mixed by ``embeddings`` at the frame's position.
+
+    Inpainting: ``inpaint_mask`` is a picture file, white where the movie transitions and
+    black where it stays fixed on ``inpaint_image`` (a picture file) or, when that is empty,
+    on the first keyframe (``studio.blend_inpaint``). Empty: no inpainting.
+    """
+
+    setup: BlendSetup = "preset"
+    preset: BlendPreset = "medium"
+    depth_strength: float = 0.5
+    diffusion_frames: int = 17
+    branches: tuple[int, ...] = ()
+    injection_strengths: tuple[float, ...] = ()
+    injection_steps: tuple[int, ...] = ()
+    insertion: Insertion = "adaptive"
+    distance: Distance = "ssim"
+    budget_steps: int = 0
+    budget_seconds: float = 0.0
+    crossfeed_power: float = 0.0
+    crossfeed_range: float = 0.5
+    crossfeed_decay: float = 0.9
+    guidance_dampening: float = 0.0
+    embeddings: Interpolation = "slerp"
+    inpaint_mask: str = ""
+    inpaint_image: str = ""
+
+
+@dataclass(frozen=True)
+class UpscaleSettings:
+    """An optional second stage: every diffusion frame is rendered again through an upscaler
+    pipeline (``StableDiffusionUpscalePipeline``, e.g. stabilityai/stable-diffusion-x4-upscaler)
+    with the same tree: an in-between frame branches off its parents' upscaler trajectories at
+    its injection step scaled to ``steps``. ``model`` empty: no upscaling. ``noise_level``
+    (0-350) is the noise added to the low-resolution frame the upscaler is given. Guidance
+    dampening applies to this stage too; crossfeed only to the first."""
+
+    model: str = ""
+    steps: int = 20
+    guidance: float = 7.5
+    noise_level: int = 20
+    scheduler: str = "ddim"
+
+
+@dataclass(frozen=True)
+class BlendOutputSettings:
+    """The video: ``round(duration * fps)`` frames; ``duration`` 0 means one video frame per
+    diffusion frame. Video frames beyond the diffusion frames come from ``fill``:
+    ``crossfade`` (pixel crossfade between neighbouring diffusion frames) or ``none`` (every
+    video frame is a diffusion output, so the tree must make exactly that many)."""
+
+    fps: int = 12
+    duration: float = 0.0
+    fill: Fill = "crossfade"
+    format: OutputFormat = "mp4"
+
+
+@dataclass(frozen=True)
+class BlendSpec(_Spec):
+    """A latent-blending movie through two or more prompts (``kind == "blend"``)."""
+
+    kind: ClassVar[str] = "blend"
+
+    prompts: BlendPromptSettings = field(default_factory=BlendPromptSettings)
+    diffusion: DiffusionSettings = field(default_factory=DiffusionSettings)
+    blend: BlendSettings = field(default_factory=BlendSettings)
+    upscale: UpscaleSettings = field(default_factory=UpscaleSettings)
+    output: BlendOutputSettings = field(default_factory=BlendOutputSettings)
+    schema_version: int = SCHEMA_VERSION
+
+    def check(self) -> None:
+        """Raise ``SpecError`` naming the bad value or the impossible setup.
+
+        Besides ranges this checks that the tree can be built (``studio.blend_tree``) and that
+        the video length fits it: with ``fill == "none"`` the tree must make exactly
+        ``duration * fps`` frames; with ``crossfade`` it must not make more than that.
+        """
+        from studio.blend_plan import plan_blend  # the plan's own checks; keeps this light
+
+        plan_blend(self)
+
+    def _check_fields(self) -> None:
+        """Range checks of single settings; ``plan_blend`` calls this first."""
+        d, b, o = self.diffusion, self.blend, self.output
+        _check_diffusion(d, BLEND_SCHEDULERS)
+        keys = self.prompts.keyframes
+        if len(keys) < 2:
+            raise SpecError(f"a blend needs at least 2 prompts, got {len(keys)}")
+        for i, key in enumerate(keys):
+            if not key.prompt.strip():
+                raise SpecError(f"prompt {i + 1} is empty")
+            if key.seed is not None and not 0 <= key.seed < 2**63:
+                raise SpecError(
+                    f"prompt {i + 1}: seed must be between 0 and 2**63 - 1, got {key.seed}"
+                )
+        if not 0 < b.depth_strength < 1:
+            raise SpecError(
+                f"depth strength must be between 0 and 1 (exclusive), got {b.depth_strength}"
+            )
+        if b.budget_steps < 0:
+            raise SpecError(
+                f"budget in denoise steps must be 0 (none) or more, got {b.budget_steps}"
+            )
+        if not 0 <= b.budget_seconds <= 86400:
+            raise SpecError(
+                f"budget in seconds must be between 0 (none) and 86400, got {b.budget_seconds}"
+            )
+        if b.budget_steps and b.budget_seconds:
+            raise SpecError("give a budget in denoise steps or in seconds, not both")
+        if not 0 <= b.crossfeed_power <= 1:
+            raise SpecError(f"crossfeed power must be between 0 and 1, got {b.crossfeed_power}")
+        if not 0 < b.crossfeed_range <= 1:
+            raise SpecError(f"crossfeed range must be in (0, 1], got {b.crossfeed_range}")
+        if not 0 < b.crossfeed_decay <= 1:
+            raise SpecError(f"crossfeed decay must be in (0, 1], got {b.crossfeed_decay}")
+        if not 0 <= b.guidance_dampening < 1:
+            raise SpecError(f"guidance dampening must be in [0, 1), got {b.guidance_dampening}")
+        u = self.upscale
+        if u.model:
+            if not 2 <= u.steps <= 1000:
+                raise SpecError(f"upscale steps must be between 2 and 1000, got {u.steps}")
+            if not 0 <= u.guidance <= 50:
+                raise SpecError(f"upscale guidance must be between 0 and 50, got {u.guidance}")
+            if not 0 <= u.noise_level <= 350:
+                raise SpecError(
+                    f"upscale noise level must be between 0 and 350, got {u.noise_level}"
+                )
+            if u.scheduler not in BLEND_SCHEDULERS:
+                raise SpecError(
+                    f"upscale scheduler {u.scheduler!r} cannot start part-way through its "
+                    f"schedule; choose one of {', '.join(BLEND_SCHEDULERS)}"
+                )
+            if b.inpaint_mask:
+                raise SpecError("inpainting and upscaling cannot be combined yet; choose one")
+        if b.inpaint_image and not b.inpaint_mask:
+            raise SpecError("an inpaint image needs an inpaint mask (white: transitions)")
+        from pathlib import Path
+
+        for what, name in (("mask", b.inpaint_mask), ("image", b.inpaint_image)):
+            if name and not Path(name).is_file():
+                raise SpecError(f"inpaint {what} file {name} does not exist")
+        if not 1 <= o.fps <= 120:
+            raise SpecError(f"fps must be between 1 and 120, got {o.fps}")
+        if o.format == "gif" and o.fps > 50:
+            raise SpecError(f"GIF output plays at most 50 fps, got {o.fps}; use mp4 for more")
+        if not 0 <= o.duration <= 3600:
+            raise SpecError(
+                f"duration must be between 0 (from the tree) and 3600 seconds, got {o.duration}"
+            )
+
+
+Spec = AnimationSpec | BlendSpec
+
+
+_KINDS: dict[str, type] = {"animation": AnimationSpec, "blend": BlendSpec}
 
 # kind -> {from_version: function(dict) -> dict at from_version + 1}
-_UPGRADES: dict[str, dict[int, typing.Callable[[dict], dict]]] = {"animation": {}}
+_UPGRADES: dict[str, dict[int, typing.Callable[[dict], dict]]] = {"animation": {}, "blend": {}}
 
 
-def load_spec(data: dict[str, Any] | str) -> AnimationSpec:
+def load_spec(data: dict[str, Any] | str) -> Spec:
     """Build a spec from its dict or JSON text, upgrading older schema versions.
 
     Raises ``SpecError`` naming the first unknown key, wrong type or bad version.
@@ -241,7 +492,9 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
             raise SpecError(f"{path} must be an object, got {value!r}")
         return dict(value)
     if origin in (types.UnionType, typing.Union):
-        raise SpecError(f"{path}: unsupported type {hint}")  # no unions in specs yet
+        # Only "X | None": null means "not set".
+        (item,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _coerce(item, value, path)
     if hint is bool:
         if not isinstance(value, bool):
             raise SpecError(f"{path} must be true or false, got {value!r}")

@@ -205,3 +205,70 @@ def test_rerun_says_it_reproduced(app):
     assert job.wait(TIMEOUT) and job.status == "done", job.error
     app.run()
     assert any("reproduced: the output files are byte-identical" in s.value for s in app.success)
+
+
+# -- Sessions page ---------------------------------------------------------------------------
+
+from test_hub import hub, make_session  # noqa: E402, F401  (the fake Hub fixture and a helper)
+
+
+def sessions_page(app, studio_home, slug="demo"):
+    make_session(Store.open(studio_home), slug)
+    app.switch_page("pages/sessions.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_sessions_page_annotates_a_session(app, studio_home):
+    at = sessions_page(app, studio_home)
+    assert list(at.dataframe[0].value["session"]) == ["demo"]
+    at.text_area[0].set_value("golden hour tests")
+    at.text_input[1].set_value("sunset, keep")  # tags
+    at.button[0].click().run()  # the form's Save
+    assert not at.exception, at.exception
+    assert any("Saved session demo" in s.value for s in at.success)
+    from db.repository import get_session
+
+    with Store.open(studio_home).session() as s:
+        session = get_session(s, "demo")
+        assert session.notes == "golden hour tests" and session.tags == ["sunset", "keep"]
+
+
+def test_sessions_page_renames_and_deletes_only_after_confirmation(app, studio_home):
+    at = sessions_page(app, studio_home)
+    at.text_input(key="sessions.new_name").set_value("Demo Two").run()
+    at.button(key="sessions.rename").click().run()
+    assert any("Renamed demo to demo-two" in s.value for s in at.success)
+    assert (studio_home / "outputs" / "demo-two").is_dir()
+    assert at.button(key="sessions.delete").disabled
+    at.checkbox(key="sessions.confirm_delete").check().run()
+    at.button(key="sessions.delete").click().run()
+    assert any("Deleted session demo-two" in s.value for s in at.success)
+    assert not (studio_home / "outputs" / "demo-two").exists()
+    with Store.open(studio_home).session() as s:
+        assert list_runs(s) == []
+
+
+def test_sessions_page_pushes_and_pulls_through_the_hub(app, studio_home, hub):  # noqa: F811
+    at = sessions_page(app, studio_home)
+    at.text_input(key="sessions.repo").set_value("me/studio").run()
+    at.button(key="sessions.push").click().run()
+    assert not at.exception, at.exception
+    assert any("pushed session 'demo' to me/studio" in s.value for s in at.success), at.error
+    at.button(key="sessions.list_remote").click().run()
+    assert list(at.dataframe[1].value["session"]) == ["demo"]
+    at.text_input(key="sessions.as_name").set_value("demo copy").run()
+    at.button(key="sessions.pull").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with Store.open(studio_home).session() as s:
+        assert {r.session.slug for r in list_runs(s)} == {"demo", "demo-copy"}
+
+
+def test_sessions_page_says_when_the_hub_cannot_be_reached(app, studio_home, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    at = sessions_page(app, studio_home)
+    at.text_input(key="sessions.repo").set_value("me/studio").run()
+    at.button(key="sessions.push").click().run()
+    assert not at.exception
+    assert at.error and "reach" in at.error[0].value.lower()

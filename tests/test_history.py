@@ -9,10 +9,21 @@ from ui.history import matches, reproduction
 
 def run(**changes):
     base = {
-        "id": "20261121-101010-abcdef", "session": "colour-studies", "status": "done",
-        "model_ref": "builtin:shapes", "error": None, "created_at": "2026-11-21T10:10:10+00:00",
-        "spec": {"prompts": {"schedule": "0: a red circle\n9: a blue square", "negative_prompt": "blurry"}},
-        "outputs": [{"sha256": "a" * 64}], "device": "cpu", "versions": {"torch": "2.13.0"},
+        "id": "20261121-101010-abcdef",
+        "session": "colour-studies",
+        "status": "done",
+        "model_ref": "builtin:shapes",
+        "error": None,
+        "created_at": "2026-11-21T10:10:10+00:00",
+        "spec": {
+            "prompts": {
+                "schedule": "0: a red circle\n9: a blue square",
+                "negative_prompt": "blurry",
+            }
+        },
+        "outputs": [{"sha256": "a" * 64}],
+        "device": "cpu",
+        "versions": {"torch": "2.13.0"},
     }
     return {**base, **changes}
 
@@ -37,7 +48,9 @@ def test_reproduction():
     assert same and "byte-identical" in message
     same, message = reproduction(run(), run(outputs=[{"sha256": "b" * 64}], device="cuda"))
     assert not same and "device cpu → cuda" in message
-    same, message = reproduction(run(), run(outputs=[{"sha256": "b" * 64}], versions={"torch": "2.14.0"}))
+    same, message = reproduction(
+        run(), run(outputs=[{"sha256": "b" * 64}], versions={"torch": "2.14.0"})
+    )
     assert not same and "torch 2.13.0 → 2.14.0" in message
     same, message = reproduction(run(), run(status="failed"))
     assert not same and "failed" in message

@@ -123,3 +123,16 @@ def test_offline_hub_id_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE"):
         ModelManager(cache_dir=tmp_path / "cache").load("someone/some-model")
+
+
+def test_a_zero_snr_model_refuses_schedulers_that_cannot_follow_it(manager):
+    from diffusers import DDIMScheduler
+
+    pipe = manager.load("builtin:tiny").pipe
+
+    class Stub:  # a pipeline whose scheduler was trained with zero terminal SNR
+        scheduler = DDIMScheduler.from_config(pipe.scheduler.config, rescale_betas_zero_snr=True)
+
+    assert make_scheduler(Stub, "euler").config.rescale_betas_zero_snr is True
+    with pytest.raises(SpecError, match="cannot follow this model's zero-terminal-SNR"):
+        make_scheduler(Stub, "pndm")

@@ -15,9 +15,15 @@ from studio.spec import (
     SCHEMA_VERSION,
     AnimationSettings,
     AnimationSpec,
+    BlendKeyframe,
+    BlendOutputSettings,
+    BlendPromptSettings,
+    BlendSettings,
+    BlendSpec,
     DiffusionSettings,
     OutputSettings,
     PromptSettings,
+    UpscaleSettings,
     load_spec,
 )
 
@@ -49,6 +55,87 @@ specs = st.builds(
 )
 
 
+numbers = st.floats(allow_nan=False, allow_infinity=False)
+blend_specs = st.builds(
+    BlendSpec,
+    prompts=st.builds(
+        BlendPromptSettings,
+        keyframes=st.lists(
+            st.builds(
+                BlendKeyframe,
+                prompt=st.text(),
+                seed=st.none() | st.integers(0, 2**63 - 1),
+                negative=st.none() | st.text(),
+            ),
+            max_size=4,
+        ).map(tuple),
+        negative_prompt=st.text(),
+    ),
+    diffusion=specs.map(lambda s: s.diffusion),
+    blend=st.builds(
+        BlendSettings,
+        setup=st.sampled_from(["preset", "auto", "manual"]),
+        preset=st.sampled_from(["lowest", "low", "medium", "high", "ultra"]),
+        depth_strength=numbers,
+        diffusion_frames=st.integers(),
+        branches=st.lists(st.integers(), max_size=4).map(tuple),
+        injection_strengths=st.lists(numbers, max_size=4).map(tuple),
+        injection_steps=st.lists(st.integers(), max_size=4).map(tuple),
+        insertion=st.sampled_from(["adaptive", "uniform"]),
+        distance=st.sampled_from(["ssim", "latent"]),
+        budget_steps=st.integers(),
+        budget_seconds=numbers,
+        crossfeed_power=numbers,
+        crossfeed_range=numbers,
+        crossfeed_decay=numbers,
+        guidance_dampening=numbers,
+        embeddings=st.sampled_from(["slerp", "lerp"]),
+        inpaint_mask=st.text(),
+        inpaint_image=st.text(),
+    ),
+    upscale=st.builds(
+        UpscaleSettings,
+        model=st.text(),
+        steps=st.integers(),
+        guidance=numbers,
+        noise_level=st.integers(),
+        scheduler=st.text(),
+    ),
+    output=st.builds(
+        BlendOutputSettings,
+        fps=st.integers(),
+        duration=numbers,
+        fill=st.sampled_from(["crossfade", "none"]),
+        format=st.sampled_from(["mp4", "gif", "png"]),
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(blend_specs)
+def test_blend_json_round_trip_is_exact(spec):
+    text = spec.to_json()
+    again = load_spec(text)
+    assert again == spec
+    assert load_spec(json.loads(text)) == spec
+    assert spec.to_dict() == json.loads(text)
+    assert json.loads(text)["kind"] == "blend"
+
+
+def test_blend_keyframe_seed_and_negative_may_be_null():
+    data = BlendSpec().to_dict()
+    assert data["prompts"]["keyframes"][0] == {
+        "prompt": "a red circle on a black background",
+        "seed": None,
+        "negative": None,
+    }
+    data["prompts"]["keyframes"][0]["seed"] = "7"
+    with pytest.raises(SpecError, match=r"blend.prompts.keyframes\[0\].seed must be an integer"):
+        load_spec(data)
+    with pytest.raises(SpecError, match="expected a spec of kind 'animation', got kind 'blend'"):
+        AnimationSpec.from_dict(BlendSpec().to_dict())
+
+
 @settings(max_examples=100, deadline=None)
 @given(specs)
 def test_json_round_trip_is_exact(spec):
@@ -72,7 +159,10 @@ def test_defaults_are_valid():
         ({"diffusion": {"scheduler": "warp"}}, "unknown scheduler 'warp'"),
         ({"animation": {"fps": 0}}, "fps must be between 1 and 120, got 0"),
         ({"animation": {"batch_size": 0}}, "batch size must be between 1 and 256, got 0"),
-        ({"animation": {"fps": 60}, "output": {"format": "gif"}}, "GIF output plays at most 50 fps"),
+        (
+            {"animation": {"fps": 60}, "output": {"format": "gif"}},
+            "GIF output plays at most 50 fps",
+        ),
         ({"animation": {"easing": "curve", "easing_curve": ""}}, "needs an easing curve"),
         ({"animation": {"easing": "sine", "sine_frequencies": [0]}}, "frequencies"),
     ],

@@ -1,0 +1,197 @@
+"""Plan a blend movie before any model work: tree, seeds, video length, joins, cost.
+
+Pure and torch-free, so the dashboard can show the number of diffusion frames and the denoise
+steps against rendering every frame from scratch as the user types.
+
+The video: keyframe ``j`` of ``K`` is video frame ``joins[j] = round(j * (V - 1) / (K - 1))``
+(``V`` video frames), so transition ``t`` owns video frames ``joins[t] .. joins[t+1] - 1``
+and the last one also ``V - 1``: a keyframe is shown once, never twice at a join. Within a
+transition its ``F`` diffusion frames, in prompt order, are spread evenly over that span,
+each shown exactly once; ``segment_sources`` says which diffusion frames (and with what
+crossfade weight) make each video frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from studio.blend_tree import BlendTree, tree_for
+from studio.errors import SpecError
+from studio.spec import BlendSpec
+
+__all__ = ["BlendPlan", "plan_blend", "segment_sources"]
+
+
+@dataclass(frozen=True)
+class BlendPlan:
+    spec: BlendSpec
+    tree: BlendTree  # per transition; with a seconds budget, the most it may make
+    prompts: tuple[str, ...]  # positive prompt per keyframe
+    negatives: tuple[str, ...]  # negative prompt per keyframe ("" for none)
+    keyframe_seeds: tuple[int, ...]
+    video_frames: int
+    joins: tuple[int, ...]  # video frame of each keyframe
+
+    @property
+    def transitions(self) -> int:
+        return len(self.prompts) - 1
+
+    @property
+    def fixed_size(self) -> bool:
+        """False when a seconds budget decides how many frames each transition gets."""
+        return not self.spec.blend.budget_seconds
+
+    @property
+    def diffusion_frames(self) -> int | None:
+        """Diffusion frames of the movie (joins once); None when a seconds budget decides."""
+        return self.tree.movie_frames(len(self.prompts)) if self.fixed_size else None
+
+    @property
+    def upscale_tree(self) -> BlendTree | None:
+        """The tree rescaled to the upscaler's steps; None without an upscale stage."""
+        u = self.spec.upscale
+        return self.tree.rescaled(u.steps) if u.model else None
+
+    @property
+    def predicted_denoise_steps(self) -> int | None:
+        """Exactly what the render will count (both stages); None when a seconds budget
+        decides."""
+        if not self.fixed_size:
+            return None
+        steps = self.tree.movie_denoise_steps(len(self.prompts))
+        if self.upscale_tree is not None:
+            steps += self.upscale_tree.movie_denoise_steps(len(self.prompts))
+        return steps
+
+    @property
+    def scratch_denoise_steps(self) -> int | None:
+        """The same diffusion frames rendered each from its own noise (both stages)."""
+        if not self.fixed_size:
+            return None
+        steps = self.spec.diffusion.steps + (
+            self.spec.upscale.steps if self.spec.upscale.model else 0
+        )
+        return self.tree.movie_frames(len(self.prompts)) * steps
+
+    def in_betweens(self, transition: int) -> int:
+        """Most in-between frames transition ``transition`` makes: the tree's, and never
+        more than its video frames can show."""
+        span = self.joins[transition + 1] - self.joins[transition]
+        return min(self.tree.in_betweens, span - 1)
+
+    @property
+    def unique_prompts(self) -> tuple[str, ...]:
+        """Each text the encoder must see, once; the negatives only with guidance."""
+        texts = dict.fromkeys(self.prompts)
+        if self.spec.diffusion.guidance > 1.0:
+            texts.update(dict.fromkeys(self.negatives))
+        return tuple(texts)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe facts for events, the store and the page."""
+        o = self.spec.output
+        return {
+            "frames": self.video_frames,
+            "fps": o.fps,
+            "seconds_of_video": round(self.video_frames / o.fps, 3),
+            "fill": o.fill,
+            "prompts": len(self.prompts),
+            "keyframes": list(self.joins),
+            "keyframe_seeds": list(self.keyframe_seeds),
+            "unique_prompts": len(self.unique_prompts),
+            "diffusion_frames": self.diffusion_frames,
+            "predicted_denoise_steps": self.predicted_denoise_steps,
+            "scratch_denoise_steps": self.scratch_denoise_steps,
+            "tree": self.tree.to_dict(len(self.prompts)),
+            "upscale_tree": (
+                None if self.upscale_tree is None else self.upscale_tree.to_dict(len(self.prompts))
+            ),
+        }
+
+
+def plan_blend(spec: BlendSpec) -> BlendPlan:
+    """Check ``spec`` and work out the movie. Raises ``SpecError`` naming the problem."""
+    spec._check_fields()
+    d, b, o = spec.diffusion, spec.blend, spec.output
+    keys = spec.prompts.keyframes
+    tree = tree_for(b, d.steps)
+    count = len(keys)
+    per_transition = tree.diffusion_frames
+
+    if o.duration == 0:
+        if b.budget_seconds:
+            raise SpecError(
+                "a budget in seconds leaves the number of diffusion frames open, so the video "
+                "length cannot come from the tree; set a duration"
+            )
+        video = tree.movie_frames(count)
+    else:
+        video = round(o.duration * o.fps)
+        if video < count:
+            raise SpecError(
+                f"duration {o.duration:g} s at {o.fps} fps is {video} video frames, fewer than "
+                f"the {count} prompts (each keyframe is a frame of its own)"
+            )
+    if o.fill == "none":
+        if b.budget_seconds:
+            raise SpecError(
+                "fill 'none' needs a known number of diffusion frames, but a budget in seconds "
+                "decides it while rendering; use fill crossfade or a budget in denoise steps"
+            )
+        made = tree.movie_frames(count)
+        if video != made:
+            raise SpecError(
+                f"fill 'none' shows only diffusion frames: {count} prompts with {per_transition} "
+                f"diffusion frames per transition make {made} frames, but duration "
+                f"{o.duration:g} s x {o.fps} fps is {video}; set the duration to "
+                f"{made / o.fps:.4g} s (or 0), change the tree, or use fill crossfade"
+            )
+    joins = tuple(round(j * (video - 1) / (count - 1)) for j in range(count))
+    if b.budget_seconds == 0:
+        shortest = min(joins[t + 1] - joins[t] for t in range(count - 1))
+        if per_transition - 1 > shortest:
+            raise SpecError(
+                f"the tree makes {per_transition} diffusion frames per transition, but the "
+                f"video has only {shortest + 1} frames for a transition ({video} frames through "
+                f"{count} prompts); lengthen the video or use a smaller tree"
+            )
+
+    base = d.seed
+    seeds = tuple(k.seed if k.seed is not None else (base + i) % 2**63 for i, k in enumerate(keys))
+    default_negative = spec.prompts.negative_prompt
+    negatives = tuple(k.negative if k.negative is not None else default_negative for k in keys)
+    return BlendPlan(
+        spec=spec,
+        tree=tree,
+        prompts=tuple(k.prompt for k in keys),
+        negatives=negatives,
+        keyframe_seeds=seeds,
+        video_frames=video,
+        joins=joins,
+    )
+
+
+def segment_sources(span: int, frames: int, *, last: bool) -> list[tuple[int, int, int]]:
+    """Which diffusion frames make each video frame of one transition.
+
+    The transition has ``frames`` diffusion frames (ranks ``0 .. frames - 1`` in prompt order,
+    both keyframes included) over ``span`` video frames (``span >= frames - 1 >= 1``).
+    Diffusion frame ``r`` is shown exactly at video frame ``round(r * span / (frames - 1))``
+    (halves round up); the video frames between two of them crossfade. Returns one
+    ``(rank, numerator, denominator)`` per video frame: diffusion frame ``rank`` crossfaded
+    ``numerator / denominator`` of the way to ``rank + 1`` (numerator 0: exactly ``rank``).
+    The right keyframe belongs to the next transition, so it is included (as the final
+    entry) only when ``last``.
+    """
+    if frames < 2 or span < frames - 1:
+        raise ValueError(f"need span >= frames - 1 >= 1, got span={span}, frames={frames}")
+    gaps = frames - 1
+    anchors = [(2 * r * span + gaps) // (2 * gaps) for r in range(frames)]
+    out = []
+    for rank in range(gaps):
+        width = anchors[rank + 1] - anchors[rank]
+        out.extend((rank, num, width) for num in range(width))
+    if last:
+        out.append((gaps, 0, 1))
+    return out

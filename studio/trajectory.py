@@ -1,0 +1,93 @@
+"""One diffusion trajectory that may start part-way through its schedule (for blend trees).
+
+``run_trajectory`` denoises a latent that enters step ``start`` of an ``steps``-step schedule
+down to the end, on a fresh copy of a scheduler template, and returns the latents it passed
+through. Starting at ``start > 0`` calls ``set_timesteps(steps)`` and runs the loop from index
+``start`` (``set_begin_index`` where the scheduler has one): DDIM and Euler step statelessly
+from there; DPM-Solver++ and UniPC restart their multistep history at first order, as an
+img2img start would. Schedulers that make other than one timestep per step (PNDM, Heun) are
+refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable
+
+import torch
+
+from studio.errors import SpecError
+
+__all__ = ["run_trajectory"]
+
+
+def run_trajectory(
+    unet,
+    template,
+    steps: int,
+    x: torch.Tensor,
+    start: int,
+    text: torch.Tensor,
+    guidance: float,
+    *,
+    generator: torch.Generator,
+    cancel,
+    clock,
+    keep: set[int] | None = None,
+    after_step: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+    image: torch.Tensor | None = None,
+    class_labels: torch.Tensor | None = None,
+) -> dict[int, torch.Tensor]:
+    """Denoise ``x`` (1, C, h, w), entering step ``start``, to the end of the schedule.
+
+    ``text``: (1, L, D), or (2, L, D) ``[uncond, cond]`` for classifier-free guidance at
+    ``guidance``. ``image``/``class_labels``: an upscaler's extra input, concatenated to the
+    latents along channels (batched like ``text``), and its noise level. ``after_step(i, x)``
+    may change the latent that enters step ``i`` (crossfeed, inpainting). ``start == 0``
+    scales ``x`` by the scheduler's initial noise sigma first.
+
+    Returns ``{i: latent entering step i}`` for ``i`` in ``start`` and the steps in ``keep``
+    (all when None; ``steps`` is the final latent). Every step taken is one denoise step:
+    ``steps - start`` of them. Raises ``RenderCancelled`` between steps when ``cancel`` is set.
+    """
+    scheduler = copy.deepcopy(template)
+    device = x.device
+    scheduler.set_timesteps(steps, device=device)
+    if len(scheduler.timesteps) != steps:
+        raise SpecError(
+            f"scheduler {type(scheduler).__name__} makes {len(scheduler.timesteps)} "
+            f"timesteps for {steps} steps; blending needs one per step"
+        )
+    if start == 0:
+        x = x * scheduler.init_noise_sigma
+    elif hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
+    kwargs = (
+        {"generator": generator}
+        if "generator" in inspect.signature(scheduler.step).parameters
+        else {}
+    )
+    guided = text.shape[0] == 2
+    trajectory = {start: x}
+    with torch.no_grad():
+        for i in range(start, steps):
+            cancel.raise_if_cancelled()
+            t = scheduler.timesteps[i]
+            model_in = torch.cat([x, x]) if guided else x
+            model_in = scheduler.scale_model_input(model_in, t)
+            if image is not None:
+                model_in = torch.cat([model_in, image], dim=1)
+            with clock.stage("unet"):
+                eps = unet(
+                    model_in, t, encoder_hidden_states=text, class_labels=class_labels
+                ).sample
+            if guided:
+                eps_uncond, eps_text = eps.chunk(2)
+                eps = eps_uncond + guidance * (eps_text - eps_uncond)
+            x = scheduler.step(eps, t, x, **kwargs).prev_sample
+            if after_step is not None:
+                x = after_step(i + 1, x)
+            if keep is None or i + 1 in keep:
+                trajectory[i + 1] = x
+    return trajectory
