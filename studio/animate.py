@@ -29,7 +29,7 @@ from studio.spec import AnimationSpec
 from studio.versions import library_versions
 from studio.writers import open_writer
 
-__all__ = ["render_animation", "output_path"]
+__all__ = ["open_model", "output_path", "render_animation"]
 
 
 def output_path(out_dir: Path, name: str, fmt: str) -> Path:
@@ -62,20 +62,10 @@ def render_animation(
         d, anim = spec.diffusion, spec.animation
 
         # 2. Model and a scheduler of this run's own (the cached pipeline is shared).
-        with clock.stage("load"):
-            loaded = manager.load(d.model, _load_options(spec))
-        pipe, device = loaded.pipe, loaded.device
-        clock.device = device
-        scheduler = make_scheduler(pipe, d.scheduler, d.scheduler_kwargs)
-        events.started(
-            {
-                **plan.summary(),
-                "device": str(device),
-                "dtype": str(loaded.dtype).removeprefix("torch."),
-                "model_source": loaded.source,
-                "versions": library_versions(),
-            }
+        loaded, scheduler = open_model(
+            spec, plan.summary(), manager=manager, clock=clock, events=events
         )
+        pipe, device = loaded.pipe, loaded.device
 
         # 3. Text embeddings, one encoder call per unique prompt.
         guided = d.guidance > 1.0
@@ -154,7 +144,29 @@ def render_animation(
         raise
 
 
-def _load_options(spec: AnimationSpec) -> LoadOptions:
+def open_model(spec, summary: dict, *, manager: ModelManager, clock, events):
+    """Load ``spec``'s model, build this run's own scheduler and report ``started``.
+
+    Shared by every render kind; returns ``(LoadedModel, scheduler)``.
+    """
+    d = spec.diffusion
+    with clock.stage("load"):
+        loaded = manager.load(d.model, _load_options(spec))
+    clock.device = loaded.device
+    scheduler = make_scheduler(loaded.pipe, d.scheduler, d.scheduler_kwargs)
+    events.started(
+        {
+            **summary,
+            "device": str(loaded.device),
+            "dtype": str(loaded.dtype).removeprefix("torch."),
+            "model_source": loaded.source,
+            "versions": library_versions(),
+        }
+    )
+    return loaded, scheduler
+
+
+def _load_options(spec) -> LoadOptions:
     d = spec.diffusion
     return LoadOptions(
         device=d.device,

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from studio.animate import _Clock, _decode, _load_options, output_path
+from studio.animate import _Clock, _decode, _load_options, open_model, output_path
 from studio.blend_inpaint import InpaintGuide
 from studio.blend_plan import BlendPlan, plan_blend, segment_sources
 from studio.blend_upscale import UpscaleStage
@@ -43,7 +43,6 @@ from studio.models import ModelManager, make_scheduler
 from studio.perceptual import ssim_distance
 from studio.spec import BlendSpec
 from studio.trajectory import run_trajectory
-from studio.versions import library_versions
 from studio.writers import open_writer
 
 __all__ = ["DISTANCES", "render_blend"]
@@ -111,21 +110,11 @@ def render_blend(
         plan = plan_blend(spec)
         d, o = spec.diffusion, spec.output
 
-        # 2. Model, and a scheduler of this run's own (the cached pipeline is shared).
-        with clock.stage("load"):
-            loaded = manager.load(d.model, _load_options(spec))
-        pipe, device = loaded.pipe, loaded.device
-        clock.device = device
-        scheduler = make_scheduler(pipe, d.scheduler, d.scheduler_kwargs)
-        events.started(
-            {
-                **plan.summary(),
-                "device": str(device),
-                "dtype": str(loaded.dtype).removeprefix("torch."),
-                "model_source": loaded.source,
-                "versions": library_versions(),
-            }
+        # 2. Model and a scheduler of this run's own (the cached pipeline is shared).
+        loaded, scheduler = open_model(
+            spec, plan.summary(), manager=manager, clock=clock, events=events
         )
+        pipe, device = loaded.pipe, loaded.device
 
         # 3. Text embeddings, one encoder call per unique prompt.
         with clock.stage("text_encoder"):

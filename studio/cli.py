@@ -251,7 +251,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
     """The spec the flags describe: ``--spec`` (or defaults) with each given flag applied."""
-    from studio.builtin import recommended_size
 
     spec = load_spec(_read_text(args.spec, "spec")) if args.spec is not None else AnimationSpec()
     p, d, a, o = spec.prompts, spec.diffusion, spec.animation, spec.output
@@ -263,21 +262,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
         raise SpecError("give a schedule with --prompts TEXT, --prompts-file FILE or --spec FILE")
     if args.negative is not None:
         p = _replace(p, negative_prompt=args.negative)
-    d = _replace(
-        d,
-        model=args.model,
-        scheduler=args.scheduler,
-        steps=args.steps,
-        guidance=args.guidance,
-        seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-    )
-    if args.spec is None or args.model is not None:
-        size = recommended_size(d.model)
-        d = _replace(d, width=args.width or size, height=args.height or size)
-    else:
-        d = _replace(d, width=args.width, height=args.height)
+    d = _diffusion_from_args(d, args)
     frequencies = None
     if args.sine_frequencies is not None:
         try:
@@ -398,7 +383,6 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
     ``--injection-steps``) is manual, ``--diffusion-frames`` automatic, ``--preset`` a preset;
     at most one of the three.
     """
-    from studio.builtin import recommended_size
 
     if args.spec is not None:
         spec = load_spec(_read_text(args.spec, "spec"))
@@ -424,21 +408,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
             dataclasses.replace(k, seed=seed) for k, seed in zip(keyframes, seeds, strict=True)
         ]
     p = _replace(p, keyframes=tuple(keyframes), negative_prompt=args.negative)
-    d = _replace(
-        d,
-        model=args.model,
-        scheduler=args.scheduler,
-        steps=args.steps,
-        guidance=args.guidance,
-        seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-    )
-    if args.spec is None or args.model is not None:
-        size = recommended_size(d.model)
-        d = _replace(d, width=args.width or size, height=args.height or size)
-    else:
-        d = _replace(d, width=args.width, height=args.height)
+    d = _diffusion_from_args(d, args)
     setups = [
         flag
         for flag, given in (
@@ -764,6 +734,29 @@ def _is_store_error(exc: BaseException) -> bool:
     """
     errors = sys.modules.get("db.errors")
     return errors is not None and isinstance(exc, errors.StoreError)
+
+
+def _diffusion_from_args(d, args: argparse.Namespace):
+    """The diffusion settings with the flags every render command shares applied.
+
+    Without ``--spec`` (or with a new ``--model``) the size defaults to the model's own.
+    """
+    from studio.builtin import recommended_size
+
+    d = _replace(
+        d,
+        model=args.model,
+        scheduler=args.scheduler,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    if args.spec is None or args.model is not None:
+        size = recommended_size(d.model)
+        return _replace(d, width=args.width or size, height=args.height or size)
+    return _replace(d, width=args.width, height=args.height)
 
 
 def _replace(group, **changes):
