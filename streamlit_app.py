@@ -14,6 +14,8 @@ PAGES = [
     st.Page(
         "pages/prompt_schedule.py", title="Prompt Schedule", icon=":material/movie:", default=True
     ),
+    st.Page("pages/audio_video.py", title="Audio & Video", icon=":material/music_video:"),
+    st.Page("pages/blend.py", title="Blend", icon=":material/blur_linear:"),
     st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
     st.Page("pages/history.py", title="History", icon=":material/history:"),
     st.Page("pages/sessions.py", title="Sessions", icon=":material/folder_shared:"),

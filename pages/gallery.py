@@ -4,7 +4,9 @@ import streamlit as st
 
 from db.paths import resolve_in_home
 from db.repository import list_outputs, list_sessions
+from ui.history import prompts_text
 from ui.job_panel import show_output
+from ui.media_input import send_to_input
 from ui.resources import get_store
 from ui.sidebar import current
 
@@ -44,8 +46,8 @@ for row in range(0, len(outputs), 3):
                 f"{d.get('model')} · {d.get('scheduler')} {d.get('steps')} steps · "
                 f"guidance {d.get('guidance')} · seed {d.get('seed')}"
             )
-            with st.expander("Schedule and settings"):
-                st.code(spec.get("prompts", {}).get("schedule", ""), language=None)
+            with st.expander("Prompts and settings"):
+                st.code(prompts_text(spec), language=None)
                 st.json(spec, expanded=False)
             if path.is_file():
                 with open(path, "rb") as fh:
@@ -56,3 +58,7 @@ for row in range(0, len(outputs), 3):
                         key=f"gallery.download.{out.id}",
                         width="stretch",
                     )
+            if path.exists():
+                send_to_input(
+                    path, out.kind, out.frames, f"gallery.send.{out.id}", current().session
+                )

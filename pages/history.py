@@ -7,15 +7,20 @@ import streamlit as st
 from db.repository import list_runs, list_sessions, run_to_dict, session_to_dict
 from studio.errors import StudioError
 from studio.spec import diff_specs, load_spec
-from ui.history import matches, reproduction
+from ui import blend_form, spec_form
+from ui.history import matches, prompts_text, reproduction
 from ui.job_panel import job_panel
-from ui.render import submit_animation
+from ui.render import submit_resume, submit_spec
 from ui.resources import get_jobs, get_store
 from ui.sidebar import current
-from ui.spec_form import GROUPS, restore
 
 RUNS_SHOWN = 1000
 STATUSES = ("", "queued", "running", "done", "failed", "cancelled", "interrupted")
+# Run kind -> (the form that restores its spec, the page that form belongs to).
+FORMS = {
+    "animation": (spec_form, "pages/prompt_schedule.py"),
+    "blend": (blend_form, blend_form.PAGE),
+}
 
 st.title("History")
 store = get_store()
@@ -111,7 +116,7 @@ if shown:
         st.error(run["error"])
     tab_spec, tab_timing, tab_outputs, tab_diff = st.tabs(["Spec", "Timings", "Outputs", "Compare"])
     with tab_spec:
-        st.code(run["spec"].get("prompts", {}).get("schedule", ""), language=None)
+        st.code(prompts_text(run["spec"]), language=None)
         st.json(run["spec"], expanded=False)
     with tab_timing:
         st.write(
@@ -137,18 +142,24 @@ if shown:
             else:
                 st.success("The two runs have the same settings.")
 
+    form, form_page = FORMS.get(run["kind"], FORMS["animation"])
+
     def _restore(spec: dict, groups: tuple[str, ...]) -> None:
         # A callback runs before the next script run, when the sidebar's widgets may change.
         try:
-            restore(load_spec(spec), groups)
+            form.restore(load_spec(spec), groups)
         except StudioError as exc:
             st.session_state["history.restore_error"] = str(exc)
         else:
-            st.session_state["history.go_to_page"] = True
+            st.session_state["history.go_to_page"] = form_page
 
     c1, c2 = st.columns(2)
     with c1.container(border=True):
-        groups = st.multiselect("Groups", GROUPS, default=list(GROUPS), key="history.groups")
+        # A key per kind: each kind has its own groups, and a kept choice must fit them.
+        groups_key = (
+            "history.groups" if run["kind"] == "animation" else f"history.groups.{run['kind']}"
+        )
+        groups = st.multiselect("Groups", form.GROUPS, default=list(form.GROUPS), key=groups_key)
         st.button(
             "Restore settings",
             key="history.restore",
@@ -158,18 +169,31 @@ if shown:
         )
         if "history.restore_error" in st.session_state:
             st.error(st.session_state.pop("history.restore_error"))
-        if st.session_state.pop("history.go_to_page", False):
-            st.switch_page("pages/prompt_schedule.py")
+        if go_to := st.session_state.pop("history.go_to_page", None):
+            st.switch_page(go_to)
     with c2.container(border=True):
         st.caption("Render this run's spec again into the current session.")
         if st.button("Re-run", key="history.rerun", type="primary"):
             try:
-                job = submit_animation(load_spec(run["spec"]), current().session)
+                job = submit_spec(load_spec(run["spec"]), current().session)
             except StudioError as exc:
                 st.error(str(exc))
             else:
                 st.session_state["history.rerun_job"] = job.id
                 st.session_state["history.rerun_of"] = run_id
+
+    if run["status"] == "interrupted":
+        with st.container(border=True):
+            st.caption(
+                f"This run was interrupted after {run['frames_done']} frames. Resume goes on "
+                "from its last finished frame, into the same run and folder."
+            )
+            if st.button("Resume", key="history.resume", type="primary"):
+                try:
+                    st.session_state["history.resume_job"] = submit_resume(run_id).id
+                except StudioError as exc:
+                    st.error(str(exc))
+    job_panel("history.resume_job")
 
     job_panel("history.rerun_job")
     job = get_jobs().get(st.session_state.get("history.rerun_job", ""))

@@ -7,6 +7,7 @@ from studio.plan import plan_animation
 from studio.spec import SCHEDULERS
 from ui.charts import interpolation_chart
 from ui.job_panel import job_panel
+from ui.media_input import draw_motion_options, input_frames
 from ui.render import submit_animation
 from ui.sidebar import current
 from ui.spec_form import keep_defaults, spec_from_state
@@ -49,10 +50,11 @@ with st.expander("Interpolation"):
         "Easing curve", key="ps.curve", help="`s` is progress in the segment, `t` the frame"
     )
     e3.number_input("Batch size", 1, 256, key="ps.batch")
+draw_motion_options()
 
 try:
     spec = spec_from_state(choice.model, choice.device)
-    plan = plan_animation(spec)
+    plan = plan_animation(spec, input_frames=input_frames(spec))
 except StudioError as exc:
     spec = None
     st.error(str(exc))

@@ -13,9 +13,14 @@ Stages, each with its share of the time budget:
    shared/notes advise: a larger KL leaves the latents too noisy to read shapes from).
 2. Latent cache: encode a fixed set of training scenes once; the UNet then trains on
    latents, never paying for the VAE again. ``scaling_factor`` gives them unit variance.
+   ``--mix-share`` of them are in-between scenes (``studio.shapes.draw_between``: colour,
+   and sometimes place and size, partway between two captions).
 3. UNet + text encoder: v-prediction on SD's scaled-linear schedule rescaled to zero
    terminal SNR (see NOISE_SCHEDULE), 10% empty captions so classifier-free guidance works,
-   warm-up then cosine learning rate, EMA.
+   warm-up then cosine learning rate, EMA. An in-between scene is conditioned on the slerp
+   of its two captions' embeddings at its mix, the interpolation the engine uses between
+   keyframes, so a transition from "red" to "blue" moves through the colours between them.
+   ``--high-noise`` of each batch trains only the noisiest steps, where the layout is set.
 4. Save the pipeline (EMA weights) and print a quick self-check with the shape classifier.
 
 Scenes whose (colour, shape, background) is in ``studio.shapes.HELD_OUT`` are never drawn
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import sys
@@ -45,7 +51,14 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.shapes import caption, draw, random_caption_keep, training_scene  # noqa: E402
+from studio.shapes import (  # noqa: E402
+    Scene,
+    caption,
+    draw,
+    draw_between,
+    random_caption_keep,
+    training_scene,
+)
 from studio.vocab import build_tokenizer  # noqa: E402
 
 IMAGE_SIZE = 128
@@ -87,6 +100,19 @@ def make_unet(cross_dim: int):
         cross_attention_dim=cross_dim,
         attention_head_dim=8,
         norm_num_groups=16,
+        # Where to draw ("at the top left") needs to know where each latent pixel is, and a
+        # convolution network over pure noise cannot tell: zero padding looks like the noise's
+        # own mean. Shifting the input by -1 (center_input_sample: 2x - 1) makes the padding
+        # visible, and a 15x15 first convolution over 16x16 latents then sees a different set
+        # of in-bounds taps at every pixel: a learned absolute position code, in Stable
+        # Diffusion's own UNet config, so any diffusers pipeline loads it.
+        center_input_sample=True,
+        conv_in_kernel=15,
+        # The pooled caption also joins the timestep embedding that every ResNet block adds to
+        # its features: a direct path from "top left" to the convolutions that know where
+        # they are, which cross-attention alone did not learn in the time budget.
+        addition_embed_type="text",
+        addition_embed_type_num_heads=4,
     )
 
 
@@ -139,6 +165,33 @@ def scene_batch(rng: np.random.Generator, n: int):
     images = np.stack([draw(s, IMAGE_SIZE, rng) for s in scenes])
     pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     return scenes, pixels
+
+
+def in_between_pair(rng: np.random.Generator) -> tuple[Scene, Scene, float]:
+    """Two training scenes that differ in colour (and maybe place and size), and a mix."""
+    a = training_scene(rng)
+    b = training_scene(rng, shape=a.shape, background=a.background)
+    while b.colour == a.colour:
+        b = training_scene(rng, shape=a.shape, background=a.background)
+    if rng.random() < 0.5:
+        b = dataclasses.replace(b, position=a.position)
+    if rng.random() < 0.7:
+        b = dataclasses.replace(b, size=a.size)
+    return a, b, float(rng.random())
+
+
+def mixed_batch(rng: np.random.Generator, n: int, share: float):
+    """``n`` scenes, ``share`` of them drawn in between two captions (see ``draw_between``).
+
+    Returns ``(pairs, pixels)``: ``pairs[i] = (a, b, w)``, with ``b = a, w = 0`` for a plain scene.
+    """
+    pairs = [
+        in_between_pair(rng) if rng.random() < share else (s := training_scene(rng), s, 0.0)
+        for _ in range(n)
+    ]
+    images = np.stack([draw_between(a, b, w, IMAGE_SIZE, rng) for a, b, w in pairs])
+    pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return pairs, pixels
 
 
 def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
@@ -210,19 +263,28 @@ def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
 
 
 @torch.no_grad()
-def encode_cache(vae, rng, count: int, batch: int = 64):
-    scenes, latents = [], []
+def encode_cache(vae, rng, count: int, mix_share: float, batch: int = 64):
+    pairs, latents = [], []
     for start in range(0, count, batch):
-        s, pixels = scene_batch(rng, min(batch, count - start))
-        scenes.extend(s)
+        p, pixels = mixed_batch(rng, min(batch, count - start), mix_share)
+        pairs.extend(p)
         latents.append(vae.encode(pixels).latent_dist.mean)
     latents = torch.cat(latents)
     scaling = float(1.0 / latents.std())
-    return scenes, latents * scaling, scaling
+    return pairs, latents * scaling, scaling
 
 
-def train_unet(unet, text_encoder, tokenizer, scenes, latents, seconds, rng, batch, log) -> tuple:
+def train_unet(
+    unet, text_encoder, tokenizer, pairs, latents, seconds, rng, batch, log, *, high_noise, keep_p
+) -> tuple:
+    """Train UNet and text encoder on cached latents of ``pairs`` (see ``mixed_batch``).
+
+    An in-between picture is conditioned on the slerp of its two captions' embeddings at its
+    mix, the same interpolation the engine uses between keyframes.
+    """
     from diffusers import DDPMScheduler
+
+    from studio.interpolate import slerp
 
     noise_sched = DDPMScheduler(**NOISE_SCHEDULE)
     params = list(unet.parameters()) + list(text_encoder.parameters())
@@ -235,20 +297,35 @@ def train_unet(unet, text_encoder, tokenizer, scenes, latents, seconds, rng, bat
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
 
     def step():
-        idx = rng.integers(len(scenes), size=batch)
-        texts = [
-            "" if rng.random() < 0.1 else caption(scenes[i], random_caption_keep(rng)) for i in idx
-        ]
+        idx = rng.integers(len(pairs), size=batch)
+        texts = []
+        for i in idx:
+            a, b, _ = pairs[i]
+            if rng.random() < 0.1:
+                texts.append(("", ""))
+            else:
+                keep = random_caption_keep(rng, keep_p)
+                texts.append((caption(a, keep), caption(b, keep)))
         ids = tokenizer(
-            texts, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt"
+            [t[0] for t in texts] + [t[1] for t in texts],
+            padding="max_length",
+            max_length=MAX_TOKENS,
+            truncation=True,
+            return_tensors="pt",
         ).input_ids
+        mix = torch.tensor([pairs[i][2] for i in idx], dtype=torch.float32)
         x0 = latents[torch.from_numpy(idx)]
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, 1000, (batch,), generator=gen)
+        # Where the shape goes is decided in the first, noisiest steps, from the caption alone;
+        # a share of the batch trains only those steps.
+        late = torch.rand(batch, generator=gen) < high_noise
+        t = torch.where(late, torch.randint(700, 1000, (batch,), generator=gen), t)
         xt = noise_sched.add_noise(x0, noise, t)
         for group in opt.param_groups:
             group["lr"] = lr_at(state["step"], budget.progress(), 1e-3, 100)
-        text = text_encoder(ids)[0]
+        encoded = text_encoder(ids)[0]
+        text = slerp(encoded[:batch], encoded[batch:], mix)
         target = noise_sched.get_velocity(x0, noise, t)
         loss = F.mse_loss(unet(xt, t, encoder_hidden_states=text).sample, target)
         opt.zero_grad(set_to_none=True)
@@ -296,36 +373,35 @@ def score_reconstructions(vae, rng, count: int = 96) -> dict:
 
 
 def self_check(folder: Path, log) -> dict:
-    """Draw a few held-out prompts and read them back with the shape classifier."""
+    """Draw held-out prompts at every position and size; read them back with the classifier."""
     from diffusers import StableDiffusionPipeline
 
     from studio.shape_classifier import classify
-    from studio.shapes import HELD_OUT, Scene
+    from studio.shapes import HELD_OUT, POSITIONS, SIZES, Scene
 
     pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    right = {"colour": 0, "shape": 0, "background": 0}
-    combos = sorted(HELD_OUT)[:8]
-    for i, (colour, shape, background) in enumerate(combos):
-        scene = Scene(
-            colour=colour, shape=shape, background=background, size="large", position="centre"
-        )
-        prompt = caption(scene, keep=("size", "background"))
-        image = pipe(
-            prompt,
-            num_inference_steps=20,
-            guidance_scale=4.0,
-            height=IMAGE_SIZE,
-            width=IMAGE_SIZE,
-            generator=torch.Generator().manual_seed(i),
-            output_type="np",
-        ).images[0]
+    combos = sorted(HELD_OUT)
+    scenes = [
+        Scene(*combos[i % len(combos)], SIZES[i % 2], POSITIONS[(i // 2) % len(POSITIONS)])
+        for i in range(2 * len(POSITIONS))
+    ]
+    images = pipe(
+        [caption(s) for s in scenes],
+        num_inference_steps=20,
+        guidance_scale=4.0,
+        height=IMAGE_SIZE,
+        width=IMAGE_SIZE,
+        generator=[torch.Generator().manual_seed(i) for i in range(len(scenes))],
+        output_type="np",
+    ).images
+    right = {"colour": 0, "shape": 0, "background": 0, "position": 0}
+    for scene, image in zip(scenes, images, strict=True):
         reading = classify((image * 255).round().astype(np.uint8))
-        right["colour"] += reading.colour == colour
-        right["shape"] += reading.shape == shape
-        right["background"] += reading.background == background
-    result = {k: v / len(combos) for k, v in right.items()}
-    log(f"self-check on {len(combos)} held-out prompts: {result}")
+        for key in right:
+            right[key] += getattr(reading, key) == getattr(scene, key)
+    result = {k: round(v / len(scenes), 3) for k, v in right.items()}
+    log(f"self-check on {len(scenes)} held-out prompts: {result}")
     return result
 
 
@@ -338,6 +414,15 @@ def main() -> None:
     parser.add_argument("--cache", type=int, default=12000, help="scenes in the latent cache")
     parser.add_argument("--vae-batch", type=int, default=16)
     parser.add_argument("--unet-batch", type=int, default=64)
+    parser.add_argument(
+        "--high-noise", type=float, default=0.3, help="share of samples at t >= 700"
+    )
+    parser.add_argument(
+        "--mix-share", type=float, default=0.2, help="share of in-between scenes (draw_between)"
+    )
+    parser.add_argument(
+        "--keep-p", type=float, default=0.8, help="chance a caption names each optional attribute"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     parser.add_argument(
         "--vae-from",
@@ -376,16 +461,26 @@ def main() -> None:
     vae_stats["reconstruction"] = score_reconstructions(vae, rng)
     log(f"vae: {vae_stats}")
 
-    scenes, latents, scaling = encode_cache(vae, rng, args.cache)
+    pairs, latents, scaling = encode_cache(vae, rng, args.cache, args.mix_share)
     vae.register_to_config(scaling_factor=scaling)
-    log(f"latent cache: {len(scenes)} scenes, scaling_factor {scaling:.4f}")
+    log(f"latent cache: {len(pairs)} scenes, scaling_factor {scaling:.4f}")
 
     text_encoder = make_text_encoder(len(tokenizer), hidden=64)
     unet = make_unet(cross_dim=64)
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params")
     unet_seconds = total - (time.perf_counter() - started) - 30  # leave time to save
     unet, text_encoder, unet_stats = train_unet(
-        unet, text_encoder, tokenizer, scenes, latents, unet_seconds, rng, args.unet_batch, log
+        unet,
+        text_encoder,
+        tokenizer,
+        pairs,
+        latents,
+        unet_seconds,
+        rng,
+        args.unet_batch,
+        log,
+        high_noise=args.high_noise,
+        keep_p=args.keep_p,
     )
 
     pipe = StableDiffusionPipeline(
@@ -409,7 +504,7 @@ def main() -> None:
         "vae": vae_stats,
         "unet": unet_stats,
         "scaling_factor": scaling,
-        "latent_cache": len(scenes),
+        "latent_cache": len(pairs),
         "torch": torch.__version__,
     }
     (args.out / "training.json").write_text(json.dumps(info, indent=2) + "\n")

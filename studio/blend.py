@@ -32,15 +32,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from studio.animate import _Clock, _decode, _load_options, open_model, output_path
+from studio.animate import open_model, output_path
 from studio.blend_inpaint import InpaintGuide
 from studio.blend_plan import BlendPlan, plan_blend, segment_sources
 from studio.blend_upscale import UpscaleStage
+from studio.checkpoint import FrameCheckpoint
 from studio.errors import RenderCancelled, SpecError
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.interpolate import lerp, slerp
 from studio.models import ModelManager, make_scheduler
 from studio.perceptual import ssim_distance
+from studio.render_common import Clock, decode, load_options
 from studio.spec import BlendSpec
 from studio.trajectory import run_trajectory
 from studio.writers import open_writer
@@ -89,6 +91,7 @@ def render_blend(
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
     name: str = "blend",
+    resume: bool = False,
 ) -> RenderResult:
     """Render ``spec`` into ``out_dir`` and return what was made.
 
@@ -99,16 +102,24 @@ def render_blend(
     specs, models or media, and ``RenderCancelled`` when ``cancel`` is set; ``events`` hears
     ``failed``/``cancelled`` before the error leaves. Frames already written when cancelled
     stay on disk as a playable file.
+
+    Each finished transition is checkpointed (its video frames, and the trajectories the
+    next transition reads: ``studio.checkpoint``); with ``resume``, a killed render of the
+    same spec into the same ``out_dir`` goes on from its last finished transition and makes
+    the same file an uninterrupted render makes. ``denoise_steps`` then counts every
+    attempt's steps that made a frame, and ``extra["resume"]`` what this attempt did. The
+    checkpoint is removed when the render ends.
     """
     events = events or NullEvents()
     cancel = cancel or CancelToken()
-    clock = _Clock()
-    writer = None
+    clock = Clock()
+    writer = checkpoint = None
     written = 0
     try:
-        # 1. Plan.
+        # 1. Plan; what an earlier, killed attempt finished.
         plan = plan_blend(spec)
         d, o = spec.diffusion, spec.output
+        checkpoint = FrameCheckpoint.open(out_dir, name, spec, resume=resume)
 
         # 2. Model and a scheduler of this run's own (the cached pipeline is shared).
         loaded, scheduler = open_model(
@@ -149,8 +160,20 @@ def render_blend(
         run = _Transitions(
             plan, pipe, loaded.dtype, device, scheduler, embeddings, clock, cancel, inpaint
         )
-        realised = []
-        for t in range(plan.transitions):
+        realised, first = [], 0
+        if checkpoint.state:  # resumed: the finished transitions' frames and what they carry
+            state = checkpoint.state
+            first, realised = state["transitions"], state["realised"]
+            tensors = checkpoint.load_tensors(device)
+            run.restore(state["run"], tensors["run"])
+            if upscale is not None:
+                upscale.restore(state["upscale"], tensors["upscale"])
+            with clock.stage("write"):
+                for image in checkpoint.frames():
+                    writer.write(image)
+                    written += 1
+            events.progress(written, plan.video_frames, image)
+        for t in range(first, plan.transitions):
             frames = run.transition(
                 t, lambda image, done=written: events.progress(done, plan.video_frames, image)
             )
@@ -165,20 +188,25 @@ def render_blend(
                     if num:
                         image = _crossfade(image, images[rank + 1], num / den)
                     writer.write(image)
+                    checkpoint.add_frame(image)
                     written += 1
+                _commit(checkpoint, t + 1, realised, run, upscale)
             events.progress(written, plan.video_frames, image)
 
         # 6. Finish.
         with clock.stage("write"):
             output = writer.close()
         writer = None
+        checkpoint.remove()
         events.output(output)
         made = sum(len(f) - 1 for f in realised) + 1
+        denoise_steps = run.denoise_steps + (upscale.denoise_steps if upscale else 0)
+        resumed = {"resume": checkpoint.resume_facts(denoise_steps)} if checkpoint.resumed else {}
         result = RenderResult(
             outputs=[output],
             frames=plan.video_frames,
             fps=float(o.fps),
-            denoise_steps=run.denoise_steps + (upscale.denoise_steps if upscale else 0),
+            denoise_steps=denoise_steps,
             seconds=clock.total(),
             timings=clock.timings(),
             extra={
@@ -186,11 +214,14 @@ def render_blend(
                 "scratch_denoise_steps": made * (d.steps + (spec.upscale.steps if upscale else 0)),
                 "tree": {**plan.tree.to_dict(len(plan.prompts)), "transitions": realised},
                 "upscale_denoise_steps": upscale.denoise_steps if upscale else 0,
+                **resumed,
             },
         )
         events.finished(result)
         return result
     except RenderCancelled:
+        if checkpoint is not None:
+            checkpoint.remove()
         if writer is not None and written:
             # The frames already made are work the user paid for: keep them, playable.
             events.output(writer.close())
@@ -199,10 +230,25 @@ def render_blend(
         events.cancelled()
         raise
     except BaseException as exc:
+        if checkpoint is not None:
+            checkpoint.remove()
         if writer is not None:
             writer.abort()
         events.failed(exc)
         raise
+
+
+def _commit(checkpoint: FrameCheckpoint, transitions: int, realised, run, upscale) -> None:
+    """Checkpoint the movie after ``transitions`` finished transitions: the frames written
+    (added already), the realised tree, and what the next transition reads (the carried
+    keyframe, the inpainting reference, the upscaler's carried keyframe)."""
+    state, tensors = run.state()
+    engine = {"transitions": transitions, "realised": realised, "run": state}
+    tensors = {"run": tensors}
+    if upscale is not None:
+        engine["upscale"], tensors["upscale"] = upscale.state()
+    steps = run.denoise_steps + (upscale.denoise_steps if upscale is not None else 0)
+    checkpoint.commit(denoise_steps=steps, engine=engine, tensors=tensors)
 
 
 class _Transitions:
@@ -248,6 +294,42 @@ class _Transitions:
         self._seconds_spent = 0.0
         self._steps_timed = 0
         self._carried: _Frame | None = None  # the right keyframe of the last transition
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def state(self) -> tuple[dict, dict]:
+        """``(JSON-safe fields, tensors)`` that ``restore`` needs to go on after the last
+        transition made: the carried right keyframe, the counters, the inpainting reference."""
+        fields = {
+            "denoise_steps": self.denoise_steps,
+            "seconds_spent": self._seconds_spent,
+            "steps_timed": self._steps_timed,
+        }
+        carried = self._carried
+        tensors = {
+            "trajectory": carried.trajectory,
+            "image": torch.from_numpy(np.ascontiguousarray(carried.image)),
+        }
+        reference = None if self.inpaint is None else self.inpaint.reference
+        if reference is not None:
+            tensors["reference"] = {
+                "trajectory": reference[0],
+                "image": torch.from_numpy(np.ascontiguousarray(reference[1])),
+            }
+        return fields, tensors
+
+    def restore(self, fields: dict, tensors: dict) -> None:
+        """Take up the state ``state`` gave (its tensors on this run's device)."""
+        self.denoise_steps = fields["denoise_steps"]
+        self._seconds_spent = fields["seconds_spent"]
+        self._steps_timed = fields["steps_timed"]
+        self._measure(0.0, 0)
+        trajectory = tensors["trajectory"]
+        image = tensors["image"].cpu().numpy()
+        self._carried = _Frame(1.0, 0, 0, trajectory, trajectory[self.steps], image, created=1)
+        if "reference" in tensors:
+            ref = tensors["reference"]
+            self.inpaint.set_reference(ref["trajectory"], ref["image"].cpu().numpy())
 
     # -- one transition ------------------------------------------------------------------
 
@@ -382,7 +464,7 @@ class _Transitions:
         began = time.perf_counter()
         latent = trajectory[self.steps]
         with self.clock.stage("vae"):
-            image = _decode(self.pipe, latent)[0]
+            image = decode(self.pipe, latent)[0]
         if masked:
             image = self.inpaint.composite(image)
         self._measure(time.perf_counter() - began, 0)
@@ -404,9 +486,7 @@ def _upscale_stage(spec: BlendSpec, plan: BlendPlan, manager, clock, cancel) -> 
     """Load the upscaler (like the main model, with its own pipeline class) and its stage."""
     u = spec.upscale
     with clock.stage("load"):
-        options = dataclasses.replace(
-            _load_options(spec), pipeline="StableDiffusionUpscalePipeline"
-        )
+        options = dataclasses.replace(load_options(spec), pipeline="StableDiffusionUpscalePipeline")
         loaded = manager.load(u.model, options)
     scheduler = make_scheduler(loaded.pipe, u.scheduler)
     texts = dict.fromkeys(plan.prompts)

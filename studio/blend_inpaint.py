@@ -109,6 +109,11 @@ class InpaintGuide:
         """True until the first keyframe is given as the reference (no image was)."""
         return self._clean is None and self._trajectory is None
 
+    @property
+    def reference(self) -> tuple[dict[int, torch.Tensor], np.ndarray] | None:
+        """The first keyframe's trajectory and image once it is the reference; else None."""
+        return None if self._trajectory is None else (self._trajectory, self.image)
+
     def set_reference(self, trajectory: dict[int, torch.Tensor], image: np.ndarray) -> None:
         """Use the first keyframe (every step of its trajectory, and its image) as reference."""
         self._trajectory = trajectory

@@ -24,9 +24,9 @@ import time
 import numpy as np
 import torch
 
-from studio.animate import _decode
 from studio.blend_plan import BlendPlan
 from studio.interpolate import lerp, slerp
+from studio.render_common import decode
 from studio.trajectory import run_trajectory
 
 __all__ = ["UpscaleStage"]
@@ -117,12 +117,29 @@ class UpscaleStage:
             )
             self.denoise_steps += self.steps - k
             with self.clock.stage("vae"):
-                images[id(frame)] = _decode(self.pipe, trajectory[self.steps])[0]
+                images[id(frame)] = decode(self.pipe, trajectory[self.steps])[0]
             trajectories[id(frame)] = trajectory
         right = frames[-1]
         self._carried = (trajectories[id(right)], images[id(right)])
         self.seconds += time.perf_counter() - began
         return [images[id(f)] for f in frames]
+
+    def state(self) -> tuple[dict, dict]:
+        """``(JSON-safe fields, tensors)`` that ``restore`` needs to go on after the last
+        transition: the counters and the carried right keyframe's trajectory and image."""
+        trajectory, image = self._carried
+        fields = {"denoise_steps": self.denoise_steps, "seconds": self.seconds}
+        tensors = {
+            "trajectory": trajectory,
+            "image": torch.from_numpy(np.ascontiguousarray(image)),
+        }
+        return fields, tensors
+
+    def restore(self, fields: dict, tensors: dict) -> None:
+        """Take up what ``state`` gave (its tensors on this stage's device)."""
+        self.denoise_steps = fields["denoise_steps"]
+        self.seconds = fields["seconds"]
+        self._carried = (tensors["trajectory"], tensors["image"].cpu().numpy())
 
     def _text(self, cond: torch.Tensor, uncond: torch.Tensor | None) -> torch.Tensor:
         return cond if uncond is None else torch.cat([uncond, cond])

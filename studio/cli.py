@@ -18,7 +18,15 @@ from typing import Any
 from studio.errors import RenderCancelled, SpecError, StudioError
 from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec, Spec, load_spec
 
-__all__ = ["blend_spec_from_args", "main", "render", "spec_from_args"]
+__all__ = [
+    "attach_for_resume",
+    "blend_spec_from_args",
+    "engine_for",
+    "main",
+    "render",
+    "resume",
+    "spec_from_args",
+]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -80,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object with the result"
     )
     animate.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_audio_arguments(animate)
+    _add_media_arguments(animate)
 
     _add_blend_parser(commands)
 
@@ -93,11 +103,96 @@ def build_parser() -> argparse.ArgumentParser:
     runs_show = runs_commands.add_parser("show", help="one run with its spec and outputs")
     runs_show.add_argument("run_id")
     runs_show.add_argument("--json", action="store_true")
+    runs_resume = runs_commands.add_parser(
+        "resume", help="finish an interrupted run from its last finished frame"
+    )
+    runs_resume.add_argument("run_id")
+    runs_resume.add_argument(
+        "--json", action="store_true", help="print one JSON object with the result"
+    )
+    runs_resume.add_argument("--quiet", action="store_true", help="no progress bar")
 
     _add_sessions_parser(commands)
 
     commands.add_parser("models", help="list the built-in models")
+    _add_audio_keyframes_parser(commands)
     return parser
+
+
+def _add_audio_arguments(animate) -> None:
+    animate.add_argument("--audio", type=Path, help="soundtrack: wav, mp3, ogg or flac")
+    animate.add_argument(
+        "--audio-component",
+        choices=["percussive", "harmonic", "both"],
+        help="what of the track drives timing and the curve variable audio (default: both)",
+    )
+    animate.add_argument(
+        "--audio-timing",
+        action="store_true",
+        default=None,
+        help="move faster between keyframes where the track is loud",
+    )
+    animate.add_argument(
+        "--audio-smoothing", type=float, help="0 = timing from the audio alone, 1 = linear"
+    )
+    animate.add_argument(
+        "--no-audio-mux",
+        dest="audio_mux",
+        action="store_false",
+        default=None,
+        help="do not put the track into MP4 output",
+    )
+
+
+def _add_media_arguments(animate) -> None:
+    inputs = animate.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--video-input",
+        type=Path,
+        help="each frame starts from this video's frame (fps and size default to its own)",
+    )
+    inputs.add_argument("--image-input", type=Path, help="every frame starts from this image")
+    animate.add_argument(
+        "--keep-audio",
+        action="store_true",
+        default=None,
+        help="put the video input's own sound into MP4 output",
+    )
+    animate.add_argument(
+        "--strength", help="img2img strength curve, 0 keeps the init, 1 ignores it: '0: (0.6)'"
+    )
+    animate.add_argument("--zoom", help="zoom per frame (curve), e.g. '0: (1.02)'")
+    animate.add_argument("--angle", help="degrees per frame, counter-clockwise (curve)")
+    animate.add_argument("--translate-x", help="pixels per frame to the right (curve)")
+    animate.add_argument("--translate-y", help="pixels per frame down (curve)")
+    animate.add_argument(
+        "--noise", help="noise added to each init latent (curve), e.g. '0: (0.02)'"
+    )
+    animate.add_argument("--border", choices=["reflect", "replicate", "zero"], help="motion border")
+    animate.add_argument(
+        "--coherence-scale", type=float, help="0..1: pull toward earlier frames (0 = off)"
+    )
+    animate.add_argument("--coherence-alpha", type=float, help="(0, 1]: how fast the pull follows")
+    animate.add_argument(
+        "--color-match", choices=["none", "first", "input"], help="LAB histogram matching"
+    )
+
+
+def _add_audio_keyframes_parser(commands) -> None:
+    keyframes = commands.add_parser(
+        "audio-keyframes", help="key frames at the onsets (beats, notes) of an audio file"
+    )
+    keyframes.add_argument("file", type=Path, metavar="FILE", help="wav, mp3, ogg or flac")
+    keyframes.add_argument("--fps", type=float, default=12.0, help="frames per second (12)")
+    keyframes.add_argument(
+        "--component",
+        choices=["percussive", "harmonic", "both"],
+        default="both",
+        help="percussive (drums), harmonic (notes) or both: the whole track (default)",
+    )
+    keyframes.add_argument(
+        "--json", action="store_true", help='print {"keyframes": [...], "timestamps": [...]}'
+    )
 
 
 def _add_blend_parser(commands) -> None:
@@ -223,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sessions(args)
         if args.command == "models":
             return _models()
+        if args.command == "audio-keyframes":
+            return _audio_keyframes(args)
         raise SpecError(f"unknown command {args.command!r}")
     except RenderCancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
@@ -283,8 +380,79 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
     )
     o = _replace(o, format=_format_from_args(args))
     spec = spec.replace(prompts=p, diffusion=d, animation=a, output=o)
+    spec = spec.replace(audio=_audio_from_args(spec.audio, args))
+    spec = _media_from_args(spec, args)
     spec.check()
     return spec
+
+
+def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> AnimationSpec:
+    """The input and motion groups with their flags applied.
+
+    With ``--video-input``, ``--fps`` and ``--width``/``--height`` not given come from the
+    video (its rate rounded to whole fps, its size to multiples of 8); each such change is
+    said on stderr and, with ``--json``, under ``"input"`` (``args.media_payload``).
+    """
+    from studio.media import video_info
+
+    i, a, d = spec.input, spec.animation, spec.diffusion
+    # Absolute, so that the stored spec still finds the files when re-run from elsewhere.
+    if args.video_input is not None:
+        i = dataclasses.replace(i, video=str(args.video_input.expanduser().resolve()), image="")
+    elif args.image_input is not None:
+        i = dataclasses.replace(i, image=str(args.image_input.expanduser().resolve()), video="")
+    i = _replace(i, keep_audio=args.keep_audio)
+    m = _replace(
+        spec.motion,
+        strength=args.strength,
+        zoom=args.zoom,
+        angle=args.angle,
+        translate_x=args.translate_x,
+        translate_y=args.translate_y,
+        noise=args.noise,
+        border=args.border,
+        coherence_scale=args.coherence_scale,
+        coherence_alpha=args.coherence_alpha,
+        color_match=args.color_match,
+    )
+    if args.video_input is not None:
+        info = video_info(i.video)
+        notes = []
+        if args.fps is None:
+            fps = min(120, max(1, round(info.fps)))
+            a = dataclasses.replace(a, fps=fps)
+            if fps != info.fps:
+                notes.append(
+                    f"the video input runs at {info.fps:g} fps; rendering at {fps} fps "
+                    "(give --fps to choose)"
+                )
+        if args.width is None or args.height is None:
+            width, height = info.rounded_size
+            d = dataclasses.replace(d, width=args.width or width, height=args.height or height)
+            if info.rounded:
+                notes.append(
+                    f"the video input is {info.width}x{info.height}; the model needs multiples "
+                    f"of 8, so it is rendered at {d.width}x{d.height} "
+                    "(give --width/--height to choose)"
+                )
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        args.media_payload = {"input": {**info.to_dict(), "notes": notes}}
+    return spec.replace(input=i, motion=m, animation=a, diffusion=d)
+
+
+def _audio_from_args(audio, args: argparse.Namespace):
+    """The audio group with the ``--audio*`` flags applied; the file is stored absolute so
+    that a re-run from another folder finds it (``spec.check`` then decodes it: bad media
+    stop here, before a run is recorded)."""
+    return _replace(
+        audio,
+        path=None if args.audio is None else str(args.audio.expanduser().resolve()),
+        component=args.audio_component,
+        timing=args.audio_timing,
+        smoothing=args.audio_smoothing,
+        mux=args.audio_mux,
+    )
 
 
 # Spec kind -> (engine module, render function); each takes (spec, out_dir, manager=, events=,
@@ -312,17 +480,12 @@ def render(
     ``BlendSpec`` with ``render_blend``. Raises what the engine raises, after the run is
     recorded as failed or cancelled.
     """
-    import importlib
-
     from db import RunRecorder, Store
     from db.repository import slugify
     from studio.events import Fanout
     from studio.models import ModelManager
 
-    if spec.kind not in _ENGINES:
-        raise SpecError(f"no engine renders spec kind {spec.kind!r}")
-    module, function = _ENGINES[spec.kind]
-    engine = getattr(importlib.import_module(module), function)
+    engine = engine_for(spec.kind)
     spec.check()
     store = Store.open(home)
     recorder = RunRecorder.create(
@@ -339,6 +502,69 @@ def render(
         spec, recorder.output_dir, manager=manager, events=Fanout(recorder, events), cancel=cancel
     )
     return recorder.run_id, result
+
+
+def engine_for(kind: str):
+    """The render function of spec kind ``kind`` (``render_animation``, ``render_blend``).
+
+    Raises ``SpecError`` for a kind no engine renders."""
+    import importlib
+
+    if kind not in _ENGINES:
+        raise SpecError(f"no engine renders spec kind {kind!r}")
+    module, function = _ENGINES[kind]
+    return getattr(importlib.import_module(module), function)
+
+
+def attach_for_resume(store, run_id: str):
+    """Check that run ``run_id`` can be resumed and take it over: ``(spec, RunRecorder)``.
+
+    Only an ``interrupted`` run can (its process was killed; a queued or running one whose
+    process is gone is marked so first). Raises ``SpecError`` naming the run and its status,
+    or the problem with its stored spec.
+    """
+    from db import RunRecorder
+    from db.models import INTERRUPTED
+    from db.repository import get_run
+
+    store.mark_interrupted()
+    with store.session() as s:
+        try:
+            run = get_run(s, run_id)
+        except LookupError as exc:  # a KeyError: its str() adds quotes, its args do not
+            raise SpecError(str(exc.args[0] if exc.args else exc)) from None
+        status, stored = run.status, run.spec
+    if status != INTERRUPTED:
+        raise SpecError(
+            f"run {run_id} is {status}; only an interrupted run (its render was killed) "
+            "can be resumed; use re-run to render it again"
+        )
+    spec = load_spec(stored)
+    spec.check()
+    return spec, RunRecorder.attach(store, run_id)
+
+
+def resume(run_id: str, *, home: Path | None = None, manager=None, events=None, cancel=None):
+    """Finish interrupted run ``run_id`` from its last checkpointed frame: the Python API of
+    ``runs resume``. The run goes back to running, then ends like any render; its video is the
+    one an uninterrupted render makes. Returns ``(run_id, RenderResult)``; raises
+    ``SpecError`` when the run cannot be resumed, and what the engine raises."""
+    from db import Store
+    from studio.events import Fanout
+    from studio.models import ModelManager
+
+    store = Store.open(home)
+    spec, recorder = attach_for_resume(store, run_id)
+    manager = manager or ModelManager(cache_dir=store.home / "cache" / "models")
+    result = engine_for(spec.kind)(
+        spec,
+        recorder.output_dir,
+        manager=manager,
+        events=Fanout(recorder, events),
+        cancel=cancel,
+        resume=True,
+    )
+    return run_id, result
 
 
 def _animate(args: argparse.Namespace) -> int:
@@ -363,6 +589,7 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {"run_id": run_id, **result.to_dict(), "outputs": outputs}
     payload["stored_outputs"] = stored
     payload["session"] = slugify(args.session)
+    payload.update(getattr(args, "media_payload", {}))
     if args.json:
         print(json.dumps(payload))
     else:
@@ -370,6 +597,8 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
             f"run {run_id}: {result.frames} frames at {result.fps:g} fps, "
             f"{result.denoise_steps} denoise steps, {result.seconds:.1f} s -> {outputs[0]}"
         )
+        for note in result.extra.get("notes", []):
+            print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -589,6 +818,8 @@ def _runs(args: argparse.Namespace) -> int:
     from db import Store
     from db.repository import get_run, list_runs, run_to_dict
 
+    if args.runs_command == "resume":
+        return _runs_resume(args)
     store = Store.open()
     with store.session() as s:
         if args.runs_command == "list":
@@ -611,6 +842,25 @@ def _runs(args: argparse.Namespace) -> int:
         except LookupError as exc:
             raise SpecError(str(exc).strip("'\"")) from None
         print(json.dumps(run, indent=None if args.json else 2))
+    return 0
+
+
+def _runs_resume(args: argparse.Namespace) -> int:
+    bar = _ProgressBar(enabled=not args.quiet)
+    try:
+        run_id, result = resume(args.run_id, events=bar)
+    finally:
+        bar.close()
+    payload = {"run_id": run_id, **result.to_dict()}
+    if args.json:
+        print(json.dumps(payload))
+    else:
+        facts = result.extra.get("resume", {})
+        print(
+            f"run {run_id} resumed from frame {facts.get('from_frame', 0)}: "
+            f"{result.frames} frames, {facts.get('denoise_steps_this_attempt', result.denoise_steps)} denoise "
+            f"steps now ({result.denoise_steps} in all) -> {payload['outputs'][0]}"
+        )
     return 0
 
 
@@ -712,6 +962,25 @@ def _sessions_remote(args: argparse.Namespace) -> int:
                 f"{r.slug:<24} {r.runs:>4} runs {r.files:>5} files {human_bytes(r.bytes):>10}  "
                 f"{r.title}"
             )
+    return 0
+
+
+def _audio_keyframes(args: argparse.Namespace) -> int:
+    from studio.audio import load_audio, onset_keyframes
+
+    if not 0 < args.fps <= 120:
+        raise SpecError(f"--fps must be between 0 (exclusive) and 120, got {args.fps:g}")
+    samples, rate = load_audio(args.file)
+    found = onset_keyframes(samples, rate, args.fps, args.component)
+    if args.json:
+        print(json.dumps(found.to_dict()))
+        return 0
+    print(
+        f"{len(found.frames)} key frames at {args.fps:g} fps from the {args.component} "
+        f"component of {args.file} ({found.duration:.2f} s, ends at frame {found.end_frame})"
+    )
+    for frame, seconds in zip(found.frames, found.timestamps, strict=True):
+        print(f"{frame:>7}  {seconds:9.3f} s")
     return 0
 
 

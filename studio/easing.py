@@ -83,12 +83,17 @@ def frame_weights(
     easing: str = "linear",
     sine_frequencies: Sequence[float] = (1.0,),
     curve: Curve | None = None,
+    progress: np.ndarray | None = None,
+    variables: dict[str, np.ndarray] | None = None,
 ) -> FrameWeights:
     """Segment and weight of every frame ``0 .. schedule.last_frame`` (see the module docstring).
 
     ``sine_frequencies`` is used by ``easing="sine"``, ``curve`` by ``easing="curve"`` (then
-    required). Raises ``ValueError`` for an unknown easing, a missing curve or bad
-    frequencies, and ``CurveError`` when the curve cannot be evaluated on these frames.
+    required). ``progress`` (shape ``(F,)``, e.g. ``studio.audio.timing_progress``) replaces
+    the linear ``u`` inside segments before the easing is applied. ``variables`` are more
+    arrays of shape ``(F,)`` for the curve (e.g. ``audio``). Raises ``ValueError`` for an
+    unknown easing, a missing curve, bad frequencies or a ``progress`` of the wrong shape,
+    and ``CurveError`` when the curve cannot be evaluated on these frames.
     """
     if easing not in EASINGS:
         raise ValueError(f"easing must be one of {', '.join(EASINGS)}, got {easing!r}")
@@ -104,6 +109,11 @@ def frame_weights(
     inside = (frames > start) & (end > start)
     u = np.zeros(n_frames, dtype=np.float64)
     u[inside] = (frames[inside] - start[inside]) / (end[inside] - start[inside])
+    if progress is not None:
+        progress = np.asarray(progress, dtype=np.float64)
+        if progress.shape != (n_frames,):
+            raise ValueError(f"progress must have shape ({n_frames},), got {progress.shape}")
+        u[inside] = progress[inside]
 
     if easing == "linear":
         weight = ease_linear(u)
@@ -111,7 +121,7 @@ def frame_weights(
         weight = ease_sine(u, sine_frequencies)
     else:
         assert curve is not None
-        weight = curve.values(n_frames, {"s": u})
+        weight = curve.values(n_frames, {**(variables or {}), "s": u})
     # Rounding may leave the sine a hair outside [0, 1]; a curve may go anywhere.
     weight = np.where(inside, np.clip(weight, 0.0, 1.0), 0.0)
     return FrameWeights(segment=segment.astype(np.int64), weight=weight.astype(np.float64))

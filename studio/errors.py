@@ -10,6 +10,7 @@ __all__ = [
     "CurveError",
     "MediaError",
     "ModelLoadError",
+    "PromptListError",
     "RenderCancelled",
     "ScheduleError",
     "SpecError",
@@ -47,6 +48,12 @@ class ScheduleError(TextError):
     """The prompt schedule could not be read."""
 
     what = "schedule"
+
+
+class PromptListError(TextError):
+    """A blend's prompt list (one prompt per line, ``[seed=42]`` options) could not be read."""
+
+    what = "prompts"
 
 
 class CurveError(TextError):

@@ -6,6 +6,7 @@ render as the user types.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ import numpy as np
 
 from studio.curves import parse_curve
 from studio.easing import FrameWeights, frame_weights
+from studio.errors import SpecError
+from studio.motion import FrameCurves, evaluate_curves, img2img_steps, init_kinds
 from studio.schedule import PromptSchedule, parse_schedule
 from studio.spec import AnimationSpec
 
@@ -28,14 +31,21 @@ class AnimationPlan:
     prompts: tuple[str, ...]  # positive prompt per keyframe
     negatives: tuple[str, ...]  # negative prompt per keyframe ("" for none)
     batches: tuple[range, ...]  # frame indices denoised together
+    # Per frame (studio.motion): the curves, where it starts (noise, image, video, feedback)
+    # and how many denoise steps it runs (fewer for img2img).
+    curves: FrameCurves | None = None
+    init_kinds: tuple[str, ...] = ()
+    frame_steps: tuple[int, ...] = ()
 
     @property
     def frames(self) -> int:
-        return self.schedule.frame_count
+        return self.weights.frame_count
 
     @property
     def predicted_denoise_steps(self) -> int:
         """One latent through one scheduler step, for every frame."""
+        if self.frame_steps:
+            return sum(self.frame_steps)
         return self.frames * self.spec.diffusion.steps
 
     @property
@@ -60,13 +70,39 @@ class AnimationPlan:
         }
 
 
-def plan_animation(spec: AnimationSpec) -> AnimationPlan:
-    """Check ``spec`` and work out every frame. Raises the spec's own errors, nothing else."""
+def plan_animation(
+    spec: AnimationSpec,
+    *,
+    input_frames: int | None = None,
+    curve_variables: Mapping[str, np.ndarray] | None = None,
+) -> AnimationPlan:
+    """Check ``spec`` and work out every frame. Raises the spec's own errors, nothing else.
+
+    ``input_frames``: the frame count a video input gives at the spec's fps
+    (``studio.media.VideoInfo.output_frames``). It sets the length: frames after the last
+    keyframe hold its prompt, and a keyframe at or after ``input_frames`` is a ``SpecError``
+    (the video would end before it). ``curve_variables``: ``audio`` for the motion curves,
+    shape ``(frames,)`` (zeros when not given).
+    """
     spec.check()
     schedule = parse_schedule(spec.prompts.schedule)
     anim = spec.animation
-    curve = parse_curve(anim.easing_curve, names=("t", "s")) if anim.easing == "curve" else None
-    weights = frame_weights(schedule, anim.easing, anim.sine_frequencies, curve)
+    curve = (
+        parse_curve(anim.easing_curve, names=("t", "s", "audio"))
+        if anim.easing == "curve"
+        else None
+    )
+    progress, easing_variables = _audio_timing(spec, schedule, curve)
+    weights = frame_weights(
+        schedule,
+        anim.easing,
+        anim.sine_frequencies,
+        curve,
+        progress=progress,
+        variables=easing_variables,
+    )
+    if input_frames is not None:
+        weights = _fit_to_video(weights, schedule, input_frames)
 
     base = spec.diffusion.seed
     seeds = []
@@ -80,8 +116,16 @@ def plan_animation(spec: AnimationSpec) -> AnimationPlan:
     negatives = tuple(
         k.negative if k.negative is not None else default_negative for k in schedule.keyframes
     )
-    frames = schedule.frame_count
-    size = anim.batch_size
+    frames = weights.frame_count
+    curves = evaluate_curves(spec.motion, frames, curve_variables)
+    kinds = init_kinds(spec, frames, curves.feedback)
+    steps = spec.diffusion.steps
+    frame_steps = tuple(
+        steps if kind == "noise" else img2img_steps(steps, curves.strength[f])
+        for f, kind in enumerate(kinds)
+    )
+    # Feedback makes each frame need the one before it: such renders go one frame at a time.
+    size = 1 if curves.feedback else anim.batch_size
     batches = tuple(range(i, min(i + size, frames)) for i in range(0, frames, size))
     return AnimationPlan(
         spec=spec,
@@ -91,6 +135,49 @@ def plan_animation(spec: AnimationSpec) -> AnimationPlan:
         prompts=tuple(k.prompt for k in schedule.keyframes),
         negatives=negatives,
         batches=batches,
+        curves=curves,
+        init_kinds=kinds,
+        frame_steps=frame_steps,
+    )
+
+
+def _audio_timing(
+    spec: AnimationSpec, schedule: PromptSchedule, curve
+) -> tuple[np.ndarray | None, dict[str, np.ndarray] | None]:
+    """Audio-driven progress between keyframes (``spec.audio.timing``), and the ``audio``
+    variable of an easing curve that reads it (zeros without a track), each ``(F,)``."""
+    a = spec.audio
+    reads_audio = curve is not None and any("audio" in k.variables for k in curve.keys)
+    if not (a.timing or reads_audio):
+        return None, None
+    frames = schedule.frame_count
+    # studio.audio imports numpy only; librosa loads inside, when a track is analysed.
+    from studio.audio import audio_envelope, timing_progress
+
+    if a.path:
+        envelope = audio_envelope(a.path, a.component, spec.animation.fps, frames)
+    else:
+        envelope = np.zeros(frames)
+    progress = None
+    if a.timing:
+        keys = [k.frame for k in schedule.keyframes]
+        progress = timing_progress(keys, envelope, a.smoothing)
+    return progress, ({"audio": envelope} if reads_audio else None)
+
+
+def _fit_to_video(weights: FrameWeights, schedule: PromptSchedule, frames: int) -> FrameWeights:
+    """The weights for a video input's ``frames``: the last keyframe holds to the end."""
+    late = [k for k in schedule.keyframes if k.frame >= frames]
+    if late:
+        raise SpecError(
+            f"keyframe {late[0].frame} (schedule line {late[0].line}) is past the end of the "
+            f"video input, which gives {frames} frames (0-{frames - 1}) at this fps; the video "
+            "sets the length, so move the keyframe earlier or lower the fps"
+        )
+    extra = frames - weights.frame_count
+    return FrameWeights(
+        segment=np.concatenate([weights.segment, np.full(extra, len(schedule.keyframes) - 1)]),
+        weight=np.concatenate([weights.weight, np.zeros(extra)]),
     )
 
 

@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from studio.errors import SpecError
+from studio.errors import CurveError, SpecError
 
 __all__ = [
     "BLEND_PRESETS",
@@ -30,12 +30,15 @@ __all__ = [
     "SCHEDULERS",
     "AnimationSettings",
     "AnimationSpec",
+    "AudioSettings",
     "BlendKeyframe",
     "BlendOutputSettings",
     "BlendPromptSettings",
     "BlendSettings",
     "BlendSpec",
     "DiffusionSettings",
+    "InputSettings",
+    "MotionSettings",
     "OutputSettings",
     "PromptSettings",
     "Spec",
@@ -65,6 +68,9 @@ BlendPreset = Literal["lowest", "low", "medium", "high", "ultra"]
 Insertion = Literal["adaptive", "uniform"]
 Distance = Literal["ssim", "latent"]
 Fill = Literal["crossfade", "none"]
+Border = Literal["reflect", "replicate", "zero"]
+ColorMatch = Literal["none", "first", "input"]
+AudioComponent = Literal["percussive", "harmonic", "both"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,71 @@ class OutputSettings:
     """What file the frames stream into."""
 
     format: OutputFormat = "mp4"
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """A soundtrack (``studio.audio``): what drives timing and curves, and what MP4 output plays.
+
+    ``path``: a wav, mp3, ogg or flac file ("" = none), as the user gave it or relative to
+    ``STUDIO_HOME`` for dashboard uploads. ``component``: the part of the track that is
+    measured (HPSS ``percussive`` or ``harmonic``, or ``both``: the whole track); its
+    loudness per frame is the curve variable ``audio``. ``timing``: between keyframes the
+    interpolation moves faster where that component is loud, blended with linear timing by
+    ``smoothing`` (0 = from the audio alone, 1 = linear). ``mux``: put the track into MP4
+    output, from frame 0, cut to the video's length (GIF and PNG have no sound).
+    """
+
+    path: str = ""
+    component: AudioComponent = "both"
+    timing: bool = False
+    smoothing: float = 0.5
+    mux: bool = True
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """Footage the frames start from (``studio.media`` reads it; one of the two, or neither).
+
+    ``image``: one init image for every frame (resized to the spec's size). ``video``: each
+    of its frames, resampled to the animation's fps by timestamp, is the init of one output
+    frame, and its length sets the number of frames. Paths are as the user gave them, or
+    relative to ``STUDIO_HOME`` for dashboard uploads. ``keep_audio``: mux the video's own
+    audio into MP4 output (when no audio track is chosen).
+    """
+
+    image: str = ""
+    video: str = ""
+    keep_audio: bool = False
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """2D motion, img2img strength, coherence and colour matching (``studio.motion``).
+
+    Curves are in the curve language with the variables ``t`` (frame) and ``audio`` (the
+    audio envelope in [0, 1]); "" means none. ``zoom`` (factor per frame, 1 = still),
+    ``angle`` (degrees per frame, counter-clockwise), ``translate_x``/``translate_y`` (pixels
+    per frame, right/down) move the previous frame to make the next one's init image
+    (feedback through img2img); any of them set turns feedback on. ``strength`` (0 keeps the
+    init image, 1 ignores it) and ``noise`` (standard deviation of seeded Gaussian noise added
+    to each init latent) apply to every frame that starts from an image. ``border``: how the
+    warp fills pixels it brings in. ``coherence_scale`` (0 = off) pulls each frame's final
+    latents toward a running mean of earlier frames, updated with weight
+    ``coherence_alpha``. ``color_match``: LAB histogram matching of every frame to the first
+    frame or to the input.
+    """
+
+    zoom: str = ""
+    angle: str = ""
+    translate_x: str = ""
+    translate_y: str = ""
+    strength: str = "0: (0.6)"
+    noise: str = ""
+    border: Border = "replicate"
+    coherence_scale: float = 0.0
+    coherence_alpha: float = 0.2
+    color_match: ColorMatch = "none"
 
 
 class _Spec:
@@ -182,6 +253,9 @@ class AnimationSpec(_Spec):
     diffusion: DiffusionSettings = field(default_factory=DiffusionSettings)
     animation: AnimationSettings = field(default_factory=AnimationSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    input: InputSettings = field(default_factory=InputSettings)
+    motion: MotionSettings = field(default_factory=MotionSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
     schema_version: int = SCHEMA_VERSION
 
     # -- validation ----------------------------------------------------------------------
@@ -211,7 +285,67 @@ class AnimationSpec(_Spec):
 
         parse_schedule(self.prompts.schedule)
         if a.easing == "curve":
-            parse_curve(a.easing_curve, names=("t", "s"))
+            parse_curve(a.easing_curve, names=("t", "s", "audio"))
+        _check_input_and_motion(self.input, self.motion)
+        if self.input.keep_audio and self.output.format != "mp4":
+            raise SpecError(
+                f"keep audio needs mp4 output (a {self.output.format} has no sound track)"
+            )
+        from studio.media import check_inputs  # probes once per version of the file
+
+        check_inputs(self)
+        _check_audio(self.audio)
+
+
+def _check_audio(audio: AudioSettings) -> None:
+    """The audio group; a named track must be one ``studio.audio`` can read (``MediaError``)."""
+    if audio.component not in typing.get_args(AudioComponent):
+        raise SpecError(
+            f"audio component must be percussive, harmonic or both, got {audio.component!r}"
+        )
+    if not 0 <= audio.smoothing <= 1:
+        raise SpecError(f"audio smoothing must be between 0 and 1, got {audio.smoothing}")
+    if audio.timing and not audio.path:
+        raise SpecError("audio timing needs an audio file")
+    if audio.path:
+        from studio.audio import check_audio  # decodes once per version of the file
+
+        check_audio(audio.path)
+
+
+def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:
+    """Settings of the input and motion groups; media files are checked by ``studio.media``."""
+    from studio.curves import parse_curve
+
+    if i.image and i.video:
+        raise SpecError(
+            f"give an image input or a video input, not both (image {i.image!r}, video {i.video!r})"
+        )
+    if i.keep_audio and not i.video:
+        raise SpecError("keep audio needs a video input (the audio comes from the video)")
+    for name in ("zoom", "angle", "translate_x", "translate_y", "strength", "noise"):
+        text = getattr(m, name)
+        if text.strip():
+            try:
+                parse_curve(text, names=("t", "audio"))
+            except CurveError as exc:
+                raise CurveError(
+                    f"{name.replace('_', ' ')}: {exc.reason}", exc.line, exc.column, exc.source
+                ) from None
+        elif name == "strength":
+            raise SpecError("strength curve is empty; e.g. '0: (0.6)'")
+    moving = [n for n in ("zoom", "angle", "translate_x", "translate_y") if getattr(m, n).strip()]
+    if moving and i.video:
+        raise SpecError(
+            f"motion ({', '.join(moving)}) moves the previous frame, but with a video input "
+            "every frame starts from the video's own frame; clear the motion curves or the video"
+        )
+    if not 0 <= m.coherence_scale <= 1:
+        raise SpecError(f"coherence scale must be between 0 and 1, got {m.coherence_scale}")
+    if not 0 < m.coherence_alpha <= 1:
+        raise SpecError(f"coherence alpha must be in (0, 1], got {m.coherence_alpha}")
+    if m.color_match == "input" and not (i.image or i.video):
+        raise SpecError("colour matching to the input needs an image or video input")
 
 
 # -- blend: latent-blending transitions ------------------------------------------------------

@@ -20,6 +20,7 @@ ffmpeg is the one inside the ``imageio-ffmpeg`` wheel, so no system ffmpeg is ne
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -39,6 +40,7 @@ from studio.events import OutputFile
 __all__ = [
     "FORMATS",
     "FrameWriter",
+    "mux_audio",
     "open_writer",
     "probe",
     "read_frames",
@@ -164,6 +166,60 @@ def probe(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise MediaError(f"no such media file: {str(path)!r}")
     return _probe_video(path)
+
+
+def mux_audio(output: OutputFile, source: Path) -> OutputFile:
+    """Put the first audio stream of ``source`` into the finished MP4 ``output``.
+
+    The track starts with frame 0 (its first sample plays with the first frame, whatever
+    start time its container gives it) and lasts exactly as long as the video,
+    ``output.frames / output.fps`` seconds: cut where longer, padded with silence where
+    shorter. The video stream is copied, not re-encoded; the audio becomes AAC at 192 kb/s.
+    The file is rewritten under a temporary name and renamed over ``output.path``, so it is
+    never seen half-written.
+
+    Args:
+        output: what an mp4 writer's ``close()`` returned.
+        source: an audio file (wav, mp3, ogg, flac, ...) or a video with sound.
+
+    Returns:
+        ``output`` with ``has_audio=True``.
+
+    Raises:
+        MediaError: ``output`` is not an MP4, ``source`` does not exist or has no audio
+            stream, or ffmpeg fails; ``output.path`` is then left as it was.
+    """
+    if output.kind != "mp4":
+        raise MediaError(f"only mp4 output can carry audio, got {output.kind} ({output.path})")
+    source = Path(source)
+    if not source.is_file():
+        raise MediaError(f"audio source {str(source)!r} does not exist")
+    path = Path(output.path)
+    duration = output.frames / output.fps
+    tmp = _temp_sibling(path, "audio.mp4")
+    try:
+        _run_ffmpeg(
+            ["-i", str(path), "-i", str(source), "-map", "0:v:0", "-map", "1:a:0"]
+            + ["-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
+            # Restart the track's clock at 0 (frame 0), pad it with silence, then cut both
+            # streams at the end of the last frame.
+            + ["-af", "asetpts=PTS-STARTPTS,apad", "-t", f"{duration:.6f}"]
+            + [*_BITEXACT, "-flags:a", "+bitexact", "-movflags", "+faststart"]
+            + ["-f", "mp4", str(tmp)],
+            what=f"adding the audio of {source.name} to {path.name}",
+        )
+        _commit(tmp, path)
+    except MediaError as exc:
+        _unlink(tmp)
+        if "matches no streams" in str(exc):
+            raise MediaError(
+                f"{str(source)!r} has no audio stream to put into {path.name}"
+            ) from None
+        raise
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return dataclasses.replace(output, has_audio=True)
 
 
 # --- writers ------------------------------------------------------------------------------

@@ -10,6 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, not speed: on a busy 2-core machine a case that normally
+# takes a millisecond can take hundreds, and hypothesis's default 200 ms deadline then fails
+# it as flaky.
+settings.register_profile("studio", deadline=None)
+settings.load_profile("studio")
 
 # Tests never reach the network; a Hub id must fail fast and clearly, not hang.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

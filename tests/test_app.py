@@ -272,3 +272,78 @@ def test_sessions_page_says_when_the_hub_cannot_be_reached(app, studio_home, mon
     at.button(key="sessions.push").click().run()
     assert not at.exception
     assert at.error and "reach" in at.error[0].value.lower()
+
+
+# -- Audio & Video -------------------------------------------------------------------------
+
+
+def click_track(seconds: float = 2.5, clicks=(0.5, 1.25, 2.0), rate: int = 22050) -> bytes:
+    """A WAV of silence with sharp clicks at ``clicks`` seconds."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    y = np.zeros(int(seconds * rate), np.float32)
+    n = int(0.01 * rate)
+    noise = np.random.default_rng(2).standard_normal(n) * np.exp(-np.arange(n) / (0.002 * rate))
+    for click in clicks:
+        y[int(click * rate) : int(click * rate) + n] = 0.8 * noise
+    buffer = io.BytesIO()
+    sf.write(buffer, y, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def audio_page(at: AppTest, schedule: str) -> AppTest:
+    at.text_area(key="ps.schedule").set_value(schedule).run()
+    at.switch_page("pages/audio_video.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Audio & Video"
+    return at
+
+
+def test_audio_page_finds_key_frames_and_writes_them_into_the_schedule(app, studio_home):
+    from db.repository import get_session
+
+    at = audio_page(app, "0: a red circle\n10: a blue square")
+    at.file_uploader(key="av.upload").upload("my song.wav", click_track(), "audio/wav").run()
+    assert not at.error, [e.value for e in at.error]
+    stored = at.session_state["av.audio"]
+    assert stored.startswith("inputs/default/") and stored.endswith("-my_song.wav")
+    assert (studio_home / stored).is_file()
+    with Store.open(studio_home).session() as s:
+        (media,) = get_session(s, "default").inputs
+        assert (media.kind, media.path) == ("audio", stored)
+
+    at.button(key="av.detect").click().run()
+    assert not at.exception, at.exception
+    assert at.get("plotly_chart"), "the audio chart is missing"
+    assert any("4 key frames" in m.value for m in at.markdown)  # 0 and the three clicks
+    at.button(key="av.write").click().run()
+    assert any("Schedule updated" in s.value for s in at.success)
+    # Clicks at 0.5, 1.25 and 2.0 s at 12 fps; the track ends in frame 29.
+    assert at.session_state["ps.schedule"] == (
+        "0: a red circle\n6: a red circle\n10: a blue square\n15: a blue square\n"
+        "24: a blue square\n29: a blue square"
+    )
+
+    at.checkbox(key="av.timing").check().run()
+    at.switch_page("pages/prompt_schedule.py").run()
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Frames"] == "30" and metrics["Keyframes"] == "6"
+    assert "15: a blue square" in at.text_area(key="ps.schedule").value
+
+
+def test_audio_page_rejects_a_file_that_is_not_audio(app, studio_home):
+    from db.repository import list_sessions
+
+    at = audio_page(app, "0: a red circle")
+    at.file_uploader(key="av.upload").upload("notes.wav", b"not audio\n" * 50, "audio/wav").run()
+    assert not at.exception, at.exception
+    assert any("notes.wav" in e.value and "cannot be read as wav" in e.value for e in at.error)
+    assert at.session_state["av.audio"] == ""
+    assert not (studio_home / "inputs").exists() or not any((studio_home / "inputs").rglob("*.*"))
+    with Store.open(studio_home).session() as s:
+        assert not any(session.inputs for session in list_sessions(s))
+    assert at.button(key="av.detect").disabled

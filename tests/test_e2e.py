@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAGES = ["Prompt Schedule", "Gallery", "History", "Sessions"]
+PAGES = ["Prompt Schedule", "Audio & Video", "Blend", "Gallery", "History", "Sessions"]
 SCHEDULE = "0: a red circle\n4: a blue square"  # 5 frames
 STEPS = 2  # so 5 x 2 = 10 denoise steps
 SERVER_START_S = 60

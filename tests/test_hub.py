@@ -444,6 +444,43 @@ def test_pulled_runs_that_were_in_progress_arrive_interrupted(
         assert run.status == "interrupted" and "running when pushed" in run.error
 
 
+def test_a_pulled_blend_run_keeps_its_plan_and_tree(
+    hub: FakeHub, store: Store, other: Store
+) -> None:
+    from studio.blend_plan import plan_blend  # torch-free: the plan a blend render records
+    from studio.spec import BlendSpec
+
+    spec = BlendSpec()
+    plan = plan_blend(spec)
+    recorder = RunRecorder.create(
+        store,
+        session_slug="demo",
+        kind="blend",
+        spec=spec.to_dict(),
+        schema_version=spec.schema_version,
+        model_ref=spec.diffusion.model,
+        seed=spec.diffusion.seed,
+    )
+    recorder.started({**plan.summary(), "device": "cpu", "versions": {"torch": "2.13.0"}})
+    video = recorder.output_dir / "blend.mp4"
+    video.write_bytes(os.urandom(3000))
+    recorder.output(_Output(video, "mp4", frames=plan.video_frames))
+    tree = {**plan.tree.to_dict(2), "transitions": [[{"position": 0.0, "level": 0}]]}
+    recorder.finished(_Result(frames=plan.video_frames))
+    with store.begin() as s:  # what render_blend's result.extra holds
+        get_run(s, recorder.run_id).extra = {"diffusion_frames": 17, "tree": tree}
+
+    push_session(store, "demo", REPO)
+    report = pull_session(other, REPO, "demo")
+    with store.session() as s:
+        pushed = run_to_dict(get_run(s, recorder.run_id))
+    with other.session() as s:
+        (pulled,) = [run_to_dict(r) for r in list_runs(s, session_slug=report.slug)]
+    assert pulled["kind"] == "blend" and pulled["spec"] == spec.to_dict()
+    assert pulled["plan"] == pushed["plan"] and pulled["plan"]["tree"]["levels"]
+    assert pulled["extra"] == pushed["extra"] == {"diffusion_frames": 17, "tree": tree}
+
+
 # -- tampered and foreign repos: refused, nothing written -----------------------------------
 
 

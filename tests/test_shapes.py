@@ -28,6 +28,7 @@ from studio.shapes import (
     caption,
     contrast,
     draw,
+    draw_between,
     drawable,
     nominal_centre,
     parse_caption,
@@ -394,3 +395,37 @@ def test_draw_rejects_tiny_images():
 def test_shapes_do_not_import_torch():
     code = "import sys, studio.shapes; assert 'torch' not in sys.modules and 'scipy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_draw_between_starts_and_ends_on_the_two_scenes():
+    a = Scene("red", "circle", "black", "small", "top left")
+    b = Scene("blue", "circle", "black", "large", "bottom right")
+    for w, scene in ((0.0, a), (1.0, b)):
+        got = draw_between(a, b, w, 64, np.random.default_rng(3))
+        assert np.array_equal(got, draw(scene, 64, np.random.default_rng(3)))
+
+
+def test_draw_between_moves_colour_and_place_steadily():
+    from studio.shape_classifier import foreground_mask, hue_of
+
+    a = Scene("red", "circle", "black", "small", "left")
+    b = Scene("blue", "circle", "black", "small", "right")
+    images = [draw_between(a, b, w, 64) for w in np.linspace(0, 1, 9)]
+    hues = [hue_of(image) for image in images]
+    columns = [np.nonzero(foreground_mask(image))[1].mean() for image in images]
+    assert np.all(np.diff(hues) < 0), hues
+    assert np.all(np.diff(columns) > 0), columns
+
+
+@pytest.mark.parametrize(
+    "b, w",
+    [
+        (Scene("red", "square", "black", "small", "left"), 0.5),
+        (Scene("red", "circle", "white", "small", "left"), 0.5),
+        (Scene("red", "circle", "black", "small", "left"), 1.5),
+    ],
+)
+def test_draw_between_refuses_what_it_cannot_mix(b, w):
+    a = Scene("blue", "circle", "black", "small", "left")
+    with pytest.raises(ValueError):
+        draw_between(a, b, w)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from studio.blend_plan import BlendPlan
 from studio.plan import AnimationPlan, blend_position
 
-__all__ = ["interpolation_chart"]
+__all__ = ["audio_chart", "blend_tree_chart", "interpolation_chart", "planned_blend_frames"]
 
 
 def _short(text: str, limit: int = 32) -> str:
@@ -55,5 +56,174 @@ def interpolation_chart(plan: AnimationPlan) -> go.Figure:
             "automargin": True,
         },
         showlegend=False,
+    )
+    return fig
+
+
+def planned_blend_frames(plan: BlendPlan) -> list[dict]:
+    """The diffusion frames of ``plan``'s movie as uniform insertion would place them.
+
+    One dict per frame, in the order made: ``x`` (prompt position over the whole movie: ``t``
+    plus the position within transition ``t``), ``level`` (0 for keyframes),
+    ``injection_step`` and ``parents`` (the ``x`` of its two neighbours when made; None for a
+    keyframe). Adaptive insertion makes the same number of frames at the same steps, but
+    puts each where the images differ most, which only the render knows.
+    """
+    frames = [
+        {"x": float(j), "level": 0, "injection_step": 0, "parents": None}
+        for j in range(len(plan.prompts))
+    ]
+    level_of = {lv.injection_step: i + 1 for i, lv in enumerate(plan.tree.levels)}
+    for t in range(plan.transitions):
+        placed = [0.0, 1.0]
+        for k in plan.tree.insertions()[: plan.in_betweens(t)]:
+            widths = [b - a for a, b in zip(placed, placed[1:], strict=False)]
+            i = widths.index(max(widths))  # the leftmost widest gap, as the engine bisects
+            a, b = placed[i], placed[i + 1]
+            placed.insert(i + 1, (a + b) / 2)
+            frames.append(
+                {
+                    "x": t + (a + b) / 2,
+                    "level": level_of[k],
+                    "injection_step": k,
+                    "parents": (t + a, t + b),
+                }
+            )
+    return frames
+
+
+def blend_tree_chart(plan: BlendPlan) -> go.Figure:
+    """The tree of ``plan``: prompt position on x, level on y (keyframes at the top), a line
+    from each in-between frame up to each of its two parents; each level's injection step and
+    own steps label the y axis and every frame's hover."""
+    frames = planned_blend_frames(plan)
+    level_at = {f["x"]: f["level"] for f in frames}
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for f in frames:
+        if f["parents"] is None:
+            continue
+        for parent in f["parents"]:
+            xs += [parent, f["x"], None]
+            ys += [level_at[parent], f["level"], None]
+    steps = plan.tree.steps
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=xs, y=ys, mode="lines", line={"width": 1, "color": "#9aa"}, hoverinfo="skip")
+    )
+    keys = [f for f in frames if f["parents"] is None]
+    fig.add_trace(
+        go.Scatter(
+            x=[f["x"] for f in keys],
+            y=[0] * len(keys),
+            mode="markers",
+            marker={"size": 12, "symbol": "diamond"},
+            text=list(plan.prompts),
+            hovertemplate=f"keyframe: all {steps} steps<br>%{{text}}<extra></extra>",
+        )
+    )
+    branches = [f for f in frames if f["parents"] is not None]
+    fig.add_trace(
+        go.Scatter(
+            x=[f["x"] for f in branches],
+            y=[f["level"] for f in branches],
+            mode="markers",
+            marker={"size": 7},
+            customdata=[[f["injection_step"], steps - f["injection_step"]] for f in branches],
+            hovertemplate="position %{x:.3f}<br>branches at step %{customdata[0]}"
+            "<br>%{customdata[1]} own steps<extra></extra>",
+        )
+    )
+    levels = plan.tree.levels
+    fig.update_layout(
+        height=120 + 40 * len(levels),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={
+            "title": "prompt",
+            "tickmode": "array",
+            "tickvals": list(range(len(plan.prompts))),
+            "ticktext": [_short(p, 24) for p in plan.prompts],
+        },
+        yaxis={
+            "title": "level",
+            "autorange": "reversed",
+            "tickmode": "array",
+            "tickvals": list(range(len(levels) + 1)),
+            "ticktext": ["keyframes"]
+            + [
+                f"{i + 1}: step {lv.injection_step} ({steps - lv.injection_step} own)"
+                for i, lv in enumerate(levels)
+            ],
+            "automargin": True,
+        },
+        showlegend=False,
+    )
+    return fig
+
+
+def audio_chart(wave_times, wave_peaks, found) -> go.Figure:
+    """A track on a frame axis: its waveform, the onset strength of the analysed component,
+    and the key frames found (``found``: ``studio.audio.AudioKeyframes``; the waveform from
+    ``studio.audio.waveform``). Time in seconds shows in each hover."""
+    fps = found.fps
+    fig = go.Figure()
+    frames = [t * fps for t in wave_times]
+    peaks = list(wave_peaks)
+    fig.add_trace(
+        go.Scatter(
+            x=frames + frames[::-1],
+            y=peaks + [-p for p in peaks[::-1]],
+            fill="toself",
+            mode="none",
+            fillcolor="rgba(120, 140, 160, 0.45)",
+            hoverinfo="skip",
+            name="waveform",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[t * fps for t in found.onset_times],
+            y=list(found.onset_strength),
+            mode="lines",
+            line={"width": 1.5},
+            customdata=list(found.onset_times),
+            hovertemplate="frame %{x:.1f} (%{customdata:.2f} s)<br>onset strength %{y:.2f}"
+            "<extra></extra>",
+            name=f"onset strength ({found.component})",
+        )
+    )
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for frame in found.frames:
+        xs += [frame, frame, None]
+        ys += [-1.0, 1.05, None]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"width": 1, "dash": "dot"},
+            hoverinfo="skip",
+            name="key frames",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(found.frames),
+            y=[1.05] * len(found.frames),
+            mode="markers",
+            marker={"size": 9, "symbol": "triangle-down"},
+            customdata=list(found.timestamps),
+            hovertemplate="key frame %{x} (%{customdata:.3f} s)<extra></extra>",
+            name="key frames",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(
+        height=300,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": f"frame (at {fps:g} fps)", "rangemode": "tozero"},
+        yaxis={"title": "amplitude / strength", "range": [-1.05, 1.15]},
+        legend={"orientation": "h", "y": -0.25},
     )
     return fig

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-__all__ = ["matches", "reproduction"]
+__all__ = ["matches", "prompts_text", "reproduction"]
 
 
 def matches(
@@ -26,8 +26,8 @@ def matches(
 ) -> bool:
     """Whether ``run`` passes every given filter (empty filters pass everything).
 
-    ``text`` is looked for, case-insensitively, in the schedule, the negative prompt, the
-    run id and the error; ``model`` in the model reference; ``tags`` must all be tags of the
+    ``text`` is looked for, case-insensitively, in the schedule (a blend's prompts), the
+    negative prompt, the run id and the error; ``model`` in the model reference; ``tags`` must all be tags of the
     run's session; ``since``/``until`` bound the creation date (inclusive).
     """
     spec = run.get("spec") or {}
@@ -36,7 +36,7 @@ def matches(
         haystack = " ".join(
             str(x)
             for x in (
-                prompts.get("schedule"),
+                prompts_text(spec),
                 prompts.get("negative_prompt"),
                 run["id"],
                 run.get("error"),
@@ -57,6 +57,23 @@ def matches(
     if since and created < since.isoformat():
         return False
     return not (until and created > until.isoformat())
+
+
+def prompts_text(spec: dict[str, Any]) -> str:
+    """What a run's spec asks to draw, as its page shows it: an animation's schedule, or a
+    blend's prompts one per line (``studio.blend_prompts``)."""
+    prompts = spec.get("prompts") or {}
+    if "keyframes" in prompts:
+        lines = []
+        for key in prompts["keyframes"]:
+            line = str(key.get("prompt", ""))
+            if key.get("seed") is not None:
+                line = f"[seed={key['seed']}] {line}"
+            if key.get("negative") is not None:
+                line += f" | negative: {key['negative']}".rstrip()
+            lines.append(line)
+        return "\n".join(lines)
+    return str(prompts.get("schedule") or "")
 
 
 def reproduction(original: dict[str, Any], rerun: dict[str, Any]) -> tuple[bool, str]:

@@ -44,6 +44,8 @@ def job_panel(state_key: str) -> None:
                 f"Run {run_id} finished: {job.done} frames, {result.denoise_steps} denoise "
                 f"steps in {result.seconds:.1f} s."
             )
+            for note in result.extra.get("notes", []):
+                st.info(note)
             for output in job.outputs:
                 show_output(output.path, output.kind, width=_display_width(output.width))
         elif job.status == "cancelled":

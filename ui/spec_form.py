@@ -38,8 +38,29 @@ FIELDS: dict[str, tuple[str, str]] = {
     "ps.latents": ("animation", "latents"),
     "ps.batch": ("animation", "batch_size"),
     "ps.format": ("output", "format"),
+    # The Audio & Video page; "av.audio" is no widget: the page sets it to the uploaded file.
+    "av.audio": ("audio", "path"),
+    "av.component": ("audio", "component"),
+    "av.timing": ("audio", "timing"),
+    "av.smoothing": ("audio", "smoothing"),
+    "av.mux": ("audio", "mux"),
+    # Video or image input (Audio & Video page; the paths are set by ui.media_input).
+    "av.video": ("input", "video"),
+    "av.image": ("input", "image"),
+    "av.keep_audio": ("input", "keep_audio"),
+    # Motion, strength, coherence and colour (Prompt Schedule's expander).
+    "ps.strength": ("motion", "strength"),
+    "ps.zoom": ("motion", "zoom"),
+    "ps.angle": ("motion", "angle"),
+    "ps.translate_x": ("motion", "translate_x"),
+    "ps.translate_y": ("motion", "translate_y"),
+    "ps.noise": ("motion", "noise"),
+    "ps.border": ("motion", "border"),
+    "ps.coherence_scale": ("motion", "coherence_scale"),
+    "ps.coherence_alpha": ("motion", "coherence_alpha"),
+    "ps.color_match": ("motion", "color_match"),
 }
-GROUPS = ("prompts", "diffusion", "animation", "output")
+GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion")
 
 EXAMPLE = (
     "# one keyframe per line: FRAME: prompt\n"

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-__all__ = ["keep", "set_value"]
+__all__ = ["get_value", "keep", "set_value"]
 
 _KEPT = "_kept_widget_values"
 
@@ -28,3 +28,11 @@ def set_value(key: str, value: Any) -> None:
     """Set a kept widget's value from code (before the widget is drawn in this run)."""
     st.session_state.setdefault(_KEPT, {})[key] = value
     st.session_state[key] = value
+
+
+def get_value(key: str, default: Any = None) -> Any:
+    """A kept widget's value, also where its widget is not drawn (a callback on another page
+    runs before ``keep`` could bring it back)."""
+    if key in st.session_state:
+        return st.session_state[key]
+    return st.session_state.get(_KEPT, {}).get(key, default)

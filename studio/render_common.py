@@ -1,0 +1,70 @@
+"""Pieces every render entry point shares: the stage clock, VAE decoding, load options.
+
+``studio.animate`` and ``studio.blend`` (and the blend's upscale stage) use these; they live
+here so that no engine imports another's private helpers.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import torch
+
+from studio.models import LoadOptions
+
+__all__ = ["Clock", "decode", "load_options"]
+
+
+def load_options(spec) -> LoadOptions:
+    """The model manager's options from ``spec.diffusion`` (device, dtype, memory savers)."""
+    d = spec.diffusion
+    return LoadOptions(
+        device=d.device,
+        dtype=d.dtype,
+        attention_slicing=d.attention_slicing,
+        vae_slicing=d.vae_slicing,
+        vae_tiling=d.vae_tiling,
+        cpu_offload=d.cpu_offload,
+    )
+
+
+def decode(pipe, latents) -> list:
+    """Latents (B, C, h, w) -> list of B frames (H, W, 3) uint8 on the CPU."""
+    with torch.no_grad():
+        images = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
+    images = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
+    return list(images.permute(0, 2, 3, 1).cpu().numpy())
+
+
+class Clock:
+    """Wall time per stage; on CUDA it waits for the GPU so a stage owns its own work.
+
+    ``device`` (set once the model is loaded) decides whether to synchronise; ``timings()``
+    gives seconds per stage plus ``total`` and ``other`` (time in no stage).
+    """
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.stages: dict[str, float] = {}
+        self.device = None
+
+    @contextmanager
+    def stage(self, name: str):
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.device is not None and self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - begin
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+    def timings(self) -> dict[str, float]:
+        total = self.total()
+        timings = dict(self.stages)
+        timings["total"] = total
+        timings["other"] = total - sum(self.stages.values())
+        return timings

@@ -1,0 +1,213 @@
+"""The soundtrack section of the Audio & Video page.
+
+Upload a track (stored as an input of the session), find key frames at its onsets, see them
+on a chart with a frame axis, write them into the Prompt Schedule's schedule (keeping the
+prompts), and choose whether the track drives timing and goes into MP4 output. The values
+live in the ``av.*`` keys that ``ui.spec_form`` maps to the spec's audio group.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.errors import StudioError
+from ui.sidebar import SidebarChoice
+from ui.state import get_value, keep, set_value
+
+__all__ = ["draw_audio_section"]
+
+AUDIO_TYPES = ["wav", "mp3", "ogg", "flac"]
+_COMPONENTS = ("both", "percussive", "harmonic")
+_MODES = {"add": "add key frames", "move": "move my keyframes to the beats"}
+
+
+def draw_audio_section(choice: SidebarChoice) -> None:
+    """Draw the section; ``ui.spec_form.keep_defaults`` must have run in this script run."""
+    st.subheader("Soundtrack")
+    keep("av.merge", "add")
+    keep("av.to_end", True)
+    _upload(choice)
+    path = st.session_state["av.audio"]
+    if path:
+        _show_track(path)
+
+    c1, c2, c3 = st.columns(3)
+    c1.selectbox(
+        "Component",
+        _COMPONENTS,
+        key="av.component",
+        help="percussive: drums and clicks; harmonic: notes and chords; both: the whole track",
+    )
+    # One fps for the key frames and the render: this widget mirrors Prompt Schedule's.
+    # (Not the same key: Streamlit resets a key drawn by a widget on another page.)
+    st.session_state["av.fps"] = st.session_state["ps.fps"]
+    c2.number_input(
+        "Frames per second",
+        1,
+        120,
+        key="av.fps",
+        on_change=lambda: set_value("ps.fps", st.session_state["av.fps"]),
+        help="the animation's fps, the same as on Prompt Schedule",
+    )
+    c3.radio("Key frames", list(_MODES), format_func=_MODES.get, key="av.merge")
+    st.checkbox(
+        "Last key frame where the track ends (the video is as long as the track)",
+        key="av.to_end",
+    )
+    if st.button("Detect key frames", key="av.detect", disabled=not path):
+        _detect(path)
+    found = _current_result(path)
+    if found is not None:
+        _show_result(found)
+
+    st.markdown("**How the track drives the animation**")
+    t1, t2, t3 = st.columns(3)
+    t1.checkbox(
+        "Audio-driven timing",
+        key="av.timing",
+        disabled=not path,
+        help="between keyframes, move faster where the component is loud",
+    )
+    t2.slider(
+        "Smoothing",
+        0.0,
+        1.0,
+        step=0.05,
+        key="av.smoothing",
+        help="0: timing from the audio alone; 1: linear",
+    )
+    t3.checkbox("Put the track into MP4 output", key="av.mux")
+    notes = [
+        "Every curve (the easing curve, motion and strength) may use the variable `audio`: "
+        "the component's loudness at that frame, 0 to 1, e.g. `0: (1 + 0.05*audio)`."
+    ]
+    if path and st.session_state["av.mux"] and st.session_state.get("ps.format") != "mp4":
+        notes.append(
+            f"The output format is {str(st.session_state.get('ps.format')).upper()}, which has "
+            "no sound: the track will drive timing and curves but not be heard."
+        )
+    for note in notes:
+        st.caption(note)
+
+
+def _upload(choice: SidebarChoice) -> None:
+    """Store a newly uploaded track (once per upload) and make it the spec's track."""
+    from studio.audio import check_audio
+    from ui.uploads import save_upload
+
+    upload = st.file_uploader("Audio file", type=AUDIO_TYPES, key="av.upload")
+    if upload is None:
+        st.session_state.pop("av.upload_error", None)
+        return
+    if st.session_state.get("av.upload_id") != upload.file_id:
+        st.session_state["av.upload_id"] = upload.file_id
+        st.session_state.pop("av.upload_error", None)
+        try:
+            stored = save_upload(upload, choice.session, "audio", check=check_audio)
+        except StudioError as exc:
+            st.session_state["av.upload_error"] = f"{upload.name}: {exc}"
+        else:
+            set_value("av.audio", stored)
+            st.session_state.pop("av.found", None)
+    if "av.upload_error" in st.session_state:
+        st.error(st.session_state["av.upload_error"])
+
+
+def _show_track(path: str) -> None:
+    from studio.audio import resolve_media_path
+
+    resolved = resolve_media_path(path)
+    c1, c2 = st.columns([4, 1])
+    c1.caption(f"Track: `{path}`")
+    c2.button("Remove track", key="av.remove", on_click=_remove_track)
+    if resolved.is_file():
+        st.audio(str(resolved))
+    else:
+        st.warning(f"The track {path} is missing.")
+
+
+def _remove_track() -> None:
+    set_value("av.audio", "")
+    set_value("av.timing", False)
+    st.session_state.pop("av.found", None)
+
+
+def _detect(path: str) -> None:
+    from studio.audio import analyse_audio, cached_audio, waveform
+
+    fps, component = float(st.session_state["ps.fps"]), st.session_state["av.component"]
+    try:
+        with st.spinner("Finding the onsets..."):
+            found = analyse_audio(path, fps, component)
+            samples, rate = cached_audio(path)
+            wave = waveform(samples, rate)
+    except StudioError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["av.found"] = ((path, fps, component), found, wave)
+
+
+def _current_result(path: str):
+    """The detection result, if it was made for the current track, fps and component."""
+    kept = st.session_state.get("av.found")
+    if kept is None or not path:
+        return None
+    key, found, wave = kept
+    if key != (path, float(st.session_state["ps.fps"]), st.session_state["av.component"]):
+        st.info("The track, fps or component changed since the key frames were found.")
+        return None
+    return found, wave
+
+
+def _show_result(result) -> None:
+    from ui.charts import audio_chart
+
+    found, (times, peaks) = result
+    shown = ", ".join(str(f) for f in found.frames[:40])
+    more = f" and {len(found.frames) - 40} more" if len(found.frames) > 40 else ""
+    st.markdown(
+        f"**{len(found.frames)} key frames** at {found.fps:g} fps ({found.component}): "
+        f"{shown}{more}. The track lasts {found.duration:.2f} s (to frame {found.end_frame})."
+    )
+    st.plotly_chart(audio_chart(times, peaks, found), width="stretch", key="av.chart")
+    st.button(
+        "Write key frames into the schedule",
+        key="av.write",
+        type="primary",
+        on_click=_write_keyframes,
+        args=(found,),
+    )
+    message = st.session_state.pop("av.write_message", None)
+    if message is not None:
+        kind, text = message
+        (st.success if kind == "success" else st.error)(text)
+
+
+def _write_keyframes(found) -> None:
+    from studio.audio import merge_keyframes
+    from studio.schedule import parse_schedule
+
+    frames = list(found.frames)
+    if st.session_state.get("av.to_end"):
+        frames.append(found.end_frame)
+    text = get_value("ps.schedule", "")
+    try:
+        before = len(parse_schedule(text).keyframes)
+        merged = merge_keyframes(text, frames, mode=st.session_state["av.merge"])
+        after = len(parse_schedule(merged).keyframes)
+    except StudioError as exc:
+        st.session_state["av.write_message"] = (
+            "error",
+            f"The schedule on Prompt Schedule cannot be read, so nothing was written: {exc}",
+        )
+        return
+    set_value("ps.schedule", merged)
+    done = (
+        f"added {after - before} key frames ({after} in all)"
+        if st.session_state["av.merge"] == "add"
+        else f"moved the {after} keyframes to the nearest detected frames"
+    )
+    st.session_state["av.write_message"] = (
+        "success",
+        f"Schedule updated: {done}; your prompts are kept. See Prompt Schedule.",
+    )

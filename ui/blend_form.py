@@ -1,0 +1,198 @@
+"""The Blend page's widgets <-> a ``BlendSpec``, both ways.
+
+One table says which widget holds which spec field, so building a spec from the page and
+restoring a recorded spec into the page ("restore settings" in History) cannot drift apart.
+A few fields need a conversion (the prompt list, the manual tree's lists, the budget); they
+are handled next to the table. The model and device live in the shared sidebar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import streamlit as st
+
+from studio.blend_prompts import format_prompt_lines, parse_prompt_lines
+from studio.builtin import recommended_size
+from studio.errors import SpecError
+from studio.spec import BlendSpec
+from ui.sidebar import choose_model
+from ui.state import keep, set_value
+
+__all__ = [
+    "BUDGETS",
+    "FIELDS",
+    "GROUPS",
+    "INJECTIONS",
+    "PAGE",
+    "keep_defaults",
+    "restore",
+    "spec_from_state",
+]
+
+PAGE = "pages/blend.py"
+GROUPS = ("prompts", "diffusion", "blend", "upscale", "output")
+INJECTIONS = ("strengths", "steps")  # how a manual tree gives its injection points
+BUDGETS = ("none", "denoise steps", "seconds")
+
+# widget key -> (spec group, field), for the fields a widget holds as they are
+FIELDS: dict[str, tuple[str, str]] = {
+    "blend.negative": ("prompts", "negative_prompt"),
+    "blend.scheduler": ("diffusion", "scheduler"),
+    "blend.steps": ("diffusion", "steps"),
+    "blend.guidance": ("diffusion", "guidance"),
+    "blend.width": ("diffusion", "width"),
+    "blend.height": ("diffusion", "height"),
+    "blend.seed": ("diffusion", "seed"),
+    "blend.setup": ("blend", "setup"),
+    "blend.preset": ("blend", "preset"),
+    "blend.depth": ("blend", "depth_strength"),
+    "blend.frames": ("blend", "diffusion_frames"),
+    "blend.insertion": ("blend", "insertion"),
+    "blend.distance": ("blend", "distance"),
+    "blend.crossfeed_power": ("blend", "crossfeed_power"),
+    "blend.crossfeed_range": ("blend", "crossfeed_range"),
+    "blend.crossfeed_decay": ("blend", "crossfeed_decay"),
+    "blend.dampening": ("blend", "guidance_dampening"),
+    "blend.embeddings": ("blend", "embeddings"),
+    "blend.inpaint_mask": ("blend", "inpaint_mask"),
+    "blend.inpaint_image": ("blend", "inpaint_image"),
+    "blend.upscale_model": ("upscale", "model"),
+    "blend.upscale_steps": ("upscale", "steps"),
+    "blend.upscale_guidance": ("upscale", "guidance"),
+    "blend.upscale_noise": ("upscale", "noise_level"),
+    "blend.upscale_scheduler": ("upscale", "scheduler"),
+    "blend.fps": ("output", "fps"),
+    "blend.duration": ("output", "duration"),
+    "blend.fill": ("output", "fill"),
+    "blend.format": ("output", "format"),
+}
+# Widgets whose value is converted: prompts.keyframes, the manual tree, the budget.
+CONVERTED = {
+    "blend.prompts": "prompts",
+    "blend.branches": "blend",
+    "blend.injection_kind": "blend",
+    "blend.injection": "blend",
+    "blend.budget_kind": "blend",
+    "blend.budget": "blend",
+}
+
+EXAMPLE = (
+    "# one prompt per line; [seed=N] first gives it a seed, '| negative: ...' a negative\n"
+    "a large red circle on a black background\n"
+    "a large blue square on a black background\n"
+)
+
+
+def _converted_values(spec: BlendSpec) -> dict[str, Any]:
+    """The converted widgets' values for ``spec``."""
+    b = spec.blend
+    if b.injection_steps:
+        kind, injection = "steps", ",".join(str(k) for k in b.injection_steps)
+    else:
+        kind, injection = "strengths", ",".join(f"{s:g}" for s in b.injection_strengths)
+    if b.budget_steps:
+        budget_kind, budget = "denoise steps", float(b.budget_steps)
+    elif b.budget_seconds:
+        budget_kind, budget = "seconds", float(b.budget_seconds)
+    else:
+        budget_kind, budget = "none", 0.0
+    return {
+        "blend.prompts": format_prompt_lines(spec.prompts.keyframes),
+        "blend.branches": ",".join(str(n) for n in b.branches),
+        "blend.injection_kind": kind,
+        "blend.injection": injection,
+        "blend.budget_kind": budget_kind,
+        "blend.budget": budget,
+    }
+
+
+def keep_defaults(model: str) -> None:
+    """Give every page widget its kept value, or the default of a new spec for ``model``."""
+    spec = BlendSpec()
+    size = recommended_size(model)
+    for key, (group, name) in FIELDS.items():
+        default = getattr(getattr(spec, group), name)
+        if name in ("width", "height"):
+            default = size
+        elif name == "guidance" and group == "diffusion":
+            default = 4.0 if model.startswith("builtin:") else default
+        keep(key, default)
+    converted = _converted_values(spec)
+    converted["blend.prompts"] = EXAMPLE
+    converted["blend.branches"] = "1,2"
+    converted["blend.injection"] = "0.4,0.7"
+    for key, value in converted.items():
+        keep(key, value)
+
+
+def spec_from_state(model: str, device: str) -> BlendSpec:
+    """The spec the widgets describe. Raises ``SpecError`` (or ``PromptListError``) naming
+    the bad value or the impossible setup, exactly as the engine would."""
+    state = st.session_state
+    values: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
+    for key, (group, name) in FIELDS.items():
+        values[group][name] = state[key]
+    values["prompts"]["keyframes"] = parse_prompt_lines(state["blend.prompts"])
+    blend = values["blend"]
+    if state["blend.setup"] == "manual":
+        blend["branches"] = _numbers(state["blend.branches"], int, "branches per level", "2,3")
+        if state["blend.injection_kind"] == "steps":
+            blend["injection_steps"] = _numbers(
+                state["blend.injection"], int, "injection steps", "8,14"
+            )
+        else:
+            blend["injection_strengths"] = _numbers(
+                state["blend.injection"], float, "injection strengths", "0.4,0.7"
+            )
+    budget = float(state["blend.budget"])
+    if state["blend.budget_kind"] == "denoise steps":
+        if budget != int(budget):
+            raise SpecError(f"a budget in denoise steps must be a whole number, got {budget:g}")
+        blend["budget_steps"] = int(budget)
+    elif state["blend.budget_kind"] == "seconds":
+        blend["budget_seconds"] = budget
+    values["diffusion"].update(model=model, device=device)
+    values["diffusion"]["seed"] = int(values["diffusion"]["seed"])
+    base = BlendSpec()
+    spec = base.replace(
+        **{
+            group: dataclasses.replace(getattr(base, group), **fields)
+            for group, fields in values.items()
+        }
+    )
+    spec.check()
+    return spec
+
+
+def restore(spec: BlendSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
+    """Load the chosen groups of ``spec`` into the page (and the sidebar's model and device).
+
+    Call from a button callback or before the widgets are drawn. Returns the groups restored.
+    Raises ``SpecError`` for a group a blend spec does not have.
+    """
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise SpecError(f"unknown settings group {unknown[0]!r}; groups: {', '.join(GROUPS)}")
+    for key, (group, name) in FIELDS.items():
+        if group in groups:
+            set_value(key, getattr(getattr(spec, group), name))
+    for key, value in _converted_values(spec).items():
+        if CONVERTED[key] in groups:
+            set_value(key, value)
+    if "diffusion" in groups:
+        choose_model(spec.diffusion.model)
+        set_value("sidebar.device", spec.diffusion.device)
+    return list(groups)
+
+
+def _numbers(text: str, kind: type, what: str, example: str) -> tuple:
+    """``"2, 3"`` -> ``(2, 3)``; an empty text is an empty tuple."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        return tuple(kind(p) for p in parts)
+    except ValueError:
+        raise SpecError(
+            f"{what} must be numbers separated by commas, e.g. {example}; got {text!r}"
+        ) from None
