@@ -112,7 +112,12 @@ def render_animation(
         ).to(device=device, dtype=loaded.dtype)  # (K, C, h, w)
         inits = _InitImages(spec, plan, media)
         coherence = (
-            Coherence(spec.motion.coherence_scale, spec.motion.coherence_alpha)
+            Coherence(
+                spec.motion.coherence_scale,
+                spec.motion.coherence_alpha,
+                noise=plan.curves.coherence_noise if spec.motion.coherence_noise.strip() else None,
+                seed=d.seed,
+            )
             if spec.motion.coherence_scale > 0
             else None
         )
@@ -152,7 +157,7 @@ def render_animation(
             )
             denoise_steps += steps
             if coherence is not None:
-                latents = coherence.apply(latents)
+                latents = coherence.apply(latents, frames=batch)
             with clock.stage("vae"):
                 images = decode(pipe, latents)
             with clock.stage("write"):

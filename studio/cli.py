@@ -174,6 +174,9 @@ def _add_media_arguments(animate) -> None:
     )
     animate.add_argument("--coherence-alpha", type=float, help="(0, 1]: how fast the pull follows")
     animate.add_argument(
+        "--coherence-noise", help="curve: std of seeded noise added to each pulled frame"
+    )
+    animate.add_argument(
         "--color-match", choices=["none", "first", "input"], help="LAB histogram matching"
     )
 
@@ -413,6 +416,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
         border=args.border,
         coherence_scale=args.coherence_scale,
         coherence_alpha=args.coherence_alpha,
+        coherence_noise=args.coherence_noise,
         color_match=args.color_match,
     )
     if args.video_input is not None:

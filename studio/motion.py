@@ -42,7 +42,14 @@ __all__ = [
 ]
 
 MOTION_CURVES = ("zoom", "angle", "translate_x", "translate_y")
-_DEFAULTS = {"zoom": 1.0, "angle": 0.0, "translate_x": 0.0, "translate_y": 0.0, "noise": 0.0}
+_DEFAULTS = {
+    "zoom": 1.0,
+    "angle": 0.0,
+    "translate_x": 0.0,
+    "translate_y": 0.0,
+    "noise": 0.0,
+    "coherence_noise": 0.0,
+}
 # grid_sample's names for the spec's border modes.
 _PADDING = {"reflect": "reflection", "replicate": "border", "zero": "zeros"}
 
@@ -61,6 +68,7 @@ class FrameCurves:
     translate_y: np.ndarray
     strength: np.ndarray
     noise: np.ndarray
+    coherence_noise: np.ndarray
     feedback: bool
 
 
@@ -72,12 +80,12 @@ def evaluate_curves(
     ``variables`` may give ``audio`` (shape ``(frames,)``, in [0, 1]); missing, it is zeros.
     Raises ``CurveError`` for a curve that cannot be evaluated and ``SpecError`` naming the
     curve, the frame and the value when a value is out of range: strength outside [0, 1],
-    zoom outside (0, 10], noise below 0.
+    zoom outside (0, 10], noise or coherence noise below 0.
     """
     audio = (variables or {}).get("audio")
     given = {"audio": np.zeros(frames) if audio is None else np.asarray(audio, np.float64)}
     values = {}
-    for name in (*MOTION_CURVES, "strength", "noise"):
+    for name in (*MOTION_CURVES, "strength", "noise", "coherence_noise"):
         text = getattr(motion, name)
         if text.strip():
             values[name] = parse_curve(text, names=("t", "audio")).values(frames, given)
@@ -86,6 +94,7 @@ def evaluate_curves(
     _check_range(values["strength"], "strength", lambda v: (v >= 0) & (v <= 1), "in [0, 1]")
     _check_range(values["zoom"], "zoom", lambda v: (v > 0) & (v <= 10), "in (0, 10]")
     _check_range(values["noise"], "noise", lambda v: v >= 0, "0 or more")
+    _check_range(values["coherence_noise"], "coherence noise", lambda v: v >= 0, "0 or more")
     feedback = any(getattr(motion, name).strip() for name in MOTION_CURVES)
     return FrameCurves(**values, feedback=feedback)
 

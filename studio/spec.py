@@ -170,7 +170,9 @@ class MotionSettings:
     to each init latent) apply to every frame that starts from an image. ``border``: how the
     warp fills pixels it brings in. ``coherence_scale`` (0 = off) pulls each frame's final
     latents toward a running mean of earlier frames, updated with weight
-    ``coherence_alpha``. ``color_match``: LAB histogram matching of every frame to the first
+    ``coherence_alpha``; ``coherence_noise`` (a curve, "" = none) is the standard deviation
+    of seeded Gaussian noise added to each pulled frame's latents (seed + frame, so batches
+    and resumes draw the same). ``color_match``: LAB histogram matching of every frame to the first
     frame or to the input.
     """
 
@@ -183,6 +185,7 @@ class MotionSettings:
     border: Border = "replicate"
     coherence_scale: float = 0.0
     coherence_alpha: float = 0.2
+    coherence_noise: str = ""
     color_match: ColorMatch = "none"
 
 

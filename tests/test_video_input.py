@@ -195,6 +195,35 @@ def test_coherence_gives_the_same_frames_in_batches_of_1_and_4(tmp_path, manager
     assert max(differ(a, b) for a, b in zip(one[1:], off[1:], strict=True)) > 2
 
 
+def test_coherence_noise_is_seeded_per_frame_and_batch_independent(tmp_path, manager):
+    schedule = "0: a red circle\n4: a blue square"
+    motion = MotionSettings(coherence_scale=0.6, coherence_alpha=0.5, coherence_noise="0: (0.5)")
+    noisy = frames_of(
+        render_animation(make_spec(schedule, motion=motion), tmp_path / "one", manager=manager)
+    )
+    batched = frames_of(
+        render_animation(
+            make_spec(schedule, batch=4, motion=motion), tmp_path / "four", manager=manager
+        )
+    )
+    quiet = frames_of(
+        render_animation(
+            make_spec(schedule, motion=MotionSettings(coherence_scale=0.6, coherence_alpha=0.5)),
+            tmp_path / "quiet",
+            manager=manager,
+        )
+    )
+    assert max(differ(a, b) for a, b in zip(noisy, batched, strict=True)) <= 2
+    assert np.array_equal(noisy[0], quiet[0])  # the first frame is the reference, untouched
+    assert max(differ(a, b) for a, b in zip(noisy[1:], quiet[1:], strict=True)) > 2
+
+
+def test_a_negative_coherence_noise_is_refused():
+    spec = make_spec("0: a", motion=MotionSettings(coherence_scale=0.5, coherence_noise="0: (-1)"))
+    with pytest.raises(SpecError, match="coherence noise curve must be 0 or more"):
+        plan_animation(spec)
+
+
 # -- plans with inputs ------------------------------------------------------------------------
 
 

@@ -210,6 +210,11 @@ def draw_motion_options() -> None:
             key="ps.color_match",
             help="LAB histogram matching to the first frame or to the input",
         )
+        st.text_input(
+            "Coherence noise",
+            key="ps.coherence_noise",
+            help="curve: std of seeded noise added to each pulled frame, e.g. `0: (0.05)`",
+        )
 
 
 # -- Gallery -----------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "ps.border": ("motion", "border"),
     "ps.coherence_scale": ("motion", "coherence_scale"),
     "ps.coherence_alpha": ("motion", "coherence_alpha"),
+    "ps.coherence_noise": ("motion", "coherence_noise"),
     "ps.color_match": ("motion", "color_match"),
 }
 GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion")
