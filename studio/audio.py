@@ -570,7 +570,12 @@ _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")  # studio.schedule's line breaks, kept
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def merge_keyframes(text: str, frames: Iterable[int], mode: Literal["add", "move"] = "add") -> str:
+def merge_keyframes(
+    text: str,
+    frames: Iterable[int],
+    mode: Literal["add", "move"] = "add",
+    keep_seeds_from: int | None = None,
+) -> str:
     """Put detected key frames into a schedule's text, keeping what the user wrote.
 
     ``add``: every frame in ``frames`` that is not yet a keyframe gets a new line
@@ -581,6 +586,12 @@ def merge_keyframes(text: str, frames: Iterable[int], mode: Literal["add", "move
     just after the line of the keyframe whose prompt it repeats (before the first keyframe's
     line for earlier frames). Seeds are not copied: a copied seed would make the beat
     invisible.
+
+    ``keep_seeds_from``: the render's base seed (``diffusion.seed``). Keyframes without their
+    own ``[seed=N]`` draw ``base + index``, so a line inserted before one would shift its
+    index and change how it looks; with a base seed, ``add`` writes each such keyframe's
+    current seed onto its line (``N [seed=S]: ...``), so what the user already had stays
+    exactly as it was.
 
     ``move``: every keyframe moves to the nearest frame of ``frames`` after the one the
     previous keyframe moved to (so order is kept and no two meet); a keyframe with no such
@@ -623,6 +634,11 @@ def merge_keyframes(text: str, frames: Iterable[int], mode: Literal["add", "move
         return "".join(line + brk for line, brk in zip(lines, breaks, strict=True))
 
     existing = {k.frame for k in keys}
+    if keep_seeds_from is not None and any(f not in existing for f in wanted):
+        for index, key in enumerate(keys):
+            if key.seed is None:
+                seed = (keep_seeds_from + index) % 2**63
+                lines[key.line - 1] = _with_seed(lines[key.line - 1], seed)
     before_first: list[str] = []
     after: dict[int, list[str]] = {}  # source line number -> new lines, in frame order
     for frame in wanted:
@@ -650,11 +666,21 @@ def merge_keyframes(text: str, frames: Iterable[int], mode: Literal["add", "move
     return "".join(out)
 
 
-def _with_frame(line: str, frame: int) -> str:
-    """A keyframe line with its frame number replaced (the first token after blanks)."""
-    start = 0
-    while start < len(line) and line[start].isspace():
-        start += 1
+def _frame_span(line: str) -> tuple[int, int]:
+    """Where a parsed keyframe line's frame number starts and ends (after leading blanks)."""
+    start = len(line) - len(line.lstrip())
     digits = _DIGITS.match(line, start)
     assert digits is not None, "a parsed keyframe line starts with its frame"
-    return line[:start] + str(frame) + line[digits.end() :]
+    return start, digits.end()
+
+
+def _with_seed(line: str, seed: int) -> str:
+    """A keyframe line (without a seed) with ``[seed=N]`` written after its frame number."""
+    _, end = _frame_span(line)
+    return line[:end] + f" [seed={seed}]" + line[end:]
+
+
+def _with_frame(line: str, frame: int) -> str:
+    """A keyframe line with its frame number replaced (the first token after blanks)."""
+    start, end = _frame_span(line)
+    return line[:start] + str(frame) + line[end:]

@@ -392,3 +392,27 @@ def test_gif_render_keeps_its_frames_and_notes_the_missing_sound(tmp_path, track
     assert not result.outputs[0].has_audio
     assert "no sound" in result.extra["notes"][0]
     assert probe(result.outputs[0].path)["frames"] == 2
+
+
+def test_adding_key_frames_keeps_the_seeds_the_users_keyframes_draw():
+    from studio.plan import plan_animation
+    from studio.spec import AnimationSpec, DiffusionSettings, PromptSettings
+
+    def seeds_by_frame(text: str) -> dict[int, int]:
+        spec = AnimationSpec(
+            prompts=PromptSettings(schedule=text), diffusion=DiffusionSettings(seed=7)
+        )
+        plan = plan_animation(spec)
+        return dict(
+            zip([k.frame for k in plan.schedule.keyframes], plan.keyframe_seeds, strict=True)
+        )
+
+    text = "0: a red circle\n12 [seed=99]: a blue circle\n24: a green star"
+    before = seeds_by_frame(text)
+    merged = merge_keyframes(text, [0, 5, 18], keep_seeds_from=7)
+    after = seeds_by_frame(merged)
+    assert {f: after[f] for f in before} == before
+    assert set(after) == {0, 5, 12, 18, 24}
+    assert "12 [seed=99]:" in merged and "24 [seed=9]:" in merged
+    # Without the base seed the later keyframe's seed shifts: the reason for the option.
+    assert seeds_by_frame(merge_keyframes(text, [0, 5, 18]))[24] != before[24]

@@ -193,7 +193,11 @@ def _write_keyframes(found) -> None:
     text = get_value("ps.schedule", "")
     try:
         before = len(parse_schedule(text).keyframes)
-        merged = merge_keyframes(text, frames, mode=st.session_state["av.merge"])
+        # Pin the seeds the user's keyframes draw now, so new beats do not change their look.
+        base = None if get_value("ps.latents", "keyframe") == "fixed" else get_value("ps.seed", 0)
+        merged = merge_keyframes(
+            text, frames, mode=st.session_state["av.merge"], keep_seeds_from=base
+        )
         after = len(parse_schedule(merged).keyframes)
     except StudioError as exc:
         st.session_state["av.write_message"] = (
