@@ -590,7 +590,7 @@ def merge_keyframes(
     ``keep_seeds_from``: the render's base seed (``diffusion.seed``). Keyframes without their
     own ``[seed=N]`` draw ``base + index``, so a line inserted before one would shift its
     index and change how it looks; with a base seed, ``add`` writes each such keyframe's
-    current seed onto its line (``N [seed=S]: ...``), so what the user already had stays
+    current seed onto its line (``N [seed=S]: ...``) when a new line comes before it, so what the user already had stays
     exactly as it was.
 
     ``move``: every keyframe moves to the nearest frame of ``frames`` after the one the
@@ -634,9 +634,11 @@ def merge_keyframes(
         return "".join(line + brk for line, brk in zip(lines, breaks, strict=True))
 
     existing = {k.frame for k in keys}
-    if keep_seeds_from is not None and any(f not in existing for f in wanted):
+    added = [f for f in wanted if f not in existing]
+    if keep_seeds_from is not None and added:
         for index, key in enumerate(keys):
-            if key.seed is None:
+            # Only keyframes after the first new line move to a later index.
+            if key.seed is None and key.frame > added[0]:
                 seed = (keep_seeds_from + index) % 2**63
                 lines[key.line - 1] = _with_seed(lines[key.line - 1], seed)
     before_first: list[str] = []

@@ -321,9 +321,10 @@ def test_audio_page_finds_key_frames_and_writes_them_into_the_schedule(app, stud
     assert any("4 key frames" in m.value for m in at.markdown)  # 0 and the three clicks
     at.button(key="av.write").click().run()
     assert any("Schedule updated" in s.value for s in at.success)
-    # Clicks at 0.5, 1.25 and 2.0 s at 12 fps; the track ends in frame 29.
+    # Clicks at 0.5, 1.25 and 2.0 s at 12 fps; the track ends in frame 29. The blue square
+    # moves from index 1 to 2, so it keeps the seed it drew (base 0 + 1) written on its line.
     assert at.session_state["ps.schedule"] == (
-        "0: a red circle\n6: a red circle\n10: a blue square\n15: a blue square\n"
+        "0: a red circle\n6: a red circle\n10 [seed=1]: a blue square\n15: a blue square\n"
         "24: a blue square\n29: a blue square"
     )
 
