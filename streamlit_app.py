@@ -9,6 +9,7 @@ import streamlit as st
 st.set_page_config(page_title="Latent Studio", page_icon=":material/animation:", layout="wide")
 
 from ui.sidebar import draw_sidebar  # noqa: E402  (after set_page_config)
+from ui.state import remember_all  # noqa: E402
 
 PAGES = [
     st.Page(
@@ -22,5 +23,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+remember_all()
 draw_sidebar()
 page.run()

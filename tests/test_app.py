@@ -348,3 +348,27 @@ def test_audio_page_rejects_a_file_that_is_not_audio(app, studio_home):
     with Store.open(studio_home).session() as s:
         assert not any(session.inputs for session in list_sessions(s))
     assert at.button(key="av.detect").disabled
+
+
+def _conditional_widget_script():
+    import streamlit as st
+
+    from ui.state import keep, remember_all
+
+    remember_all()
+    keep("t.show", True)
+    st.checkbox("Show", key="t.show")
+    if st.session_state["t.show"]:
+        keep("t.name", "first")
+        st.text_input("Name", key="t.name")
+
+
+def test_a_conditional_widget_keeps_a_value_changed_in_the_run_that_hides_it():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_conditional_widget_script).run()
+    # Type a name and hide the field in one run (as a form or a fast user does).
+    at.text_input(key="t.name").set_value("second")
+    at.checkbox(key="t.show").uncheck().run()
+    at.checkbox(key="t.show").check().run()
+    assert at.text_input(key="t.name").value == "second"

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-__all__ = ["get_value", "keep", "set_value"]
+__all__ = ["get_value", "keep", "remember_all", "set_value"]
 
 _KEPT = "_kept_widget_values"
 
@@ -22,6 +22,19 @@ def keep(key: str, default: Any) -> None:
     if key not in st.session_state:
         st.session_state[key] = kept.get(key, default)
     kept[key] = st.session_state[key]
+
+
+def remember_all() -> None:
+    """Copy every kept widget's current value; the entry point calls it first in each run.
+
+    ``keep`` only copies a value when its page draws the widget again. A widget drawn only
+    under a condition (a setup's own fields, say) can change in the run that hides it, and
+    would then come back with its older value: this catches the change first.
+    """
+    kept = st.session_state.setdefault(_KEPT, {})
+    for key in list(kept):
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
 
 
 def set_value(key: str, value: Any) -> None:
