@@ -26,14 +26,14 @@ import torch
 from studio.checkpoint import FrameCheckpoint
 from studio.coherence import Coherence
 from studio.color import ColorReference
-from studio.errors import RenderCancelled, ScheduleError
+from studio.errors import ScheduleError
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.interpolate import lerp, slerp
 from studio.media import InputMedia, check_inputs, load_image, stream_video
 from studio.models import ModelManager, make_scheduler
 from studio.motion import warp
 from studio.plan import AnimationPlan, plan_animation
-from studio.render_common import Clock, decode, load_options
+from studio.render_common import Clock, decode, load_options, stop_early
 from studio.spec import AnimationSpec
 from studio.versions import library_versions
 from studio.writers import open_writer
@@ -197,22 +197,10 @@ def render_animation(
             result.extra["notes"] = notes
         events.finished(result)
         return result
-    except RenderCancelled:
-        if checkpoint is not None:
-            checkpoint.remove()
-        if writer is not None and done:
-            # The frames already made are work the user paid for: keep them, playable.
-            events.output(writer.close())
-        elif writer is not None:
-            writer.abort()
-        events.cancelled()
-        raise
     except BaseException as exc:
-        if checkpoint is not None:
-            checkpoint.remove()
-        if writer is not None:
-            writer.abort()
-        events.failed(exc)
+        stop_early(
+            exc, writer=writer, frames_written=bool(done), checkpoint=checkpoint, events=events
+        )
         raise
 
 

@@ -37,12 +37,12 @@ from studio.blend_inpaint import InpaintGuide
 from studio.blend_plan import BlendPlan, plan_blend, segment_sources
 from studio.blend_upscale import UpscaleStage
 from studio.checkpoint import FrameCheckpoint
-from studio.errors import RenderCancelled, SpecError
+from studio.errors import SpecError
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.interpolate import lerp, slerp
 from studio.models import ModelManager, make_scheduler
 from studio.perceptual import ssim_distance
-from studio.render_common import Clock, decode, load_options
+from studio.render_common import Clock, decode, load_options, stop_early
 from studio.spec import BlendSpec
 from studio.trajectory import run_trajectory
 from studio.writers import open_writer
@@ -219,22 +219,10 @@ def render_blend(
         )
         events.finished(result)
         return result
-    except RenderCancelled:
-        if checkpoint is not None:
-            checkpoint.remove()
-        if writer is not None and written:
-            # The frames already made are work the user paid for: keep them, playable.
-            events.output(writer.close())
-        elif writer is not None:
-            writer.abort()
-        events.cancelled()
-        raise
     except BaseException as exc:
-        if checkpoint is not None:
-            checkpoint.remove()
-        if writer is not None:
-            writer.abort()
-        events.failed(exc)
+        stop_early(
+            exc, writer=writer, frames_written=bool(written), checkpoint=checkpoint, events=events
+        )
         raise
 
 

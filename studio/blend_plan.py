@@ -18,6 +18,7 @@ from typing import Any
 
 from studio.blend_tree import BlendTree, tree_for
 from studio.errors import SpecError
+from studio.plan import unique_texts
 from studio.spec import BlendSpec
 
 __all__ = ["BlendPlan", "plan_blend", "segment_sources"]
@@ -83,10 +84,7 @@ class BlendPlan:
     @property
     def unique_prompts(self) -> tuple[str, ...]:
         """Each text the encoder must see, once; the negatives only with guidance."""
-        texts = dict.fromkeys(self.prompts)
-        if self.spec.diffusion.guidance > 1.0:
-            texts.update(dict.fromkeys(self.negatives))
-        return tuple(texts)
+        return unique_texts(self.prompts, self.negatives, self.spec.diffusion.guidance)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe facts for events, the store and the page."""

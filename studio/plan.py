@@ -50,11 +50,8 @@ class AnimationPlan:
 
     @property
     def unique_prompts(self) -> tuple[str, ...]:
-        """Each text the encoder must see, once; the unconditional "" only with guidance."""
-        texts = dict.fromkeys(self.prompts)
-        if self.spec.diffusion.guidance > 1.0:
-            texts.update(dict.fromkeys(self.negatives))
-        return tuple(texts)
+        """Each text the encoder must see, once; the negatives only with guidance."""
+        return unique_texts(self.prompts, self.negatives, self.spec.diffusion.guidance)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe facts for events, the store and the page."""
@@ -68,6 +65,14 @@ class AnimationPlan:
             "batches": len(self.batches),
             "predicted_denoise_steps": self.predicted_denoise_steps,
         }
+
+
+def unique_texts(prompts, negatives, guidance: float) -> tuple[str, ...]:
+    """Each text a render's encoder must see, once, in order; negatives only with guidance."""
+    texts = dict.fromkeys(prompts)
+    if guidance > 1.0:
+        texts.update(dict.fromkeys(negatives))
+    return tuple(texts)
 
 
 def plan_animation(

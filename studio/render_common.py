@@ -13,7 +13,7 @@ import torch
 
 from studio.models import LoadOptions
 
-__all__ = ["Clock", "decode", "load_options"]
+__all__ = ["Clock", "decode", "load_options", "stop_early"]
 
 
 def load_options(spec) -> LoadOptions:
@@ -68,3 +68,26 @@ class Clock:
         timings["total"] = total
         timings["other"] = total - sum(self.stages.values())
         return timings
+
+
+def stop_early(exc: BaseException, *, writer, frames_written: bool, checkpoint, events) -> None:
+    """What a render does when ``exc`` stops it before the end (the caller re-raises).
+
+    Cancelled: the frames already made are work the user paid for, so a writer with frames
+    is closed into a playable, shorter file; anything else aborts the writer (no partial file
+    is left). The resume checkpoint goes either way: only a killed process leaves one.
+    ``events`` hears ``cancelled`` or ``failed``.
+    """
+    from studio.errors import RenderCancelled
+
+    if checkpoint is not None:
+        checkpoint.remove()
+    cancelled = isinstance(exc, RenderCancelled)
+    if writer is not None and cancelled and frames_written:
+        events.output(writer.close())
+    elif writer is not None:
+        writer.abort()
+    if cancelled:
+        events.cancelled()
+    else:
+        events.failed(exc)
