@@ -41,6 +41,28 @@ class BuiltinModel:
     shipped: Path | None = None  # a diffusers folder inside the package, instead of build
 
 
+def tiny_text_encoder(tokenizer):
+    """The random 2-layer CLIPTextModel (hidden size 32) of ``builtin:tiny`` over ``tokenizer``.
+
+    Also what tests build tiny pipelines of other kinds (an upscaler) from; seed torch first.
+    """
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=tokenizer.model_max_length,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+
+
 def _build_tiny():
     import torch
     from diffusers import (
@@ -49,7 +71,6 @@ def _build_tiny():
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     from studio.vocab import build_tokenizer
 
@@ -81,19 +102,7 @@ def _build_tiny():
         sample_size=64,
     )
     torch.manual_seed(2)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=tokenizer.model_max_length,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
+    text_encoder = tiny_text_encoder(tokenizer)
     scheduler = DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,

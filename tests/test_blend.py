@@ -384,8 +384,8 @@ def tiny_upscaler(tmp_path_factory) -> Path:
         StableDiffusionUpscalePipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel
 
+    from studio.builtin import tiny_text_encoder
     from studio.vocab import build_tokenizer
 
     tokenizer = build_tokenizer()
@@ -414,19 +414,7 @@ def tiny_upscaler(tmp_path_factory) -> Path:
         scaling_factor=0.08333,
     )
     torch.manual_seed(2)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=tokenizer.model_max_length,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
+    text_encoder = tiny_text_encoder(tokenizer)
     pipe = StableDiffusionUpscalePipeline(
         vae=vae,
         text_encoder=text_encoder,

@@ -246,7 +246,6 @@ def test_motion_with_a_video_input_is_refused(tmp_path):
 
 
 def test_the_audio_envelope_drives_a_motion_curve(tmp_path):
-    pytest.importorskip("studio.audio")
     import soundfile as sf
 
     from studio.animate import _curve_variables
