@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _child import run_child  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 PROMPTS = ("a red circle", "a blue square", "a green triangle", "a yellow star")
 
@@ -120,11 +120,7 @@ def main() -> None:
             "--cache",
             cache,
         ]
-        env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if proc.returncode != 0:
-            sys.exit(f"benchmark child failed:\n{proc.stderr}")
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        runs.append(run_child(cmd))
     shortest, longest = runs[0], runs[-1]
     print(
         json.dumps(

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _child import run_child  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 
 def make_video(path: Path, frames: int, size: int, fps: int) -> None:
@@ -105,11 +105,7 @@ def main() -> None:
             make_video(video, frames, args.size, fps=24)
             cmd = [sys.executable, __file__, "--child", str(video), "--cache", cache]
             cmd += ["--size", str(args.size), "--steps", str(args.steps)]
-            env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-            if proc.returncode != 0:
-                sys.exit(f"benchmark child failed:\n{proc.stderr}")
-            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            runs.append(run_child(cmd))
     shortest, longest = runs[0], runs[-1]
     print(
         json.dumps(
