@@ -3,7 +3,8 @@
 Everything is built here from scratch and a seed, in Stable Diffusion's own format and
 geometry: an AutoencoderKL that downsamples 128 px images by 8 to 16x16x4 latents, a
 UNet2DConditionModel on those latents, and a CLIPTextModel over the project's own tokenizer
-(``studio.vocab``), trained jointly with the UNet. The result is a diffusers
+(``studio.vocab``; by default with no transformer layers, see ``make_text_encoder``),
+trained jointly with the UNet. The result is a diffusers
 ``StableDiffusionPipeline`` folder in safetensors (float16 weights), loaded by the model
 manager as ``builtin:shapes`` with no network.
 
@@ -20,7 +21,9 @@ Stages, each with its share of the time budget:
    warm-up then cosine learning rate, EMA. An in-between scene is conditioned on the slerp
    of its two captions' embeddings at its mix, the interpolation the engine uses between
    keyframes, so a transition from "red" to "blue" moves through the colours between them.
-   ``--high-noise`` of each batch trains only the noisiest steps, where the layout is set.
+   ``--high-noise`` of each batch trains only the noisiest steps, where the layout is set;
+   ``--snr-gamma`` weights the low-noise steps down. The UNet has a coordinate code and the
+   caption scales its features (``make_unet``), so position words decide where a shape goes.
 4. Save the pipeline (EMA weights) and print a quick self-check with the shape classifier.
 
 Scenes whose (colour, shape, background) is in ``studio.shapes.HELD_OUT`` are never drawn
@@ -102,22 +105,48 @@ def make_unet(cross_dim: int, position_code: bool = False):
         norm_num_groups=16,
     )
     if position_code:
-        # Experimental (--position-code; did not make position words work in 31 minutes):
-        # over pure noise, zero padding looks like the noise's own mean, so a convolution
-        # cannot tell where it is. Shifting the input by -1 (center_input_sample) makes the
-        # padding visible, and a 15x15 first convolution over 16x16 latents sees a different
-        # set of in-bounds taps at every pixel: a learned absolute position code. The pooled
-        # caption also joins the timestep embedding every ResNet block adds.
+        # Where a shape goes is decided at the first, pure-noise step, from the caption
+        # alone; over pure noise, zero padding looks like the noise's own mean, so a plain
+        # convolution barely knows where it is. Shifting the input by -1
+        # (center_input_sample) makes the padding visible, and a 15x15 first convolution
+        # over 16x16 latents sees a different set of in-bounds taps at every pixel: a
+        # position code. The pooled caption joins the timestep embedding, and
+        # scale_shift lets it scale the features of every ResNet block (FiLM), so "at the
+        # top left" can switch on the features of the top left.
         config.update(
             center_input_sample=True,
             conv_in_kernel=15,
             addition_embed_type="text",
             addition_embed_type_num_heads=4,
+            resnet_time_scale_shift="scale_shift",
         )
-    return UNet2DConditionModel(**config)
+    unet = UNet2DConditionModel(**config)
+    if position_code:
+        # Four of conv_in's channels start as clean coordinate ramps: on the constant -1
+        # the taps add up coherently to a smooth function of x (or y), while the noise adds
+        # up incoherently (about 18x weaker at the edges). Learned from random weights,
+        # the code was too weak to be found in a 30-minute run.
+        with torch.no_grad():
+            ramp = (torch.arange(15.0) - 7.0) / 7.0 * 0.01
+            weight = unet.conv_in.weight  # (out, 4, 15, 15)
+            weight[0] = ramp[None, None, :].expand(4, 15, 15)
+            weight[1] = ramp[None, :, None].expand(4, 15, 15)
+            weight[2] = -weight[0]
+            weight[3] = -weight[1]
+    return unet
 
 
-def make_text_encoder(vocab_size: int, hidden: int):
+def make_text_encoder(vocab_size: int, hidden: int, layers: int = 2):
+    """A small CLIPTextModel. ``layers=0`` leaves token + position embeddings and the final
+    LayerNorm: every word keeps a vector of its own.
+
+    Why 0 can be better: trained jointly with the UNet, a 2-layer encoder mixes every word
+    into every later token, and the final LayerNorm makes the words compete for each
+    token's fixed norm. Background and colour words, useful at every noise level, grew; the
+    position words, useful only at the first steps, shrank (their differences fell ~8x
+    while background's grew ~9x) until the UNet could not read them at all. With no
+    layers, the cross-attention reads "left" from the token "left" alone.
+    """
     from transformers import CLIPTextConfig, CLIPTextModel
 
     return CLIPTextModel(
@@ -125,7 +154,7 @@ def make_text_encoder(vocab_size: int, hidden: int):
             vocab_size=vocab_size,
             hidden_size=hidden,
             intermediate_size=hidden * 4,
-            num_hidden_layers=2,
+            num_hidden_layers=layers,
             num_attention_heads=4,
             max_position_embeddings=MAX_TOKENS,
             bos_token_id=0,
@@ -276,7 +305,19 @@ def encode_cache(vae, rng, count: int, mix_share: float, batch: int = 64):
 
 
 def train_unet(
-    unet, text_encoder, tokenizer, pairs, latents, seconds, rng, batch, log, *, high_noise, keep_p
+    unet,
+    text_encoder,
+    tokenizer,
+    pairs,
+    latents,
+    seconds,
+    rng,
+    batch,
+    log,
+    *,
+    high_noise,
+    keep_p,
+    snr_gamma=0.0,
 ) -> tuple:
     """Train UNet and text encoder on cached latents of ``pairs`` (see ``mixed_batch``).
 
@@ -288,6 +329,7 @@ def train_unet(
     from studio.interpolate import slerp
 
     noise_sched = DDPMScheduler(**NOISE_SCHEDULE)
+    alphas = noise_sched.alphas_cumprod
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2)
     ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
@@ -328,7 +370,15 @@ def train_unet(
         encoded = text_encoder(ids)[0]
         text = slerp(encoded[:batch], encoded[batch:], mix)
         target = noise_sched.get_velocity(x0, noise, t)
-        loss = F.mse_loss(unet(xt, t, encoder_hidden_states=text).sample, target)
+        error = (unet(xt, t, encoder_hidden_states=text).sample - target).pow(2).mean((1, 2, 3))
+        if snr_gamma:
+            # Min-SNR weighting, on the low-noise side only: steps whose SNR + 1 is above
+            # gamma (little left to decide: fine detail the VAE decoder sharpens anyway)
+            # count less, so the gradient goes to the middle, where shapes form. The noisy
+            # end keeps full weight: that is where position words act.
+            snr = alphas[t] / (1 - alphas[t])
+            error = error * (snr_gamma / (snr + 1)).clamp(max=1.0)
+        loss = error.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -416,16 +466,31 @@ def main() -> None:
     parser.add_argument("--vae-batch", type=int, default=16)
     parser.add_argument("--unet-batch", type=int, default=64)
     parser.add_argument(
-        "--high-noise", type=float, default=0.0, help="share of samples at t >= 700"
+        "--high-noise", type=float, default=0.15, help="share of samples at t >= 700"
     )
     parser.add_argument(
-        "--position-code", action="store_true", help="experimental UNet position code"
+        "--position-code",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="coordinate code and caption FiLM in the UNet (see make_unet)",
     )
     parser.add_argument(
-        "--mix-share", type=float, default=0.0, help="share of in-between scenes (draw_between)"
+        "--mix-share", type=float, default=0.1, help="share of in-between scenes (draw_between)"
     )
     parser.add_argument(
-        "--keep-p", type=float, default=0.6, help="chance a caption names each optional attribute"
+        "--keep-p", type=float, default=0.75, help="chance a caption names each optional attribute"
+    )
+    parser.add_argument(
+        "--snr-gamma", type=float, default=0.0, help="min-SNR weighting of low-noise steps (0: off)"
+    )
+    parser.add_argument(
+        "--text-layers", type=int, default=0, help="CLIP text encoder layers (0: bag of words)"
+    )
+    parser.add_argument(
+        "--no-self-check",
+        dest="self_check",
+        action="store_false",
+        help="skip drawing held-out prompts at the end",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     parser.add_argument(
@@ -469,7 +534,7 @@ def main() -> None:
     vae.register_to_config(scaling_factor=scaling)
     log(f"latent cache: {len(pairs)} scenes, scaling_factor {scaling:.4f}")
 
-    text_encoder = make_text_encoder(len(tokenizer), hidden=64)
+    text_encoder = make_text_encoder(len(tokenizer), hidden=64, layers=args.text_layers)
     unet = make_unet(cross_dim=64, position_code=args.position_code)
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params")
     unet_seconds = total - (time.perf_counter() - started) - 30  # leave time to save
@@ -485,6 +550,7 @@ def main() -> None:
         log,
         high_noise=args.high_noise,
         keep_p=args.keep_p,
+        snr_gamma=args.snr_gamma,
     )
 
     pipe = StableDiffusionPipeline(
@@ -503,6 +569,7 @@ def main() -> None:
     minutes = (time.perf_counter() - started) / 60
     info = {
         "seed": args.seed,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "minutes": round(minutes, 2),
         "torch_threads": torch.get_num_threads(),
         "vae": vae_stats,
@@ -515,7 +582,8 @@ def main() -> None:
     log(
         f"saved {args.out} ({sum(f.stat().st_size for f in args.out.rglob('*') if f.is_file()) / 1e6:.1f} MB)"
     )
-    info["self_check"] = self_check(args.out, log)
+    if args.self_check:
+        info["self_check"] = self_check(args.out, log)
     (args.out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 

@@ -66,8 +66,8 @@ def test_it_draws_the_issue_example(tmp_path, manager):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 3 open: the shipped builtin:shapes jumps from red to blue in ~3 frames "
-    "(frames 9-12 read purple/green/white) instead of moving steadily",
+    reason="issue 3 open: the shipped builtin:shapes turns towards orange, then jumps to "
+    "blue in one frame (frames 7-8 read black) instead of moving steadily",
 )
 def test_a_transition_moves_hue_steadily_from_red_to_blue(tmp_path, manager):
     frames = render_frames(
@@ -93,7 +93,8 @@ def test_a_transition_moves_hue_steadily_from_red_to_blue(tmp_path, manager):
             4,
             4.0,
             marks=pytest.mark.xfail(
-                strict=True, reason="issue 3 open: 4 DDIM steps lose the background"
+                strict=True,
+                reason="issue 3 open: at 4 DDIM steps the green triangle comes out dark",
             ),
         ),
         ("ddim", 50, 8.0),
