@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +12,10 @@ import soundfile as sf
 
 from db import Store, list_runs
 from studio.writers import _ffmpeg_exe, probe
+from tests.run_cli import studio
 
-ROOT = Path(__file__).resolve().parents[1]
 RATE = 22050
 CLICKS = (0.5, 1.25, 2.0)
-
-
-def studio(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "studio", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

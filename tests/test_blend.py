@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +23,8 @@ from studio.spec import (
     DiffusionSettings,
 )
 from studio.writers import read_frames
+from tests.run_cli import studio as studio_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ("a red circle", "a blue square", "a green star")
 
 
@@ -297,18 +294,6 @@ def test_render_records_the_tree_in_the_store(studio_home, manager):
     assert run["plan"]["tree"]["levels"] == result.extra["tree"]["levels"]
     assert run["extra"]["tree"]["transitions"] == result.extra["tree"]["transitions"]
     assert run["spec"] == make_spec(frames=3).to_dict()
-
-
-def studio_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "studio", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
 
 
 def test_cli_blend_end_to_end(studio_home, tmp_path):

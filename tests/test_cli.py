@@ -12,21 +12,10 @@ import numpy as np
 import pytest
 
 from studio.writers import read_frames
+from tests.run_cli import studio
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEDULE = "0: a red circle\n12: a blue square\n24: a green triangle"
-
-
-def studio(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "studio", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd or ROOT,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -44,8 +42,8 @@ from db.files import FolderMoves
 from db.hub import list_remote_sessions, pull_session, push_session
 from db.manifest import FORMAT, MAX_FILE_BYTES, parse_manifest
 from tests.hub_server import FakeHub
+from tests.run_cli import studio
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "hf_local_test_token"
 REPO = "tester/studio-sessions"
 
@@ -825,20 +823,6 @@ def test_bad_repo_ids_and_slugs(hub: FakeHub, store: Store) -> None:
 
 
 # -- CLI -----------------------------------------------------------------------------------
-
-
-def studio(
-    home: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "studio", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=ROOT,
-        timeout=120,
-    )
 
 
 def test_cli_sessions_list_and_show(store: Store) -> None:
