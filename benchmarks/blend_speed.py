@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=25, help="diffusion frames per transition")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--depth", type=float, default=0.5, help="depth strength")
-    parser.add_argument("--guidance", type=float, default=5.0)
+    parser.add_argument("--guidance", type=float, help="default: the model's own")
     parser.add_argument("--scheduler", default="ddim")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--pairs", type=int, default=len(PAIRS), help="prompt pairs to measure")
@@ -129,6 +129,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-render", action="store_true", help="only the cost figures")
     args = parser.parse_args()
+    if args.guidance is None:
+        from studio.builtin import recommended_guidance
+
+        args.guidance = recommended_guidance(args.model)
 
     report: dict = {"cost": cost(args.frames, args.steps, args.depth)}
     if not args.no_render:

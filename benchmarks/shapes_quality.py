@@ -111,11 +111,18 @@ def save_grid(images, scenes, path: Path, columns: int = 8) -> None:
 
 
 def main() -> None:
+    from studio.builtin import recommended_guidance
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="builtin:shapes")
     parser.add_argument("--per-combo", type=int, default=12, help="images per held-out triple")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument(
+        "--guidance",
+        type=float,
+        default=recommended_guidance("builtin:shapes"),
+        help="default: builtin:shapes' own, also for a --model folder trained like it",
+    )
     parser.add_argument("--scheduler", default="ddim")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--grid", type=Path, help="write a grid of the first 32 samples here")

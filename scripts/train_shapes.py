@@ -166,6 +166,38 @@ def make_text_encoder(vocab_size: int, hidden: int, layers: int = 2):
     )
 
 
+def colour_code(text_encoder, tokenizer, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Give each colour word a token embedding made from its CIELAB colour; returns the
+    ``(ids, rows)`` that training keeps fixed.
+
+    Row = one shared vector + a fixed random projection of the word's scaled Lab values, so
+    embeddings are linear in colour: the mix of "red" and "blue" that the engine makes
+    between keyframes is the code of a colour between them (a magenta), close to no other
+    colour word. With learned embeddings the mix of "red" and "blue" lay nearer "green"
+    than "purple" in the UNet's eyes: a red-to-blue transition passed through a faint green
+    shape. The background words (black, white, gray, blue, green) are the same tokens and
+    get the same code.
+    """
+    from studio.shapes import BACKGROUNDS, COLOURS, srgb_to_lab
+
+    gen = torch.Generator().manual_seed(seed)
+    table = text_encoder.get_input_embeddings().weight
+    hidden = table.shape[1]
+    shared = torch.randn(hidden, generator=gen) * 0.02
+    projection = torch.randn(hidden, 3, generator=gen) * 0.04
+    ids, rows = [], []
+    for word, rgb in {**BACKGROUNDS, **COLOURS}.items():
+        (token,) = tokenizer(word, add_special_tokens=False).input_ids
+        lab = torch.tensor(srgb_to_lab(rgb), dtype=torch.float32)
+        scaled = (lab - torch.tensor([50.0, 0.0, 0.0])) / 50.0
+        ids.append(token)
+        rows.append(shared + projection @ scaled)
+    ids, rows = torch.tensor(ids), torch.stack(rows)
+    with torch.no_grad():
+        table[ids] = rows
+    return ids, rows
+
+
 # Stable Diffusion's betas, rescaled so the last step is pure noise (zero terminal SNR),
 # with v-prediction. With SD's own schedule a little of the image survives even the last
 # step; the model learns to read the background colour and the shape's place from that leak,
@@ -280,6 +312,10 @@ def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if fixed_tokens is not None:
+            with torch.no_grad():  # undo the step and the weight decay on the fixed rows
+                table = text_encoder.get_input_embeddings().weight
+                table[fixed_tokens[0]] = fixed_tokens[1]
         state["step"] += 1
         state["loss"] = (
             0.9 * state["loss"] + 0.1 * loss.item() if state["step"] > 1 else loss.item()
@@ -294,16 +330,32 @@ def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
     return {"steps": state["step"], "loss": round(state["loss"], 5)}
 
 
+def foreground_map(pixels: torch.Tensor, factor: int = 8) -> torch.Tensor:
+    """Where the shape is, at latent resolution: ``(n, 1, h / factor, w / factor)`` in [0, 1].
+
+    A scene's background is one plain colour, so a pixel belongs to the shape where it
+    differs from the colour at the image's corner. The share of such pixels in each latent
+    cell is then widened by one cell, so the shape's outline, which decides its kind, counts
+    as foreground too.
+    """
+    background = pixels[:, :, :1, :1]
+    differs = ((pixels - background).abs().amax(1, keepdim=True) > 0.1).float()
+    share = F.avg_pool2d(differs, factor)
+    return F.max_pool2d(share, 3, stride=1, padding=1)
+
+
 @torch.no_grad()
 def encode_cache(vae, rng, count: int, mix_share: float, batch: int = 64):
-    pairs, latents = [], []
+    """Encode ``count`` scenes once: ``(pairs, latents, foreground maps, scaling)``."""
+    pairs, latents, masks = [], [], []
     for start in range(0, count, batch):
         p, pixels = mixed_batch(rng, min(batch, count - start), mix_share)
         pairs.extend(p)
         latents.append(vae.encode(pixels).latent_dist.mean)
+        masks.append(foreground_map(pixels))
     latents = torch.cat(latents)
     scaling = float(1.0 / latents.std())
-    return pairs, latents * scaling, scaling
+    return pairs, latents * scaling, torch.cat(masks), scaling
 
 
 def train_unet(
@@ -312,6 +364,7 @@ def train_unet(
     tokenizer,
     pairs,
     latents,
+    masks,
     seconds,
     rng,
     batch,
@@ -320,11 +373,17 @@ def train_unet(
     high_noise,
     keep_p,
     snr_gamma=5.0,
+    foreground=0.0,
+    fixed_tokens=None,
 ) -> tuple:
     """Train UNet and text encoder on cached latents of ``pairs`` (see ``mixed_batch``).
 
     An in-between picture is conditioned on the slerp of its two captions' embeddings at its
-    mix, the same interpolation the engine uses between keyframes.
+    mix, the same interpolation the engine uses between keyframes. ``masks`` are the scenes'
+    ``foreground_map``: the error on those cells weighs ``1 + foreground`` times as much as
+    on the plain background (each image's weights normalised to mean 1), so a small shape
+    is not drowned out by the background around it. ``fixed_tokens`` (``colour_code``'s
+    ``(ids, rows)``) are token embeddings kept as they are.
     """
     from diffusers import DDPMScheduler
 
@@ -372,7 +431,9 @@ def train_unet(
         encoded = text_encoder(ids)[0]
         text = slerp(encoded[:batch], encoded[batch:], mix)
         target = noise_sched.get_velocity(x0, noise, t)
-        error = (unet(xt, t, encoder_hidden_states=text).sample - target).pow(2).mean((1, 2, 3))
+        error = (unet(xt, t, encoder_hidden_states=text).sample - target).pow(2).mean(1, keepdim=True)
+        weight = 1.0 + foreground * masks[torch.from_numpy(idx)]
+        error = (error * weight).sum((1, 2, 3)) / weight.sum((1, 2, 3))
         if snr_gamma:
             # Min-SNR weighting, on the low-noise side only: steps whose SNR + 1 is above
             # gamma (little left to decide: fine detail the VAE decoder sharpens anyway)
@@ -385,6 +446,10 @@ def train_unet(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if fixed_tokens is not None:
+            with torch.no_grad():  # undo the step and the weight decay on the fixed rows
+                table = text_encoder.get_input_embeddings().weight
+                table[fixed_tokens[0]] = fixed_tokens[1]
         # EMA, warming up so the early average is not stuck on random weights.
         decay = min(0.999, (1 + state["step"]) / (10 + state["step"]))
         with torch.no_grad():
@@ -429,6 +494,7 @@ def self_check(folder: Path, log) -> dict:
     """Draw held-out prompts at every position and size; read them back with the classifier."""
     from diffusers import StableDiffusionPipeline
 
+    from studio.builtin import recommended_guidance
     from studio.shape_classifier import classify
     from studio.shapes import HELD_OUT, POSITIONS, SIZES, Scene
 
@@ -442,7 +508,7 @@ def self_check(folder: Path, log) -> dict:
     images = pipe(
         [caption(s) for s in scenes],
         num_inference_steps=20,
-        guidance_scale=4.0,
+        guidance_scale=recommended_guidance("builtin:shapes"),
         height=IMAGE_SIZE,
         width=IMAGE_SIZE,
         generator=[torch.Generator().manual_seed(i) for i in range(len(scenes))],
@@ -484,6 +550,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--snr-gamma", type=float, default=5.0, help="min-SNR weighting of low-noise steps (0: off)"
+    )
+    parser.add_argument(
+        "--foreground",
+        type=float,
+        default=0.0,
+        help="extra weight of the shape's latent cells in the loss (see train_unet)",
+    )
+    parser.add_argument(
+        "--colour-code",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="colour words' embeddings fixed to their CIELAB colour (see colour_code)",
     )
     parser.add_argument(
         "--text-layers", type=int, default=0, help="CLIP text encoder layers (0: bag of words)"
@@ -538,11 +616,12 @@ def main() -> None:
     vae_stats["reconstruction"] = score_reconstructions(vae, rng)
     log(f"vae: {vae_stats}")
 
-    pairs, latents, scaling = encode_cache(vae, rng, args.cache, args.mix_share)
+    pairs, latents, masks, scaling = encode_cache(vae, rng, args.cache, args.mix_share)
     vae.register_to_config(scaling_factor=scaling)
     log(f"latent cache: {len(pairs)} scenes, scaling_factor {scaling:.4f}")
 
     text_encoder = make_text_encoder(len(tokenizer), hidden=64, layers=args.text_layers)
+    fixed_tokens = colour_code(text_encoder, tokenizer, args.seed) if args.colour_code else None
     unet = make_unet(cross_dim=64, position_code=args.position_code, channels=args.channels)
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params")
     unet_seconds = total - (time.perf_counter() - started) - 30  # leave time to save
@@ -552,6 +631,7 @@ def main() -> None:
         tokenizer,
         pairs,
         latents,
+        masks,
         unet_seconds,
         rng,
         args.unet_batch,
@@ -559,6 +639,8 @@ def main() -> None:
         high_noise=args.high_noise,
         keep_p=args.keep_p,
         snr_gamma=args.snr_gamma,
+        foreground=args.foreground,
+        fixed_tokens=fixed_tokens,
     )
 
     pipe = StableDiffusionPipeline(

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     animate.add_argument("--scheduler", help="ddim, euler, euler_a, dpm++, pndm, lms, heun, unipc")
     animate.add_argument("--steps", type=int)
-    animate.add_argument("--guidance", type=float)
+    animate.add_argument("--guidance", type=float, help="default: the model's own")
     animate.add_argument("--width", type=int, help="default: the model's native size")
     animate.add_argument("--height", type=int, help="default: the model's native size")
     animate.add_argument("--fps", type=int)
@@ -213,7 +213,7 @@ def _add_blend_parser(commands) -> None:
     )
     blend.add_argument("--scheduler", help="ddim, euler, euler_a, dpm++ or unipc")
     blend.add_argument("--steps", type=int)
-    blend.add_argument("--guidance", type=float)
+    blend.add_argument("--guidance", type=float, help="default: the model's own")
     blend.add_argument("--width", type=int, help="default: the model's native size")
     blend.add_argument("--height", type=int, help="default: the model's native size")
     blend.add_argument("--seed", type=int)
@@ -992,7 +992,10 @@ def _models() -> int:
     from studio.builtin import BUILTIN_MODELS
 
     for name, model in BUILTIN_MODELS.items():
-        print(f"builtin:{name}  {model.native_size}px  {model.description}")
+        print(
+            f"builtin:{name}  {model.native_size}px  guidance {model.guidance:g}  "
+            f"{model.description}"
+        )
     return 0
 
 
@@ -1012,9 +1015,10 @@ def _is_store_error(exc: BaseException) -> bool:
 def _diffusion_from_args(d, args: argparse.Namespace):
     """The diffusion settings with the flags every render command shares applied.
 
-    Without ``--spec`` (or with a new ``--model``) the size defaults to the model's own.
+    Without ``--spec`` (or with a new ``--model``) the size and guidance default to the
+    model's own.
     """
-    from studio.builtin import recommended_size
+    from studio.builtin import recommended_guidance, recommended_size
 
     d = _replace(
         d,
@@ -1028,7 +1032,8 @@ def _diffusion_from_args(d, args: argparse.Namespace):
     )
     if args.spec is None or args.model is not None:
         size = recommended_size(d.model)
-        return _replace(d, width=args.width or size, height=args.height or size)
+        guidance = recommended_guidance(d.model) if args.guidance is None else args.guidance
+        return _replace(d, width=args.width or size, height=args.height or size, guidance=guidance)
     return _replace(d, width=args.width, height=args.height)
 
 

@@ -89,7 +89,7 @@ class DiffusionSettings:
     scheduler: str = "ddim"
     scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
     steps: int = 20
-    guidance: float = 7.5
+    guidance: float = 3.0  # builtin:shapes' best; the CLI and pages use the model's own
     width: int = 128  # builtin:shapes' native size; the CLI and pages use the model's own
     height: int = 128
     seed: int = 0

@@ -108,6 +108,35 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path, args, message):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", ["animate", "blend"])
+def test_size_and_guidance_default_to_the_models_own_unless_given(tmp_path, command):
+    from studio.builtin import BUILTIN_MODELS
+    from studio.cli import blend_spec_from_args, build_parser, spec_from_args
+
+    make = spec_from_args if command == "animate" else blend_spec_from_args
+    prompts = ["--prompts", "0: a red circle"] if command == "animate" else ["a", "b"]
+    parser = build_parser()
+
+    def diffusion(*flags, spec=None):
+        extra = ["--spec", str(spec)] if spec else prompts
+        return make(parser.parse_args([command, *extra, *flags])).diffusion
+
+    shapes, tiny = BUILTIN_MODELS["shapes"], BUILTIN_MODELS["tiny"]
+    assert shapes.guidance != tiny.guidance  # or this test could not tell them apart
+    d = diffusion()
+    assert (d.model, d.width, d.guidance) == ("builtin:shapes", 128, shapes.guidance)
+    d = diffusion("--model", "builtin:tiny")
+    assert (d.width, d.height, d.guidance) == (64, 64, tiny.guidance)
+    d = diffusion("--model", "some/hub-model")
+    assert (d.width, d.guidance) == (512, 7.5)
+    d = diffusion("--model", "builtin:tiny", "--guidance", "0", "--width", "96")
+    assert (d.width, d.height, d.guidance) == (96, 64, 0.0)
+    # A spec file's own values stand when no flag or new model overrides them.
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(make(parser.parse_args([command, *prompts, "--guidance", "6"])).to_json())
+    assert diffusion(spec=spec_file).guidance == 6.0
+
+
 def test_a_failed_render_is_recorded_as_failed(tmp_path):
     home = tmp_path / "home"
     proc = studio(

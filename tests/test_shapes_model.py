@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from studio.animate import render_animation
-from studio.builtin import BUILTIN_MODELS
+from studio.builtin import BUILTIN_MODELS, recommended_guidance
 from studio.shape_classifier import classify, hue_of
 from studio.spec import (
     DEFAULT_MODEL,
@@ -18,9 +18,11 @@ from studio.spec import (
 )
 from studio.writers import read_frames
 
+GUIDANCE = recommended_guidance("builtin:shapes")
+
 
 def shapes_spec(
-    schedule: str, *, steps: int = 20, guidance: float = 4.0, scheduler="ddim", batch=5
+    schedule: str, *, steps: int = 20, guidance: float = GUIDANCE, scheduler="ddim", batch=5
 ):
     return AnimationSpec(
         prompts=PromptSettings(schedule=schedule),
@@ -133,7 +135,7 @@ def test_img2img_follows_the_prompt_from_a_drawing(manager):
         image=init[None],
         strength=0.3,
         num_inference_steps=20,
-        guidance_scale=4.0,
+        guidance_scale=GUIDANCE,
         generator=torch.Generator().manual_seed(0),
         output_type="np",
     ).images[0]
@@ -142,7 +144,7 @@ def test_img2img_follows_the_prompt_from_a_drawing(manager):
         image=init[None],
         strength=0.8,
         num_inference_steps=20,
-        guidance_scale=4.0,
+        guidance_scale=GUIDANCE,
         generator=torch.Generator().manual_seed(0),
         output_type="np",
     ).images[0]

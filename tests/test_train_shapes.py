@@ -51,6 +51,65 @@ def test_without_layers_each_word_keeps_its_own_vector():
     assert changed.nonzero().flatten().tolist() == [2]
 
 
+def test_the_foreground_map_covers_the_shape_and_a_one_cell_rim_and_nothing_else():
+    from studio.shapes import Scene, draw
+
+    scene = Scene("yellow", "square", "blue", "small", "top left")
+    image = draw(scene, train_shapes.IMAGE_SIZE)
+    pixels = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    fg = train_shapes.foreground_map(pixels)[0, 0]
+    assert fg.shape == (16, 16)
+    # The 38 px square at the top left covers latent cells ~2..6; its rim reaches one further.
+    inside = torch.from_numpy(
+        (image.astype(int) != image[0, 0].astype(int)).any(-1).reshape(16, 8, 16, 8).all((1, 3))
+    )
+    assert inside.sum() >= 9 and (fg[inside] == 1.0).all()
+    touched = torch.nn.functional.max_pool2d((fg > 0).float()[None], 3, 1, 1)[0] > 0
+    assert not fg[8:, :].any() and not fg[:, 8:].any()  # the far half is all background
+    assert touched.sum() < 100
+
+
+def test_the_colour_code_puts_a_red_blue_mix_next_to_purple_and_training_keeps_it():
+    from studio.shapes import COLOURS
+    from studio.vocab import build_tokenizer
+
+    tokenizer = build_tokenizer(max_length=train_shapes.MAX_TOKENS)
+    encoder = train_shapes.make_text_encoder(len(tokenizer), hidden=64, layers=0).eval()
+    ids, rows = train_shapes.colour_code(encoder, tokenizer, seed=0)
+    assert len(ids) == len(set(COLOURS) | {"gray"})
+
+    def word(text: str) -> torch.Tensor:
+        batch = tokenizer([f"a {text} circle"], padding="max_length", return_tensors="pt")
+        with torch.no_grad():
+            return encoder(batch.input_ids)[0][0, 2]
+
+    mix = (word("red") + word("blue")) / 2
+    likeness = {c: float(torch.cosine_similarity(mix, word(c), 0)) for c in COLOURS}
+    others = {c: v for c, v in likeness.items() if c not in ("red", "blue")}
+    assert max(others, key=others.get) == "purple", likeness
+    assert likeness["green"] < 0 < likeness["purple"] - 0.8
+
+    # One optimiser step of the real training loop leaves the colour rows as they were and
+    # moves the other words.
+    import numpy as np
+
+    before = encoder.get_input_embeddings().weight.detach().clone()
+    rng = np.random.default_rng(0)
+    pairs, pixels = train_shapes.mixed_batch(rng, 4, 0.5)
+    latents = torch.nn.functional.avg_pool2d(pixels, 8).repeat(1, 2, 1, 1)[:, :4]
+    unet = train_shapes.make_unet(cross_dim=64, channels=(32, 32, 64))
+    train_shapes.train_unet(
+        unet, encoder, tokenizer, pairs, latents, train_shapes.foreground_map(pixels),
+        0.5, rng, 4, print, high_noise=0.2, keep_p=1.0, foreground=4.0,
+        fixed_tokens=(ids, rows),
+    )  # fmt: skip
+    after = encoder.get_input_embeddings().weight
+    assert torch.equal(after[ids], before[ids])
+    others = torch.ones(len(after), dtype=torch.bool)
+    others[ids] = False
+    assert not torch.equal(after[others], before[others])
+
+
 def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager):
     from studio.animate import render_animation
     from studio.spec import AnimationSpec, DiffusionSettings, OutputSettings, PromptSettings

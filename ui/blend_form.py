@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from studio.blend_prompts import format_prompt_lines, parse_prompt_lines
-from studio.builtin import recommended_size
+from studio.builtin import recommended_guidance, recommended_size
 from studio.errors import SpecError
 from studio.spec import BlendSpec
 from ui.sidebar import choose_model
@@ -117,7 +117,7 @@ def keep_defaults(model: str) -> None:
         if name in ("width", "height"):
             default = size
         elif name == "guidance" and group == "diffusion":
-            default = 4.0 if model.startswith("builtin:") else default
+            default = recommended_guidance(model)
         keep(key, default)
     converted = _converted_values(spec)
     converted["blend.prompts"] = EXAMPLE

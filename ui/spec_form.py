@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from studio.builtin import recommended_size
+from studio.builtin import recommended_guidance, recommended_size
 from studio.errors import SpecError
 from studio.spec import AnimationSpec
 from ui.sidebar import choose_model
@@ -88,7 +88,7 @@ def keep_defaults(model: str) -> None:
         elif name == "schedule":
             default = EXAMPLE
         elif name == "guidance":
-            default = 4.0 if model.startswith("builtin:") else default
+            default = recommended_guidance(model)
         elif name == "easing_curve":
             default = "0: (s**2)"
         keep(key, _to_widget(key, default))
