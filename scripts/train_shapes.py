@@ -24,6 +24,8 @@ Stages, each with its share of the time budget:
    ``--high-noise`` of each batch trains only the noisiest steps, where the layout is set;
    ``--snr-gamma`` weights the low-noise steps down. The UNet has a coordinate code and the
    caption scales its features (``make_unet``), so position words decide where a shape goes.
+   Colour and background words have fixed embeddings in CIELAB order (``colour_code``), so
+   the slerp between two colour words lies near the colours between them.
 4. Save the pipeline (EMA weights) and print a quick self-check with the shape classifier.
 
 Scenes whose (colour, shape, background) is in ``studio.shapes.HELD_OUT`` are never drawn
@@ -32,8 +34,11 @@ for training, so the quality benchmark can test combinations the model never saw
     .venv/bin/python scripts/train_shapes.py                      # ~45 min on 2 CPU cores
     .venv/bin/python scripts/train_shapes.py --minutes 3 --out /tmp/shapes-smoke   # smoke run
 
-Same seed, same torch and same machine type give the same weights (CPU kernels are
-deterministic; a GPU may differ in the last bits).
+A stage stops when its time is up, so a slower machine trains fewer steps. With
+``--unet-steps N`` and time to spare (``--minutes`` well above what N steps take) the UNet
+stage stops at step N and its learning rate follows the steps, so the same seed, torch and
+thread count give the same weights on a slower or faster CPU (a GPU may differ in the last
+bits).
 """
 
 from __future__ import annotations
@@ -259,10 +264,11 @@ def mixed_batch(rng: np.random.Generator, n: int, share: float):
 
 
 def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
-    """Warm-up over ``warmup`` steps, then cosine decay over the stage's *time*.
+    """Warm-up over ``warmup`` steps, then cosine decay over the stage's ``Budget``.
 
-    Scheduling by elapsed time rather than by a planned step count keeps the schedule right
-    when the machine is busier than it was when the stage started.
+    Scheduling by the budget's progress (elapsed time, or steps when a step count is set and
+    comes first) rather than by a step count planned from the first steps' speed keeps the
+    schedule right when the machine is busier than it was when the stage started.
     """
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -270,17 +276,32 @@ def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
 
 
 class Budget:
-    """A stage's deadline; ``progress`` is the share of its time used, 0 to 1."""
+    """A stage's deadline; ``progress`` is the share of it used, 0 to 1.
 
-    def __init__(self, seconds: float):
+    The deadline is ``seconds``, and also ``steps`` when that is set (whichever comes
+    first; the stage calls ``advance`` after each step). A step count makes a run repeat
+    exactly on a slower or faster machine; the time keeps it within its budget.
+    """
+
+    def __init__(self, seconds: float, steps: int = 0):
         self.seconds = max(1.0, seconds)
+        self.steps = steps
+        self.done = 0
         self.start = time.perf_counter()
 
+    def advance(self) -> None:
+        self.done += 1
+
     def left(self) -> float:
+        if self.steps and self.done >= self.steps:
+            return 0.0
         return self.seconds - (time.perf_counter() - self.start)
 
     def progress(self) -> float:
-        return min(1.0, (time.perf_counter() - self.start) / self.seconds)
+        share = (time.perf_counter() - self.start) / self.seconds
+        if self.steps:
+            share = max(share, self.done / self.steps)
+        return min(1.0, share)
 
 
 # -- stages --------------------------------------------------------------------------------
@@ -312,10 +333,6 @@ def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if fixed_tokens is not None:
-            with torch.no_grad():  # undo the step and the weight decay on the fixed rows
-                table = text_encoder.get_input_embeddings().weight
-                table[fixed_tokens[0]] = fixed_tokens[1]
         state["step"] += 1
         state["loss"] = (
             0.9 * state["loss"] + 0.1 * loss.item() if state["step"] > 1 else loss.item()
@@ -375,6 +392,7 @@ def train_unet(
     snr_gamma=5.0,
     foreground=0.0,
     fixed_tokens=None,
+    steps=0,
 ) -> tuple:
     """Train UNet and text encoder on cached latents of ``pairs`` (see ``mixed_batch``).
 
@@ -396,7 +414,7 @@ def train_unet(
     ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
     for p in list(ema_unet.parameters()) + list(ema_text.parameters()):
         p.requires_grad_(False)
-    budget = Budget(seconds)
+    budget = Budget(seconds, steps)
     state = {"step": 0, "loss": 0.0}
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
 
@@ -431,7 +449,9 @@ def train_unet(
         encoded = text_encoder(ids)[0]
         text = slerp(encoded[:batch], encoded[batch:], mix)
         target = noise_sched.get_velocity(x0, noise, t)
-        error = (unet(xt, t, encoder_hidden_states=text).sample - target).pow(2).mean(1, keepdim=True)
+        error = (
+            (unet(xt, t, encoder_hidden_states=text).sample - target).pow(2).mean(1, keepdim=True)
+        )
         weight = 1.0 + foreground * masks[torch.from_numpy(idx)]
         error = (error * weight).sum((1, 2, 3)) / weight.sum((1, 2, 3))
         if snr_gamma:
@@ -467,6 +487,7 @@ def train_unet(
     text_encoder.train()
     while budget.left() > 0:
         step()
+        budget.advance()
     return ema_unet, ema_text, {"steps": state["step"], "loss": round(state["loss"], 5)}
 
 
@@ -534,6 +555,13 @@ def main() -> None:
     parser.add_argument("--vae-batch", type=int, default=16)
     parser.add_argument("--unet-batch", type=int, default=64)
     parser.add_argument(
+        "--unet-steps",
+        type=int,
+        default=0,
+        help="stop the UNet stage after this many steps, if its time is not up first "
+        "(0: time only)",
+    )
+    parser.add_argument(
         "--high-noise", type=float, default=0.15, help="share of samples at t >= 700"
     )
     parser.add_argument(
@@ -560,7 +588,7 @@ def main() -> None:
     parser.add_argument(
         "--colour-code",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="colour words' embeddings fixed to their CIELAB colour (see colour_code)",
     )
     parser.add_argument(
@@ -641,6 +669,7 @@ def main() -> None:
         snr_gamma=args.snr_gamma,
         foreground=args.foreground,
         fixed_tokens=fixed_tokens,
+        steps=args.unet_steps,
     )
 
     pipe = StableDiffusionPipeline(

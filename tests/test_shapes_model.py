@@ -66,12 +66,6 @@ def test_it_draws_the_issue_example(tmp_path, manager):
     ), reading
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 open: the shipped builtin:shapes stays red, turns towards orange, then "
-    "jumps to blue through one black and one white frame (frames 9-10) instead of moving "
-    "steadily",
-)
 def test_a_transition_moves_hue_steadily_from_red_to_blue(tmp_path, manager):
     frames = render_frames(
         shapes_spec("0: a red circle\n24: a blue circle", steps=12), tmp_path, manager

@@ -110,6 +110,20 @@ def test_the_colour_code_puts_a_red_blue_mix_next_to_purple_and_training_keeps_i
     assert not torch.equal(after[others], before[others])
 
 
+def test_a_step_budget_ends_the_stage_at_that_step_and_drives_the_schedule():
+    budget = train_shapes.Budget(seconds=3600, steps=4)
+    seen = []
+    while budget.left() > 0:
+        seen.append(budget.progress())
+        budget.advance()
+    assert len(seen) == 4 and seen[2] == 0.5  # the step count, not the hour, decides
+    assert train_shapes.lr_at(200, budget.progress(), 1e-3, 100) < 0.1e-3  # cosine at its end
+    timed = train_shapes.Budget(seconds=1.0)  # without steps only time ends it
+    for _ in range(10_000):
+        timed.advance()
+    assert timed.left() > 0 and timed.progress() < 0.5
+
+
 def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager):
     from studio.animate import render_animation
     from studio.spec import AnimationSpec, DiffusionSettings, OutputSettings, PromptSettings
@@ -129,6 +143,7 @@ def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager
     info = json.loads((out / "training.json").read_text())
     assert info["unet"]["steps"] >= 1 and info["vae"]["steps"] >= 1
     assert info["args"]["text_layers"] == 0 and info["args"]["position_code"] is True
+    assert info["args"]["colour_code"] is True
     assert list(out.rglob("*.safetensors")) and not list(out.rglob("*.bin"))
 
     spec = AnimationSpec(
