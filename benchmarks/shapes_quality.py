@@ -8,6 +8,7 @@ issue 3 (colour >= 95%, shape >= 90%, background >= 90%, position >= 85%).
 
     python benchmarks/shapes_quality.py                       # the main figures + a grid image
     python benchmarks/shapes_quality.py --sweep               # guidance, steps, schedulers, img2img
+    python benchmarks/shapes_quality.py --transitions 5       # red->blue walks, seeds 0-4
 
 ``--grid PATH`` writes a picture of the first samples (the README shows docs/shapes-grid.png).
 """
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGETS = {"colour": 0.95, "shape": 0.90, "background": 0.90, "position": 0.85}
+TRANSITION = "0: a red circle\n24: a blue circle"  # as tests/test_shapes_model.py renders it
 
 
 def held_out_scenes(per_combo: int, seed: int):
@@ -94,6 +96,51 @@ def generate(pipe, scenes, *, steps, guidance, seed, batch=32, init=None, streng
     return images
 
 
+def transitions(model: str, seeds: int, guidance: float) -> dict:
+    """The transition test's schedule through the real engine at each seed, read as a hue
+    walk (``studio.shape_classifier.hue_walk``): how many seeds move steadily red to blue."""
+    import tempfile
+
+    from studio.animate import render_animation
+    from studio.models import ModelManager
+    from studio.shape_classifier import hue_of, hue_walk
+    from studio.spec import (
+        AnimationSettings,
+        AnimationSpec,
+        DiffusionSettings,
+        OutputSettings,
+        PromptSettings,
+    )
+    from studio.writers import read_frames
+
+    manager, runs = ModelManager(), []
+    for seed in range(seeds):
+        spec = AnimationSpec(
+            prompts=PromptSettings(schedule=TRANSITION),
+            diffusion=DiffusionSettings(
+                model=model, steps=12, guidance=guidance, width=128, height=128, seed=seed
+            ),
+            animation=AnimationSettings(fps=12, batch_size=5),
+            output=OutputSettings(format="png"),
+        )
+        with tempfile.TemporaryDirectory() as out:
+            result = render_animation(spec, Path(out), manager=manager)
+            hues = []
+            for frame in read_frames(result.outputs[0].path):
+                try:
+                    hues.append(hue_of(frame))
+                except ValueError:  # a frame with no coloured shape breaks the walk
+                    hues.append(float("nan"))
+        walk = hue_walk(hues) if np.isfinite(hues).all() else {"steady": False, "grey": True}
+        runs.append({"seed": seed, **walk})
+    return {
+        "schedule": TRANSITION,
+        "steady": sum(r["steady"] for r in runs),
+        "seeds": seeds,
+        "runs": runs,
+    }
+
+
 def save_grid(images, scenes, path: Path, columns: int = 8) -> None:
     from PIL import Image, ImageDraw
 
@@ -127,6 +174,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--grid", type=Path, help="write a grid of the first 32 samples here")
     parser.add_argument("--sweep", action="store_true", help="also other settings and img2img")
+    parser.add_argument(
+        "--transitions", type=int, default=0, help="also red->blue walks at seeds 0..N-1"
+    )
     args = parser.parse_args()
 
     scenes = held_out_scenes(args.per_combo, args.seed)
@@ -201,6 +251,8 @@ def main() -> None:
             report.setdefault("img2img", []).append(
                 {"strength": strength, "images": len(few), "accuracy": score(got, prompts_for)}
             )
+    if args.transitions:
+        report["transitions"] = transitions(args.model, args.transitions, args.guidance)
     print(json.dumps(report, indent=2))
 
 

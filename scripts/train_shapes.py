@@ -278,29 +278,25 @@ def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
 class Budget:
     """A stage's deadline; ``progress`` is the share of it used, 0 to 1.
 
-    The deadline is ``seconds``, and also ``steps`` when that is set (whichever comes
-    first; the stage calls ``advance`` after each step). A step count makes a run repeat
-    exactly on a slower or faster machine; the time keeps it within its budget.
+    The deadline is ``seconds``, and also ``steps`` when that is set, whichever comes first
+    (``done``: the steps the stage has taken). A step count makes a run repeat exactly on a
+    slower or faster machine; the time keeps it within its budget.
     """
 
     def __init__(self, seconds: float, steps: int = 0):
         self.seconds = max(1.0, seconds)
         self.steps = steps
-        self.done = 0
         self.start = time.perf_counter()
 
-    def advance(self) -> None:
-        self.done += 1
-
-    def left(self) -> float:
-        if self.steps and self.done >= self.steps:
+    def left(self, done: int = 0) -> float:
+        if self.steps and done >= self.steps:
             return 0.0
         return self.seconds - (time.perf_counter() - self.start)
 
-    def progress(self) -> float:
+    def progress(self, done: int = 0) -> float:
         share = (time.perf_counter() - self.start) / self.seconds
         if self.steps:
-            share = max(share, self.done / self.steps)
+            share = max(share, done / self.steps)
         return min(1.0, share)
 
 
@@ -445,7 +441,7 @@ def train_unet(
         t = torch.where(late, torch.randint(700, 1000, (batch,), generator=gen), t)
         xt = noise_sched.add_noise(x0, noise, t)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state["step"], budget.progress(), 1e-3, 100)
+            group["lr"] = lr_at(state["step"], budget.progress(state["step"]), 1e-3, 100)
         encoded = text_encoder(ids)[0]
         text = slerp(encoded[:batch], encoded[batch:], mix)
         target = noise_sched.get_velocity(x0, noise, t)
@@ -485,9 +481,8 @@ def train_unet(
 
     unet.train()
     text_encoder.train()
-    while budget.left() > 0:
+    while budget.left(state["step"]) > 0:
         step()
-        budget.advance()
     return ema_unet, ema_text, {"steps": state["step"], "loss": round(state["loss"], 5)}
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "classify",
     "foreground_mask",
     "hue_of",
+    "hue_walk",
 ]
 
 NONE = "none"
@@ -435,3 +436,31 @@ def hue_of(image: np.ndarray) -> float:
     if np.hypot(mean_alpha, mean_beta) < 10.0:
         raise ValueError("the shape is grey, white or black, so it has no hue")
     return float(np.degrees(np.arctan2(mean_beta, mean_alpha)))
+
+
+def hue_walk(hues) -> dict:
+    """How steadily a sequence of frame hues (from :func:`hue_of`) moves from its first hue
+    to its last: the figures and the verdict that issue 3's transition check uses.
+
+    ``forward``: share of frame-to-frame steps that go the way of the whole walk (or back by
+    under 2 degrees); ``max_jump``: the largest single step, against ``span``, the distance
+    from first to last; ``correlation``: of hue with frame index, signed so that 1 is a
+    straight walk the right way. ``steady`` when at least 80% of steps go forward, no step
+    covers half the span or more, and the correlation is above 0.9.
+    """
+    hues = np.asarray(hues, dtype=np.float64)
+    if hues.ndim != 1 or len(hues) < 3 or not np.isfinite(hues).all():
+        raise ValueError("a hue walk needs three or more finite hues")
+    span = float(hues[-1] - hues[0])
+    way = 1.0 if span >= 0 else -1.0
+    steps = np.diff(hues) * way
+    forward = float((steps > -2.0).mean())
+    max_jump = float(np.abs(steps).max())
+    correlation = float(np.corrcoef(np.arange(len(hues)), hues)[0, 1] * way)
+    return {
+        "forward": round(forward, 3),
+        "max_jump": round(max_jump, 1),
+        "span": round(abs(span), 1),
+        "correlation": round(correlation, 3),
+        "steady": forward >= 0.8 and max_jump < 0.5 * abs(span) and correlation > 0.9,
+    }

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from studio.shape_classifier import NONE, classify, foreground_mask, hue_of
+from studio.shape_classifier import NONE, classify, foreground_mask, hue_of, hue_walk
 from studio.shapes import (
     ATTRIBUTES,
     BACKGROUNDS,
@@ -191,3 +191,15 @@ def test_classifier_does_not_import_torch():
         "assert 'torch' not in sys.modules and 'scipy' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_hue_walk_tells_a_steady_walk_from_a_jump_and_a_wobble():
+    steady = np.linspace(-3, -141, 25)
+    assert hue_walk(steady)["steady"] and hue_walk(steady[::-1])["steady"]  # either way
+    jump = np.r_[np.full(12, -3.0), np.full(13, -141.0)]  # holds red, then leaps to blue
+    assert not hue_walk(jump)["steady"] and hue_walk(jump)["max_jump"] == 138.0
+    wobble = steady + np.where(np.arange(25) % 2, 12.0, -12.0)  # back every other frame
+    walk = hue_walk(wobble)
+    assert walk["forward"] < 0.8 and not walk["steady"], walk
+    with pytest.raises(ValueError, match="three or more finite"):
+        hue_walk([0.0, np.nan, 1.0])
