@@ -9,6 +9,7 @@ issue 3 (colour >= 95%, shape >= 90%, background >= 90%, position >= 85%).
     python benchmarks/shapes_quality.py                       # the main figures + a grid image
     python benchmarks/shapes_quality.py --sweep               # guidance, steps, schedulers, img2img
     python benchmarks/shapes_quality.py --transitions 5       # red->blue walks, seeds 0-4
+    python benchmarks/shapes_quality.py --from-truth          # where in the schedule shapes go
 
 ``--grid PATH`` writes a picture of the first samples (the README shows docs/shapes-grid.png).
 """
@@ -141,6 +142,31 @@ def transitions(model: str, seeds: int, guidance: float) -> dict:
     }
 
 
+def from_truth(model: str, scenes, *, steps, guidance, seed) -> list[dict]:
+    """Each scene's true picture, noised to ``strength`` and denoised by the model (img2img
+    with the scene's own caption): the attributes the model keeps from each depth of the noise
+    schedule. A perfect denoiser keeps all of them; where shapes start to be lost is where
+    in the schedule the model cannot draw outlines."""
+    from studio.shapes import draw
+
+    rng = np.random.default_rng(seed)
+    truth = np.stack([draw(s, 128, rng) for s in scenes]).astype(np.float32) / 255.0
+    _, img2img = make_pipes(model, "ddim")
+    rows = [{"strength": 0.0, "accuracy": score(list((truth * 255).astype(np.uint8)), scenes)}]
+    for strength in (0.2, 0.4, 0.6, 0.8):
+        got = generate(
+            img2img,
+            scenes,
+            steps=steps,
+            guidance=guidance,
+            seed=seed,
+            init=truth,
+            strength=strength,
+        )
+        rows.append({"strength": strength, "accuracy": score(got, scenes)})
+    return rows
+
+
 def save_grid(images, scenes, path: Path, columns: int = 8) -> None:
     from PIL import Image, ImageDraw
 
@@ -176,6 +202,11 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also other settings and img2img")
     parser.add_argument(
         "--transitions", type=int, default=0, help="also red->blue walks at seeds 0..N-1"
+    )
+    parser.add_argument(
+        "--from-truth",
+        action="store_true",
+        help="also denoise the true pictures from strengths 0.2-0.8 (see from_truth)",
     )
     args = parser.parse_args()
 
@@ -251,6 +282,10 @@ def main() -> None:
             report.setdefault("img2img", []).append(
                 {"strength": strength, "images": len(few), "accuracy": score(got, prompts_for)}
             )
+    if args.from_truth:
+        report["from_truth"] = from_truth(
+            args.model, scenes[::2], steps=args.steps, guidance=args.guidance, seed=args.seed
+        )
     if args.transitions:
         report["transitions"] = transitions(args.model, args.transitions, args.guidance)
     print(json.dumps(report, indent=2))

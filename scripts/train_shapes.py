@@ -93,7 +93,9 @@ def make_vae():
     )
 
 
-def make_unet(cross_dim: int, position_code: bool = False, channels=(64, 64, 128)):
+def make_unet(
+    cross_dim: int, position_code: bool = False, channels=(64, 64, 128), local_taps: bool = False
+):
     from diffusers import UNet2DConditionModel
 
     config = dict(
@@ -140,6 +142,16 @@ def make_unet(cross_dim: int, position_code: bool = False, channels=(64, 64, 128
             weight[1] = ramp[None, :, None].expand(4, 15, 15)
             weight[2] = -weight[0]
             weight[3] = -weight[1]
+            if local_taps:
+                # The other channels start as an ordinary 3x3 convolution inside the 15x15
+                # kernel. Randomly initialised over all 225 taps, each of them is a wide
+                # blur in which a cell's own neighbourhood is ~4% of the variance, and the
+                # outline of a small shape has to be dug back out of that; the outer taps
+                # can still grow where the training wants them.
+                local = torch.empty(weight.shape[0] - 4, weight.shape[1], 3, 3)
+                torch.nn.init.kaiming_uniform_(local, a=math.sqrt(5))  # nn.Conv2d's own init
+                weight[4:] = 0.0
+                weight[4:, :, 6:9, 6:9] = local
     return unet
 
 
@@ -560,6 +572,12 @@ def main() -> None:
         "--high-noise", type=float, default=0.15, help="share of samples at t >= 700"
     )
     parser.add_argument(
+        "--local-taps",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="conv_in's non-coordinate channels start as a 3x3 convolution (see make_unet)",
+    )
+    parser.add_argument(
         "--position-code",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -608,6 +626,8 @@ def main() -> None:
         help="reuse the VAE of an earlier run's folder and skip stage 1 (its time counts there)",
     )
     args = parser.parse_args()
+    if args.local_taps and not args.position_code:
+        parser.error("--local-taps shapes the 15x15 conv_in of --position-code; use them together")
 
     from diffusers import StableDiffusionPipeline
 
@@ -645,7 +665,12 @@ def main() -> None:
 
     text_encoder = make_text_encoder(len(tokenizer), hidden=64, layers=args.text_layers)
     fixed_tokens = colour_code(text_encoder, tokenizer, args.seed) if args.colour_code else None
-    unet = make_unet(cross_dim=64, position_code=args.position_code, channels=args.channels)
+    unet = make_unet(
+        cross_dim=64,
+        position_code=args.position_code,
+        channels=args.channels,
+        local_taps=args.local_taps,
+    )
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params")
     unet_seconds = total - (time.perf_counter() - started) - 30  # leave time to save
     unet, text_encoder, unet_stats = train_unet(

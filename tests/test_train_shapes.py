@@ -33,6 +33,27 @@ def test_the_position_code_is_a_clean_coordinate_ramp_over_pure_noise():
     assert (x_ramp[:, 0] - x_ramp[:, -1]).abs().min() > 10 * code[:, 0, 0, 0].std()
 
 
+def test_local_taps_start_the_other_channels_as_a_3x3_convolution():
+    torch.manual_seed(0)
+    wide = train_shapes.make_unet(cross_dim=64, position_code=True)
+    local = train_shapes.make_unet(cross_dim=64, position_code=True, local_taps=True)
+    impulse = torch.zeros(1, 4, 16, 16)
+    impulse[0, :, 8, 8] = 1.0
+    with torch.no_grad():
+        reach = {
+            name: (unet.conv_in(impulse) - unet.conv_in(torch.zeros_like(impulse)))[0].abs() > 0
+            for name, unet in (("wide", wide), ("local", local))
+        }
+    # One changed latent cell moves the non-coordinate features of its 3x3 neighbourhood
+    # only; with the default init it moves all of a 15x15 window.
+    assert reach["local"][4:].any(0).nonzero().tolist() == [
+        [y, x] for y in (7, 8, 9) for x in (7, 8, 9)
+    ]
+    assert reach["wide"][4:].any(0).sum() == 15 * 15
+    # The coordinate ramps are the same either way.
+    assert torch.equal(local.conv_in.weight[:4], wide.conv_in.weight[:4])
+
+
 def test_without_layers_each_word_keeps_its_own_vector():
     from studio.vocab import build_tokenizer
 
