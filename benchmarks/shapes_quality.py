@@ -142,7 +142,7 @@ def transitions(model: str, seeds: int, guidance: float) -> dict:
     }
 
 
-def from_truth(model: str, scenes, *, steps, guidance, seed) -> list[dict]:
+def from_truth(img2img, scenes, *, steps, guidance, seed) -> list[dict]:
     """Each scene's true picture, noised to ``strength`` and denoised by the model (img2img
     with the scene's own caption): the attributes the model keeps from each depth of the noise
     schedule. A perfect denoiser keeps all of them; where shapes start to be lost is where
@@ -150,9 +150,9 @@ def from_truth(model: str, scenes, *, steps, guidance, seed) -> list[dict]:
     from studio.shapes import draw
 
     rng = np.random.default_rng(seed)
-    truth = np.stack([draw(s, 128, rng) for s in scenes]).astype(np.float32) / 255.0
-    _, img2img = make_pipes(model, "ddim")
-    rows = [{"strength": 0.0, "accuracy": score(list((truth * 255).astype(np.uint8)), scenes)}]
+    pictures = [draw(s, 128, rng) for s in scenes]
+    truth = np.stack(pictures).astype(np.float32) / 255.0
+    rows = [{"strength": 0.0, "accuracy": score(pictures, scenes)}]
     for strength in (0.2, 0.4, 0.6, 0.8):
         got = generate(
             img2img,
@@ -211,7 +211,7 @@ def main() -> None:
     args = parser.parse_args()
 
     scenes = held_out_scenes(args.per_combo, args.seed)
-    text2img, _ = make_pipes(args.model, args.scheduler)
+    text2img, img2img = make_pipes(args.model, args.scheduler)
     start = time.perf_counter()
     images = generate(text2img, scenes, steps=args.steps, guidance=args.guidance, seed=args.seed)
     main_score = score(images, scenes)
@@ -268,7 +268,6 @@ def main() -> None:
             init = draw(dataclasses.replace(s, colour=other), 128, rng)
             inits.append(init.astype(np.float32) / 255.0)
         prompts_for = few
-        _, img2img = make_pipes(args.model, args.scheduler)
         for strength in (0.6, 0.8):
             got = generate(
                 img2img,
@@ -284,7 +283,7 @@ def main() -> None:
             )
     if args.from_truth:
         report["from_truth"] = from_truth(
-            args.model, scenes[::2], steps=args.steps, guidance=args.guidance, seed=args.seed
+            img2img, scenes[::2], steps=args.steps, guidance=args.guidance, seed=args.seed
         )
     if args.transitions:
         report["transitions"] = transitions(args.model, args.transitions, args.guidance)
