@@ -372,3 +372,19 @@ def test_a_conditional_widget_keeps_a_value_changed_in_the_run_that_hides_it():
     at.checkbox(key="t.show").uncheck().run()
     at.checkbox(key="t.show").check().run()
     assert at.text_input(key="t.name").value == "second"
+
+
+def test_the_dashboard_config_turns_off_streamlits_collection_after_every_rerun():
+    """A render's progress panel reruns twice a second; Streamlit's default full garbage
+    collection after each run held the GIL long enough, with torch loaded, that the first
+    render of a fresh dashboard took 150 s instead of 30 s on a 2-core machine (the browser
+    test, tests/test_e2e.py, times out on it)."""
+    import tomllib
+
+    from streamlit import config
+
+    root = Path(__file__).resolve().parents[1]
+    settings = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False
+    # and it is an option this Streamlit knows (a misspelt key would be ignored)
+    assert config.get_option("runner.postScriptGC") in (True, False)
