@@ -12,6 +12,8 @@ Stages, each with its share of the time budget:
 
 1. VAE: reconstruct random training scenes (MSE + a very small KL term, as the notes in
    shared/notes advise: a larger KL leaves the latents too noisy to read shapes from).
+   ``--vae-from`` reuses an earlier run's VAE instead; ``--vae-tune`` goes on training it,
+   and ``--vae-blur`` also decodes blurred latents (a probe, off by default: README).
 2. Latent cache: encode a fixed set of training scenes once; the UNet then trains on
    latents, never paying for the VAE again. ``scaling_factor`` gives them unit variance.
    ``--mix-share`` of them are in-between scenes (``studio.shapes.draw_between``: colour,
@@ -315,8 +317,36 @@ class Budget:
 # -- stages --------------------------------------------------------------------------------
 
 
-def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
-    opt = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=0.0)
+def blur_latents(z: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Gaussian blur of each latent in ``z`` (n, c, h, w) by its own ``sigma`` (n,), in cells.
+
+    Separable, over 7 taps (enough for sigma up to ~1.7), with reflected edges so a blur
+    does not darken the border.
+    """
+    taps = torch.arange(-3.0, 4.0)
+    kernel = torch.exp(-0.5 * (taps[None, :] / sigma[:, None].clamp(min=1e-3)) ** 2)
+    kernel = kernel / kernel.sum(1, keepdim=True)  # (n, 7)
+    n, c, h, w = z.shape
+    # One group per (image, channel): each image is blurred with its own kernel.
+    k = kernel.repeat_interleave(c, 0)  # (n * c, 7)
+    flat = F.pad(z.reshape(1, n * c, h, w), (3, 3, 3, 3), mode="reflect")
+    flat = F.conv2d(flat, k[:, None, None, :], groups=n * c)
+    flat = F.conv2d(flat, k[:, None, :, None], groups=n * c)
+    return flat.reshape(n, c, h, w)
+
+
+def train_vae(
+    vae, seconds: float, rng, batch: int, log, *, blur: float = 0.0, peak: float = 2e-3
+) -> dict:
+    """Train ``vae`` to rebuild random training scenes for ``seconds``.
+
+    With ``blur`` > 0 every step also decodes a copy of the latents blurred by 0.5 to
+    ``blur`` latent cells, against the same sharp picture. The decoder can then only find
+    a shape's kind if the encoder writes it into the latent channels over the whole blob,
+    as it does a colour, rather than only into the outline's few cells; a UNet that places
+    a smooth blob with the right code then gets the right shape.
+    """
+    opt = torch.optim.AdamW(vae.parameters(), lr=peak, weight_decay=0.0)
     budget = Budget(seconds)
     state = {"step": 0, "loss": 0.0}
     crop = IMAGE_SIZE // 2
@@ -332,9 +362,14 @@ def train_vae(vae, seconds: float, rng, batch: int, log) -> dict:
                 crops.append(pixels[:, :, y : y + crop, x : x + crop])
             pixels = torch.cat(crops)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state["step"], budget.progress(), 2e-3, 50)
+            group["lr"] = lr_at(state["step"], budget.progress(), peak, 50)
         posterior = vae.encode(pixels).latent_dist
-        recon = vae.decode(posterior.sample()).sample
+        z = posterior.sample()
+        if blur:
+            sigma = torch.from_numpy(rng.uniform(0.5, blur, size=len(z))).float()
+            z = torch.cat([z, blur_latents(z, sigma)])
+            pixels = torch.cat([pixels, pixels])
+        recon = vae.decode(z).sample
         # L1 keeps edges crisp; MSE the colours; the KL only stops latents drifting off.
         loss = F.mse_loss(recon, pixels) + 0.5 * F.l1_loss(recon, pixels)
         loss = loss + 1e-7 * posterior.kl().mean()
@@ -499,8 +534,11 @@ def train_unet(
 
 
 @torch.no_grad()
-def score_reconstructions(vae, rng, count: int = 96) -> dict:
-    """Classifier accuracy on VAE round trips of held-out scenes: a ceiling for generation."""
+def score_reconstructions(vae, rng, count: int = 96, blur: float = 0.0) -> dict:
+    """Classifier accuracy on VAE round trips of held-out scenes: a ceiling for generation.
+
+    ``blur`` > 0 blurs each latent by that many cells before decoding (see ``train_vae``).
+    """
     from studio.shape_classifier import classify
     from studio.shapes import HELD_OUT, sample_scene
 
@@ -510,7 +548,10 @@ def score_reconstructions(vae, rng, count: int = 96) -> dict:
         colour, shape, background = combos[i % len(combos)]
         scene = sample_scene(rng, colour=colour, shape=shape, background=background)
         pixels = torch.from_numpy(draw(scene, IMAGE_SIZE, rng)).permute(2, 0, 1)[None].float()
-        recon = vae.decode(vae.encode(pixels / 127.5 - 1).latent_dist.mean).sample[0]
+        z = vae.encode(pixels / 127.5 - 1).latent_dist.mean
+        if blur:
+            z = blur_latents(z, torch.tensor([blur]))
+        recon = vae.decode(z).sample[0]
         image = ((recon.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
         reading = classify(image)
         for key in right:
@@ -625,9 +666,23 @@ def main() -> None:
         type=Path,
         help="reuse the VAE of an earlier run's folder and skip stage 1 (its time counts there)",
     )
+    parser.add_argument(
+        "--vae-tune",
+        type=float,
+        default=0.0,
+        help="minutes to go on training the --vae-from VAE (at a quarter of the learning rate)",
+    )
+    parser.add_argument(
+        "--vae-blur",
+        type=float,
+        default=0.0,
+        help="also decode latents blurred by 0.5 to this many cells (0: off; see train_vae)",
+    )
     args = parser.parse_args()
     if args.local_taps and not args.position_code:
         parser.error("--local-taps shapes the 15x15 conv_in of --position-code; use them together")
+    if args.vae_tune and not args.vae_from:
+        parser.error("--vae-tune goes on training the VAE of --vae-from; give both")
 
     from diffusers import StableDiffusionPipeline
 
@@ -650,13 +705,21 @@ def main() -> None:
         earlier = json.loads((args.vae_from / "training.json").read_text())["vae"]
         vae_stats = {**earlier, "from": str(args.vae_from)}
         log(f"vae: reused from {args.vae_from} ({earlier.get('steps')} steps there)")
+        if args.vae_tune:
+            vae_stats["tune"] = train_vae(
+                vae, args.vae_tune * 60, rng, args.vae_batch, log, blur=args.vae_blur, peak=5e-4
+            )
     else:
         vae = make_vae()
         log(f"vae: {sum(p.numel() for p in vae.parameters()) / 1e6:.2f} M params")
-        vae_stats = train_vae(vae, total * args.vae_share, rng, args.vae_batch, log)
+        vae_stats = train_vae(
+            vae, total * args.vae_share, rng, args.vae_batch, log, blur=args.vae_blur
+        )
     for p in vae.parameters():
         p.requires_grad_(False)
     vae_stats["reconstruction"] = score_reconstructions(vae, rng)
+    if args.vae_blur:
+        vae_stats["blurred_reconstruction"] = score_reconstructions(vae, rng, blur=1.0)
     log(f"vae: {vae_stats}")
 
     pairs, latents, masks, scaling = encode_cache(vae, rng, args.cache, args.mix_share)

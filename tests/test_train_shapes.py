@@ -54,6 +54,22 @@ def test_local_taps_start_the_other_channels_as_a_3x3_convolution():
     assert torch.equal(local.conv_in.weight[:4], wide.conv_in.weight[:4])
 
 
+def test_the_latent_blur_spreads_each_image_by_its_own_width_and_keeps_flat_latents_flat():
+    impulse = torch.zeros(3, 4, 16, 16)
+    impulse[:, :, 8, 8] = 1.0
+    blurred = train_shapes.blur_latents(impulse, torch.tensor([0.01, 1.0, 1.5]))
+    # A near-zero width leaves the latent as it was; wider ones spread the same mass further.
+    assert torch.allclose(blurred[0], impulse[0])
+    assert torch.allclose(blurred.sum((2, 3)), torch.ones(3, 4), atol=1e-5)
+    peaks = blurred[:, 0, 8, 8]
+    assert peaks[0] > peaks[1] > peaks[2] > 0
+    assert torch.allclose(blurred[1, 0], blurred[1, 0].T)  # round, not smeared one way
+    assert torch.equal(blurred[:, 0], blurred[:, 3])  # every channel alike
+    # A plain latent (a plain background) stays plain up to its edges: the edges reflect.
+    flat = torch.full((2, 4, 16, 16), 0.7)
+    assert torch.allclose(train_shapes.blur_latents(flat, torch.tensor([1.0, 1.5])), flat)
+
+
 def test_without_layers_each_word_keeps_its_own_vector():
     from studio.vocab import build_tokenizer
 
@@ -171,3 +187,44 @@ def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager
     )
     result = render_animation(spec, tmp_path / "run", manager=manager)
     assert result.frames == 3
+
+
+def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ("--cache", "32", "--no-self-check", "--unet-steps", "1")
+    runs = [
+        ("--minutes", "0.2", "--out", str(first)),
+        (
+            *("--minutes", "2", "--out", str(second), "--vae-from", str(first)),
+            *("--vae-tune", "0.02", "--vae-blur", "1.5"),
+        ),
+    ]
+    for args in runs:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), *args, *common],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    before = json.loads((first / "training.json").read_text())["vae"]
+    after = json.loads((second / "training.json").read_text())["vae"]
+    assert after["from"] == str(first) and after["steps"] == before["steps"]
+    assert after["tune"]["steps"] >= 1
+    assert set(after["blurred_reconstruction"]) == {"colour", "shape", "background", "position"}
+    assert "blurred_reconstruction" not in before
+    from safetensors.torch import load_file
+
+    old = load_file(first / "vae" / "diffusion_pytorch_model.safetensors")
+    new = load_file(second / "vae" / "diffusion_pytorch_model.safetensors")
+    assert any(not torch.equal(old[k], new[k]) for k in old)  # the tune changed the weights
+
+
+def test_tuning_a_vae_needs_one_to_start_from():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), "--vae-tune", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "--vae-from" in done.stderr
