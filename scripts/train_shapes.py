@@ -681,8 +681,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.local_taps and not args.position_code:
         parser.error("--local-taps shapes the 15x15 conv_in of --position-code; use them together")
+    if args.vae_tune < 0:
+        parser.error(f"--vae-tune is minutes of training, 0 or more; got {args.vae_tune}")
     if args.vae_tune and not args.vae_from:
         parser.error("--vae-tune goes on training the VAE of --vae-from; give both")
+    if args.vae_blur and not 0.5 <= args.vae_blur <= 1.7:
+        # blur_latents' 7 taps cover a width of up to ~1.7 cells; the lowest width is 0.5.
+        parser.error(f"--vae-blur is a width from 0.5 to 1.7 latent cells; got {args.vae_blur}")
+    if args.vae_blur and args.vae_from and not args.vae_tune:
+        parser.error("--vae-blur with --vae-from trains nothing without --vae-tune MINUTES")
 
     from diffusers import StableDiffusionPipeline
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,11 +221,21 @@ def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
     assert any(not torch.equal(old[k], new[k]) for k in old)  # the tune changed the weights
 
 
-def test_tuning_a_vae_needs_one_to_start_from():
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--vae-tune", "1"), "--vae-from"),
+        (("--vae-from", "x", "--vae-tune", "-1"), "--vae-tune"),
+        (("--vae-blur", "3"), "0.5 to 1.7"),
+        (("--vae-blur", "-1"), "0.5 to 1.7"),
+        (("--vae-from", "x", "--vae-blur", "1.5"), "--vae-tune"),
+    ],
+)
+def test_vae_options_that_would_do_nothing_or_the_wrong_thing_are_refused(args, named):
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), "--vae-tune", "1"],
+        [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), *args],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert done.returncode == 2 and "--vae-from" in done.stderr
+    assert done.returncode == 2 and named in done.stderr, done.stderr[-2000:]
