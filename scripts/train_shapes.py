@@ -157,6 +157,18 @@ def make_unet(
     return unet
 
 
+def load_unet_stage(folder: Path) -> tuple:
+    """The UNet and text encoder of an earlier run's ``folder`` in float32, and that run's
+    ``unet`` record (with any warm start it had itself) and seed, for a warm start."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet", dtype=torch.float32)
+    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", dtype=torch.float32)
+    earlier = json.loads((folder / "training.json").read_text())
+    return unet, text_encoder, {**earlier["unet"], "seed": earlier["seed"]}
+
+
 def make_text_encoder(vocab_size: int, hidden: int, layers: int = 2):
     """A small CLIPTextModel. ``layers=0`` leaves token + position embeddings and the final
     LayerNorm: every word keeps a vector of its own.
@@ -436,6 +448,7 @@ def train_unet(
     foreground=0.0,
     fixed_tokens=None,
     steps=0,
+    peak=1e-3,
 ) -> tuple:
     """Train UNet and text encoder on cached latents of ``pairs`` (see ``mixed_batch``).
 
@@ -453,7 +466,7 @@ def train_unet(
     noise_sched = DDPMScheduler(**NOISE_SCHEDULE)
     alphas = noise_sched.alphas_cumprod
     params = list(unet.parameters()) + list(text_encoder.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2)
+    opt = torch.optim.AdamW(params, lr=peak, weight_decay=1e-2)
     ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
     for p in list(ema_unet.parameters()) + list(ema_text.parameters()):
         p.requires_grad_(False)
@@ -488,7 +501,7 @@ def train_unet(
         t = torch.where(late, torch.randint(700, 1000, (batch,), generator=gen), t)
         xt = noise_sched.add_noise(x0, noise, t)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state["step"], budget.progress(state["step"]), 1e-3, 100)
+            group["lr"] = lr_at(state["step"], budget.progress(state["step"]), peak, 100)
         encoded = text_encoder(ids)[0]
         text = slerp(encoded[:batch], encoded[batch:], mix)
         target = noise_sched.get_velocity(x0, noise, t)
@@ -678,7 +691,30 @@ def main() -> None:
         default=0.0,
         help="also decode latents blurred by 0.5 to this many cells (0: off; see train_vae)",
     )
+    parser.add_argument(
+        "--unet-from",
+        type=Path,
+        help="go on training the UNet and text encoder of an earlier run's folder (a warm "
+        "start; its VAE too, unless --vae-from names another copy of it)",
+    )
+    parser.add_argument(
+        "--unet-peak",
+        type=float,
+        default=0.0,
+        help="peak learning rate of the UNet stage (0: 1e-3 from scratch, 5e-4 with --unet-from)",
+    )
     args = parser.parse_args()
+    if args.unet_from:
+        if not (args.unet_from / "unet" / "config.json").is_file():
+            parser.error(f"--unet-from {args.unet_from} is not a folder this script wrote")
+        if args.vae_tune or args.vae_blur:
+            parser.error(
+                "--unet-from goes on training a UNet in its own VAE's latent space; "
+                "--vae-tune/--vae-blur would change that space under it"
+            )
+        args.vae_from = args.vae_from or args.unet_from
+    if args.unet_peak < 0:
+        parser.error(f"--unet-peak is a learning rate above 0; got {args.unet_peak}")
     if args.local_taps and not args.position_code:
         parser.error("--local-taps shapes the 15x15 conv_in of --position-code; use them together")
     if args.vae_tune < 0:
@@ -730,17 +766,32 @@ def main() -> None:
     log(f"vae: {vae_stats}")
 
     pairs, latents, masks, scaling = encode_cache(vae, rng, args.cache, args.mix_share)
+    if args.unet_from:
+        # The earlier UNet learned latents at the earlier scale; keep it.
+        earlier_scaling = json.loads((args.unet_from / "training.json").read_text())[
+            "scaling_factor"
+        ]
+        latents = latents * (earlier_scaling / scaling)
+        scaling = earlier_scaling
     vae.register_to_config(scaling_factor=scaling)
     log(f"latent cache: {len(pairs)} scenes, scaling_factor {scaling:.4f}")
 
-    text_encoder = make_text_encoder(len(tokenizer), hidden=64, layers=args.text_layers)
-    fixed_tokens = colour_code(text_encoder, tokenizer, args.seed) if args.colour_code else None
-    unet = make_unet(
-        cross_dim=64,
-        position_code=args.position_code,
-        channels=args.channels,
-        local_taps=args.local_taps,
-    )
+    if args.unet_from:
+        unet, text_encoder, earlier_unet = load_unet_stage(args.unet_from)
+        log(f"unet: warm start from {args.unet_from} ({earlier_unet.get('steps')} steps there)")
+    else:
+        text_encoder = make_text_encoder(len(tokenizer), hidden=64, layers=args.text_layers)
+        unet = make_unet(
+            cross_dim=64,
+            position_code=args.position_code,
+            channels=args.channels,
+            local_taps=args.local_taps,
+        )
+        earlier_unet = None
+    # colour_code is seeded: on a warm start, with the earlier run's seed, it rewrites the
+    # rows that run fixed (this run's --seed draws new scenes and noise).
+    code_seed = earlier_unet["seed"] if earlier_unet else args.seed
+    fixed_tokens = colour_code(text_encoder, tokenizer, code_seed) if args.colour_code else None
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params")
     unet_seconds = total - (time.perf_counter() - started) - 30  # leave time to save
     unet, text_encoder, unet_stats = train_unet(
@@ -760,7 +811,10 @@ def main() -> None:
         foreground=args.foreground,
         fixed_tokens=fixed_tokens,
         steps=args.unet_steps,
+        peak=args.unet_peak or (5e-4 if args.unet_from else 1e-3),
     )
+    if earlier_unet is not None:
+        unet_stats["from"] = {"folder": str(args.unet_from), **earlier_unet}
 
     pipe = StableDiffusionPipeline(
         vae=vae,

@@ -221,6 +221,59 @@ def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
     assert any(not torch.equal(old[k], new[k]) for k in old)  # the tune changed the weights
 
 
+def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_path):
+    from safetensors.torch import load_file
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ("--cache", "32", "--no-self-check")
+    runs = [
+        ("--minutes", "0.2", "--out", str(first), "--unet-steps", "1"),
+        # Another seed draws other scenes; the colour code must still be the first run's.
+        (
+            "--minutes",
+            "2",
+            "--out",
+            str(second),
+            "--unet-from",
+            str(first),
+            "--seed",
+            "1",
+            "--unet-steps",
+            "2",
+        ),
+    ]
+    for args in runs:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), *args, *common],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    before = json.loads((first / "training.json").read_text())
+    after = json.loads((second / "training.json").read_text())
+    assert after["unet"]["from"]["folder"] == str(first)
+    assert after["unet"]["from"]["steps"] == 1 and after["unet"]["steps"] == 2
+    assert after["vae"]["from"] == str(first)
+    assert after["scaling_factor"] == before["scaling_factor"]  # the UNet's latent scale
+
+    def weights(folder, part):
+        (path,) = (folder / part).glob("*.safetensors")
+        return load_file(path)
+
+    old_vae, new_vae = weights(first, "vae"), weights(second, "vae")
+    assert all(torch.equal(old_vae[k], new_vae[k]) for k in old_vae)  # the VAE is kept
+    old_unet, new_unet = weights(first, "unet"), weights(second, "unet")
+    assert old_unet.keys() == new_unet.keys()
+    assert any(not torch.equal(old_unet[k], new_unet[k]) for k in old_unet)  # it trained on
+    # The colour words' fixed rows are the first run's (seed 0), not a seed-1 code.
+    old_text, new_text = weights(first, "text_encoder"), weights(second, "text_encoder")
+    table = next(k for k in old_text if k.endswith("token_embedding.weight"))
+    tokenizer = train_shapes.build_tokenizer(max_length=train_shapes.MAX_TOKENS)
+    (red,) = tokenizer("red", add_special_tokens=False).input_ids
+    assert torch.equal(old_text[table][red], new_text[table][red])
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -229,6 +282,9 @@ def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
         (("--vae-blur", "3"), "0.5 to 1.7"),
         (("--vae-blur", "-1"), "0.5 to 1.7"),
         (("--vae-from", "x", "--vae-blur", "1.5"), "--vae-tune"),
+        (("--unet-from", "no-such-folder"), "not a folder this script wrote"),
+        (("--unet-from", "studio/weights/shapes", "--vae-tune", "1"), "--vae-tune"),
+        (("--unet-peak", "-1"), "--unet-peak"),
     ],
 )
 def test_vae_options_that_would_do_nothing_or_the_wrong_thing_are_refused(args, named):
