@@ -159,14 +159,17 @@ def make_unet(
 
 def load_unet_stage(folder: Path) -> tuple:
     """The UNet and text encoder of an earlier run's ``folder`` in float32, and that run's
-    ``unet`` record (with any warm start it had itself) and seed, for a warm start."""
+    ``unet`` record (with any warm start it had itself) and colour-code seed, for a warm
+    start."""
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel
 
     unet = UNet2DConditionModel.from_pretrained(folder / "unet", dtype=torch.float32)
     text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", dtype=torch.float32)
     earlier = json.loads((folder / "training.json").read_text())
-    return unet, text_encoder, {**earlier["unet"], "seed": earlier["seed"]}
+    # A warm-started run has its own --seed but keeps the colour code of the first run.
+    code_seed = earlier.get("colour_code_seed", earlier["seed"])
+    return unet, text_encoder, {**earlier["unet"], "colour_code_seed": code_seed}
 
 
 def make_text_encoder(vocab_size: int, hidden: int, layers: int = 2):
@@ -790,7 +793,7 @@ def main() -> None:
         earlier_unet = None
     # colour_code is seeded: on a warm start, with the earlier run's seed, it rewrites the
     # rows that run fixed (this run's --seed draws new scenes and noise).
-    code_seed = earlier_unet["seed"] if earlier_unet else args.seed
+    code_seed = earlier_unet["colour_code_seed"] if earlier_unet else args.seed
     fixed_tokens = colour_code(text_encoder, tokenizer, code_seed) if args.colour_code else None
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params")
     unet_seconds = total - (time.perf_counter() - started) - 30  # leave time to save
@@ -829,9 +832,15 @@ def main() -> None:
     pipe.to(torch.float16)  # half the size on disk; the manager loads it at any dtype
     args.out.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(args.out, safe_serialization=True)
+    for config in args.out.glob("*/config.json"):
+        # A warm start's components were loaded from a folder, whose path they would record.
+        fields = json.loads(config.read_text())
+        if fields.pop("_name_or_path", None) is not None:
+            config.write_text(json.dumps(fields, indent=2, sort_keys=True) + "\n")
     minutes = (time.perf_counter() - started) / 60
     info = {
         "seed": args.seed,
+        "colour_code_seed": code_seed,
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "minutes": round(minutes, 2),
         "torch_threads": torch.get_num_threads(),

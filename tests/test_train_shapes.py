@@ -224,22 +224,16 @@ def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
 def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_path):
     from safetensors.torch import load_file
 
-    first, second = tmp_path / "first", tmp_path / "second"
+    first, second, third = (tmp_path / name for name in ("first", "second", "third"))
     common = ("--cache", "32", "--no-self-check")
     runs = [
         ("--minutes", "0.2", "--out", str(first), "--unet-steps", "1"),
-        # Another seed draws other scenes; the colour code must still be the first run's.
-        (
-            "--minutes",
-            "2",
-            "--out",
-            str(second),
-            "--unet-from",
-            str(first),
-            "--seed",
-            "1",
-            "--unet-steps",
-            "2",
+        # Other seeds draw other scenes; the colour code must still be the first run's,
+        # also when a warm-started run is itself warm-started.
+        *(
+            ("--minutes", "5", "--out", str(out), "--unet-from", str(src), "--seed", seed)
+            + ("--unet-steps", "2")
+            for src, out, seed in ((first, second, "1"), (second, third, "2"))
         ),
     ]
     for args in runs:
@@ -272,6 +266,11 @@ def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_
     tokenizer = train_shapes.build_tokenizer(max_length=train_shapes.MAX_TOKENS)
     (red,) = tokenizer("red", add_special_tokens=False).input_ids
     assert torch.equal(old_text[table][red], new_text[table][red])
+    last = weights(third, "text_encoder")[table]
+    assert torch.equal(old_text[table][red], last[red])
+    assert json.loads((third / "training.json").read_text())["colour_code_seed"] == 0
+    for config in third.glob("*/config.json"):  # no path of the folder it came from
+        assert "_name_or_path" not in json.loads(config.read_text()), config
 
 
 @pytest.mark.parametrize(
