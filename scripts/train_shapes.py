@@ -159,17 +159,13 @@ def make_unet(
 
 def load_unet_stage(folder: Path) -> tuple:
     """The UNet and text encoder of an earlier run's ``folder`` in float32, and that run's
-    ``unet`` record (with any warm start it had itself) and colour-code seed, for a warm
-    start."""
+    ``training.json`` record, for a warm start."""
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel
 
     unet = UNet2DConditionModel.from_pretrained(folder / "unet", dtype=torch.float32)
     text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", dtype=torch.float32)
-    earlier = json.loads((folder / "training.json").read_text())
-    # A warm-started run has its own --seed but keeps the colour code of the first run.
-    code_seed = earlier.get("colour_code_seed", earlier["seed"])
-    return unet, text_encoder, {**earlier["unet"], "colour_code_seed": code_seed}
+    return unet, text_encoder, json.loads((folder / "training.json").read_text())
 
 
 def make_text_encoder(vocab_size: int, hidden: int, layers: int = 2):
@@ -698,7 +694,9 @@ def main() -> None:
         "--unet-from",
         type=Path,
         help="go on training the UNet and text encoder of an earlier run's folder (a warm "
-        "start; its VAE too, unless --vae-from names another copy of it)",
+        "start: their shape is the earlier run's, so --channels, --local-taps, "
+        "--position-code and --text-layers do not apply; its VAE too, unless --vae-from "
+        "names another copy of it)",
     )
     parser.add_argument(
         "--unet-peak",
@@ -708,7 +706,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.unet_from:
-        if not (args.unet_from / "unet" / "config.json").is_file():
+        written = ("unet/config.json", "text_encoder/config.json", "training.json")
+        if not all((args.unet_from / name).is_file() for name in written):
             parser.error(f"--unet-from {args.unet_from} is not a folder this script wrote")
         if args.vae_tune or args.vae_blur:
             parser.error(
@@ -770,18 +769,14 @@ def main() -> None:
 
     pairs, latents, masks, scaling = encode_cache(vae, rng, args.cache, args.mix_share)
     if args.unet_from:
+        unet, text_encoder, earlier_run = load_unet_stage(args.unet_from)
+        log(f"unet: warm start from {args.unet_from} ({earlier_run['unet']['steps']} steps there)")
         # The earlier UNet learned latents at the earlier scale; keep it.
-        earlier_scaling = json.loads((args.unet_from / "training.json").read_text())[
-            "scaling_factor"
-        ]
-        latents = latents * (earlier_scaling / scaling)
-        scaling = earlier_scaling
-    vae.register_to_config(scaling_factor=scaling)
-    log(f"latent cache: {len(pairs)} scenes, scaling_factor {scaling:.4f}")
-
-    if args.unet_from:
-        unet, text_encoder, earlier_unet = load_unet_stage(args.unet_from)
-        log(f"unet: warm start from {args.unet_from} ({earlier_unet.get('steps')} steps there)")
+        latents = latents * (earlier_run["scaling_factor"] / scaling)
+        scaling = earlier_run["scaling_factor"]
+        # colour_code is seeded: with the first run's seed it rewrites the rows that run
+        # fixed (a warm-started run has its own --seed, for new scenes and noise).
+        code_seed = earlier_run.get("colour_code_seed", earlier_run["seed"])
     else:
         text_encoder = make_text_encoder(len(tokenizer), hidden=64, layers=args.text_layers)
         unet = make_unet(
@@ -790,10 +785,10 @@ def main() -> None:
             channels=args.channels,
             local_taps=args.local_taps,
         )
-        earlier_unet = None
-    # colour_code is seeded: on a warm start, with the earlier run's seed, it rewrites the
-    # rows that run fixed (this run's --seed draws new scenes and noise).
-    code_seed = earlier_unet["colour_code_seed"] if earlier_unet else args.seed
+        earlier_run = None
+        code_seed = args.seed
+    vae.register_to_config(scaling_factor=scaling)
+    log(f"latent cache: {len(pairs)} scenes, scaling_factor {scaling:.4f}")
     fixed_tokens = colour_code(text_encoder, tokenizer, code_seed) if args.colour_code else None
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params")
     unet_seconds = total - (time.perf_counter() - started) - 30  # leave time to save
@@ -816,8 +811,8 @@ def main() -> None:
         steps=args.unet_steps,
         peak=args.unet_peak or (5e-4 if args.unet_from else 1e-3),
     )
-    if earlier_unet is not None:
-        unet_stats["from"] = {"folder": str(args.unet_from), **earlier_unet}
+    if earlier_run is not None:
+        unet_stats["from"] = {"folder": str(args.unet_from), **earlier_run["unet"]}
 
     pipe = StableDiffusionPipeline(
         vae=vae,

@@ -17,6 +17,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import train_shapes  # noqa: E402
 
 
+def run_script(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def test_the_position_code_is_a_clean_coordinate_ramp_over_pure_noise():
     torch.manual_seed(0)
     unet = train_shapes.make_unet(cross_dim=64, position_code=True)
@@ -164,16 +173,7 @@ def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager
     from studio.spec import AnimationSpec, DiffusionSettings, OutputSettings, PromptSettings
 
     out = tmp_path / "shapes"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "train_shapes.py"),
-            *("--minutes", "0.25", "--cache", "64", "--out", str(out), "--no-self-check"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_script(*("--minutes", "0.25", "--cache", "64", "--out", str(out), "--no-self-check"))
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads((out / "training.json").read_text())
     assert info["unet"]["steps"] >= 1 and info["vae"]["steps"] >= 1
@@ -201,12 +201,7 @@ def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
         ),
     ]
     for args in runs:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), *args, *common],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = run_script(*args, *common)
         assert done.returncode == 0, done.stderr[-3000:]
     before = json.loads((first / "training.json").read_text())["vae"]
     after = json.loads((second / "training.json").read_text())["vae"]
@@ -237,12 +232,7 @@ def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_
         ),
     ]
     for args in runs:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), *args, *common],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = run_script(*args, *common)
         assert done.returncode == 0, done.stderr[-3000:]
     before = json.loads((first / "training.json").read_text())
     after = json.loads((second / "training.json").read_text())
@@ -282,15 +272,11 @@ def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_
         (("--vae-blur", "-1"), "0.5 to 1.7"),
         (("--vae-from", "x", "--vae-blur", "1.5"), "--vae-tune"),
         (("--unet-from", "no-such-folder"), "not a folder this script wrote"),
+        (("--unet-from", "studio/weights/shapes/unet"), "not a folder this script wrote"),
         (("--unet-from", "studio/weights/shapes", "--vae-tune", "1"), "--vae-tune"),
         (("--unet-peak", "-1"), "--unet-peak"),
     ],
 )
 def test_vae_options_that_would_do_nothing_or_the_wrong_thing_are_refused(args, named):
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_shapes.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_script(*args, timeout=120)
     assert done.returncode == 2 and named in done.stderr, done.stderr[-2000:]
