@@ -19,10 +19,11 @@ Stages, each with its share of the time budget:
    ``--mix-share`` of them are in-between scenes (``studio.shapes.draw_between``: colour,
    and sometimes place and size, partway between two captions).
 3. UNet + text encoder: v-prediction on SD's scaled-linear schedule rescaled to zero
-   terminal SNR (see NOISE_SCHEDULE), 10% empty captions so classifier-free guidance works,
-   warm-up then cosine learning rate, EMA. An in-between scene is conditioned on the slerp
-   of its two captions' embeddings at its mix, the interpolation the engine uses between
-   keyframes, so a transition from "red" to "blue" moves through the colours between them.
+   terminal SNR (see NOISE_SCHEDULE), 10% empty captions so classifier-free guidance works
+   (``--uncond``), warm-up then cosine learning rate, EMA. An in-between scene is
+   conditioned on the slerp of its two captions' embeddings at its mix, the interpolation
+   the engine uses between keyframes, so a transition from "red" to "blue" moves through
+   the colours between them.
    ``--high-noise`` of each batch trains only the noisiest steps, where the layout is set;
    ``--snr-gamma`` weights the low-noise steps down. The UNet has a coordinate code and the
    caption scales its features (``make_unet``), so position words decide where a shape goes.
@@ -448,6 +449,7 @@ def train_unet(
     fixed_tokens=None,
     steps=0,
     peak=1e-3,
+    uncond=0.1,
 ) -> tuple:
     """Train UNet and text encoder on cached latents of ``pairs`` (see ``mixed_batch``).
 
@@ -456,7 +458,8 @@ def train_unet(
     ``foreground_map``: the error on those cells weighs ``1 + foreground`` times as much as
     on the plain background (each image's weights normalised to mean 1), so a small shape
     is not drowned out by the background around it. ``fixed_tokens`` (``colour_code``'s
-    ``(ids, rows)``) are token embeddings kept as they are.
+    ``(ids, rows)``) are token embeddings kept as they are. ``uncond`` of the captions are
+    empty, which trains the unconditional prediction classifier-free guidance starts from.
     """
     from diffusers import DDPMScheduler
 
@@ -478,7 +481,7 @@ def train_unet(
         texts = []
         for i in idx:
             a, b, _ = pairs[i]
-            if rng.random() < 0.1:
+            if rng.random() < uncond:
                 texts.append(("", ""))
             else:
                 keep = random_caption_keep(rng, keep_p)
@@ -704,6 +707,13 @@ def main() -> None:
         default=0.0,
         help="peak learning rate of the UNet stage (0: 1e-3 from scratch, 5e-4 with --unet-from)",
     )
+    parser.add_argument(
+        "--uncond",
+        type=float,
+        default=0.1,
+        help="share of empty captions, which train the unconditional prediction that "
+        "classifier-free guidance extrapolates from",
+    )
     args = parser.parse_args()
     if args.unet_from:
         written = ("unet/config.json", "text_encoder/config.json", "training.json")
@@ -715,6 +725,8 @@ def main() -> None:
                 "--vae-tune/--vae-blur would change that space under it"
             )
         args.vae_from = args.vae_from or args.unet_from
+    if not 0 <= args.uncond < 1:
+        parser.error(f"--uncond is a share from 0 to below 1; got {args.uncond}")
     if args.unet_peak < 0:
         parser.error(f"--unet-peak is a learning rate above 0; got {args.unet_peak}")
     if args.local_taps and not args.position_code:
@@ -810,6 +822,7 @@ def main() -> None:
         fixed_tokens=fixed_tokens,
         steps=args.unet_steps,
         peak=args.unet_peak or (5e-4 if args.unet_from else 1e-3),
+        uncond=args.uncond,
     )
     if earlier_run is not None:
         unet_stats["from"] = {"folder": str(args.unet_from), **earlier_run["unet"]}

@@ -157,6 +157,37 @@ def test_the_colour_code_puts_a_red_blue_mix_next_to_purple_and_training_keeps_i
     assert not torch.equal(after[others], before[others])
 
 
+def test_uncond_sets_the_share_of_empty_captions_the_unet_trains_on():
+    import numpy as np
+
+    from studio.vocab import build_tokenizer
+
+    tokenizer = build_tokenizer(max_length=train_shapes.MAX_TOKENS)
+    seen = []
+
+    def recording(texts, **kwargs):
+        seen.extend(texts[: len(texts) // 2])  # the first caption of each pair
+        return tokenizer(texts, **kwargs)
+
+    rng = np.random.default_rng(0)
+    pairs, pixels = train_shapes.mixed_batch(rng, 8, 0.0)
+    latents = torch.nn.functional.avg_pool2d(pixels, 8).repeat(1, 2, 1, 1)[:, :4]
+    masks = train_shapes.foreground_map(pixels)
+    shares = {}
+    for uncond in (0.0, 0.5):
+        seen.clear()
+        encoder = train_shapes.make_text_encoder(len(tokenizer), hidden=64, layers=0)
+        unet = train_shapes.make_unet(cross_dim=64, channels=(32, 32, 64))
+        train_shapes.train_unet(
+            unet, encoder, recording, pairs, latents, masks, 3600, rng, 32, print,
+            high_noise=0.0, keep_p=1.0, steps=4, uncond=uncond,
+        )  # fmt: skip
+        assert len(seen) == 4 * 32
+        shares[uncond] = sum(text == "" for text in seen) / len(seen)
+    assert shares[0.0] == 0.0
+    assert 0.35 < shares[0.5] < 0.65, shares  # 128 draws: 0.5 +- 3 standard errors
+
+
 def test_a_step_budget_ends_the_stage_at_that_step_and_drives_the_schedule():
     budget = train_shapes.Budget(seconds=3600, steps=4)
     seen = []
@@ -275,6 +306,8 @@ def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_
         (("--unet-from", "studio/weights/shapes/unet"), "not a folder this script wrote"),
         (("--unet-from", "studio/weights/shapes", "--vae-tune", "1"), "--vae-tune"),
         (("--unet-peak", "-1"), "--unet-peak"),
+        (("--uncond", "1"), "--uncond"),
+        (("--uncond", "-0.1"), "--uncond"),
     ],
 )
 def test_vae_options_that_would_do_nothing_or_the_wrong_thing_are_refused(args, named):
