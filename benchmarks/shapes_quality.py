@@ -91,9 +91,28 @@ def score(images, scenes, details: bool = False) -> dict:
     return result
 
 
-def generate(pipe, scenes, *, steps, guidance, seed, batch=32, init=None, strength=0.6):
+def stop_guiding(below: float):
+    """A diffusers ``callback_on_step_end`` that turns classifier-free guidance off before
+    the first step whose timestep is under ``below``, as the engine's ``guidance_stop`` does:
+    from there the pipeline runs the cond half of the text alone. A callback runs after a
+    step, so the first step is always guided (an img2img start under ``below`` differs)."""
+
+    def callback(pipe, i, t, tensors):
+        timesteps = pipe.scheduler.timesteps
+        later = timesteps[timesteps < t]
+        if pipe.do_classifier_free_guidance and len(later) and later[0] < below:
+            tensors["prompt_embeds"] = tensors["prompt_embeds"].chunk(2)[1]
+            pipe._guidance_scale = 1.0  # diffusers' documented way to end guidance mid-run
+        return tensors
+
+    return callback
+
+
+def generate(pipe, scenes, *, steps, guidance, stop, seed, batch=32, init=None, strength=0.6):
+    """Images of ``scenes`` from their captions; ``stop`` is the spec's ``guidance_stop``."""
     import torch
 
+    from studio.render_common import unguided_below
     from studio.shapes import caption
 
     prompts = [caption(s, keep=("size", "background", "position")) for s in scenes]
@@ -108,6 +127,9 @@ def generate(pipe, scenes, *, steps, guidance, seed, batch=32, init=None, streng
             ],
             "output_type": "np",
         }
+        if stop:
+            kwargs["callback_on_step_end"] = stop_guiding(unguided_below(pipe.scheduler, stop))
+            kwargs["callback_on_step_end_tensor_inputs"] = ["prompt_embeds"]
         if init is None:
             out = pipe(chunk, height=128, width=128, **kwargs)
         else:
@@ -116,7 +138,7 @@ def generate(pipe, scenes, *, steps, guidance, seed, batch=32, init=None, streng
     return images
 
 
-def transitions(model: str, seeds: int, guidance: float) -> dict:
+def transitions(model: str, seeds: int, guidance: float, stop: float) -> dict:
     """The transition test's schedule through the real engine at each seed, read as a hue
     walk (``studio.shape_classifier.hue_walk``): how many seeds move steadily red to blue."""
     import tempfile
@@ -138,7 +160,13 @@ def transitions(model: str, seeds: int, guidance: float) -> dict:
         spec = AnimationSpec(
             prompts=PromptSettings(schedule=TRANSITION),
             diffusion=DiffusionSettings(
-                model=model, steps=12, guidance=guidance, width=128, height=128, seed=seed
+                model=model,
+                steps=12,
+                guidance=guidance,
+                guidance_stop=stop,
+                width=128,
+                height=128,
+                seed=seed,
             ),
             animation=AnimationSettings(fps=12, batch_size=5),
             output=OutputSettings(format="png"),
@@ -161,7 +189,7 @@ def transitions(model: str, seeds: int, guidance: float) -> dict:
     }
 
 
-def from_truth(img2img, scenes, *, steps, guidance, seed) -> list[dict]:
+def from_truth(img2img, scenes, *, steps, guidance, stop, seed) -> list[dict]:
     """Each scene's true picture, noised to ``strength`` and denoised by the model (img2img
     with the scene's own caption): the attributes the model keeps from each depth of the noise
     schedule. A perfect denoiser keeps all of them; where shapes start to be lost is where
@@ -178,6 +206,7 @@ def from_truth(img2img, scenes, *, steps, guidance, seed) -> list[dict]:
             scenes,
             steps=steps,
             guidance=guidance,
+            stop=stop,
             seed=seed,
             init=truth,
             strength=strength,
@@ -203,7 +232,7 @@ def save_grid(images, scenes, path: Path, columns: int = 8) -> None:
 
 
 def main() -> None:
-    from studio.builtin import recommended_guidance
+    from studio.builtin import recommended_guidance, recommended_guidance_stop
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="builtin:shapes")
@@ -214,6 +243,12 @@ def main() -> None:
         type=float,
         default=recommended_guidance("builtin:shapes"),
         help="default: builtin:shapes' own, also for a --model folder trained like it",
+    )
+    parser.add_argument(
+        "--guidance-stop",
+        type=float,
+        default=recommended_guidance_stop("builtin:shapes"),
+        help="share of the schedule run unguided (the spec's guidance_stop); default as --guidance",
     )
     parser.add_argument("--scheduler", default="ddim")
     parser.add_argument("--seed", type=int, default=1234)
@@ -232,14 +267,22 @@ def main() -> None:
     scenes = held_out_scenes(args.per_combo, args.seed)
     text2img, img2img = make_pipes(args.model, args.scheduler)
     start = time.perf_counter()
-    images = generate(text2img, scenes, steps=args.steps, guidance=args.guidance, seed=args.seed)
+    stop = args.guidance_stop
+    images = generate(
+        text2img, scenes, steps=args.steps, guidance=args.guidance, stop=stop, seed=args.seed
+    )
     main_score = score(images, scenes, details=True)
     report = {
         "benchmark": "shapes_quality",
         "model": args.model,
         "images": len(scenes),
         "held_out_triples": len({(s.colour, s.shape, s.background) for s in scenes}),
-        "settings": {"steps": args.steps, "guidance": args.guidance, "scheduler": args.scheduler},
+        "settings": {
+            "steps": args.steps,
+            "guidance": args.guidance,
+            "guidance_stop": stop,
+            "scheduler": args.scheduler,
+        },
         "seconds": round(time.perf_counter() - start, 2),
         "accuracy": main_score,
         "targets": TARGETS,
@@ -262,7 +305,7 @@ def main() -> None:
             ("dpm++", 8, 4.0),
         ]:
             pipe, _ = make_pipes(args.model, scheduler)
-            got = generate(pipe, few, steps=steps, guidance=guidance, seed=args.seed)
+            got = generate(pipe, few, steps=steps, guidance=guidance, stop=stop, seed=args.seed)
             sweep.append(
                 {
                     "scheduler": scheduler,
@@ -293,6 +336,7 @@ def main() -> None:
                 prompts_for,
                 steps=args.steps,
                 guidance=args.guidance,
+                stop=stop,
                 seed=args.seed,
                 init=np.stack(inits),
                 strength=strength,
@@ -302,10 +346,15 @@ def main() -> None:
             )
     if args.from_truth:
         report["from_truth"] = from_truth(
-            img2img, scenes[::2], steps=args.steps, guidance=args.guidance, seed=args.seed
+            img2img,
+            scenes[::2],
+            steps=args.steps,
+            guidance=args.guidance,
+            stop=stop,
+            seed=args.seed,
         )
     if args.transitions:
-        report["transitions"] = transitions(args.model, args.transitions, args.guidance)
+        report["transitions"] = transitions(args.model, args.transitions, args.guidance, stop)
     print(json.dumps(report, indent=2))
 
 

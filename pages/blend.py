@@ -33,6 +33,15 @@ st.text_input("Negative prompt", key="blend.negative")
 c1, c2, c3, c4 = st.columns(4)
 c1.number_input("Steps", 2, 1000, key="blend.steps")
 c1.number_input("Guidance", 0.0, 50.0, step=0.5, key="blend.guidance")
+c1.number_input(
+    "Guidance stop",
+    0.0,
+    0.99,
+    step=0.05,
+    key="blend.guidance_stop",
+    help="share of the schedule, at its clean end, whose steps run without guidance "
+    "(0: every step is guided)",
+)
 c2.number_input("Width", 8, 4096, step=8, key="blend.width")
 c2.number_input("Height", 8, 4096, step=8, key="blend.height")
 c3.number_input("Seed", 0, 2**53 - 1, key="blend.seed")  # the browser holds doubles

@@ -29,6 +29,15 @@ st.text_input("Negative prompt", key="ps.negative")
 c1, c2, c3, c4 = st.columns(4)
 c1.number_input("Steps", 1, 1000, key="ps.steps")
 c1.number_input("Guidance", 0.0, 50.0, step=0.5, key="ps.guidance")
+c1.number_input(
+    "Guidance stop",
+    0.0,
+    0.99,
+    step=0.05,
+    key="ps.guidance_stop",
+    help="share of the schedule, at its clean end, whose steps run without guidance "
+    "(0: every step is guided)",
+)
 c2.number_input("Width", 8, 4096, step=8, key="ps.width")
 c2.number_input("Height", 8, 4096, step=8, key="ps.height")
 c3.number_input("Frames per second", 1, 120, key="ps.fps")

@@ -33,7 +33,14 @@ from studio.media import InputMedia, check_inputs, load_image, stream_video
 from studio.models import ModelManager, make_scheduler
 from studio.motion import warp
 from studio.plan import AnimationPlan, plan_animation
-from studio.render_common import Clock, decode, load_options, stop_early
+from studio.render_common import (
+    Clock,
+    decode,
+    guided_noise,
+    load_options,
+    stop_early,
+    unguided_below,
+)
 from studio.spec import AnimationSpec
 from studio.versions import library_versions
 from studio.writers import open_writer
@@ -280,7 +287,15 @@ def _denoise_frames(pipe, scheduler, plan, batch, noise, text, negative, inits, 
         run = starts[begin]  # steps this group runs: None = all, from noise
         if run is None:
             latents, steps = _denoise(
-                pipe, scheduler, noise[group], group_text, d.guidance, d.steps, cancel, clock
+                pipe,
+                scheduler,
+                noise[group],
+                group_text,
+                d.guidance,
+                d.steps,
+                cancel,
+                clock,
+                guidance_stop=d.guidance_stop,
             )
         else:
             with clock.stage("vae"):
@@ -299,6 +314,7 @@ def _denoise_frames(pipe, scheduler, plan, batch, noise, text, negative, inits, 
                     clock,
                     init=init,
                     start=d.steps - run,
+                    guidance_stop=d.guidance_stop,
                 )
         out[group] = latents
         taken += steps * (end - begin)
@@ -334,8 +350,24 @@ def _init_noise(plan, frames, like: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _denoise(pipe, scheduler, latents, text, guidance, steps, cancel, clock, *, init=None, start=0):
+def _denoise(
+    pipe,
+    scheduler,
+    latents,
+    text,
+    guidance,
+    steps,
+    cancel,
+    clock,
+    *,
+    init=None,
+    start=0,
+    guidance_stop=0.0,
+):
     """Run the scheduler's loop over a batch; returns the latents and the steps taken.
+
+    ``text`` is (B, L, D), or (2B, L, D) ``[negative; text]`` to guide at ``guidance``, which
+    the steps in the last ``guidance_stop`` of the noise schedule skip (see ``guided_noise``).
 
     Without ``init``, ``latents`` is the starting noise (text-to-image). With ``init``
     (B, C, h, w clean latents), ``latents`` is the noise that the scheduler adds to ``init``
@@ -351,18 +383,18 @@ def _denoise(pipe, scheduler, latents, text, guidance, steps, cancel, clock, *, 
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(first)
         latents = scheduler.add_noise(init, latents, timesteps[:1].repeat(init.shape[0]))
-    guided = text.shape[0] == 2 * latents.shape[0]
+    below = unguided_below(scheduler, guidance_stop)
     taken = 0
     with torch.no_grad():
         for t in timesteps:
             cancel.raise_if_cancelled()
-            model_in = torch.cat([latents, latents]) if guided else latents
-            model_in = scheduler.scale_model_input(model_in, t)
-            with clock.stage("unet"):
-                eps = pipe.unet(model_in, t, encoder_hidden_states=text).sample
-            if guided:
-                eps_uncond, eps_text = eps.chunk(2)
-                eps = eps_uncond + guidance * (eps_text - eps_uncond)
+
+            def call(model_in, states, t=t):
+                with clock.stage("unet"):
+                    return pipe.unet(model_in, t, encoder_hidden_states=states).sample
+
+            model_in = scheduler.scale_model_input(latents, t)
+            eps = guided_noise(call, model_in, t, text, guidance, below)
             latents = scheduler.step(eps, t, latents).prev_sample
             taken += 1
     return latents, taken

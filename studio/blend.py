@@ -260,6 +260,7 @@ class _Transitions:
         self.blend = spec.blend
         self.steps = spec.diffusion.steps
         self.guidance = spec.diffusion.guidance
+        self.guidance_stop = spec.diffusion.guidance_stop
         self.guided = self.guidance > 1.0
         self.cond = [embeddings[p] for p in plan.prompts]  # each (1, L, D)
         self.uncond = [embeddings[n] for n in plan.negatives] if self.guided else None
@@ -443,6 +444,7 @@ class _Transitions:
             clock=self.clock,
             keep=self.keep,
             after_step=after_step if fed_steps or masked else None,
+            guidance_stop=self.guidance_stop,
         )
         self.denoise_steps += self.steps - start
         self._measure(time.perf_counter() - began, self.steps - start)

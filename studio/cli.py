@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--scheduler", help="ddim, euler, euler_a, dpm++, pndm, lms, heun, unipc")
     animate.add_argument("--steps", type=int)
     animate.add_argument("--guidance", type=float, help="default: the model's own")
+    animate.add_argument(
+        "--guidance-stop",
+        type=float,
+        help="share of the schedule, at its clean end, run without guidance; default: the model's own",
+    )
     animate.add_argument("--width", type=int, help="default: the model's native size")
     animate.add_argument("--height", type=int, help="default: the model's native size")
     animate.add_argument("--fps", type=int)
@@ -214,6 +219,11 @@ def _add_blend_parser(commands) -> None:
     blend.add_argument("--scheduler", help="ddim, euler, euler_a, dpm++ or unipc")
     blend.add_argument("--steps", type=int)
     blend.add_argument("--guidance", type=float, help="default: the model's own")
+    blend.add_argument(
+        "--guidance-stop",
+        type=float,
+        help="share of the schedule, at its clean end, run without guidance; default: the model's own",
+    )
     blend.add_argument("--width", type=int, help="default: the model's native size")
     blend.add_argument("--height", type=int, help="default: the model's native size")
     blend.add_argument("--seed", type=int)
@@ -992,8 +1002,9 @@ def _models() -> int:
     from studio.builtin import BUILTIN_MODELS
 
     for name, model in BUILTIN_MODELS.items():
+        stop = f"guidance stop {model.guidance_stop:g}  " if model.guidance_stop else ""
         print(
-            f"builtin:{name}  {model.native_size}px  guidance {model.guidance:g}  "
+            f"builtin:{name}  {model.native_size}px  guidance {model.guidance:g}  {stop}"
             f"{model.description}"
         )
     return 0
@@ -1015,10 +1026,10 @@ def _is_store_error(exc: BaseException) -> bool:
 def _diffusion_from_args(d, args: argparse.Namespace):
     """The diffusion settings with the flags every render command shares applied.
 
-    Without ``--spec`` (or with a new ``--model``) the size and guidance default to the
-    model's own.
+    Without ``--spec`` (or with a new ``--model``) the size, guidance and guidance stop
+    default to the model's own.
     """
-    from studio.builtin import recommended_guidance, recommended_size
+    from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
 
     d = _replace(
         d,
@@ -1026,6 +1037,7 @@ def _diffusion_from_args(d, args: argparse.Namespace):
         scheduler=args.scheduler,
         steps=args.steps,
         guidance=args.guidance,
+        guidance_stop=args.guidance_stop,
         seed=args.seed,
         device=args.device,
         dtype=args.dtype,
@@ -1033,7 +1045,14 @@ def _diffusion_from_args(d, args: argparse.Namespace):
     if args.spec is None or args.model is not None:
         size = recommended_size(d.model)
         guidance = recommended_guidance(d.model) if args.guidance is None else args.guidance
-        return _replace(d, width=args.width or size, height=args.height or size, guidance=guidance)
+        stop = args.guidance_stop
+        return _replace(
+            d,
+            width=args.width or size,
+            height=args.height or size,
+            guidance=guidance,
+            guidance_stop=recommended_guidance_stop(d.model) if stop is None else stop,
+        )
     return _replace(d, width=args.width, height=args.height)
 
 

@@ -13,7 +13,7 @@ import torch
 
 from studio.models import LoadOptions
 
-__all__ = ["Clock", "decode", "load_options", "stop_early"]
+__all__ = ["Clock", "decode", "guided_noise", "load_options", "stop_early", "unguided_below"]
 
 
 def load_options(spec) -> LoadOptions:
@@ -27,6 +27,28 @@ def load_options(spec) -> LoadOptions:
         vae_tiling=d.vae_tiling,
         cpu_offload=d.cpu_offload,
     )
+
+
+def unguided_below(scheduler, guidance_stop: float) -> float:
+    """The timestep under which steps skip guidance: ``guidance_stop`` of the noise schedule."""
+    return guidance_stop * scheduler.config.get("num_train_timesteps", 1000)
+
+
+def guided_noise(call, x, t, text, guidance: float, below: float = 0.0) -> torch.Tensor:
+    """The noise prediction for latents ``x`` (B, C, h, w) at timestep ``t``.
+
+    ``text`` is (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at
+    ``guidance``. ``call(model_in, states)`` runs the UNet on a batch of latents and their
+    text states. A step whose ``t`` is under ``below`` (``unguided_below``) is not guided:
+    the cond half alone, one UNet batch of B instead of 2B.
+    """
+    n = x.shape[0]
+    if text.shape[0] != 2 * n:
+        return call(x, text)
+    if t < below:
+        return call(x, text[n:])
+    eps_uncond, eps_text = call(torch.cat([x, x]), text).chunk(2)
+    return eps_uncond + guidance * (eps_text - eps_uncond)
 
 
 def decode(pipe, latents) -> list:

@@ -47,7 +47,7 @@ __all__ = [
     "load_spec",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: DiffusionSettings.guidance_stop
 DEFAULT_MODEL = "builtin:shapes"
 
 # Names the user may pick; studio.models maps each to a diffusers scheduler class.
@@ -90,6 +90,10 @@ class DiffusionSettings:
     scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
     steps: int = 20
     guidance: float = 3.0  # builtin:shapes' best; the CLI and pages use the model's own
+    # Steps whose timestep lies in this share of the noise schedule, at its clean end, skip
+    # classifier-free guidance: the text prediction alone, one UNet batch instead of two.
+    # 0 guides every step (the usual); builtin:shapes' 0.2 leaves out t < 200 of 1000.
+    guidance_stop: float = 0.2
     width: int = 128  # builtin:shapes' native size; the CLI and pages use the model's own
     height: int = 128
     seed: int = 0
@@ -233,6 +237,8 @@ def _check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDUL
         raise SpecError(f"steps must be between 1 and 1000, got {d.steps}")
     if not 0 <= d.guidance <= 50:
         raise SpecError(f"guidance must be between 0 and 50, got {d.guidance}")
+    if not 0 <= d.guidance_stop < 1:
+        raise SpecError(f"guidance stop must be in [0, 1), got {d.guidance_stop}")
     if d.scheduler not in SCHEDULERS:
         raise SpecError(f"unknown scheduler {d.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
     if d.scheduler not in schedulers:
@@ -561,8 +567,20 @@ Spec = AnimationSpec | BlendSpec
 
 _KINDS: dict[str, type] = {"animation": AnimationSpec, "blend": BlendSpec}
 
+
+def _guided_every_step(data: dict) -> dict:
+    """1 -> 2: before ``guidance_stop`` every step was guided; keep it so on a re-run."""
+    diffusion = data.get("diffusion", {})
+    if isinstance(diffusion, dict):
+        data = {**data, "diffusion": {"guidance_stop": 0.0, **diffusion}}
+    return data
+
+
 # kind -> {from_version: function(dict) -> dict at from_version + 1}
-_UPGRADES: dict[str, dict[int, typing.Callable[[dict], dict]]] = {"animation": {}, "blend": {}}
+_UPGRADES: dict[str, dict[int, typing.Callable[[dict], dict]]] = {
+    "animation": {1: _guided_every_step},
+    "blend": {1: _guided_every_step},
+}
 
 
 def load_spec(data: dict[str, Any] | str) -> Spec:

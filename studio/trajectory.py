@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 
 from studio.errors import SpecError
+from studio.render_common import guided_noise, unguided_below
 
 __all__ = ["run_trajectory"]
 
@@ -38,11 +39,13 @@ def run_trajectory(
     after_step: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
     image: torch.Tensor | None = None,
     class_labels: torch.Tensor | None = None,
+    guidance_stop: float = 0.0,
 ) -> dict[int, torch.Tensor]:
     """Denoise ``x`` (1, C, h, w), entering step ``start``, to the end of the schedule.
 
     ``text``: (1, L, D), or (2, L, D) ``[uncond, cond]`` for classifier-free guidance at
-    ``guidance``. ``image``/``class_labels``: an upscaler's extra input, concatenated to the
+    ``guidance``, skipped in the last ``guidance_stop`` of the noise schedule (see
+    ``studio.render_common.guided_noise``). ``image``/``class_labels``: an upscaler's extra input, concatenated to the
     latents along channels (batched like ``text``), and its noise level. ``after_step(i, x)``
     may change the latent that enters step ``i`` (crossfeed, inpainting). ``start == 0``
     scales ``x`` by the scheduler's initial noise sigma first.
@@ -68,23 +71,24 @@ def run_trajectory(
         if "generator" in inspect.signature(scheduler.step).parameters
         else {}
     )
-    guided = text.shape[0] == 2
+    below = unguided_below(scheduler, guidance_stop)
     trajectory = {start: x}
     with torch.no_grad():
         for i in range(start, steps):
             cancel.raise_if_cancelled()
             t = scheduler.timesteps[i]
-            model_in = torch.cat([x, x]) if guided else x
-            model_in = scheduler.scale_model_input(model_in, t)
-            if image is not None:
-                model_in = torch.cat([model_in, image], dim=1)
-            with clock.stage("unet"):
-                eps = unet(
-                    model_in, t, encoder_hidden_states=text, class_labels=class_labels
-                ).sample
-            if guided:
-                eps_uncond, eps_text = eps.chunk(2)
-                eps = eps_uncond + guidance * (eps_text - eps_uncond)
+
+            def call(model_in, states, t=t):
+                rows = model_in.shape[0]  # the last rows of image and labels go with the cond
+                if image is not None:
+                    model_in = torch.cat([model_in, image[-rows:]], dim=1)
+                labels = None if class_labels is None else class_labels[-rows:]
+                with clock.stage("unet"):
+                    return unet(
+                        model_in, t, encoder_hidden_states=states, class_labels=labels
+                    ).sample
+
+            eps = guided_noise(call, scheduler.scale_model_input(x, t), t, text, guidance, below)
             x = scheduler.step(eps, t, x, **kwargs).prev_sample
             if after_step is not None:
                 x = after_step(i + 1, x)

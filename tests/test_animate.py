@@ -135,6 +135,44 @@ def test_guidance_off_skips_the_negative_prompt(tmp_path, manager):
     assert len(calls) == 2 and result.frames == 4
 
 
+def test_guidance_stops_for_the_last_share_of_the_schedule(tmp_path, manager):
+    pipe = manager.load("builtin:tiny").pipe
+    calls: list[tuple[int, int]] = []  # (timestep, latents the UNet took)
+    handle = pipe.unet.register_forward_hook(
+        lambda m, args, out: calls.append((int(args[1]), out.sample.shape[0]))
+    )
+    schedule = "0: a red circle\n1: a blue square"
+    try:
+        spec = make_spec(schedule, steps=10, guidance=5.0, batch=2, guidance_stop=0.35)
+        render_animation(spec, tmp_path / "stop", manager=manager)
+        stopped, calls[:] = list(calls), []
+        spec = make_spec(schedule, steps=10, guidance=5.0, batch=2, guidance_stop=0.0)
+        render_animation(spec, tmp_path / "all", manager=manager)
+    finally:
+        handle.remove()
+    # Two frames in one batch: 4 latents with guidance, 2 (the text half) under t = 350.
+    assert [n for _, n in stopped] == [2 if t < 350 else 4 for t, _ in stopped]
+    assert {n for _, n in stopped} == {2, 4}
+    assert len(calls) == 10 and {n for _, n in calls} == {4}
+
+
+def test_a_step_past_the_guidance_stop_is_an_unguided_step(tmp_path, manager):
+    # Every step of a 10-step DDIM schedule (t = 901 down to 1) lies under 0.95 of it, so
+    # the frames are those of no guidance at all.
+    schedule = "0: a red circle\n1: a blue square"
+    specs = {
+        "stopped": make_spec(schedule, steps=10, guidance=5.0, guidance_stop=0.95),
+        "unguided": make_spec(schedule, steps=10, guidance=1.0),
+        "guided": make_spec(schedule, steps=10, guidance=5.0, guidance_stop=0.0),
+    }
+    got = {
+        name: frames_of(render_animation(spec, tmp_path / name, manager=manager))
+        for name, spec in specs.items()
+    }
+    assert all(np.array_equal(x, y) for x, y in zip(got["stopped"], got["unguided"], strict=True))
+    assert not any(np.array_equal(x, y) for x, y in zip(got["stopped"], got["guided"], strict=True))
+
+
 @pytest.mark.parametrize("scheduler", ["euler", "dpm++", "euler_a"])
 def test_other_schedulers_render(tmp_path, manager, scheduler):
     spec = make_spec("0: a red circle\n2: a blue square", scheduler=scheduler)

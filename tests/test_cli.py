@@ -131,6 +131,11 @@ def test_size_and_guidance_default_to_the_models_own_unless_given(tmp_path, comm
     assert (d.width, d.guidance) == (512, 7.5)
     d = diffusion("--model", "builtin:tiny", "--guidance", "0", "--width", "96")
     assert (d.width, d.height, d.guidance) == (96, 64, 0.0)
+    # The guidance stop likewise: the shapes model's own, none for others unless given.
+    assert shapes.guidance_stop > 0 == tiny.guidance_stop
+    assert diffusion().guidance_stop == shapes.guidance_stop
+    assert diffusion("--model", "some/hub-model").guidance_stop == 0.0
+    assert diffusion("--model", "builtin:tiny", "--guidance-stop", "0.3").guidance_stop == 0.3
     # A spec file's own values stand when no flag or new model overrides them.
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(make(parser.parse_args([command, *prompts, "--guidance", "6"])).to_json())

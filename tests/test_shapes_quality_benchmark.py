@@ -49,3 +49,35 @@ def test_the_score_counts_each_asked_shape_by_how_it_was_read_and_splits_by_size
     # small: the square (right), the star (wrong), the blank (wrong); large: both right
     assert got["shape_by_size"] == {"small": round(1 / 3, 4), "large": 1.0}
     assert "shapes" not in shapes_quality.score(pictures, asked)
+
+
+def test_the_benchmark_stops_guidance_where_the_engine_does(manager):
+    from diffusers import StableDiffusionPipeline
+
+    from studio.models import make_scheduler
+
+    pipe = manager.load("builtin:tiny").pipe
+    text2img = StableDiffusionPipeline(
+        **{**pipe.components, "scheduler": make_scheduler(pipe, "ddim")}
+    )
+    text2img.set_progress_bar_config(disable=True)
+    calls: list[tuple[int, int]] = []  # (timestep, latents the UNet took)
+
+    def hook(module, args, out):
+        calls.append((int(args[1]), (out[0] if isinstance(out, tuple) else out.sample).shape[0]))
+
+    handle = pipe.unet.register_forward_hook(hook)
+    scenes = [
+        Scene("red", "circle", "black", "large", "centre"),
+        Scene("blue", "star", "white", "small", "top left"),
+    ]
+    try:
+        images = shapes_quality.generate(
+            text2img, scenes, steps=10, guidance=5.0, stop=0.35, seed=0
+        )
+    finally:
+        handle.remove()
+    # Two images: 4 latents with guidance, the text half alone under t = 350, as in the engine.
+    assert len(images) == 2 and len(calls) == 10
+    assert [n for _, n in calls] == [2 if t < 350 else 4 for t, _ in calls]
+    assert {n for _, n in calls} == {2, 4}

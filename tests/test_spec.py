@@ -157,6 +157,8 @@ def test_defaults_are_valid():
         ({"diffusion": {"width": 100}}, "width must be a positive multiple of 8, got 100"),
         ({"diffusion": {"steps": 0}}, "steps must be between 1 and 1000, got 0"),
         ({"diffusion": {"scheduler": "warp"}}, "unknown scheduler 'warp'"),
+        ({"diffusion": {"guidance_stop": 1.0}}, r"guidance stop must be in \[0, 1\), got 1.0"),
+        ({"diffusion": {"guidance_stop": -0.1}}, "guidance stop must be in"),
         ({"animation": {"fps": 0}}, "fps must be between 1 and 120, got 0"),
         ({"animation": {"batch_size": 0}}, "batch size must be between 1 and 256, got 0"),
         (
@@ -213,6 +215,19 @@ def test_load_spec_errors_name_the_key(data, message):
 def test_load_spec_fails_only_with_spec_error(data):
     with contextlib.suppress(SpecError):
         load_spec(data)
+
+
+@pytest.mark.parametrize("kind", ["animation", "blend"])
+def test_a_version_1_spec_keeps_guidance_on_every_step(kind):
+    # Version 1 had no guidance_stop: every step was guided, and a re-run must do the same.
+    data = {"kind": kind, "schema_version": 1, "diffusion": {"guidance": 5.0}}
+    spec = load_spec(data)
+    assert spec.schema_version == SCHEMA_VERSION == 2
+    assert (spec.diffusion.guidance, spec.diffusion.guidance_stop) == (5.0, 0.0)
+    assert load_spec({"kind": kind, "schema_version": 1}).diffusion.guidance_stop == 0.0
+    # A current spec without the setting gets today's default, the shapes model's own.
+    assert load_spec({"kind": kind}).diffusion.guidance_stop == DiffusionSettings().guidance_stop
+    assert DiffusionSettings().guidance_stop > 0
 
 
 def test_not_json_is_a_spec_error():

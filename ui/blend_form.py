@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from studio.blend_prompts import format_prompt_lines, parse_prompt_lines
-from studio.builtin import recommended_guidance, recommended_size
+from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
 from studio.errors import SpecError
 from studio.spec import BlendSpec
 from ui.sidebar import choose_model
@@ -42,6 +42,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "blend.scheduler": ("diffusion", "scheduler"),
     "blend.steps": ("diffusion", "steps"),
     "blend.guidance": ("diffusion", "guidance"),
+    "blend.guidance_stop": ("diffusion", "guidance_stop"),
     "blend.width": ("diffusion", "width"),
     "blend.height": ("diffusion", "height"),
     "blend.seed": ("diffusion", "seed"),
@@ -118,6 +119,8 @@ def keep_defaults(model: str) -> None:
             default = size
         elif name == "guidance" and group == "diffusion":
             default = recommended_guidance(model)
+        elif name == "guidance_stop":
+            default = recommended_guidance_stop(model)
         keep(key, default)
     converted = _converted_values(spec)
     converted["blend.prompts"] = EXAMPLE

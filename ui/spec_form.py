@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from studio.builtin import recommended_guidance, recommended_size
+from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
 from studio.errors import SpecError
 from studio.spec import AnimationSpec
 from ui.sidebar import choose_model
@@ -27,6 +27,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "ps.scheduler": ("diffusion", "scheduler"),
     "ps.steps": ("diffusion", "steps"),
     "ps.guidance": ("diffusion", "guidance"),
+    "ps.guidance_stop": ("diffusion", "guidance_stop"),
     "ps.width": ("diffusion", "width"),
     "ps.height": ("diffusion", "height"),
     "ps.seed": ("diffusion", "seed"),
@@ -89,6 +90,8 @@ def keep_defaults(model: str) -> None:
             default = EXAMPLE
         elif name == "guidance":
             default = recommended_guidance(model)
+        elif name == "guidance_stop":
+            default = recommended_guidance_stop(model)
         elif name == "easing_curve":
             default = "0: (s**2)"
         keep(key, _to_widget(key, default))
