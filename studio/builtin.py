@@ -139,11 +139,12 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         name="shapes",
         version=1,
         native_size=128,
-        # Measured with benchmarks/shapes_quality.py: guidance 2-3 draws held-out prompts
-        # best (colour 99.5% against 94.3% at 4 and 93.2% at 5; shape and position no worse).
+        # Measured with benchmarks/shapes_quality.py: with the stop below, guidance 1.5-4 all
+        # draw held-out prompts about as well (shape 89-90%); colour suffers at 1 (97.4%).
         guidance=3.0,
-        # Guidance in the last, least noisy steps sharpens outlines into the wrong shape and
-        # washes colours out (shape 85.9% -> 90.1%, and 96.4% -> 100% colour at guidance 8).
+        # Guidance in the last, least noisy steps draws outlines wrong and, strong, washes
+        # colours out: without it, held-out shapes 85.6% -> 90.5% (576 images), and colour
+        # at guidance 8 96.4% -> 100% (benchmarks/shapes_quality.py, README).
         guidance_stop=0.2,
         description="small trained model: coloured shapes on plain backgrounds (offline)",
         shipped=WEIGHTS / "shapes",
