@@ -78,6 +78,20 @@ def test_render_plays_and_is_recorded(app, studio_home):
         assert run.session.slug == "default"
 
 
+def test_the_guidance_stop_starts_at_the_models_own_and_goes_into_the_run(app, studio_home):
+    from studio.builtin import recommended_guidance_stop
+    from studio.spec import DEFAULT_MODEL
+
+    field = app.number_input(key="ps.guidance_stop")
+    assert field.value == recommended_guidance_stop(DEFAULT_MODEL) > 0
+    field.set_value(0.5)
+    job = render(app, "0: a red circle")
+    assert job.status == "done", job.error
+    with Store.open(studio_home).session() as s:
+        (run,) = list_runs(s)
+        assert run.spec["diffusion"]["guidance_stop"] == 0.5
+
+
 def test_bad_schedule_is_an_error_message_not_a_traceback(app):
     app.text_area(key="ps.schedule").set_value("0: a red circle\nfive: a blue square")
     app.run()

@@ -128,6 +128,7 @@ def test_an_impossible_setup_is_the_engines_error_and_blocks_render(page):
 def test_blend_render_plays_and_is_in_gallery_and_history(page, studio_home):
     at = page
     small_blend(at)
+    at.number_input(key="blend.guidance_stop").set_value(0.4)
     job = render(at)
     assert job.status == "done", job.error
     run_id = job.meta["run_id"]
@@ -136,6 +137,7 @@ def test_blend_render_plays_and_is_in_gallery_and_history(page, studio_home):
     with Store.open(studio_home).session() as s:
         run = get_run(s, run_id)
         assert run.kind == "blend" and run.status == "done"
+        assert run.spec["diffusion"]["guidance_stop"] == 0.4
         assert run.denoise_steps == 3 * 3 + 2 * run.plan["tree"]["transition_denoise_steps"]
         assert run.extra["tree"]["transitions"]
     # The finished run is now a measurement of builtin:tiny at 64 px.
