@@ -135,7 +135,8 @@ def test_guidance_off_skips_the_negative_prompt(tmp_path, manager):
     assert len(calls) == 2 and result.frames == 4
 
 
-def test_guidance_stops_for_the_last_share_of_the_schedule(tmp_path, manager):
+@pytest.mark.parametrize("scheduler", ["ddim", "euler", "dpm++"])
+def test_guidance_stops_for_the_last_share_of_the_schedule(tmp_path, manager, scheduler):
     pipe = manager.load("builtin:tiny").pipe
     calls: list[tuple[int, int]] = []  # (timestep, latents the UNet took)
     handle = pipe.unet.register_forward_hook(
@@ -143,10 +144,11 @@ def test_guidance_stops_for_the_last_share_of_the_schedule(tmp_path, manager):
     )
     schedule = "0: a red circle\n1: a blue square"
     try:
-        spec = make_spec(schedule, steps=10, guidance=5.0, batch=2, guidance_stop=0.35)
+        settings = dict(steps=10, guidance=5.0, batch=2, scheduler=scheduler)
+        spec = make_spec(schedule, guidance_stop=0.35, **settings)
         render_animation(spec, tmp_path / "stop", manager=manager)
         stopped, calls[:] = list(calls), []
-        spec = make_spec(schedule, steps=10, guidance=5.0, batch=2, guidance_stop=0.0)
+        spec = make_spec(schedule, guidance_stop=0.0, **settings)
         render_animation(spec, tmp_path / "all", manager=manager)
     finally:
         handle.remove()
