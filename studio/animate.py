@@ -285,37 +285,18 @@ def _denoise_frames(pipe, scheduler, plan, batch, noise, text, negative, inits, 
         if negative is not None:
             group_text = torch.cat([negative[group], group_text])
         run = starts[begin]  # steps this group runs: None = all, from noise
-        if run is None:
-            latents, steps = _denoise(
-                pipe,
-                scheduler,
-                noise[group],
-                group_text,
-                d.guidance,
-                d.steps,
-                cancel,
-                clock,
-                guidance_stop=d.guidance_stop,
-            )
-        else:
+        init, start = None, 0
+        if run is not None:
             with clock.stage("vae"):
                 init = _encode(pipe, torch.stack(images[group]), noise)
             init = init + _init_noise(plan, batch[group], init)
+            start = d.steps - run
+        if run == 0:  # strength 0: the init image as it is
             latents, steps = init, 0
-            if run > 0:
-                latents, steps = _denoise(
-                    pipe,
-                    scheduler,
-                    noise[group],
-                    group_text,
-                    d.guidance,
-                    d.steps,
-                    cancel,
-                    clock,
-                    init=init,
-                    start=d.steps - run,
-                    guidance_stop=d.guidance_stop,
-                )
+        else:
+            latents, steps = _denoise(
+                pipe, scheduler, noise[group], group_text, d, cancel, clock, init=init, start=start
+            )
         out[group] = latents
         taken += steps * (end - begin)
         begin = end
@@ -350,30 +331,17 @@ def _init_noise(plan, frames, like: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _denoise(
-    pipe,
-    scheduler,
-    latents,
-    text,
-    guidance,
-    steps,
-    cancel,
-    clock,
-    *,
-    init=None,
-    start=0,
-    guidance_stop=0.0,
-):
+def _denoise(pipe, scheduler, latents, text, d, cancel, clock, *, init=None, start=0):
     """Run the scheduler's loop over a batch; returns the latents and the steps taken.
 
-    ``text`` is (B, L, D), or (2B, L, D) ``[negative; text]`` to guide at ``guidance``, which
-    the steps in the last ``guidance_stop`` of the noise schedule skip (see ``guided_noise``).
+    ``d``: the spec's diffusion settings (steps, guidance, guidance stop). ``text`` is
+    (B, L, D), or (2B, L, D) ``[negative; text]`` to guide (see ``guided_noise``).
 
     Without ``init``, ``latents`` is the starting noise (text-to-image). With ``init``
     (B, C, h, w clean latents), ``latents`` is the noise that the scheduler adds to ``init``
-    for step ``start`` of ``steps``, where the loop then begins (img2img, as in diffusers).
+    for step ``start`` of ``d.steps``, where the loop then begins (img2img, as in diffusers).
     """
-    scheduler.set_timesteps(steps, device=latents.device)
+    scheduler.set_timesteps(d.steps, device=latents.device)
     timesteps = scheduler.timesteps
     if init is None:
         latents = latents * scheduler.init_noise_sigma
@@ -383,18 +351,18 @@ def _denoise(
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(first)
         latents = scheduler.add_noise(init, latents, timesteps[:1].repeat(init.shape[0]))
-    below = unguided_below(scheduler, guidance_stop)
+    below = unguided_below(scheduler, d.guidance_stop)
+
+    def call(model_in, t, states):
+        with clock.stage("unet"):
+            return pipe.unet(model_in, t, encoder_hidden_states=states).sample
+
     taken = 0
     with torch.no_grad():
         for t in timesteps:
             cancel.raise_if_cancelled()
-
-            def call(model_in, states, t=t):
-                with clock.stage("unet"):
-                    return pipe.unet(model_in, t, encoder_hidden_states=states).sample
-
             model_in = scheduler.scale_model_input(latents, t)
-            eps = guided_noise(call, model_in, t, text, guidance, below)
+            eps = guided_noise(call, model_in, t, text, d.guidance, below)
             latents = scheduler.step(eps, t, latents).prev_sample
             taken += 1
     return latents, taken

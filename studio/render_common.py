@@ -38,16 +38,16 @@ def guided_noise(call, x, t, text, guidance: float, below: float = 0.0) -> torch
     """The noise prediction for latents ``x`` (B, C, h, w) at timestep ``t``.
 
     ``text`` is (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at
-    ``guidance``. ``call(model_in, states)`` runs the UNet on a batch of latents and their
-    text states. A step whose ``t`` is under ``below`` (``unguided_below``) is not guided:
+    ``guidance``. ``call(model_in, t, states)`` runs the UNet on a batch of latents and
+    their text states. A step whose ``t`` is under ``below`` (``unguided_below``) is not guided:
     the cond half alone, one UNet batch of B instead of 2B.
     """
     n = x.shape[0]
     if text.shape[0] != 2 * n:
-        return call(x, text)
+        return call(x, t, text)
     if t < below:
-        return call(x, text[n:])
-    eps_uncond, eps_text = call(torch.cat([x, x]), text).chunk(2)
+        return call(x, t, text[n:])
+    eps_uncond, eps_text = call(torch.cat([x, x]), t, text).chunk(2)
     return eps_uncond + guidance * (eps_text - eps_uncond)
 
 

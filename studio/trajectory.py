@@ -45,8 +45,9 @@ def run_trajectory(
 
     ``text``: (1, L, D), or (2, L, D) ``[uncond, cond]`` for classifier-free guidance at
     ``guidance``, skipped in the last ``guidance_stop`` of the noise schedule (see
-    ``studio.render_common.guided_noise``). ``image``/``class_labels``: an upscaler's extra input, concatenated to the
-    latents along channels (batched like ``text``), and its noise level. ``after_step(i, x)``
+    ``studio.render_common.guided_noise``). ``image``/``class_labels``: an upscaler's extra
+    input, concatenated to the latents along channels (batched like ``text``), and its noise
+    level. ``after_step(i, x)``
     may change the latent that enters step ``i`` (crossfeed, inpainting). ``start == 0``
     scales ``x`` by the scheduler's initial noise sigma first.
 
@@ -72,22 +73,20 @@ def run_trajectory(
         else {}
     )
     below = unguided_below(scheduler, guidance_stop)
+
+    def call(model_in, t, states):
+        rows = model_in.shape[0]  # the last rows of image and labels go with the cond
+        if image is not None:
+            model_in = torch.cat([model_in, image[-rows:]], dim=1)
+        labels = None if class_labels is None else class_labels[-rows:]
+        with clock.stage("unet"):
+            return unet(model_in, t, encoder_hidden_states=states, class_labels=labels).sample
+
     trajectory = {start: x}
     with torch.no_grad():
         for i in range(start, steps):
             cancel.raise_if_cancelled()
             t = scheduler.timesteps[i]
-
-            def call(model_in, states, t=t):
-                rows = model_in.shape[0]  # the last rows of image and labels go with the cond
-                if image is not None:
-                    model_in = torch.cat([model_in, image[-rows:]], dim=1)
-                labels = None if class_labels is None else class_labels[-rows:]
-                with clock.stage("unet"):
-                    return unet(
-                        model_in, t, encoder_hidden_states=states, class_labels=labels
-                    ).sample
-
             eps = guided_noise(call, scheduler.scale_model_input(x, t), t, text, guidance, below)
             x = scheduler.step(eps, t, x, **kwargs).prev_sample
             if after_step is not None:
