@@ -6,7 +6,9 @@ scripts in pages/; the engine is studio/, the store db/, and the wiring between 
 
 import streamlit as st
 
-st.set_page_config(page_title="Latent Studio", page_icon=":material/animation:", layout="wide")
+from ui.icon import page_icon
+
+st.set_page_config(page_title="Latent Studio", page_icon=page_icon(), layout="wide")
 
 from ui.sidebar import draw_sidebar  # noqa: E402  (after set_page_config)
 from ui.state import remember_all  # noqa: E402

@@ -9,7 +9,7 @@ from ui.sidebar import current
 from ui.spec_form import keep_defaults
 
 choice = current()
-keep_defaults(choice.model)
+keep_defaults(choice.model, drawn="av.")
 
 st.title("Audio & Video")
 draw_audio_section(choice)

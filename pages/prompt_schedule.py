@@ -13,7 +13,7 @@ from ui.sidebar import current
 from ui.spec_form import keep_defaults, spec_from_state
 
 choice = current()
-keep_defaults(choice.model)
+keep_defaults(choice.model, drawn="ps.")
 
 st.title("Prompt Schedule")
 st.text_area(

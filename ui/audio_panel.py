@@ -27,7 +27,7 @@ def draw_audio_section(choice: SidebarChoice) -> None:
     keep("av.merge", "add")
     keep("av.to_end", True)
     _upload(choice)
-    path = st.session_state["av.audio"]
+    path = get_value("av.audio")
     if path:
         _show_track(path)
 
@@ -40,7 +40,7 @@ def draw_audio_section(choice: SidebarChoice) -> None:
     )
     # One fps for the key frames and the render: this widget mirrors Prompt Schedule's.
     # (Not the same key: Streamlit resets a key drawn by a widget on another page.)
-    st.session_state["av.fps"] = st.session_state["ps.fps"]
+    st.session_state["av.fps"] = get_value("ps.fps")
     c2.number_input(
         "Frames per second",
         1,
@@ -81,9 +81,9 @@ def draw_audio_section(choice: SidebarChoice) -> None:
         "Every curve (the easing curve, motion and strength) may use the variable `audio`: "
         "the component's loudness at that frame, 0 to 1, e.g. `0: (1 + 0.05*audio)`."
     ]
-    if path and st.session_state["av.mux"] and st.session_state.get("ps.format") != "mp4":
+    if path and get_value("av.mux") and get_value("ps.format") != "mp4":
         notes.append(
-            f"The output format is {str(st.session_state.get('ps.format')).upper()}, which has "
+            f"The output format is {str(get_value('ps.format')).upper()}, which has "
             "no sound: the track will drive timing and curves but not be heard."
         )
     for note in notes:
@@ -135,7 +135,7 @@ def _remove_track() -> None:
 def _detect(path: str) -> None:
     from studio.audio import analyse_audio, cached_audio, waveform
 
-    fps, component = float(st.session_state["ps.fps"]), st.session_state["av.component"]
+    fps, component = float(get_value("ps.fps")), get_value("av.component")
     try:
         with st.spinner("Finding the onsets..."):
             found = analyse_audio(path, fps, component)
@@ -153,7 +153,7 @@ def _current_result(path: str):
     if kept is None or not path:
         return None
     key, found, wave = kept
-    if key != (path, float(st.session_state["ps.fps"]), st.session_state["av.component"]):
+    if key != (path, float(get_value("ps.fps")), get_value("av.component")):
         st.info("The track, fps or component changed since the key frames were found.")
         return None
     return found, wave
@@ -188,7 +188,7 @@ def _write_keyframes(found) -> None:
     from studio.schedule import parse_schedule
 
     frames = list(found.frames)
-    if st.session_state.get("av.to_end"):
+    if get_value("av.to_end"):
         frames.append(found.end_frame)
     text = get_value("ps.schedule", "")
     try:
@@ -196,7 +196,7 @@ def _write_keyframes(found) -> None:
         # Pin the seeds the user's keyframes draw now, so new beats do not change their look.
         base = None if get_value("ps.latents", "keyframe") == "fixed" else get_value("ps.seed", 0)
         merged = merge_keyframes(
-            text, frames, mode=st.session_state["av.merge"], keep_seeds_from=base
+            text, frames, mode=get_value("av.merge"), keep_seeds_from=base
         )
         after = len(parse_schedule(merged).keyframes)
     except StudioError as exc:
@@ -208,7 +208,7 @@ def _write_keyframes(found) -> None:
     set_value("ps.schedule", merged)
     done = (
         f"added {after - before} key frames ({after} in all)"
-        if st.session_state["av.merge"] == "add"
+        if get_value("av.merge") == "add"
         else f"moved the {after} keyframes to the nearest detected frames"
     )
     st.session_state["av.write_message"] = (

@@ -11,14 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import streamlit as st
-
 from studio.blend_prompts import format_prompt_lines, parse_prompt_lines
 from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
 from studio.errors import SpecError
 from studio.spec import BlendSpec
 from ui.sidebar import choose_model
-from ui.state import keep, set_value
+from ui.state import get_value, keep, set_value
 
 __all__ = [
     "BUDGETS",
@@ -133,28 +131,27 @@ def keep_defaults(model: str) -> None:
 def spec_from_state(model: str, device: str) -> BlendSpec:
     """The spec the widgets describe. Raises ``SpecError`` (or ``PromptListError``) naming
     the bad value or the impossible setup, exactly as the engine would."""
-    state = st.session_state
     values: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
     for key, (group, name) in FIELDS.items():
-        values[group][name] = state[key]
-    values["prompts"]["keyframes"] = parse_prompt_lines(state["blend.prompts"])
+        values[group][name] = get_value(key)
+    values["prompts"]["keyframes"] = parse_prompt_lines(get_value("blend.prompts"))
     blend = values["blend"]
-    if state["blend.setup"] == "manual":
-        blend["branches"] = _numbers(state["blend.branches"], int, "branches per level", "2,3")
-        if state["blend.injection_kind"] == "steps":
+    if get_value("blend.setup") == "manual":
+        blend["branches"] = _numbers(get_value("blend.branches"), int, "branches per level", "2,3")
+        if get_value("blend.injection_kind") == "steps":
             blend["injection_steps"] = _numbers(
-                state["blend.injection"], int, "injection steps", "8,14"
+                get_value("blend.injection"), int, "injection steps", "8,14"
             )
         else:
             blend["injection_strengths"] = _numbers(
-                state["blend.injection"], float, "injection strengths", "0.4,0.7"
+                get_value("blend.injection"), float, "injection strengths", "0.4,0.7"
             )
-    budget = float(state["blend.budget"])
-    if state["blend.budget_kind"] == "denoise steps":
+    budget = float(get_value("blend.budget"))
+    if get_value("blend.budget_kind") == "denoise steps":
         if budget != int(budget):
             raise SpecError(f"a budget in denoise steps must be a whole number, got {budget:g}")
         blend["budget_steps"] = int(budget)
-    elif state["blend.budget_kind"] == "seconds":
+    elif get_value("blend.budget_kind") == "seconds":
         blend["budget_seconds"] = budget
     values["diffusion"].update(model=model, device=device)
     values["diffusion"]["seed"] = int(values["diffusion"]["seed"])

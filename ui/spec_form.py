@@ -10,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import streamlit as st
-
 from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
 from studio.errors import SpecError
 from studio.spec import AnimationSpec
 from ui.sidebar import choose_model
-from ui.state import keep, set_value
+from ui.state import get_value, keep, seed, set_value
 
 __all__ = ["FIELDS", "GROUPS", "keep_defaults", "restore", "spec_from_state"]
 
@@ -78,8 +76,13 @@ def _to_widget(key: str, value: Any) -> Any:
     return value
 
 
-def keep_defaults(model: str) -> None:
-    """Give every page widget its kept value, or the default of a new spec for ``model``."""
+def keep_defaults(model: str, drawn: str) -> None:
+    """Give every field its kept value, or the default of a new spec for ``model``.
+
+    ``drawn`` is the key prefix of the widgets the calling page draws (``"ps."`` on Prompt
+    Schedule, ``"av."`` on Audio & Video): those are handed to their widgets, the others only
+    given a default, so a page never re-creates the widget keys of another page.
+    """
     spec = AnimationSpec()
     size = recommended_size(model)
     for key, (group, name) in FIELDS.items():
@@ -94,15 +97,14 @@ def keep_defaults(model: str) -> None:
             default = recommended_guidance_stop(model)
         elif name == "easing_curve":
             default = "0: (s**2)"
-        keep(key, _to_widget(key, default))
+        (keep if key.startswith(drawn) else seed)(key, _to_widget(key, default))
 
 
 def spec_from_state(model: str, device: str) -> AnimationSpec:
     """The spec the widgets describe. Raises ``SpecError`` (or the schedule's own errors)."""
-    state = st.session_state
     values: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
     for key, (group, name) in FIELDS.items():
-        values[group][name] = state[key]
+        values[group][name] = get_value(key)
     text = values["animation"]["sine_frequencies"]
     try:
         values["animation"]["sine_frequencies"] = tuple(float(f) for f in text.split(","))
