@@ -35,7 +35,7 @@ for row in range(0, len(outputs), 3):
     for col, out in zip(st.columns(3), outputs[row : row + 3], strict=False):
         with col.container(border=True):
             path = resolve_in_home(store.home, out.path)
-            show_output(path, out.kind)
+            show_output(path, out.kind, alt=f"{out.kind} output {out.id} of run {out.run.id}")
             spec = out.run.spec
             d = spec.get("diffusion", {})
             st.markdown(

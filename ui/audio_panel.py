@@ -195,9 +195,7 @@ def _write_keyframes(found) -> None:
         before = len(parse_schedule(text).keyframes)
         # Pin the seeds the user's keyframes draw now, so new beats do not change their look.
         base = None if get_value("ps.latents", "keyframe") == "fixed" else get_value("ps.seed", 0)
-        merged = merge_keyframes(
-            text, frames, mode=get_value("av.merge"), keep_seeds_from=base
-        )
+        merged = merge_keyframes(text, frames, mode=get_value("av.merge"), keep_seeds_from=base)
         after = len(parse_schedule(merged).keyframes)
     except StudioError as exc:
         st.session_state["av.write_message"] = (

@@ -47,7 +47,12 @@ def job_panel(state_key: str) -> None:
             for note in result.extra.get("notes", []):
                 st.info(note)
             for output in job.outputs:
-                show_output(output.path, output.kind, width=_display_width(output.width))
+                show_output(
+                    output.path,
+                    output.kind,
+                    alt=f"{output.kind} output of run {run_id}",
+                    width=_display_width(output.width),
+                )
         elif job.status == "cancelled":
             st.warning(f"Run {run_id} was cancelled after {job.done} frames.")
         else:
@@ -61,21 +66,29 @@ def _display_width(pixels: int) -> int:
     return max(256, min(640, 4 * pixels))
 
 
-def show_output(path: Path, kind: str, width: int | str = "stretch") -> None:
-    """Play or show one output file; a missing file is said, not raised."""
+def show_output(path: Path, kind: str, alt: str, width: int | str = "stretch") -> None:
+    """Play or show one output file; a missing file is said, not raised.
+
+    ``alt`` names the output for screen readers and must be unique on the page: Streamlit
+    tells autoplaying videos apart by their arguments, and two byte-identical files (a
+    re-run reproduces one exactly) have the same URL.
+    """
     path = Path(path)
     if not path.exists():
         st.warning(f"The file {path} is missing.")
         return
     if kind == "mp4":
-        st.video(str(path), loop=True, autoplay=True, muted=True, width=width)
+        st.video(str(path), loop=True, autoplay=True, muted=True, width=width, alt=alt)
     elif kind == "gif":
-        st.image(str(path), width=width)
+        st.image(str(path), width=width, alt=alt)
     elif kind == "png":
         frames = sorted(path.glob("*.png"))
         if frames:
             st.image(
-                str(frames[0]), caption=f"first of {len(frames)} PNG frames in {path}", width=width
+                str(frames[0]),
+                caption=f"first of {len(frames)} PNG frames in {path}",
+                width=width,
+                alt=alt,
             )
     else:
         st.write(str(path))

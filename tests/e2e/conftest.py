@@ -12,6 +12,7 @@ to the report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -141,10 +142,8 @@ def context(browser, request):
     if report is not None and report.failed:
         SHOTS.mkdir(parents=True, exist_ok=True)
         for i, page in enumerate(context.pages):
-            try:
+            with contextlib.suppress(Exception):  # a closed page has nothing to show
                 page.screenshot(path=str(SHOTS / f"{request.node.name}-{i}.png"), full_page=True)
-            except Exception:  # a closed page has nothing to show
-                pass
     context.close()
 
 

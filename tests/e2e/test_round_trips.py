@@ -78,7 +78,9 @@ def test_every_page_round_trip_keeps_both_forms(context, dashboard):
         if page in expected:
             shown = user.form()
             changed = {
-                k: (expected[page].get(k), v) for k, v in shown.items() if expected[page].get(k) != v
+                k: (expected[page].get(k), v)
+                for k, v in shown.items()
+                if expected[page].get(k) != v
             }
             assert not changed, f"{page} changed after {' -> '.join(path[-3:])}: {changed}"
         if touch:
