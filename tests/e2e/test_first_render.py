@@ -53,7 +53,7 @@ def test_render_then_find_it_in_the_gallery(context, dashboard):
 
     # The same settings again give a byte-identical video: both are in the Gallery.
     main.get_by_role("button", name="Render", exact=True).click()
-    second = user.alert(r"Run (?!%s)\S+ (finished|failed|was cancelled)" % re.escape(run_id))
+    second = user.alert(rf"Run (?!{re.escape(run_id)})\S+ (finished|failed|was cancelled)")
     expect(second).to_be_visible(timeout=RENDER_MS)
     again = re.search(r"Run (\S+) finished: 5 frames,", second.inner_text())
     assert again, f"the second render did not finish: {second.inner_text()!r}"
