@@ -174,12 +174,17 @@ def render_blend(
                     written += 1
             events.progress(written, plan.video_frames, image)
         for t in range(first, plan.transitions):
-            frames = run.transition(
-                t, lambda image, done=written: events.progress(done, plan.video_frames, image)
-            )
+            span = plan.joins[t + 1] - plan.joins[t]
+
+            def computed(image, made, planned, done=written, span=span):
+                # Each diffusion frame moves the count by its share of the transition's video
+                # frames (short of all of them: those are counted as they are written).
+                share = min(span - 1, made * span // planned)
+                events.progress(done + share, plan.video_frames, image)
+
+            frames = run.transition(t, computed)
             realised.append([f.to_dict() for f in frames])
             images = [f.image for f in frames] if upscale is None else upscale.transition(t, frames)
-            span = plan.joins[t + 1] - plan.joins[t]
             with clock.stage("write"):
                 for rank, num, den in segment_sources(
                     span, len(frames), last=t == plan.transitions - 1
@@ -323,20 +328,29 @@ class _Transitions:
     # -- one transition ------------------------------------------------------------------
 
     def transition(self, t: int, preview) -> list[_Frame]:
-        """The diffusion frames of transition ``t`` in prompt order, keyframes included."""
+        """The diffusion frames of transition ``t`` in prompt order, keyframes included.
+
+        ``preview(image, made, planned)`` hears each frame this call computes: ``made`` of
+        the ``planned`` it will compute at most (a time budget may stop it sooner).
+        """
+        insertions = self.plan.tree.insertions()[: self.plan.in_betweens(t)]
+        planned = len(insertions) + (1 if self._carried is not None else 2)
+        made = 0
         if self._carried is None:
             left = self._keyframe(t)
-            preview(left.image)
+            made += 1
+            preview(left.image, made, planned)
         else:  # computed once, by the transition before, where it was the right end
             left = dataclasses.replace(self._carried, position=0.0, created=0)
         right = dataclasses.replace(self._keyframe(t + 1), position=1.0, created=1)
-        preview(right.image)
+        made += 1
+        preview(right.image, made, planned)
         frames = [left, right]
         adaptive = self.blend.insertion == "adaptive"
         gaps = [self._distance(left, right)] if adaptive else []
         budget = self.blend.budget_seconds
         start = time.perf_counter()
-        for n, k in enumerate(self.plan.tree.insertions()[: self.plan.in_betweens(t)]):
+        for n, k in enumerate(insertions):
             if (
                 budget
                 and time.perf_counter() - start + (self.steps - k) * self.step_seconds > budget
@@ -354,7 +368,8 @@ class _Transitions:
                     self._distance(frames[i], child),
                     self._distance(child, frames[i + 2]),
                 ]
-            preview(child.image)
+            made += 1
+            preview(child.image, made, planned)
         self._carried = right
         return frames
 

@@ -267,17 +267,34 @@ def test_cancel_stops_and_keeps_the_frames_written(tmp_path, manager):
     token = CancelToken()
     events = Recorder()
 
+    spec = make_spec(PROMPTS, frames=3, fmt="mp4")
+    first_join = plan_blend(spec).joins[1]
+
     def progress(done, total, preview=None):
-        if done > 0:  # the first transition is written: stop in the second
+        if done >= first_join:  # the first transition is written: stop in the second
             token.cancel()
 
     events.progress = progress
-    spec = make_spec(PROMPTS, frames=3, fmt="mp4")
     with pytest.raises(RenderCancelled):
         render_blend(spec, tmp_path, manager=manager, events=events, cancel=token)
     assert events.calls[-2:] == ["output", "cancelled"]
     assert len(list(read_frames(tmp_path / "blend.mp4"))) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blend.mp4"]
+
+
+def test_progress_moves_with_each_diffusion_frame(tmp_path, manager):
+    """One transition of four diffusion frames: the count moves while the tree is computed,
+    never goes back, and reaches every video frame when they are written."""
+    spec = make_spec(frames=4)
+    seen: list[tuple[int, int]] = []
+    events = Recorder()
+    events.progress = lambda done, total, preview=None: seen.append((done, total))
+    result = render_blend(spec, tmp_path, manager=manager, events=events)
+    done = [d for d, _ in seen]
+    assert result.frames == 4 and {t for _, t in seen} == {4}
+    assert done == sorted(done) and done[-1] == 4
+    assert len(seen) == 5  # four diffusion frames computed, then the transition written
+    assert 0 < done[2] < 4, f"no progress before the end: {done}"
 
 
 def test_cancel_before_any_frame_leaves_nothing(tmp_path, manager):
