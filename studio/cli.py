@@ -23,6 +23,7 @@ __all__ = [
     "blend_spec_from_args",
     "engine_for",
     "main",
+    "out_format",
     "render",
     "resume",
     "spec_from_args",
@@ -362,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
     """The spec the flags describe: ``--spec`` (or defaults) with each given flag applied."""
 
+    fmt = _format_from_args(args)  # a bad --out fails before any file is read
     spec = load_spec(_read_text(args.spec, "spec")) if args.spec is not None else AnimationSpec()
     p, d, a, o = spec.prompts, spec.diffusion, spec.animation, spec.output
     if args.prompts is not None:
@@ -391,7 +393,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
         latents=args.latents,
         batch_size=args.batch_size,
     )
-    o = _replace(o, format=_format_from_args(args))
+    o = _replace(o, format=fmt)
     spec = spec.replace(prompts=p, diffusion=d, animation=a, output=o)
     spec = spec.replace(audio=_audio_from_args(spec.audio, args))
     spec = _media_from_args(spec, args)
@@ -627,6 +629,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
     at most one of the three.
     """
 
+    fmt = _format_from_args(args)  # a bad --out fails before any file is read
     if args.spec is not None:
         spec = load_spec(_read_text(args.spec, "spec"))
         if not isinstance(spec, BlendSpec):
@@ -716,9 +719,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
         noise_level=args.upscale_noise_level,
         scheduler=args.upscale_scheduler,
     )
-    o = _replace(
-        o, fps=args.fps, duration=args.duration, fill=args.fill, format=_format_from_args(args)
-    )
+    o = _replace(o, fps=args.fps, duration=args.duration, fill=args.fill, format=fmt)
     spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
     spec.check()
     return spec
@@ -750,10 +751,11 @@ def _float_list(text: str | None, flag: str) -> tuple[float, ...]:
 
 
 def _format_from_args(args: argparse.Namespace) -> str | None:
-    """``--format``, or the one ``--out``'s suffix implies; they must agree when both given."""
+    """``--format``, or the one ``--out`` implies (``out_format``); they must agree when both
+    are given."""
     fmt = args.format
     if args.out is not None:
-        from_suffix = {".mp4": "mp4", ".gif": "gif"}.get(args.out.suffix.lower(), "png")
+        from_suffix = out_format(args.out)
         if fmt is None:
             fmt = from_suffix
         elif fmt != from_suffix:
@@ -761,6 +763,28 @@ def _format_from_args(args: argparse.Namespace) -> str | None:
                 f"--format {fmt} does not match --out {args.out} (looks like {from_suffix})"
             )
     return fmt
+
+
+def out_format(out: Path) -> str:
+    """The output format an ``--out`` path asks for: ``NAME.mp4`` or ``NAME.gif`` (any case)
+    a file of that format; a path without an extension, or an existing folder, a folder of
+    PNG frames.
+
+    Raises ``SpecError`` naming the path and what is supported for any other extension (a
+    ``.avi`` would otherwise become a folder of PNGs; a ``.png`` is one picture, not frames).
+    """
+    from studio.writers import FORMATS
+
+    files = {f".{fmt}": fmt for fmt in FORMATS if fmt != "png"}
+    suffix = out.suffix.lower()
+    if suffix in files:
+        return files[suffix]
+    if not suffix or out.is_dir():
+        return "png"
+    raise SpecError(
+        f"--out {out}: cannot write {suffix} files; give a file name ending in "
+        f"{' or '.join(files)}, or a folder without an extension for PNG frames"
+    )
 
 
 def _check_out(out: Path, fmt: str) -> None:

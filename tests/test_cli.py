@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from studio.errors import SpecError
 from studio.writers import read_frames
 from tests.run_cli import studio
 
@@ -211,3 +212,37 @@ def test_a_killed_render_is_marked_interrupted_at_the_next_start(tmp_path):
     assert listed[0]["status"] == "interrupted"
     assert "stopped" in listed[0]["error"]
     assert 0 < listed[0]["frames_done"] < 401
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [("animate", "x.avi"), ("animate", "frame.png"), ("blend", "x.webm")],
+)
+def test_an_out_path_we_do_not_write_is_refused_before_any_run(tmp_path, command, name):
+    home = tmp_path / "home"
+    prompts = ["--prompts", "0: a red circle"] if command == "animate" else ["a", "b"]
+    out = tmp_path / name
+    proc = studio(home, command, *prompts, "--model", "builtin:tiny", "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert str(out) in line and ".mp4" in line and ".gif" in line and "folder" in line
+    assert not out.exists()
+    assert json.loads(studio(home, "runs", "list", "--json").stdout) == []
+
+
+def test_the_out_path_names_the_format(tmp_path):
+    from studio.cli import build_parser, spec_from_args
+
+    parser = build_parser()
+
+    def fmt(out: Path, *flags: str) -> str:
+        args = parser.parse_args(["animate", "--prompts", "0: x", "--out", str(out), *flags])
+        return spec_from_args(args).output.format
+
+    (tmp_path / "made.d").mkdir()
+    assert fmt(tmp_path / "a.mp4") == "mp4"
+    assert fmt(tmp_path / "A.GIF") == "gif"
+    assert fmt(tmp_path / "frames") == "png"
+    assert fmt(tmp_path / "made.d", "--format", "png") == "png"  # an existing folder
+    with pytest.raises(SpecError, match="does not match"):
+        fmt(tmp_path / "a.gif", "--format", "mp4")
