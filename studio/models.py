@@ -298,9 +298,12 @@ def _from_hub(cls, ref: str, dtype):
         pass
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    # Both places a model is chosen are named: this message reaches the command line and the
+    # dashboard alike, and the engine cannot tell which one asked.
     advice = (
-        "download it where the Hub is reachable (huggingface-cli download "
-        f"{ref} --local-dir FOLDER) and pass the folder with --model FOLDER"
+        f"download it where the Hub is reachable with `hf download {ref} --local-dir FOLDER`, "
+        "then use that folder as the model: --model FOLDER on the command line, or in the "
+        'dashboard sidebar\'s Model box choose "Other: folder, file or Hub id" and type FOLDER'
     )
     if offline:
         raise ModelLoadError(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +14,7 @@ import torch
 from studio.builtin import builtin_folder
 from studio.errors import ModelLoadError, SpecError
 from studio.models import LoadOptions, ModelManager, make_scheduler, resolve_device, resolve_dtype
+from ui.sidebar import _OTHER as SIDEBAR_OTHER_MODEL
 
 
 def test_builtin_tiny_is_written_once_and_loaded_from_its_folder(model_cache, manager):
@@ -115,14 +119,30 @@ def test_unreachable_hub_fails_fast_with_advice(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError) as info:
         manager.load("someone/some-model")
     message = str(info.value)
-    assert "cannot reach the Hugging Face Hub" in message and "--model FOLDER" in message
+    assert "cannot reach the Hugging Face Hub" in message
+    assert_download_advice(message, "someone/some-model")
 
 
 def test_offline_hub_id_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE"):
+    with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE") as info:
         ModelManager(cache_dir=tmp_path / "cache").load("someone/some-model")
+    assert_download_advice(str(info.value), "someone/some-model")
+
+
+def assert_download_advice(message: str, ref: str) -> None:
+    """The advice names a download command the pinned huggingface_hub ships, and how to use
+    the folder in both places a model is chosen."""
+    assert f"`hf download {ref} --local-dir FOLDER`" in message
+    assert "huggingface-cli" not in message
+    assert "--model FOLDER" in message  # the command line
+    assert f'"{SIDEBAR_OTHER_MODEL}"' in message  # the dashboard sidebar's Model box
+    hf = Path(sys.executable).with_name("hf")
+    usage = subprocess.run(
+        [str(hf), "download", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert usage.returncode == 0 and "--local-dir" in usage.stdout, usage.stderr
 
 
 def test_a_zero_snr_model_refuses_schedulers_that_cannot_follow_it(manager):
