@@ -7,8 +7,10 @@ scripts in pages/; the engine is studio/, the store db/, and the wiring between 
 import streamlit as st
 
 from ui.icon import page_icon
+from ui.resources import preload_libraries
 
 st.set_page_config(page_title="Latent Studio", page_icon=page_icon(), layout="wide")
+preload_libraries()  # before any page or render imports them from another thread
 
 from ui.sidebar import draw_sidebar  # noqa: E402  (after set_page_config)
 from ui.state import remember_all  # noqa: E402

@@ -2,19 +2,16 @@
 
 import streamlit as st
 
-from db.repository import list_runs, run_to_dict
 from studio.blend_plan import plan_blend
 from studio.errors import StudioError
 from studio.spec import BLEND_PRESETS, BLEND_SCHEDULERS
 from ui.blend_form import BUDGETS, INJECTIONS, keep_defaults, spec_from_state
 from ui.charts import blend_tree_chart
-from ui.estimate import step_speed
+from ui.estimate import format_seconds
 from ui.job_panel import job_panel
-from ui.render import submit_blend
-from ui.resources import get_store
+from ui.render import speed_for, submit_blend
 from ui.sidebar import current
-
-RUNS_MEASURED = 200  # recent runs searched for a measured step speed
+from ui.words import warn_unknown_words
 
 choice = current()
 keep_defaults(choice.model)
@@ -153,9 +150,7 @@ except StudioError as exc:
 if spec is not None:
     st.subheader("Plan")
     d = spec.diffusion
-    with get_store().session() as s:
-        recent = [run_to_dict(r) for r in list_runs(s, status="done", limit=RUNS_MEASURED)]
-    speed = step_speed(recent, d.model, d.width, d.height)
+    speed = speed_for(d.model, d.width, d.height, d.device)
     steps = plan.predicted_denoise_steps
     m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("Video frames", plan.video_frames)
@@ -170,28 +165,19 @@ if spec is not None:
         plan.scratch_denoise_steps if steps is not None else "by budget",
         help="every diffusion frame rendered from its own noise",
     )
-    if steps is None:
-        m5.metric("Estimated time", "by budget")
-    elif speed is None:
-        m5.metric("Estimated time", "no measurement yet")
-    else:
-        seconds = speed.estimate(steps)
-        m5.metric(
-            "Estimated time", f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
-        )
+    m5.metric(
+        "Estimated time",
+        "by budget" if steps is None else format_seconds(speed.estimate(steps)),
+        help="model loading not included",
+    )
     if steps is not None:
         saved = 1 - steps / plan.scratch_denoise_steps
         st.caption(
             f"The tree costs {steps / plan.scratch_denoise_steps:.0%} of rendering every frame "
-            f"from scratch ({saved:.0%} saved)."
-            + (
-                f" Time from {speed.seconds_per_step:.3f} s per denoise step, measured over "
-                f"{speed.runs} finished run(s) of {d.model} at {d.width}×{d.height}."
-                if speed is not None
-                else f" No finished run of {d.model} at {d.width}×{d.height} to measure the "
-                "step speed from yet."
-            )
+            f"from scratch ({saved:.0%} saved). Time from "
+            + speed.describe(d.model, d.width, d.height)
         )
+    warn_unknown_words(d.model, [k.prompt for k in spec.prompts.keyframes])
     st.plotly_chart(blend_tree_chart(plan), width="stretch", key="blend.tree_chart")
     if spec.blend.insertion == "adaptive":
         st.caption(
@@ -201,7 +187,8 @@ if spec is not None:
 
 if st.button("Render", type="primary", key="blend.render", disabled=spec is None):
     try:
-        st.session_state["blend.job"] = submit_blend(spec, choice.session).id
+        job = submit_blend(spec, choice.session, plan.predicted_denoise_steps)
+        st.session_state["blend.job"] = job.id
     except StudioError as exc:
         st.error(str(exc))
 

@@ -6,11 +6,13 @@ from studio.errors import StudioError
 from studio.plan import plan_animation
 from studio.spec import SCHEDULERS
 from ui.charts import interpolation_chart
+from ui.estimate import format_seconds
 from ui.job_panel import job_panel
 from ui.media_input import draw_motion_options, input_frames
-from ui.render import submit_animation
+from ui.render import speed_for, submit_animation
 from ui.sidebar import current
 from ui.spec_form import keep_defaults, spec_from_state
+from ui.words import warn_unknown_words
 
 choice = current()
 keep_defaults(choice.model, drawn="ps.")
@@ -69,16 +71,26 @@ except StudioError as exc:
     st.error(str(exc))
 
 if spec is not None:
-    m1, m2, m3, m4 = st.columns(4)
+    d = spec.diffusion
+    speed = speed_for(d.model, d.width, d.height, d.device)
+    m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("Frames", plan.frames)
     m2.metric("Seconds", f"{plan.frames / spec.animation.fps:.2f}")
     m3.metric("Keyframes", len(plan.schedule.keyframes))
     m4.metric("Denoise steps", plan.predicted_denoise_steps)
+    m5.metric(
+        "Estimated time",
+        format_seconds(speed.estimate(plan.predicted_denoise_steps)),
+        help="model loading not included",
+    )
+    st.caption("Time from " + speed.describe(d.model, d.width, d.height))
+    warn_unknown_words(d.model, [k.prompt for k in plan.schedule.keyframes])
     st.plotly_chart(interpolation_chart(plan), width="stretch")
 
 if st.button("Render", type="primary", key="ps.render", disabled=spec is None):
     try:
-        st.session_state["ps.job"] = submit_animation(spec, choice.session).id
+        job = submit_animation(spec, choice.session, plan.predicted_denoise_steps)
+        st.session_state["ps.job"] = job.id
     except StudioError as exc:
         st.error(str(exc))
 

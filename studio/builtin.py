@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio import shapes
 from studio.errors import ModelLoadError
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "recommended_guidance",
     "recommended_guidance_stop",
     "recommended_size",
+    "unknown_words",
+    "vocabulary",
 ]
 
 
@@ -50,6 +53,10 @@ class BuiltinModel:
     # Share of the noise schedule, from the clean end, whose steps it draws best without
     # classifier-free guidance (DiffusionSettings.guidance_stop).
     guidance_stop: float = 0.0
+    # The words it learnt, by kind (None: any text is worth a try).
+    words: Callable[[], dict[str, tuple[str, ...]]] | None = None
+    # Finds the words of a prompt it never learnt.
+    unknown: Callable[[str], list[str]] | None = None
 
 
 def tiny_text_encoder(tokenizer):
@@ -148,6 +155,8 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         guidance_stop=0.2,
         description="small trained model: coloured shapes on plain backgrounds (offline)",
         shipped=WEIGHTS / "shapes",
+        words=shapes.vocabulary,
+        unknown=shapes.unknown_words,
     ),
     "tiny": BuiltinModel(
         name="tiny",
@@ -186,6 +195,20 @@ def recommended_guidance_stop(model_ref: str) -> float:
     anything not built in)."""
     model = _builtin(model_ref)
     return 0.0 if model is None else model.guidance_stop
+
+
+def vocabulary(model_ref: str) -> dict[str, tuple[str, ...]] | None:
+    """The words a built-in model learnt, by kind (``studio.shapes.vocabulary``); None for
+    a model that takes any text."""
+    model = _builtin(model_ref)
+    return None if model is None or model.words is None else model.words()
+
+
+def unknown_words(model_ref: str, text: str) -> list[str]:
+    """The words of ``text`` that model ``model_ref`` never learnt (empty for models that take
+    any text)."""
+    model = _builtin(model_ref)
+    return [] if model is None or model.unknown is None else model.unknown(text)
 
 
 def builtin_folder(name: str, cache_dir: Path) -> Path:

@@ -266,6 +266,20 @@ class JobRunner:
         with self._lock:
             return list(reversed(self._jobs.values()))
 
+    def ahead(self, job: Job) -> list[Job]:
+        """The unfinished jobs that ``job``'s worker takes before it, oldest first: the one
+        running, then those queued earlier on the same device. Empty once ``job`` runs."""
+        with self._lock:
+            if job.status != "queued":
+                return []
+            before = []
+            for other in self._jobs.values():  # in submission order
+                if other is job:
+                    return before
+                if other.device == job.device and not other.is_finished:
+                    before.append(other)
+            return []
+
     def shutdown(self, wait: bool = True, *, cancel: bool = True) -> None:
         """Stop accepting jobs and stop the workers.
 

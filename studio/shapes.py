@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -95,6 +96,8 @@ __all__ = [
     "sample_scene",
     "srgb_to_lab",
     "training_scene",
+    "unknown_words",
+    "vocabulary",
 ]
 
 # Saturated, but off the gamut's corners, and far apart in CIELAB (see the module docstring).
@@ -523,3 +526,34 @@ def parse_caption(text: str) -> dict[str, str]:
     if i < len(words):
         raise fail("the end")
     return found
+
+
+# The words a caption uses around the attributes ("a red circle on a black background").
+_GLUE = ("a", "an", "on", "background", "in", "the", "at")
+
+
+def vocabulary() -> dict[str, tuple[str, ...]]:
+    """The words of the caption grammar, by what they name: what ``builtin:shapes`` learnt.
+
+    Keys: ``colours``, ``shapes``, ``backgrounds``, ``sizes``, ``positions`` (the phrases, as
+    a caption writes them), ``other`` (the words around them).
+    """
+    return {
+        "colours": tuple(COLOURS),
+        "shapes": SHAPES,
+        "backgrounds": tuple(BACKGROUNDS),
+        "sizes": SIZES,
+        "positions": tuple(_PLACE_PHRASES.values()),
+        "other": _GLUE,
+    }
+
+
+def unknown_words(prompt: str) -> list[str]:
+    """The words of ``prompt`` that no caption uses, lowercased, in order, each once.
+
+    Only letters make words, so compel's weighting (``(red:1.3)``, ``circle++``) and numbers
+    are ignored. An empty list means the model has seen every word of the prompt.
+    """
+    known = {w for words in vocabulary().values() for phrase in words for w in phrase.split()}
+    found = dict.fromkeys(w for w in re.findall(r"[a-z]+", prompt.lower()) if w not in known)
+    return list(found)

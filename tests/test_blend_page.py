@@ -104,7 +104,9 @@ def test_blend_page_shows_the_plan_before_rendering(page):
     assert shown["Denoise steps"] == str(3 * 10 + 2 * tree.transition_steps)
     assert shown["From scratch"] == str(9 * 10)
     assert int(shown["Denoise steps"]) < 9 * 10
-    assert shown["Estimated time"] == "no measurement yet"
+    # Nothing measured yet: a first guess, said to be one.
+    assert shown["Estimated time"].endswith(" s")
+    assert any("is a first guess" in c.value for c in at.caption), [c.value for c in at.caption]
     assert at.get("plotly_chart"), "the tree is not drawn"
 
 
@@ -142,6 +144,9 @@ def test_blend_render_plays_and_is_in_gallery_and_history(page, studio_home):
         assert run.extra["tree"]["transitions"]
     # The finished run is now a measurement of builtin:tiny at 64 px.
     assert metrics(at)["Estimated time"].endswith(" s")
+    assert any(
+        "measured over 1 finished run(s) of builtin:tiny at 64×64" in c.value for c in at.caption
+    ), [c.value for c in at.caption]
 
     at.switch_page("pages/gallery.py").run()
     assert any(run_id in m.value for m in at.markdown) and at.get("video")
@@ -221,4 +226,45 @@ def test_step_speed_is_measured_on_finished_runs_of_the_same_model_and_size():
     speed = step_speed(runs, "builtin:tiny", 64, 64)
     assert speed.runs == 3 and speed.seconds_per_step == 2.0
     assert speed.estimate(30) == 60.0
-    assert step_speed(runs, "builtin:tiny", 32, 32) is None
+    assert speed.source == "measured"
+    # Other sizes of the same model: scaled by pixel count. At 32 px the 64 px runs count a
+    # quarter (0.5, 0.25, 1.0) and the 128 px one a sixteenth (99.8 / 16): median 0.75.
+    smaller = step_speed(runs, "builtin:tiny", 32, 32)
+    assert smaller.source == "scaled" and smaller.runs == 4
+    assert smaller.seconds_per_step == pytest.approx(0.75)
+    assert step_speed(runs, "some/other-model", 64, 64) is None
+
+
+def test_first_guess_scales_with_pixels_and_device():
+    from ui.estimate import first_guess
+
+    cpu = first_guess("builtin:shapes", 128, 128, gpu=False)
+    assert cpu.source == "guess" and 0.01 < cpu.seconds_per_step < 0.2
+    assert first_guess("builtin:shapes", 256, 256, gpu=False).seconds_per_step == pytest.approx(
+        4 * cpu.seconds_per_step
+    )
+    assert first_guess("org/sd", 512, 512, gpu=True).seconds_per_step < first_guess(
+        "org/sd", 512, 512, gpu=False
+    ).seconds_per_step
+
+
+def test_remaining_time_and_durations_read_at_a_glance():
+    from ui.estimate import format_seconds, remaining_seconds
+
+    # Frames done tell the pace; before any, the plan at the estimated speed.
+    assert remaining_seconds(
+        done=5, total=20, elapsed=10.0, predicted_steps=400, seconds_per_step=1.0
+    ) == pytest.approx(30.0)
+    assert remaining_seconds(
+        done=0, total=20, elapsed=3.0, predicted_steps=40, seconds_per_step=0.5
+    ) == pytest.approx(17.0)
+    assert (
+        remaining_seconds(done=0, total=0, elapsed=None, predicted_steps=None, seconds_per_step=1)
+        is None
+    )
+    assert [format_seconds(x) for x in (4.24, 38.4, 228, 3725)] == [
+        "4.2 s",
+        "38 s",
+        "3 m 48 s",
+        "1 h 02 m",
+    ]

@@ -100,6 +100,23 @@ def test_device_key_maps_names_to_one_queue():
         runner.shutdown()
 
 
+def test_ahead_is_the_running_and_earlier_queued_jobs_on_the_same_device(runner):
+    started, release, fn = blocker()
+    running = runner.submit(fn, device="cpu")
+    assert started.wait(TIMEOUT)
+    elsewhere = runner.submit(lambda job: None, device="gpu")
+    second = runner.submit(lambda job: None, device="cpu")
+    third = runner.submit(lambda job: None, device="cpu")
+    assert runner.ahead(running) == []
+    assert runner.ahead(second) == [running]
+    assert runner.ahead(third) == [running, second]
+    second.cancel()
+    assert runner.ahead(third) == [running]
+    release.set()
+    assert third.wait(TIMEOUT) and elsewhere.wait(TIMEOUT)
+    assert runner.ahead(third) == []
+
+
 def test_cancel_a_queued_job(runner):
     started, release, fn = blocker()
     first = runner.submit(fn)

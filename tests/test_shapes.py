@@ -429,3 +429,19 @@ def test_draw_between_refuses_what_it_cannot_mix(b, w):
     a = Scene("blue", "circle", "black", "small", "left")
     with pytest.raises(ValueError):
         draw_between(a, b, w)
+
+
+def test_every_caption_word_is_known_and_other_words_are_named():
+    from studio.shapes import unknown_words, vocabulary
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        scene = sample_scene(rng)
+        assert unknown_words(caption(scene)) == []
+    assert vocabulary()["shapes"] == ("circle", "square", "triangle", "star")
+    assert "at the top left" in vocabulary()["positions"]
+    assert unknown_words("a (red:1.3) circle++ in watercolour, Cat and cat") == [
+        "watercolour",
+        "cat",
+        "and",
+    ]

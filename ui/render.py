@@ -1,29 +1,78 @@
-"""Start renders from the dashboard: record the run, then run the engine as a background job."""
+"""Start renders from the dashboard: record the run, then run the engine as a background job.
+
+Each job carries what its panel needs to say how long it will take (the predicted denoise
+steps and the step speed at submission) and which browser tab started it (``owner``), so a
+tab lists its own renders and only counts the others'.
+"""
 
 from __future__ import annotations
 
+import uuid
+
+import streamlit as st
+
 from db import RunRecorder
+from db.repository import list_runs, run_to_dict
 from studio.events import Fanout
 from studio.spec import AnimationSpec, BlendSpec, Spec
+from ui.estimate import StepSpeed, first_guess, step_speed
 from ui.resources import get_jobs, get_manager, get_store
 
-__all__ = ["submit_animation", "submit_blend", "submit_resume", "submit_spec"]
+__all__ = [
+    "owner",
+    "speed_for",
+    "submit_animation",
+    "submit_blend",
+    "submit_resume",
+    "submit_spec",
+]
+
+RUNS_MEASURED = 200  # recent finished runs searched for a measured step speed
+_OWNER = "_render_owner"
 
 
-def submit_animation(spec: AnimationSpec, session_slug: str):
+def owner() -> str:
+    """This browser tab's id, for telling its jobs from other tabs' jobs."""
+    return st.session_state.setdefault(_OWNER, uuid.uuid4().hex[:12])
+
+
+def speed_for(model: str, width: int, height: int, device: str) -> StepSpeed:
+    """Seconds per denoise step for ``model`` at this size: measured by this store's finished
+    runs where there are any, else a first guess for the device."""
+    with get_store().session() as s:
+        recent = [run_to_dict(r) for r in list_runs(s, status="done", limit=RUNS_MEASURED)]
+    measured = step_speed(recent, model, width, height)
+    if measured is not None:
+        return measured
+    return first_guess(model, width, height, gpu=_device_is_gpu(device))
+
+
+def _device_is_gpu(device: str) -> bool:
+    from studio.errors import StudioError
+    from studio.models import resolve_device
+
+    try:
+        return resolve_device(device).type != "cpu"
+    except StudioError:
+        return False
+
+
+def submit_animation(spec: AnimationSpec, session_slug: str, predicted_steps: int | None = None):
     """Queue ``spec`` on its device's worker; returns the ``studio.jobs.Job``.
 
     The run row exists (status queued) before this returns, so History shows it at once.
+    ``predicted_steps`` (the plan's denoise steps) lets the job panel estimate its time
+    before it starts.
     """
-    return submit_spec(spec, session_slug)
+    return submit_spec(spec, session_slug, predicted_steps)
 
 
-def submit_blend(spec: BlendSpec, session_slug: str):
+def submit_blend(spec: BlendSpec, session_slug: str, predicted_steps: int | None = None):
     """Queue a latent-blending movie, like ``submit_animation``."""
-    return submit_spec(spec, session_slug)
+    return submit_spec(spec, session_slug, predicted_steps)
 
 
-def submit_spec(spec: Spec, session_slug: str):
+def submit_spec(spec: Spec, session_slug: str, predicted_steps: int | None = None):
     """Queue a render of any kind of spec (History's re-run); raises ``StudioError`` for a bad
     spec before anything is recorded."""
     spec.check()
@@ -36,7 +85,7 @@ def submit_spec(spec: Spec, session_slug: str):
         model_ref=spec.diffusion.model,
         seed=spec.diffusion.seed,
     )
-    return _submit(spec, recorder, resume=False)
+    return _submit(spec, recorder, resume=False, predicted_steps=predicted_steps)
 
 
 def submit_resume(run_id: str):
@@ -48,8 +97,11 @@ def submit_resume(run_id: str):
     return _submit(spec, recorder, resume=True)
 
 
-def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool):
+def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool, predicted_steps: int | None = None):
     from studio.cli import engine_for
+
+    d = spec.diffusion
+    speed = speed_for(d.model, d.width, d.height, d.device)
 
     engine = engine_for(spec.kind)
     manager = get_manager()
@@ -68,6 +120,13 @@ def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool):
         work,
         device=spec.diffusion.device,
         label=f"{spec.kind} {recorder.run_id}" + (" (resumed)" if resume else ""),
-        meta={"run_id": recorder.run_id, "kind": spec.kind, "resumed": resume},
+        meta={
+            "run_id": recorder.run_id,
+            "kind": spec.kind,
+            "resumed": resume,
+            "owner": owner(),
+            "predicted_steps": predicted_steps,
+            "seconds_per_step": speed.seconds_per_step,
+        },
         on_skip=recorder.cancelled,
     )

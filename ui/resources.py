@@ -13,7 +13,12 @@ import streamlit as st
 
 from db import Store, studio_home
 
-__all__ = ["get_jobs", "get_manager", "get_store", "home"]
+__all__ = ["get_jobs", "get_manager", "get_store", "home", "preload_libraries"]
+
+# Libraries the pages import on first use, heavy enough that two threads (two browser tabs'
+# script runs, a render's worker) importing one at the same moment can see it half
+# initialised ("partially initialized module 'pandas' has no attribute 'Series'").
+PRELOADED = ("numpy", "pandas", "pyarrow", "plotly.graph_objects", "PIL.Image")
 
 
 def home() -> Path:
@@ -37,6 +42,18 @@ def _jobs(home: str):
     from studio.jobs import JobRunner
 
     return JobRunner(device_key=_device_key)
+
+
+@st.cache_resource(show_spinner="Starting the studio...")
+def preload_libraries() -> tuple[str, ...]:
+    """Import ``PRELOADED`` once per process, before any page or job can: the entry point
+    calls it first in every run, and st.cache_resource makes every other thread wait until
+    the first call has finished."""
+    import importlib
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+    return PRELOADED
 
 
 def _device_key(name: str) -> str:

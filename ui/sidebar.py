@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from db.repository import list_sessions, slugify
-from studio.builtin import BUILTIN_MODELS
+from studio.builtin import BUILTIN_MODELS, vocabulary
 from studio.spec import DEFAULT_MODEL
 from ui.resources import get_jobs, get_store
 from ui.state import keep, set_value
@@ -55,8 +55,20 @@ def draw_sidebar() -> SidebarChoice:
             )
         keep("sidebar.device", "auto")
         st.selectbox("Device", DEVICES, key="sidebar.device", help="auto: CUDA, then MPS, then CPU")
+        _words(current().model)
         _jobs_summary()
     return current()
+
+
+def _words(model: str) -> None:
+    """The words a built-in model learnt: prompts outside them draw nothing it knows."""
+    words = vocabulary(model)
+    if words is None:
+        return
+    with st.expander(f"Words {model} knows"):
+        for kind, items in words.items():
+            st.caption(f"**{kind}**: " + ", ".join(items))
+        st.caption('e.g. "a large red circle on a black background at the top left"')
 
 
 def choose_model(ref: str) -> None:
@@ -81,9 +93,33 @@ def current() -> SidebarChoice:
 
 
 def _jobs_summary() -> None:
-    active = [j for j in get_jobs().jobs() if not j.is_finished]
-    if active:
-        st.caption(f"Rendering: {len(active)} job(s)")
-        for job in active:
-            total = max(job.total, 1)
-            st.progress(min(job.done / total, 1.0), text=f"{job.label}: {job.done}/{job.total}")
+    """This tab's unfinished renders, kept current while there are any; other tabs' only
+    counted (their settings are theirs)."""
+    from ui.job_panel import job_status_text
+    from ui.render import owner
+
+    jobs = get_jobs()
+    me = owner()
+    active = [j for j in jobs.jobs() if not j.is_finished]
+    if not active:
+        return
+
+    @st.fragment(run_every=1.0)
+    def _live() -> None:
+        mine = [j for j in jobs.jobs() if not j.is_finished and j.meta.get("owner") == me]
+        others = sum(1 for j in jobs.jobs() if not j.is_finished) - len(mine)
+        for job in reversed(mine):  # oldest first, as the worker takes them
+            fraction = min(job.done / job.total, 1.0) if job.total else 0.0
+            st.progress(
+                fraction,
+                text=f"{job.meta.get('kind', 'render')} {job.meta.get('run_id', '')}: "
+                f"{job_status_text(job, jobs.ahead(job))}",
+            )
+        if others:
+            st.caption(
+                f"{others} render{'s' if others != 1 else ''} from other browser tabs "
+                "queued or running on this dashboard."
+            )
+
+    st.caption("Renders")
+    _live()
