@@ -1,7 +1,8 @@
 """The command line: ``python -m studio ...``. A composition root: it wires engine and store.
 
 Every user error ends as one line on stderr and a non-zero exit (2 for bad input, 130 when
-cancelled with Ctrl-C); ``--json`` puts exactly one JSON object on stdout.
+cancelled with Ctrl-C); ``--json`` puts exactly one JSON object on stdout. A closed stdout
+(``... | head -1``) ends a command silently with 141, like a program killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import os
+import select
 import shutil
 import sys
 from pathlib import Path
@@ -32,6 +34,8 @@ __all__ = [
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 EXIT_CANCELLED = 130
+# 128 + SIGPIPE: what a shell reports for a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -319,6 +323,43 @@ def _add_sessions_parser(commands) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (see the module docstring).
+
+    A reader of stdout that goes away (``... | head -1``) ends the command quietly with
+    ``EXIT_BROKEN_PIPE``, as the shell reports a writer killed by SIGPIPE.
+    """
+    try:
+        status = _run_command(argv)
+        # Output still in the buffer would meet a departed reader at interpreter exit, where
+        # Python can only print a traceback; flushing here brings that case into reach.
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise
+        # Python flushes stdout again at exit; pointed at devnull, that flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end was closed.
+
+    A ``BrokenPipeError`` may also come from another pipe (ffmpeg's stdin, say); only this one
+    is the user's ``| head``, so only this one ends the command quietly. ``poll`` reports
+    POLLERR on the writing end of a pipe that has no reader.
+    """
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no real stdout
+        return False
+
+
+def _run_command(argv: list[str] | None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)
@@ -345,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+            raise  # main ends the command quietly
         if _is_store_error(exc):
             print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
             return EXIT_USER_ERROR

@@ -246,3 +246,41 @@ def test_the_out_path_names_the_format(tmp_path):
     assert fmt(tmp_path / "made.d", "--format", "png") == "png"  # an existing folder
     with pytest.raises(SpecError, match="does not match"):
         fmt(tmp_path / "a.gif", "--format", "mp4")
+
+
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
+    """``studio sessions show default | head -1``: the reader goes away mid-output."""
+    from db import RunRecorder, Store
+
+    home = tmp_path / "home"
+    store = Store.open(home)
+    # Far more than a pipe holds, so the command is still writing when the reader leaves.
+    RunRecorder.create(
+        store,
+        session_slug="default",
+        kind="animation",
+        spec={"prompts": {"schedule": "0: a red circle\n" * 20_000}},
+        schema_version=1,
+        model_ref="builtin:tiny",
+        seed=1,
+    )
+    store.close()
+    env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio", "sessions", "show", "default"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert first == b"{\n"
+    assert stderr == "", stderr
+    assert code == 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
