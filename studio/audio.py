@@ -20,6 +20,7 @@ its spectrogram in memory).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -27,6 +28,9 @@ import os
 import re
 import struct
 import subprocess
+import sys
+import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -80,6 +84,13 @@ MIN_ONSET_DB = 0.25
 
 # Same default as db.paths.DEFAULT_HOME (the engine does not import db).
 _DEFAULT_HOME = "~/.latent-studio"
+
+# libmpg123, built into libsndfile, prints this on the process's stderr when an MP3's Xing
+# header states another size than the file holds (joined tracks, tags after the audio). The
+# file decodes fine, and libsndfile offers no way to pass mpg123 its quiet flag.
+_MPG123_XING_WARNING = b"Warning: Xing stream size off by more than 1%"
+# File descriptor 2 is one per process: two threads swapping it at once would lose it.
+_STDERR_SWAP = threading.Lock()
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -156,6 +167,41 @@ class _Unreadable(Exception):
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    if path.suffix.lower() == ".mp3":
+        with _without_mpg123_xing_warning():
+            return _read_soundfile_blocks(path)
+    return _read_soundfile_blocks(path)
+
+
+@contextlib.contextmanager
+def _without_mpg123_xing_warning():
+    """Run the block with the C-level stderr (fd 2) caught, then write back every line of it
+    but libmpg123's Xing size warning: other output is delayed, never lost."""
+    with _STDERR_SWAP, tempfile.TemporaryFile() as caught:
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to keep clean
+            yield
+            return
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [
+                line
+                for line in caught.read().splitlines(keepends=True)
+                if not line.startswith(_MPG123_XING_WARNING)
+            ]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
+def _read_soundfile_blocks(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     try:

@@ -418,3 +418,14 @@ def test_adding_key_frames_keeps_the_seeds_the_users_keyframes_draw():
     assert "12 [seed=99]:" in merged and "24 [seed=9]:" in merged
     # Without the base seed the later keyframe's seed shifts: the reason for the option.
     assert seeds_by_frame(merge_keyframes(text, [0, 5, 18]))[24] != before[24]
+
+
+def test_only_mpg123s_xing_warning_is_kept_off_stderr(capfd):
+    import os
+
+    from studio.audio import _without_mpg123_xing_warning
+
+    with _without_mpg123_xing_warning():
+        os.write(2, b"Warning: Xing stream size off by more than 1%, fuzzy seeking ...\n")
+        os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 2996.\n")
+    assert capfd.readouterr().err == "Note: Illegal Audio-MPEG-Header 0x00000000 at offset 2996.\n"

@@ -121,3 +121,24 @@ def test_bad_audio_is_one_line_exit_2_and_no_run(tmp_path, clicks, name, content
     if (home / "studio.db").exists():
         with Store.open(home).session() as s:
             assert list_runs(s) == []
+
+
+def test_audio_keyframes_of_an_mp3_say_nothing_on_stderr(tmp_path):
+    import imageio_ffmpeg
+
+    one = tmp_path / "one.mp3"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi"]
+        + ["-i", "sine=frequency=440:duration=2", "-ar", "44100", str(one)],
+        check=True,
+        timeout=60,
+    )
+    # Two tracks joined (cat a.mp3 b.mp3): the first one's Xing header now states a smaller
+    # size than the file has, which libmpg123 (inside libsndfile) reports on stderr.
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(one.read_bytes() * 2)
+    for track in (one, joined):
+        proc = studio(tmp_path / "home", "audio-keyframes", str(track), "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == ""
+        assert json.loads(proc.stdout)["keyframes"][0] == 0
