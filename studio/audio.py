@@ -207,7 +207,7 @@ def _read_soundfile_blocks(path: Path) -> tuple[np.ndarray, int]:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise _Unreadable(_sf_reason(exc)) from None
+        raise _Unreadable(_sf_reason(exc, path)) from None
     _check_length(path, info.frames, info.samplerate)
     mono = np.empty(info.frames, dtype=np.float32)
     read = 0
@@ -223,7 +223,9 @@ def _read_soundfile_blocks(path: Path) -> tuple[np.ndarray, int]:
                 mono[read : read + len(block)] = block.mean(axis=1)
                 read += len(block)
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise MediaError(f"audio file {path} is corrupt or truncated: {_sf_reason(exc)}") from None
+        raise MediaError(
+            f"audio file {path} is corrupt or truncated: {_sf_reason(exc, path)}"
+        ) from None
     if read < info.frames:
         raise MediaError(
             f"audio file {path} is truncated: its header promises {info.frames} samples "
@@ -232,8 +234,10 @@ def _read_soundfile_blocks(path: Path) -> tuple[np.ndarray, int]:
     return mono, int(info.samplerate)
 
 
-def _sf_reason(exc: BaseException) -> str:
-    return " ".join(str(exc).replace(os.linesep, " ").split()) or type(exc).__name__
+def _sf_reason(exc: BaseException, path: Path) -> str:
+    # soundfile starts with "Error opening '<path>': "; the message around this names the file.
+    text = str(exc).replace(f"Error opening {str(path)!r}: ", "")
+    return " ".join(text.replace(os.linesep, " ").split()) or type(exc).__name__
 
 
 def _check_length(path: Path, frames: int, rate: float) -> None:

@@ -225,7 +225,7 @@ def probe_video(path: Path) -> VideoInfo:
     _check_file(path, what)
     header = _ffmpeg_log(["-i", str(path)], expect_failure=True)
     if "Error opening input" in header or "Invalid data found" in header:
-        raise MediaError(f"{what} is not a video ffmpeg can read: {_reason(header)}")
+        raise MediaError(f"{what} is not a video ffmpeg can read: {_reason(header, path)}")
     stream = re.search(r"Stream #0:\d+\S*: Video: (.*)", header)
     if stream is None:
         raise MediaError(f"{what} has no video stream")
@@ -248,6 +248,7 @@ def probe_video(path: Path) -> VideoInfo:
         + ["-f", "null", "-"],
         timeout=_DECODE_TIMEOUT_S,
         what=what,
+        path=path,
     )
     counted = re.findall(r"frame=\s*(\d+)", log)
     frames = int(counted[-1]) if counted else 0
@@ -294,10 +295,16 @@ def _check_side(width: int, height: int, what: str) -> None:
 
 
 def _ffmpeg_log(
-    args: list[str], *, expect_failure: bool = False, timeout: float = 60, what: str = ""
+    args: list[str],
+    *,
+    expect_failure: bool = False,
+    timeout: float = 60,
+    what: str = "",
+    path: Path | None = None,
 ) -> str:
     """Run ffmpeg (info log level) and return its stderr. A run that must succeed and does
-    not raises ``MediaError`` with ffmpeg's last lines."""
+    not raises ``MediaError`` (starting with ``what``) with ffmpeg's last lines, less the
+    input ``path`` they may repeat."""
     import imageio_ffmpeg
 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "info", *args]
@@ -319,18 +326,28 @@ def _ffmpeg_log(
         counted = re.findall(r"frame=\s*(\d+)", log)
         raise MediaError(
             f"{what} is truncated, corrupt or in a codec ffmpeg cannot decode "
-            f"(decoding stopped after {counted[-1] if counted else 0} frames): {_reason(log)}"
+            f"(decoding stopped after {counted[-1] if counted else 0} frames): "
+            f"{_reason(log, path)}"
         )
     return log
 
 
-def _reason(log: str) -> str:
-    """The last few meaningful lines of an ffmpeg log, on one line."""
-    lines = [
-        line.strip()
-        for line in re.split(r"[\r\n]+", log)
-        if line.strip() and not line.lstrip().startswith(("frame=", "At least one output"))
-    ]
+def _reason(log: str, path: Path | None = None) -> str:
+    """The last few meaningful lines of an ffmpeg log, on one line.
+
+    The message around it names the file already, so ffmpeg's ``PATH: `` prefixes are cut and
+    lines that only repeat ``path`` ("Error opening input file PATH.") are left out.
+    """
+    name = None if path is None else str(path)
+    lines = []
+    for line in re.split(r"[\r\n]+", log):
+        line = line.strip()
+        if name is not None:
+            line = line.removeprefix(f"{name}: ")
+            if name in line:
+                continue
+        if line and not line.startswith(("frame=", "At least one output")):
+            lines.append(line)
     return " | ".join(lines[-3:]) or "(ffmpeg said nothing)"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from db.paths import relative_to_home, session_folders
 from db.repository import add_input_media, get_or_create_session
+from studio.errors import StudioError
 from ui.resources import get_store
 
 __all__ = ["save_upload"]
@@ -41,7 +42,9 @@ def save_upload(
     to ``check`` (which raises, e.g. ``MediaError``, for a file that cannot be used) and only
     then renamed into place and recorded: a rejected upload leaves nothing behind.
 
-    Returns the stored path relative to ``STUDIO_HOME`` (what a spec holds).
+    Returns the stored path relative to ``STUDIO_HOME`` (what a spec holds). Raises what
+    ``check`` raises, its message naming the file by ``upload.name`` (the name the user
+    chose), not by the internal name it was checked under.
     """
     data = upload.getvalue()
     sha256 = hashlib.sha256(data).hexdigest()
@@ -57,7 +60,7 @@ def save_upload(
         try:
             tmp.write_bytes(data)
             if check is not None:
-                check(tmp)
+                _check_as_uploaded(check, tmp, upload.name)
             os.replace(tmp, target)
         except BaseException:
             if created:  # a folder made for this file alone goes with it
@@ -68,7 +71,7 @@ def save_upload(
         finally:
             tmp.unlink(missing_ok=True)
     elif check is not None:
-        check(target)
+        _check_as_uploaded(check, target, upload.name)
     with store.begin() as s:
         session = get_or_create_session(s, session_slug)
         if not any(m.path == relative for m in session.inputs):
@@ -82,3 +85,16 @@ def save_upload(
                 meta={"name": upload.name, **(meta or {})},
             )
     return relative
+
+
+def _check_as_uploaded(check: Callable[[Path], Any], path: Path, name: str) -> None:
+    """``check(path)``; its ``StudioError`` is raised again naming ``name`` for ``path``.
+
+    The checkers name the file they read: here a temporary or stored name under
+    ``STUDIO_HOME`` that the user never saw and would not recognise.
+    """
+    try:
+        check(path)
+    except StudioError as exc:
+        exc.args = (str(exc).replace(str(path), name),)
+        raise
