@@ -9,6 +9,7 @@ from ui.job_panel import show_output
 from ui.media_input import send_to_input
 from ui.resources import get_store
 from ui.sidebar import current
+from ui.text import plain
 
 PAGE_SIZE = 12
 
@@ -39,12 +40,15 @@ for row in range(0, len(outputs), 3):
             spec = out.run.spec
             d = spec.get("diffusion", {})
             st.markdown(
-                f"**{out.run.id}** · {out.run.session.slug} · {out.created_at:%Y-%m-%d %H:%M}"
+                f"**{plain(out.run.id)}** · {plain(out.run.session.slug)} · "
+                f"{out.created_at:%Y-%m-%d %H:%M}"
             )
             st.caption(
-                f"{out.frames} frames @ {out.fps:g} fps · {out.width}×{out.height} · "
-                f"{d.get('model')} · {d.get('scheduler')} {d.get('steps')} steps · "
-                f"guidance {d.get('guidance')} · seed {d.get('seed')}"
+                plain(
+                    f"{out.frames} frames @ {out.fps:g} fps · {out.width}×{out.height} · "
+                    f"{d.get('model')} · {d.get('scheduler')} {d.get('steps')} steps · "
+                    f"guidance {d.get('guidance')} · seed {d.get('seed')}"
+                )
             )
             with st.expander("Prompts and settings"):
                 st.code(prompts_text(spec), language=None)

@@ -1,6 +1,7 @@
 """History: find runs, read their settings, compare two, restore one into its page, re-run."""
 
-from datetime import date
+from copy import copy
+from datetime import UTC, date, datetime
 
 import streamlit as st
 
@@ -8,14 +9,37 @@ from db.repository import list_runs, list_sessions, run_to_dict, session_to_dict
 from studio.errors import StudioError
 from studio.spec import diff_specs, load_spec
 from ui import blend_form, spec_form
-from ui.history import matches, prompts_text, reproduction
+from ui.history import (
+    ago,
+    compare_rows,
+    local_zone,
+    matches,
+    prompt_summary,
+    prompts_text,
+    reproduction,
+    timing_rows,
+    timings_chart,
+    took,
+    when,
+)
 from ui.job_panel import job_panel
 from ui.render import submit_resume, submit_spec
 from ui.resources import get_jobs, get_store
 from ui.sidebar import current
+from ui.state import keep, set_value
+from ui.text import plain
 
 RUNS_SHOWN = 1000
 STATUSES = ("", "queued", "running", "done", "failed", "cancelled", "interrupted")
+FILTERS = {  # widget key -> its value when nothing is filtered
+    "history.text": "",
+    "history.model": "",
+    "history.status": "",
+    "history.session": "",
+    "history.tags": [],
+    "history.since": None,
+    "history.until": None,
+}
 # Run kind -> (the form that restores its spec, the page that form belongs to).
 FORMS = {
     "animation": (spec_form, "pages/prompt_schedule.py"),
@@ -29,6 +53,7 @@ with store.session() as s:
     sessions = [session_to_dict(x) for x in list_sessions(s)]
     runs = [run_to_dict(r) for r in list_runs(s, limit=RUNS_SHOWN)]
 tags_of = {x["slug"]: x["tags"] for x in sessions}
+now, zone = datetime.now(UTC), local_zone(st.context.timezone)  # the browser's zone
 
 st.subheader("Sessions")
 if not sessions:
@@ -45,7 +70,7 @@ else:
                 "runs": counts.get(x["slug"], 0),
                 "tags": ", ".join(x["tags"]),
                 "archived": x["archived"],
-                "created": x["created_at"],
+                "created": when(x["created_at"], now=now, zone=zone),
                 "notes": x["notes"],
             }
             for x in sessions
@@ -55,18 +80,23 @@ else:
     )
 
 st.subheader("Runs")
+# The filters stay set while the user visits other pages (ui/state.py).
+for key, default in FILTERS.items():
+    keep(key, copy(default))
+session_choices = [""] + [x["slug"] for x in sessions]
+all_tags = sorted({t for x in sessions for t in x["tags"]})
+if st.session_state["history.session"] not in session_choices:  # renamed or deleted since
+    set_value("history.session", "")
+if not set(st.session_state["history.tags"]) <= set(all_tags):
+    set_value("history.tags", [t for t in st.session_state["history.tags"] if t in all_tags])
 f1, f2, f3, f4 = st.columns([3, 2, 2, 2])
 text = f1.text_input("Search prompts", key="history.text", placeholder="e.g. red circle")
-model = f2.text_input("Model", key="history.model")
+model = f2.text_input("Model contains", key="history.model")
 status = f3.selectbox("Status", STATUSES, key="history.status", format_func=lambda s: s or "any")
 session = f4.selectbox(
-    "Session",
-    [""] + [x["slug"] for x in sessions],
-    key="history.session",
-    format_func=lambda s: s or "all",
+    "Filter by session", session_choices, key="history.session", format_func=lambda s: s or "all"
 )
 g1, g2, g3 = st.columns([3, 2, 2])
-all_tags = sorted({t for x in sessions for t in x["tags"]})
 tags = g1.multiselect("Session tags", all_tags, key="history.tags")
 since = g2.date_input("From", value=None, key="history.since")
 until = g3.date_input("To", value=None, key="history.until")
@@ -93,12 +123,13 @@ st.dataframe(
             "session": r["session"],
             "kind": r["kind"],
             "status": r["status"],
+            "prompt": prompt_summary(r["spec"]),
             "frames": f"{r['frames_done']}/{r['frames_total'] or '?'}",
             "model": r["model_ref"],
             "seed": str(r["seed"]),
             "denoise steps": r["denoise_steps"],
-            "seconds": (r["timings"] or {}).get("seconds"),
-            "created": r["created_at"],
+            "time": took(r["timings"]),
+            "created": when(r["created_at"], now=now, zone=zone),
             "error": r["error"] or "",
         }
         for r in shown
@@ -111,20 +142,33 @@ if shown:
     by_id = {r["id"]: r for r in runs}
     run_id = st.selectbox("Run", [r["id"] for r in shown], key="history.run")
     run = by_id[run_id]
-    st.markdown(f"**{run['id']}** · {run['session']} · {run['status']}")
+    created = when(run["created_at"], now=now, zone=zone)
+    spent = took(run["timings"])
+    st.markdown(
+        f"**{plain(run['id'])}** · {plain(run['session'])} · {plain(run['status'])} · "
+        f"{created}, {ago(run['created_at'], now=now)}"
+        + (f" · took {plain(spent)}" if spent else "")
+    )
     if run["error"]:
-        st.error(run["error"])
+        st.error(plain(run["error"]))
     tab_spec, tab_timing, tab_outputs, tab_diff = st.tabs(["Spec", "Timings", "Outputs", "Compare"])
     with tab_spec:
         st.code(prompts_text(run["spec"]), language=None)
         st.json(run["spec"], expanded=False)
     with tab_timing:
-        st.write(
-            f"seed {run['seed']} · device {run['device']} · "
-            f"{run['denoise_steps']} denoise steps (predicted {run['predicted_denoise_steps']})"
+        st.caption(
+            plain(
+                f"seed {run['seed']} · device {run['device']} · {run['denoise_steps']} denoise "
+                f"steps (predicted {run['predicted_denoise_steps']})"
+            )
         )
-        st.json(run["timings"])
-        st.json(run["versions"], expanded=False)
+        if run["timings"]:
+            st.plotly_chart(timings_chart(run["timings"]), key="history.timings_chart")
+            st.table(timing_rows(run["timings"]), hide_index=True, width="content")
+        else:
+            st.caption("No timings recorded: the run did not finish.")
+        with st.expander("Library versions"):
+            st.json(run["versions"])
     with tab_outputs:
         st.json(run["outputs"])
     with tab_diff:
@@ -134,11 +178,8 @@ if shown:
         if other_id:
             rows = diff_specs(run["spec"], by_id[other_id]["spec"])
             if rows:
-                st.dataframe(
-                    [{"setting": p, run_id: str(a), other_id: str(b)} for p, a, b in rows],
-                    hide_index=True,
-                    width="stretch",
-                )
+                # A static table wraps long values (a schedule) instead of cutting them off.
+                st.table(compare_rows(rows, run_id, other_id), hide_index=True)
             else:
                 st.success("The two runs have the same settings.")
 
@@ -168,7 +209,7 @@ if shown:
             args=(run["spec"], tuple(groups)),
         )
         if "history.restore_error" in st.session_state:
-            st.error(st.session_state.pop("history.restore_error"))
+            st.error(plain(st.session_state.pop("history.restore_error")))
         if go_to := st.session_state.pop("history.go_to_page", None):
             st.switch_page(go_to)
     with c2.container(border=True):
@@ -177,7 +218,7 @@ if shown:
             try:
                 job = submit_spec(load_spec(run["spec"]), current().session)
             except StudioError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
             else:
                 st.session_state["history.rerun_job"] = job.id
                 st.session_state["history.rerun_of"] = run_id
@@ -192,7 +233,7 @@ if shown:
                 try:
                     st.session_state["history.resume_job"] = submit_resume(run_id).id
                 except StudioError as exc:
-                    st.error(str(exc))
+                    st.error(plain(str(exc)))
     job_panel("history.resume_job")
 
     job_panel("history.rerun_job")
@@ -202,4 +243,4 @@ if shown:
         new = by_id.get(job.meta.get("run_id"))
         if new is not None:
             same, message = reproduction(original, new)
-            (st.success if same else st.warning)(f"Re-run of {original['id']}: {message}")
+            (st.success if same else st.warning)(plain(f"Re-run of {original['id']}: {message}"))

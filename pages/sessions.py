@@ -6,6 +6,7 @@ from db import StoreError
 from db.files import human_bytes
 from db.repository import (
     delete_session,
+    get_session,
     list_sessions,
     rename_session,
     session_stats,
@@ -15,13 +16,15 @@ from db.repository import (
 )
 from ui.resources import get_store
 from ui.sidebar import current
-from ui.state import set_value
+from ui.state import keep, set_value
+from ui.text import plain
 
 st.title("Sessions")
+# Actions run as callbacks, before this script, so their outcome is drawn in the same click.
 if "sessions.message" in st.session_state:
-    st.success(st.session_state.pop("sessions.message"))
+    st.success(plain(st.session_state.pop("sessions.message")))
 if "sessions.error" in st.session_state:
-    st.error(st.session_state.pop("sessions.error"))
+    st.error(plain(st.session_state.pop("sessions.error")))
 store = get_store()
 with store.session() as s:
     sessions = [session_to_dict(x) for x in list_sessions(s)]
@@ -58,10 +61,50 @@ def _failed(exc: Exception) -> None:
     st.session_state["sessions.error"] = str(exc)
 
 
+def _disarm() -> None:
+    """Another session chosen, or this one gone: a typed name or a ticked delete belonged to
+    the one before."""
+    st.session_state["sessions.new_name"] = ""
+    st.session_state["sessions.confirm_delete"] = False
+
+
+def _rename(slug: str) -> None:
+    name = st.session_state["sessions.new_name"].strip()
+    new_slug = slugify(name)
+    try:
+        with store.begin() as s:
+            # The title follows the name only while it is still the automatic one (the old
+            # name): one the user saved is theirs, read here in the same transaction.
+            named_by_hand = get_session(s, slug).title != slug
+            rename_session(s, store.home, slug, new_slug, title=None if named_by_hand else name)
+    except (StoreError, ValueError) as exc:  # ValueError: a title the store refuses
+        _failed(exc)
+        return
+    if current().session == slug:
+        set_value("sidebar.session", new_slug)
+    st.session_state["sessions.slug"] = new_slug
+    _disarm()
+    _done(f"Renamed {slug} to {new_slug}.")
+
+
+def _delete(slug: str) -> None:
+    try:
+        with store.begin() as s:
+            deleted = delete_session(s, store.home, slug)
+    except StoreError as exc:
+        _failed(exc)
+        return
+    _disarm()
+    _done(f"Deleted session {slug} and its {deleted} runs.")
+
+
 if sessions:
     slugs = [x["slug"] for x in sessions]
-    default = slugs.index(current().session) if current().session in slugs else 0
-    slug = st.selectbox("Session", slugs, index=default, key="sessions.slug")
+    if st.session_state.get("sessions.slug") not in slugs:
+        st.session_state["sessions.slug"] = (
+            current().session if current().session in slugs else slugs[0]
+        )
+    slug = st.selectbox("Session to edit", slugs, key="sessions.slug", on_change=_disarm)
     info = next(x for x in sessions if x["slug"] == slug)
 
     with st.form("sessions.edit"):
@@ -80,7 +123,7 @@ if sessions:
                         archived=archived,
                         tags=[t.strip() for t in tags.split(",") if t.strip()],
                     )
-            except StoreError as exc:
+            except (StoreError, ValueError) as exc:  # ValueError: a value the store refuses
                 _failed(exc)
             else:
                 _done(f"Saved session {slug}.")
@@ -89,42 +132,38 @@ if sessions:
     c1, c2 = st.columns(2)
     with c1.container(border=True):
         new_name = st.text_input("Rename to", key="sessions.new_name")
-        if st.button("Rename", key="sessions.rename", disabled=not new_name.strip()):
-            new_slug = slugify(new_name)
-            try:
-                with store.begin() as s:
-                    rename_session(s, store.home, slug, new_slug, title=new_name.strip())
-            except StoreError as exc:
-                _failed(exc)
-            else:
-                if current().session == slug:
-                    set_value("sidebar.session", new_slug)
-                _done(f"Renamed {slug} to {new_slug}.")
-            st.rerun()
+        st.button(
+            "Rename",
+            key="sessions.rename",
+            disabled=not new_name.strip(),
+            on_click=_rename,
+            args=(slug,),
+        )
     with c2.container(border=True):
         n = stats[slug]
         sure = st.checkbox(
             f"Delete {slug}: {n.runs} runs and {human_bytes(n.bytes)} of outputs, for good",
             key="sessions.confirm_delete",
         )
-        if st.button("Delete session", key="sessions.delete", disabled=not sure, type="primary"):
-            try:
-                with store.begin() as s:
-                    deleted = delete_session(s, store.home, slug)
-            except StoreError as exc:
-                _failed(exc)
-            else:
-                _done(f"Deleted session {slug} and its {deleted} runs.")
-            st.rerun()
+        st.button(
+            "Delete session",
+            key="sessions.delete",
+            disabled=not sure,
+            type="primary",
+            on_click=_delete,
+            args=(slug,),
+        )
 
 st.subheader("Hugging Face Hub")
 st.caption(
     "A dataset repo holds many sessions. The Hub login comes from `hf auth login` or the "
     "HF_TOKEN variable; the studio never stores a token."
 )
+keep("sessions.repo", "")
 repo = st.text_input("Dataset repo", key="sessions.repo", placeholder="your-name/latent-studio")
 h1, h2 = st.columns(2)
 with h1.container(border=True):
+    keep("sessions.public", False)
     public = st.checkbox("Public (a new repo is private by default)", key="sessions.public")
     if st.button("Push session", key="sessions.push", disabled=not (repo and sessions)):
         from db.hub import push_session
@@ -141,13 +180,14 @@ with h2.container(border=True):
     if st.button("List the repo's sessions", key="sessions.list_remote", disabled=not repo):
         from db.hub import list_remote_sessions
 
+        st.session_state.pop("sessions.remote", None)  # never show another repo's list
         try:
             with st.spinner("Reading the repo…"):
                 st.session_state["sessions.remote"] = [
                     r.to_dict() for r in list_remote_sessions(repo.strip())
                 ]
         except StoreError as exc:
-            _failed(exc)
+            st.error(plain(str(exc)))  # here: the messages at the top are drawn already
     remote = st.session_state.get("sessions.remote") or []
     if remote:
         st.dataframe(
@@ -165,7 +205,9 @@ with h2.container(border=True):
             hide_index=True,
             width="stretch",
         )
-        wanted = st.selectbox("Pull", [r["slug"] for r in remote], key="sessions.pull_slug")
+        wanted = st.selectbox(
+            "Session to pull", [r["slug"] for r in remote], key="sessions.pull_slug"
+        )
         settings_only = st.checkbox("Settings only (no output files)", key="sessions.settings_only")
         as_name = st.text_input("Import as (if the name is taken here)", key="sessions.as_name")
         if st.button("Pull session", key="sessions.pull"):
