@@ -1,10 +1,12 @@
 """Gallery: every output in the store, newest first, with its settings and a download."""
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from db.paths import resolve_in_home
 from db.repository import list_outputs, list_sessions
-from ui.history import prompts_text
+from ui.history import local_zone, prompts_text, when
 from ui.job_panel import show_output
 from ui.media_input import send_to_input
 from ui.resources import get_store
@@ -14,6 +16,7 @@ from ui.text import plain
 PAGE_SIZE = 12
 
 st.title("Gallery")
+now, zone = datetime.now(UTC), local_zone(st.context.timezone)  # the browser's zone
 store = get_store()
 with store.session() as s:
     sessions = ["all sessions"] + [x.slug for x in list_sessions(s)]
@@ -41,7 +44,7 @@ for row in range(0, len(outputs), 3):
             d = spec.get("diffusion", {})
             st.markdown(
                 f"**{plain(out.run.id)}** · {plain(out.run.session.slug)} · "
-                f"{out.created_at:%Y-%m-%d %H:%M}"
+                f"{when(out.created_at.isoformat(), now=now, zone=zone)}"
             )
             st.caption(
                 plain(

@@ -118,6 +118,8 @@ def test_when_refuses_times_it_cannot_place():
     [
         (timedelta(seconds=30), "just now"),
         (timedelta(minutes=5, seconds=20), "5 min ago"),
+        (timedelta(seconds=50), "1 min ago"),
+        (timedelta(minutes=59, seconds=50), "59 min ago"),
         (timedelta(hours=2, minutes=50), "2 h ago"),
         (timedelta(days=1, hours=3), "1 day ago"),
         (timedelta(days=40), "40 days ago"),

@@ -225,5 +225,6 @@ def test_gallery_shows_hostile_settings_as_text(app, hostile):  # noqa: F811
     assert not app.exception, app.exception
     bodies = markdown_shown(app)
     assert any(plain(EVIL) in caption.value for caption in app.caption), bodies
+    assert any(" · today " in m.value for m in app.markdown), bodies  # a local, readable time
     for body in bodies:
         assert_harmless(body)

@@ -176,7 +176,7 @@ def ago(value: str, *, now: datetime) -> str:
         return "just now"
     span = abs(seconds)
     if span < 3600:
-        amount = f"{max(round(span / 60), 1)} min"
+        amount = f"{max(int(span // 60), 1)} min"
     elif span < 86400:
         amount = f"{int(span // 3600)} h"
     else:
