@@ -9,7 +9,10 @@ Keys ``FRAME: (VALUE)`` separated by commas::
 - ``FRAME`` is a whole number from 0 to 100000; each frame may have one key; keys may come in
   any order and are sorted. Whitespace (line breaks included) may go anywhere between the
   parts, and a trailing comma is allowed.
-- ``VALUE`` (always in parentheses) is an expression of at most 1000 characters made of
+- A text with no key at all (no ``:`` anywhere, which every key has and no value may) is one
+  bare value that holds from frame 0: ``0.5`` is ``0: (0.5)`` and ``1 + 0.05*audio`` is
+  ``0: (1 + 0.05*audio)``. (``0 (1)``, a key without its colon, is reported as one.)
+- ``VALUE`` (in parentheses after its frame) is an expression of at most 1000 characters made of
   numbers (``2``, ``0.5``, ``.5``, ``1e-3``), the variable ``t`` (the frame index), any other
   variables the caller names (e.g. ``s`` for an easing curve), the constants ``pi`` and
   ``e``, the operators ``+ - * / % **`` (``**`` binds tighter than unary minus, as in
@@ -44,9 +47,10 @@ are evaluated, and so checked, when the curve is parsed.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 
@@ -64,6 +68,7 @@ __all__ = [
     "MAX_VALUE_LENGTH",
     "Curve",
     "CurveKey",
+    "naming_curve",
     "parse_curve",
 ]
 
@@ -124,6 +129,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# "0 (1)" is a key that lost its colon, not a value (no value has a number then "("): it is
+# read as keys, whose error asks for the ':'.
+_KEY_WITHOUT_COLON = re.compile(r"\s*[0-9]+\s*\(")
 
 # One instruction of the stack machine: ("num", value) | ("var", name) | ("neg",)
 # | ("bin", operator, offset) | ("call", name, argument count). Offsets locate errors.
@@ -269,6 +277,8 @@ def parse_curve(text: str, names: tuple[str, ...] = ("t",)) -> Curve:
         raise CurveError(
             f"the curve is {len(text)} characters long; the limit is {MAX_TEXT_LENGTH}", 1, 1
         )
+    if ":" not in text and text.strip() and not _KEY_WITHOUT_COLON.match(text):
+        return Curve((_bare_key(text, allowed, locate),), text)
     keys: list[CurveKey] = []
     where_of_frame: dict[int, tuple[int, int]] = {}
     pos = _skip_space(text, 0)
@@ -305,6 +315,17 @@ def parse_curve(text: str, names: tuple[str, ...] = ("t",)) -> Curve:
         raise CurveError("the curve has no keys; write e.g. '0: (1.0), 30: (1.05)'", 1, 1)
     keys.sort(key=lambda k: k.frame)
     return Curve(tuple(keys), text)
+
+
+@contextlib.contextmanager
+def naming_curve(field_name: str) -> Iterator[None]:
+    """Raise a ``CurveError`` from the block again with ``field_name`` before its reason
+    (``curve line 1, column 4: zoom: ...``): a line and column alone do not say which of a
+    spec's curves they are in."""
+    try:
+        yield
+    except CurveError as exc:
+        raise CurveError(f"{field_name}: {exc.reason}", exc.line, exc.column, exc.source) from None
 
 
 # -- reading the text ----------------------------------------------------------------------
@@ -374,6 +395,15 @@ def _matching_paren(text: str, open_pos: int, locate: _Locator) -> int:
             f"this value is longer than {MAX_VALUE_LENGTH} characters", *locate(open_pos)
         )
     raise CurveError("'(' is never closed", *locate(open_pos))
+
+
+def _bare_key(text: str, allowed: frozenset[str], locate: _Locator) -> CurveKey:
+    """The one key at frame 0 that a bare value (the whole ``text``, no parentheses needed)
+    stands for; parsed in place, so errors point into ``text`` itself."""
+    first = _skip_space(text, 0)
+    if len(text.strip()) > MAX_VALUE_LENGTH:
+        raise CurveError(f"this value is longer than {MAX_VALUE_LENGTH} characters", *locate(first))
+    return _compile_key(0, text, 0, len(text), allowed, locate)
 
 
 def _compile_key(

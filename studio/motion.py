@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.curves import parse_curve
+from studio.curves import naming_curve, parse_curve
 from studio.errors import SpecError
 
 __all__ = [
@@ -88,7 +88,8 @@ def evaluate_curves(
     for name in (*MOTION_CURVES, "strength", "noise", "coherence_noise"):
         text = getattr(motion, name)
         if text.strip():
-            values[name] = parse_curve(text, names=("t", "audio")).values(frames, given)
+            with naming_curve(name.replace("_", " ")):
+                values[name] = parse_curve(text, names=("t", "audio")).values(frames, given)
         else:
             values[name] = np.full(frames, _DEFAULTS[name])
     _check_range(values["strength"], "strength", lambda v: (v >= 0) & (v <= 1), "in [0, 1]")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.curves import parse_curve
+from studio.curves import naming_curve, parse_curve
 from studio.easing import FrameWeights, frame_weights
 from studio.errors import SpecError
 from studio.motion import FrameCurves, evaluate_curves, img2img_steps, init_kinds
@@ -98,14 +98,15 @@ def plan_animation(
         else None
     )
     progress, easing_variables = _audio_timing(spec, schedule, curve)
-    weights = frame_weights(
-        schedule,
-        anim.easing,
-        anim.sine_frequencies,
-        curve,
-        progress=progress,
-        variables=easing_variables,
-    )
+    with naming_curve("easing curve"):  # its values are only known here, per frame
+        weights = frame_weights(
+            schedule,
+            anim.easing,
+            anim.sine_frequencies,
+            curve,
+            progress=progress,
+            variables=easing_variables,
+        )
     if input_frames is not None:
         weights = _fit_to_video(weights, schedule, input_frames)
 

@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from studio.errors import CurveError, SpecError
+from studio.errors import SpecError
 
 __all__ = [
     "BLEND_PRESETS",
@@ -289,12 +289,13 @@ class AnimationSpec(_Spec):
         if a.easing == "curve" and not a.easing_curve.strip():
             raise SpecError("easing 'curve' needs an easing curve, e.g. '0: (s**2)'")
         # Parsing is the check for the two languages; imported here to keep this module light.
-        from studio.curves import parse_curve
+        from studio.curves import naming_curve, parse_curve
         from studio.schedule import parse_schedule
 
         parse_schedule(self.prompts.schedule)
         if a.easing == "curve":
-            parse_curve(a.easing_curve, names=("t", "s", "audio"))
+            with naming_curve("easing curve"):
+                parse_curve(a.easing_curve, names=("t", "s", "audio"))
         _check_input_and_motion(self.input, self.motion)
         if self.input.keep_audio and self.output.format != "mp4":
             raise SpecError(
@@ -324,7 +325,7 @@ def _check_audio(audio: AudioSettings) -> None:
 
 def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:
     """Settings of the input and motion groups; media files are checked by ``studio.media``."""
-    from studio.curves import parse_curve
+    from studio.curves import naming_curve, parse_curve
 
     if i.image and i.video:
         raise SpecError(
@@ -332,15 +333,12 @@ def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:
         )
     if i.keep_audio and not i.video:
         raise SpecError("keep audio needs a video input (the audio comes from the video)")
-    for name in ("zoom", "angle", "translate_x", "translate_y", "strength", "noise"):
+    curves = ("zoom", "angle", "translate_x", "translate_y", "strength", "noise", "coherence_noise")
+    for name in curves:
         text = getattr(m, name)
         if text.strip():
-            try:
+            with naming_curve(name.replace("_", " ")):
                 parse_curve(text, names=("t", "audio"))
-            except CurveError as exc:
-                raise CurveError(
-                    f"{name.replace('_', ' ')}: {exc.reason}", exc.line, exc.column, exc.source
-                ) from None
         elif name == "strength":
             raise SpecError("strength curve is empty; e.g. '0: (0.6)'")
     moving = [n for n in ("zoom", "angle", "translate_x", "translate_y") if getattr(m, n).strip()]

@@ -284,3 +284,40 @@ def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
     assert first == b"{\n"
     assert stderr == "", stderr
     assert code == 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+
+def test_curve_flags_take_a_bare_number(tmp_path):
+    """``--strength 0.5`` is ``--strength '0: (0.5)'``: the same video, frame for frame."""
+    home = tmp_path / "home"
+    common = ["animate", "--model", "builtin:tiny", "--prompts", "0: a red circle\n3: a star"]
+    common += ["--width", "64", "--height", "64", "--steps", "2", "--quiet", "--json"]
+    videos = []
+    for zoom, strength, noise in (("1.05", "0.5", "0.01"), ("0: (1.05)", "0: (0.5)", "0: (0.01)")):
+        out = tmp_path / f"{len(videos)}.mp4"
+        proc = studio(
+            home,
+            *common,
+            "--zoom",
+            zoom,
+            "--strength",
+            strength,
+            "--noise",
+            noise,
+            "--out",
+            str(out),
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["frames"] == 4
+        videos.append(list(read_frames(out)))
+    assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
+    spec = json.loads(studio(home, "runs", "list", "--json").stdout)[-1]["spec"]
+    assert spec["motion"]["strength"] == "0.5"  # kept as typed
+
+
+def test_a_bad_bare_curve_flag_names_the_curve_and_column(tmp_path):
+    proc = studio(tmp_path / "home", "animate", "--prompts", "0: x", "--zoom", "1 +")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: curve line 1, column 4: zoom: expected a number, a name or '(', "
+        "got the end of the value"
+    )

@@ -32,6 +32,58 @@ def test_constant():
     assert values.tolist() == [1.5] * 4
 
 
+@pytest.mark.parametrize("text", ["0.5", "  0.5\n", ".5", "5e-1", "(0.5)", "1 - 0.5"])
+def test_a_bare_number_or_constant_is_that_value_on_every_frame(text):
+    curve = parse_curve(text)
+    assert curve.keys == (CurveKey(0, text.strip(), False),)
+    assert curve.text == text
+    assert curve.values(4).tolist() == [0.5] * 4
+    assert curve.values(4).tolist() == parse_curve("0: (0.5)").values(4).tolist()
+
+
+def test_a_bare_expression_is_that_expression_on_every_frame():
+    audio = np.linspace(0, 1, 6)
+    bare = parse_curve("1 + 0.05*audio", names=("t", "audio"))
+    keyed = parse_curve("0: (1 + 0.05*audio)", names=("t", "audio"))
+    assert bare.keys == keyed.keys
+    assert bare.values(6, {"audio": audio}).tolist() == (1 + 0.05 * audio).tolist()
+    assert parse_curve("t/2").values(3).tolist() == [0, 0.5, 1]
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "words"),
+    [
+        ("1 +", 4, "end of the value"),
+        ("0.5 0.6", 5, "expected an operator"),
+        ("  speed", 3, "unknown name 'speed'"),
+        ("1/0", 1, "finite"),
+        ("(0.5", 5, "expected ')'"),
+        ("0.5)", 4, "expected an operator"),
+    ],
+)
+def test_a_bare_value_reports_errors_where_they_are(text, column, words):
+    error = error_of(text)
+    assert (error.line, error.column) == (1, column), str(error)
+    assert words in str(error)
+
+
+def test_a_bare_value_is_as_long_as_a_keyed_one_may_be():
+    assert parse_curve("1" + "+1" * 499).value_at(0) == 500
+    with pytest.raises(CurveError, match="longer than 1000"):
+        parse_curve("1" + "+1" * 500)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([repr, str, "{:.17g}".format, "{:f}".format, "{:e}".format]),
+)
+def test_any_finite_number_as_text_is_that_constant(value, spell):
+    text = spell(value)
+    assert parse_curve(text).values(3).tolist() == [float(text)] * 3
+    assert parse_curve(repr(value)).value_at(7) == value
+
+
 def test_linear_between_constant_keys_and_holds():
     values = parse_curve("2: (1), 6: (3)").values(9)
     # Before the first key its value holds; after the last key its value holds.

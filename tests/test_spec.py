@@ -250,3 +250,64 @@ def test_diff_specs_lists_only_what_differs():
     ]
     b["diffusion"]["scheduler_kwargs"] = {"use_karras_sigmas": True}
     assert ("diffusion.scheduler_kwargs.use_karras_sigmas", None, True) in diff_specs(a, b)
+
+
+MOTION_CURVES = ("zoom", "angle", "translate_x", "translate_y", "strength", "noise")
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "value"),
+    [("motion", name, "0.5") for name in MOTION_CURVES]
+    + [
+        ("motion", "coherence_noise", "0.05"),
+        ("motion", "zoom", "1 + 0.05*audio"),
+        ("animation", "easing_curve", "s**2"),
+    ],
+)
+def test_every_curve_field_takes_a_bare_value(group, name, value):
+    data = AnimationSpec().to_dict()
+    data[group][name] = value
+    if name == "easing_curve":
+        data["animation"]["easing"] = "curve"
+    load_spec(data).check()
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "shown"),
+    [("motion", name, name.replace("_", " ")) for name in MOTION_CURVES]
+    + [
+        ("motion", "coherence_noise", "coherence noise"),
+        ("animation", "easing_curve", "easing curve"),
+    ],
+)
+@pytest.mark.parametrize(("value", "column"), [("1 +", 4), ("0: (1), 5: (", 12)])
+def test_a_bad_curve_names_its_field_line_and_column(group, name, shown, value, column):
+    from studio.errors import CurveError
+
+    data = AnimationSpec().to_dict()
+    data[group][name] = value
+    if name == "easing_curve":
+        data["animation"]["easing"] = "curve"
+    with pytest.raises(CurveError) as info:
+        load_spec(data).check()
+    assert (info.value.line, info.value.column) == (1, column)
+    assert f"line 1, column {column}: {shown}: " in str(info.value), str(info.value)
+
+
+def test_a_curve_that_fails_on_some_frame_names_its_field():
+    from studio.errors import CurveError
+    from studio.motion import evaluate_curves
+    from studio.plan import plan_animation
+    from studio.spec import MotionSettings
+
+    spec = AnimationSpec(motion=MotionSettings(zoom="0: (1), 4: (log(t - 6))"))
+    spec.check()  # a value that reads t is only known frame by frame
+    with pytest.raises(CurveError, match="column 13: zoom: .* at frame 4"):
+        evaluate_curves(spec.motion, 10)
+    spec = AnimationSpec(
+        prompts=PromptSettings(schedule="0: a\n9: b"),
+        animation=AnimationSettings(easing="curve", easing_curve="log(t - 4)"),
+    )
+    spec.check()
+    with pytest.raises(CurveError, match="column 1: easing curve: .* at frame 0"):
+        plan_animation(spec)
