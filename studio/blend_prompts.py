@@ -10,7 +10,8 @@ One prompt per line, in the order the movie visits them::
 - ``[seed=N]`` before the prompt gives that keyframe its own seed (default: the base seed
   plus the keyframe's index, ``studio.blend_plan``);
 - ``| negative: TEXT`` after it gives that keyframe its own negative prompt (``| negative:``
-  with nothing after it: none for this keyframe, whatever the default is).
+  with nothing after it: none for this keyframe, whatever the default is);
+- brackets of compel's weighting syntax must pair up in both (``studio.prompt_brackets``).
 
 ``format_prompt_lines`` writes keyframes back in this form, so that "restore settings" shows
 a recorded spec in the page: ``parse_prompt_lines(format_prompt_lines(k)) == k``.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import re
 
 from studio.errors import PromptListError
+from studio.prompt_brackets import unmatched_bracket
 from studio.spec import BlendKeyframe
 
 __all__ = ["format_prompt_lines", "parse_prompt_lines"]
@@ -34,8 +36,9 @@ def parse_prompt_lines(text: str) -> tuple[BlendKeyframe, ...]:
     """The keyframes ``text`` lists (see the module docstring).
 
     Raises ``PromptListError`` naming the line and column of anything it cannot read: an
-    unclosed or unknown ``[...]`` option, a seed out of range, an empty prompt. Fewer than two
-    prompts is not an error here; the spec's check says so.
+    unclosed or unknown ``[...]`` option, a seed out of range, an empty prompt, a ``(`` or
+    ``)`` without its partner. Fewer than two prompts is not an error here; the spec's check
+    says so.
     """
     keyframes = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -69,13 +72,25 @@ def parse_prompt_lines(text: str) -> tuple[BlendKeyframe, ...]:
         negative = None
         split = _NEGATIVE.search(body)
         if split is not None:
-            negative = body[split.end() :].strip()
+            negative = body[split.end() :]
             body = body[: split.start()]
         prompt = body.strip()
         if not prompt:
             raise PromptListError("the prompt is empty", number, start + 1)
+        _check_brackets(body, number, start)
+        if split is not None:
+            _check_brackets(negative, number, start + split.end())
+            negative = negative.strip()
         keyframes.append(BlendKeyframe(prompt, seed=seed, negative=negative))
     return tuple(keyframes)
+
+
+def _check_brackets(text: str, number: int, offset: int) -> None:
+    """A ``PromptListError`` at the first bracket of ``text`` (which starts at ``offset`` of
+    line ``number``) that has no partner."""
+    found = unmatched_bracket(text)
+    if found is not None:
+        raise PromptListError(found[1], number, offset + found[0] + 1)
 
 
 def format_prompt_lines(keyframes: tuple[BlendKeyframe, ...] | list[BlendKeyframe]) -> str:

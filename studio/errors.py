@@ -10,6 +10,7 @@ __all__ = [
     "CurveError",
     "MediaError",
     "ModelLoadError",
+    "NegativePromptError",
     "PromptListError",
     "RenderCancelled",
     "ScheduleError",
@@ -54,6 +55,12 @@ class PromptListError(TextError):
     """A blend's prompt list (one prompt per line, ``[seed=42]`` options) could not be read."""
 
     what = "prompts"
+
+
+class NegativePromptError(TextError):
+    """A spec's negative prompt (the one for every keyframe) could not be read."""
+
+    what = "negative prompt"
 
 
 class CurveError(TextError):

@@ -21,7 +21,9 @@ One keyframe per line, ``FRAME: prompt``::
   by commas; ``[]`` is allowed and means no options.
 - The prompt is everything after the first colon that follows the frame (and its options
   block), so a prompt may itself contain colons, brackets and compel weighting syntax:
-  ``(red)1.2``, ``blue++``, ``("a cat", "a dog").blend(0.5, 0.5)``.
+  ``(red)1.2``, ``blue++``, ``("a cat", "a dog").blend(0.5, 0.5)``. Its parentheses (and a
+  negative prompt's) must pair up (``studio.prompt_brackets``; ``\\(`` is a bracket that is
+  only text).
 - A per-keyframe negative prompt follows ``| negative:`` on the same line (spaces around
   ``|`` and ``:`` are optional): ``48: a sky | negative: clouds``. An empty one
   (``48: a sky | negative:``) means "no negative prompt for this keyframe".
@@ -49,6 +51,7 @@ import re
 from dataclasses import dataclass, field
 
 from studio.errors import ScheduleError
+from studio.prompt_brackets import unmatched_bracket
 
 __all__ = [
     "MAX_FRAME",
@@ -191,8 +194,8 @@ def format_schedule(schedule: PromptSchedule) -> str:
 
     Every schedule that ``parse_schedule`` returns can be written. A schedule built in code
     whose text cannot be written so that it reads back the same (a prompt with a line break,
-    surrounding whitespace, ``" #"`` or ``"| negative:"`` in it, or an empty prompt) raises
-    ``ValueError`` naming the keyframe.
+    surrounding whitespace, ``" #"`` or ``"| negative:"`` in it, a bracket without its
+    partner, or an empty prompt) raises ``ValueError`` naming the keyframe.
     """
     lines = []
     if schedule.negative is not None:
@@ -257,7 +260,17 @@ def _read_global_negative(line: str, start: int, number: int) -> str:
             number,
             match.start() + 1,
         )
+    _check_brackets(line, start, len(line), number)
     return line[start:].strip()
+
+
+def _check_brackets(line: str, start: int, stop: int, number: int) -> None:
+    """A ``ScheduleError`` at the first bracket of the prompt ``line[start:stop]`` that has
+    no partner."""
+    found = unmatched_bracket(line[start:stop])
+    if found is not None:
+        offset, reason = found
+        raise ScheduleError(reason, number, start + offset + 1)
 
 
 def _parse_keyframe(line: str, start: int, number: int) -> Keyframe:
@@ -364,6 +377,9 @@ def _split_negative(line: str, start: int, number: int, frame: int) -> tuple[str
     if not prompt:
         # Points just after the colon: where the prompt should have started.
         raise ScheduleError(f"empty prompt for frame {frame}", number, start + 1)
+    _check_brackets(line, start, prompt_end, number)
+    if separator is not None:
+        _check_brackets(line, separator.end(), len(line), number)
     return prompt, negative
 
 
@@ -383,6 +399,8 @@ def _writable(value: str, what: str, allow_empty: bool) -> str:
         problem = "contains whitespace followed by '#', which would start a comment"
     elif _NEGATIVE_SEPARATOR.search(value):
         problem = "contains '| negative:', which would start a negative prompt"
+    elif (found := unmatched_bracket(value)) is not None:
+        problem = f"has a bracket without its partner at column {found[0] + 1}"
     if problem:
         raise ValueError(f"cannot write {what} {_shown(value)}: it {problem}")
     return value

@@ -20,7 +20,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from studio.errors import SpecError
+from studio.errors import NegativePromptError, PromptListError, SpecError
+from studio.prompt_brackets import unmatched_bracket
 
 __all__ = [
     "BLEND_PRESETS",
@@ -293,6 +294,7 @@ class AnimationSpec(_Spec):
         from studio.schedule import parse_schedule
 
         parse_schedule(self.prompts.schedule)
+        _check_negative_prompt(self.prompts.negative_prompt)
         if a.easing == "curve":
             with naming_curve("easing curve"):
                 parse_curve(a.easing_curve, names=("t", "s", "audio"))
@@ -305,6 +307,16 @@ class AnimationSpec(_Spec):
 
         check_inputs(self)
         _check_audio(self.audio)
+
+
+def _check_negative_prompt(text: str) -> None:
+    """``NegativePromptError`` at the first bracket of ``text`` without its partner."""
+    found = unmatched_bracket(text)
+    if found is not None:
+        offset, reason = found
+        before = text[:offset]
+        line_start = before.rfind("\n") + 1
+        raise NegativePromptError(reason, before.count("\n") + 1, offset - line_start + 1)
 
 
 def _check_audio(audio: AudioSettings) -> None:
@@ -504,6 +516,12 @@ class BlendSpec(_Spec):
                 raise SpecError(
                     f"prompt {i + 1}: seed must be between 0 and 2**63 - 1, got {key.seed}"
                 )
+            # Prompt i is line i + 1 of the dashboard's prompt list (one prompt per line).
+            for text, what in ((key.prompt, ""), (key.negative or "", "its negative prompt: ")):
+                found = unmatched_bracket(text)
+                if found is not None:
+                    raise PromptListError(f"{what}{found[1]}", i + 1, found[0] + 1)
+        _check_negative_prompt(self.prompts.negative_prompt)
         if not 0 < b.depth_strength < 1:
             raise SpecError(
                 f"depth strength must be between 0 and 1 (exclusive), got {b.depth_strength}"
