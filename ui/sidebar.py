@@ -103,11 +103,16 @@ def _jobs_summary() -> None:
     active = [j for j in jobs.jobs() if not j.is_finished]
     if not active:
         return
+    polling = any(j.meta.get("owner") == me for j in active)
 
-    @st.fragment(run_every=1.0)
+    # Polls only while this tab has a render going: a fragment that reruns on a timer can
+    # swallow the rerun a widget asks for (an upload then goes unseen until the next one).
+    @st.fragment(run_every=1.0 if polling else None)
     def _live() -> None:
         mine = [j for j in jobs.jobs() if not j.is_finished and j.meta.get("owner") == me]
         others = sum(1 for j in jobs.jobs() if not j.is_finished) - len(mine)
+        if polling and not mine:
+            st.rerun()  # the whole app: this tab's renders are done, stop polling
         for job in reversed(mine):  # oldest first, as the worker takes them
             fraction = min(job.done / job.total, 1.0) if job.total else 0.0
             st.progress(
