@@ -20,8 +20,8 @@ Example (shortened)::
 Paths are relative to the session folder. ``files`` lists every file once: an output that is
 a file, each frame of an output that is a folder of PNG frames (its row's sha256 is the folder
 digest of ``db.files.digest``), and each input. Run and output rows are ``run_to_dict`` and
-``output_to_dict`` without what only means something on one machine (row ids, pid, hostname)
-and without ``hub_repo``/``last_sync_at``.
+``output_to_dict`` without what only means something on one machine (row ids, pid, hostname,
+the ``--out`` path a run also delivers to) and without ``hub_repo``/``last_sync_at``.
 
 Schema versions: a reader refuses a manifest whose ``schema_version`` is newer than
 ``MANIFEST_SCHEMA_VERSION`` and ignores keys it does not know, so a later version may add
@@ -138,7 +138,7 @@ def build_manifest(store: Store, slug: str) -> LocalSession:
         run_entries = []
         for run in runs:
             entry = run_to_dict(run)
-            for private in ("session", "pid", "hostname"):
+            for private in ("session", "pid", "hostname", "deliver_to"):
                 del entry[private]
             entry["outputs"] = []
             for output in run.outputs:

@@ -172,6 +172,10 @@ class Run(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     device: Mapped[str | None] = mapped_column(String(100))
+    # Where the command line's --out also puts the result: absolute, on this machine, so a
+    # resume delivers there too. Never synced to or from the Hub: a path means nothing on
+    # another machine, and a pulled run must not choose where this one writes.
+    deliver_to: Mapped[str | None] = mapped_column(String(1000))
     pid: Mapped[int | None]
     hostname: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

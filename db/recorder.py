@@ -72,13 +72,18 @@ class RunRecorder:
         run_id: the run's id.
         session_slug: the slug of the run's session.
         output_dir: ``STUDIO_HOME/outputs/<session>/<run_id>``, created; render into it.
+        deliver_to: where the caller also puts the result (the CLI's ``--out``), recorded
+            with the run so that a resume can deliver there too; None for none.
     """
 
-    def __init__(self, store: Store, run_id: str, session_slug: str) -> None:
+    def __init__(
+        self, store: Store, run_id: str, session_slug: str, deliver_to: str | None = None
+    ) -> None:
         """Wrap an existing run row; use ``create`` or ``attach`` instead."""
         self.store = store
         self.run_id = run_id
         self.session_slug = session_slug
+        self.deliver_to = deliver_to
         self.output_dir = run_output_dir(store.home, session_slug, run_id)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self._last_progress_write = -math.inf
@@ -94,9 +99,11 @@ class RunRecorder:
         schema_version: int,
         model_ref: str,
         seed: int,
+        deliver_to: str | None = None,
     ) -> RunRecorder:
         """Insert a ``queued`` run owned by this process (pid, hostname) and return its
-        recorder. The session is created if it does not exist.
+        recorder. The session is created if it does not exist. ``deliver_to`` (an absolute
+        path) is stored with the run; delivering there is the caller's part.
 
         Raises ``ValueError`` for an invalid slug, seed or spec, and lets database errors
         through: the caller should not start a render it cannot record.
@@ -115,13 +122,15 @@ class RunRecorder:
                 pid=os.getpid(),
                 hostname=socket.gethostname(),
             )
+            run.deliver_to = deliver_to
             run_id = run.id
-        return cls(store, run_id, session_slug)
+        return cls(store, run_id, session_slug, deliver_to)
 
     @classmethod
     def attach(cls, store: Store, run_id: str) -> RunRecorder:
         """Take over an existing run (to resume it): it becomes ``queued`` again, owned by this
-        process, its error and finish time cleared; ``frames_done`` and outputs are kept.
+        process, its error and finish time cleared; ``frames_done``, outputs and
+        ``deliver_to`` are kept.
 
         Raises ``repository.NotFound`` naming the id.
         """
@@ -133,8 +142,8 @@ class RunRecorder:
             run.finished_at = None
             run.pid = os.getpid()
             run.hostname = socket.gethostname()
-            slug = run.session.slug
-        return cls(store, run_id, slug)
+            slug, deliver_to = run.session.slug, run.deliver_to
+        return cls(store, run_id, slug, deliver_to)
 
     # -- RenderEvents ----------------------------------------------------------------------
 

@@ -569,6 +569,7 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "plan": dict(run.plan),
         "extra": dict(run.extra),
         "device": run.device,
+        "deliver_to": run.deliver_to,
         "pid": run.pid,
         "hostname": run.hostname,
         "created_at": _iso(run.created_at),

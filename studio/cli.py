@@ -530,14 +530,20 @@ def render(
     manager=None,
     events=None,
     cancel=None,
+    out: Path | None = None,
 ):
     """Render ``spec`` and record it in the store: the Python API's entry point.
 
     Returns ``(run_id, RenderResult)``. The run is filed under ``session`` (any text; it is
     slugified) in ``home`` (default: ``STUDIO_HOME``); ``events`` hears everything the store
     hears. Any spec kind: an ``AnimationSpec`` renders with ``render_animation``, a
-    ``BlendSpec`` with ``render_blend``. Raises what the engine raises, after the run is
-    recorded as failed or cancelled.
+    ``BlendSpec`` with ``render_blend``.
+
+    ``out`` (the CLI's ``--out``): also put the result there once it is done, a file named
+    for ``spec.output.format`` (``out_format``) or a new or empty folder for PNG frames. It is
+    recorded with the run (absolute), so that ``resume`` delivers there too. Raises
+    ``SpecError`` for a bad spec or ``out`` before anything is recorded, and what the engine
+    raises after the run is recorded as failed or cancelled.
     """
     from db import RunRecorder, Store
     from db.repository import slugify
@@ -546,6 +552,8 @@ def render(
 
     engine = engine_for(spec.kind)
     spec.check()
+    if out is not None:
+        out = _checked_out(Path(out), spec.output.format)
     store = Store.open(home)
     recorder = RunRecorder.create(
         store,
@@ -555,11 +563,14 @@ def render(
         schema_version=spec.schema_version,
         model_ref=spec.diffusion.model,
         seed=spec.diffusion.seed,
+        deliver_to=None if out is None else str(out),
     )
     manager = manager or ModelManager(cache_dir=store.home / "cache" / "models")
     result = engine(
         spec, recorder.output_dir, manager=manager, events=Fanout(recorder, events), cancel=cancel
     )
+    if out is not None:
+        _deliver(result.outputs[0].path, out)
     return recorder.run_id, result
 
 
@@ -580,9 +591,18 @@ def attach_for_resume(store, run_id: str):
 
     Only an ``interrupted`` run can (its process was killed; a queued or running one whose
     process is gone is marked so first). Raises ``SpecError`` naming the run and its status,
-    or the problem with its stored spec.
+    or the problem with its stored spec. Delivering to ``recorder.deliver_to`` (the ``--out``
+    the run was started with) is the caller's part; ``resume`` does it.
     """
     from db import RunRecorder
+
+    spec, _ = _resumable(store, run_id)
+    return spec, RunRecorder.attach(store, run_id)
+
+
+def _resumable(store, run_id: str) -> tuple[Spec, Path | None]:
+    """The checks of ``attach_for_resume``, taking nothing over: the run's spec and the
+    destination it was started with (None for none)."""
     from db.models import INTERRUPTED
     from db.repository import get_run
 
@@ -592,7 +612,7 @@ def attach_for_resume(store, run_id: str):
             run = get_run(s, run_id)
         except LookupError as exc:  # a KeyError: its str() adds quotes, its args do not
             raise SpecError(str(exc.args[0] if exc.args else exc)) from None
-        status, stored = run.status, run.spec
+        status, stored, deliver_to = run.status, run.spec, run.deliver_to
     if status != INTERRUPTED:
         raise SpecError(
             f"run {run_id} is {status}; only an interrupted run (its render was killed) "
@@ -600,20 +620,30 @@ def attach_for_resume(store, run_id: str):
         )
     spec = load_spec(stored)
     spec.check()
-    return spec, RunRecorder.attach(store, run_id)
+    return spec, None if deliver_to is None else Path(deliver_to)
 
 
 def resume(run_id: str, *, home: Path | None = None, manager=None, events=None, cancel=None):
     """Finish interrupted run ``run_id`` from its last checkpointed frame: the Python API of
     ``runs resume``. The run goes back to running, then ends like any render; its video is the
-    one an uninterrupted render makes. Returns ``(run_id, RenderResult)``; raises
-    ``SpecError`` when the run cannot be resumed, and what the engine raises."""
-    from db import Store
+    one an uninterrupted render makes, and it is put at the run's ``out`` too when it was
+    started with one. Returns ``(run_id, RenderResult)``; raises ``SpecError`` when the run
+    cannot be resumed (or its ``out`` can no longer be written), and what the engine raises."""
+    run_id, result, _ = _resume(run_id, home=home, manager=manager, events=events, cancel=cancel)
+    return run_id, result
+
+
+def _resume(run_id: str, *, home=None, manager=None, events=None, cancel=None):
+    """``resume``, also returning where the result was delivered (None: nowhere extra)."""
+    from db import RunRecorder, Store
     from studio.events import Fanout
     from studio.models import ModelManager
 
     store = Store.open(home)
-    spec, recorder = attach_for_resume(store, run_id)
+    spec, out = _resumable(store, run_id)
+    if out is not None:  # checked before the run is taken over, as at its first start
+        _checked_out(out, spec.output.format)
+    recorder = RunRecorder.attach(store, run_id)
     manager = manager or ModelManager(cache_dir=store.home / "cache" / "models")
     result = engine_for(spec.kind)(
         spec,
@@ -623,7 +653,9 @@ def resume(run_id: str, *, home: Path | None = None, manager=None, events=None, 
         cancel=cancel,
         resume=True,
     )
-    return run_id, result
+    if out is not None:
+        _deliver(result.outputs[0].path, out)
+    return run_id, result, out
 
 
 def _animate(args: argparse.Namespace) -> int:
@@ -634,17 +666,13 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
     """Render ``spec`` as the flags ask (``--out``, ``--session``, ``--json``, ``--quiet``)."""
     from db.repository import slugify
 
-    if args.out is not None:
-        _check_out(args.out, spec.output.format)
     bar = _ProgressBar(enabled=not args.quiet)
     try:
-        run_id, result = render(spec, session=args.session, events=bar)
+        run_id, result = render(spec, session=args.session, events=bar, out=args.out)
     finally:
         bar.close()
     stored = [str(o.path) for o in result.outputs]
-    outputs = stored
-    if args.out is not None:
-        outputs = [str(_deliver(result.outputs[0].path, args.out))]
+    outputs = stored if args.out is None else [str(args.out)]
     payload: dict[str, Any] = {"run_id": run_id, **result.to_dict(), "outputs": outputs}
     payload["stored_outputs"] = stored
     payload["session"] = slugify(args.session)
@@ -830,6 +858,16 @@ def out_format(out: Path) -> str:
     )
 
 
+def _checked_out(out: Path, fmt: str) -> Path:
+    """``out`` made absolute, once it is a place a ``fmt`` result can be put (``SpecError``
+    naming the problem if not)."""
+    out = out.expanduser().absolute()
+    if out_format(out) != fmt:
+        raise SpecError(f"--out {out} does not fit {fmt} output (it looks like {out_format(out)})")
+    _check_out(out, fmt)
+    return out
+
+
 def _check_out(out: Path, fmt: str) -> None:
     if fmt == "png":
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -929,10 +967,12 @@ def _runs(args: argparse.Namespace) -> int:
 def _runs_resume(args: argparse.Namespace) -> int:
     bar = _ProgressBar(enabled=not args.quiet)
     try:
-        run_id, result = resume(args.run_id, events=bar)
+        run_id, result, out = _resume(args.run_id, events=bar)
     finally:
         bar.close()
-    payload = {"run_id": run_id, **result.to_dict()}
+    stored = [str(o.path) for o in result.outputs]
+    outputs = stored if out is None else [str(out)]
+    payload = {"run_id": run_id, **result.to_dict(), "outputs": outputs, "stored_outputs": stored}
     if args.json:
         print(json.dumps(payload))
     else:

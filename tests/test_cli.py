@@ -321,3 +321,17 @@ def test_a_bad_bare_curve_flag_names_the_curve_and_column(tmp_path):
         "error: curve line 1, column 4: zoom: expected a number, a name or '(', "
         "got the end of the value"
     )
+
+
+def test_the_api_refuses_an_out_that_does_not_fit_before_recording(tmp_path):
+    import studio
+    from studio.spec import AnimationSpec, DiffusionSettings, PromptSettings
+
+    spec = AnimationSpec(
+        prompts=PromptSettings(schedule="0: a red circle"),
+        diffusion=DiffusionSettings(model="builtin:tiny", width=64, height=64),
+    )
+    for out, words in ((tmp_path / "x.gif", "does not fit mp4"), (tmp_path / "x.avi", ".avi")):
+        with pytest.raises(SpecError, match=words):
+            studio.render(spec, home=tmp_path / "home", out=out)
+    assert not (tmp_path / "home" / "studio.db").exists()

@@ -59,6 +59,7 @@ BLEND = BlendSpec(
 
 KILLER = """
 import os, signal, sys
+from pathlib import Path
 import studio
 from studio.events import NullEvents
 from studio.spec import load_spec
@@ -68,18 +69,22 @@ class Killer(NullEvents):
         if done >= int(sys.argv[2]):
             os.kill(os.getpid(), signal.SIGKILL)
 
-studio.render(load_spec(open(sys.argv[1]).read()), session="killed", events=Killer())
+out = Path(sys.argv[3]) if len(sys.argv) > 3 else None  # what the CLI's --out passes
+studio.render(load_spec(open(sys.argv[1]).read()), session="killed", events=Killer(), out=out)
 """
 
 
-def render_and_kill(home: Path, tmp_path: Path, spec, after: int) -> str:
-    """Render ``spec`` in a subprocess that is SIGKILLed once ``after`` frames are written;
-    returns the run id (marked ``interrupted`` when the store is next opened)."""
+def render_and_kill(home: Path, tmp_path: Path, spec, after: int, out: Path | None = None) -> str:
+    """Render ``spec`` (to be put at ``out`` too, if given) in a subprocess that is SIGKILLed
+    once ``after`` frames are written; returns the run id (marked ``interrupted`` when the
+    store is next opened)."""
     (tmp_path / "spec.json").write_text(spec.to_json())
     (tmp_path / "killer.py").write_text(KILLER)
     env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    extra = [] if out is None else [str(out)]
     proc = subprocess.run(
-        [sys.executable, str(tmp_path / "killer.py"), str(tmp_path / "spec.json"), str(after)],
+        [sys.executable, str(tmp_path / "killer.py"), str(tmp_path / "spec.json"), str(after)]
+        + extra,
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -148,8 +153,40 @@ def test_a_killed_animation_resumes_from_the_cli_with_the_same_video(
     assert sorted(p.name for p in folder.iterdir()) == ["animation.mp4"]
 
 
+def test_a_resumed_run_is_delivered_to_the_out_it_was_started_with(studio_home, tmp_path):
+    out = tmp_path / "videos" / "walk.mp4"
+    out.parent.mkdir()
+    run_id = render_and_kill(studio_home, tmp_path, ANIMATION, after=4, out=out)
+    assert not out.exists()  # killed before the end: nothing delivered yet
+    assert run_dict(studio_home, run_id)["deliver_to"] == str(out)
+
+    env = {**os.environ, "STUDIO_HOME": str(studio_home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "studio", "runs", "resume", run_id, "--json", "--quiet"],
+        env=env,
+        cwd=ROOT,  # not where the first attempt ran
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    stored = studio_home / run_dict(studio_home, run_id)["outputs"][0]["path"]
+    assert payload["outputs"] == [str(out)] and payload["stored_outputs"] == [str(stored)]
+    assert out.read_bytes() == stored.read_bytes()
+    assert len(list(read_frames(out))) == 10
+
+    # A path on this machine stays here: a pushed session does not carry it.
+    from db.manifest import build_manifest
+
+    (entry,) = build_manifest(Store.open(studio_home), "killed").manifest["runs"]
+    assert "deliver_to" not in entry and entry["id"] == run_id
+
+
 def test_a_killed_blend_resumes_after_its_last_finished_transition(studio_home, tmp_path, manager):
-    run_id = render_and_kill(studio_home, tmp_path, BLEND, after=1)  # transition 0 written
+    # Progress moves during a transition too (short of its last frame); it reaches 4, the first
+    # transition's video frames, only once that transition is written and checkpointed.
+    run_id = render_and_kill(studio_home, tmp_path, BLEND, after=4)
     folder = run_folder(studio_home, run_id)
     state = json.loads((folder / ".blend.checkpoint" / "state.json").read_text())
     assert state["engine"]["transitions"] == 1 and state["frames"] == 4
