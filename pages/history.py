@@ -22,7 +22,7 @@ from ui.history import (
     took,
     when,
 )
-from ui.job_panel import job_panel
+from ui.job_panel import FOCUS_RUN, job_panel
 from ui.render import submit_resume, submit_spec
 from ui.resources import get_jobs, get_store
 from ui.sidebar import current
@@ -81,7 +81,11 @@ else:
 
 st.subheader("Runs")
 # The filters stay set while the user visits other pages (ui/state.py).
+# "Open run ... in History" on a render's panel: every filter off, that run selected.
+focus = st.session_state.pop(FOCUS_RUN, None)
 for key, default in FILTERS.items():
+    if focus is not None:
+        set_value(key, copy(default))
     keep(key, copy(default))
 session_choices = [""] + [x["slug"] for x in sessions]
 all_tags = sorted({t for x in sessions for t in x["tags"]})
@@ -140,6 +144,8 @@ st.dataframe(
 
 if shown:
     by_id = {r["id"]: r for r in runs}
+    if focus in by_id:
+        st.session_state["history.run"] = focus
     run_id = st.selectbox("Run", [r["id"] for r in shown], key="history.run")
     run = by_id[run_id]
     created = when(run["created_at"], now=now, zone=zone)

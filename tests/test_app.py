@@ -184,7 +184,7 @@ def test_history_compares_two_runs(app):
     first, second = history_after_two_runs(app)
     app.selectbox(key="history.run").set_value(second).run()
     app.selectbox(key="history.other").set_value(first).run()
-    diff = app.dataframe[2].value
+    diff = app.table[-1].value
     assert {"prompts.schedule", "diffusion.steps", "diffusion.seed"} <= set(diff["setting"])
 
 

@@ -78,9 +78,9 @@ def test_words_outside_the_built_in_models_vocabulary_are_warned_about(shapes_ap
     at = shapes_app
     at.text_area(key="ps.schedule").set_value("0: a red circle\n8: a watercolour cat").run()
     warnings = [w.value for w in at.warning]
-    assert any(
-        "'watercolour', 'cat' are not words builtin:shapes knows" in w for w in warnings
-    ), warnings
+    assert any("'watercolour', 'cat' are not words builtin:shapes knows" in w for w in warnings), (
+        warnings
+    )
     assert not at.button(key="ps.render").disabled  # a warning, not a refusal
 
     at.text_area(key="ps.schedule").set_value(
@@ -145,9 +145,29 @@ def test_heavy_libraries_are_imported_once_before_any_page_runs():
         "assert hasattr(pandas, 'Series') and all(m in sys.modules for m in PRELOADED)\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
     source = Path(APP).read_text()
     assert source.index("preload_libraries()") < source.index("draw_sidebar()")
+
+
+def test_a_finished_render_opens_its_run_in_history(studio_home):
+    from tests.test_app import render
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    first = render(at, "0: a red circle\n2: a blue square")
+    second = render(at, "0: a green circle\n2: a blue square")
+    assert first.status == second.status == "done"
+    # History filtered to show nothing: the button still brings the run into view.
+    at.switch_page("pages/history.py").run()
+    at.text_input(key="history.text").set_value("no such prompt").run()
+    assert at.caption[0].value.startswith("0 of 2 runs"), at.caption[0].value
+    at.switch_page("pages/prompt_schedule.py").run()
+    run_id = second.meta["run_id"]
+    (button,) = [b for b in at.button if b.label == f"Open run {run_id} in History"]
+    button.click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "History"
+    assert at.selectbox(key="history.run").value == run_id
+    assert at.text_input(key="history.text").value == ""

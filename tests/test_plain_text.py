@@ -228,3 +228,26 @@ def test_gallery_shows_hostile_settings_as_text(app, hostile):  # noqa: F811
     assert any(" · today " in m.value for m in app.markdown), bodies  # a local, readable time
     for body in bodies:
         assert_harmless(body)
+
+
+def test_chart_labels_show_prompts_as_text_not_html():
+    """Plotly reads <a href> in labels and hover text as a link: prompts are escaped."""
+    import dataclasses
+
+    from studio.blend_plan import plan_blend
+    from studio.plan import plan_animation
+    from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec
+    from ui.charts import blend_tree_chart, interpolation_chart
+
+    evil = '<a href="http://127.0.0.1:9/evil">click</a>'
+    spec = AnimationSpec()
+    spec = spec.replace(prompts=dataclasses.replace(spec.prompts, schedule=f"0: {evil}\n4: b"))
+    blend = BlendSpec()
+    blend = blend.replace(
+        prompts=dataclasses.replace(
+            blend.prompts, keyframes=(BlendKeyframe(evil), BlendKeyframe("b"))
+        )
+    )
+    for fig in (interpolation_chart(plan_animation(spec)), blend_tree_chart(plan_blend(blend))):
+        shown = str(fig.to_dict())
+        assert "<a href" not in shown and "&lt;a href" in shown

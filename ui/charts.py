@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 
 from studio.blend_plan import BlendPlan
@@ -10,8 +12,14 @@ from studio.plan import AnimationPlan, blend_position
 __all__ = ["audio_chart", "blend_tree_chart", "interpolation_chart", "planned_blend_frames"]
 
 
+def _label(text: str) -> str:
+    """A prompt as Plotly shows it: its labels read a subset of HTML (links included), and
+    a prompt may come from someone else's session."""
+    return html.escape(text, quote=False)
+
+
 def _short(text: str, limit: int = 32) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _label(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def interpolation_chart(plan: AnimationPlan) -> go.Figure:
@@ -39,7 +47,7 @@ def interpolation_chart(plan: AnimationPlan) -> go.Figure:
             y=list(range(len(keys))),
             mode="markers",
             marker={"size": 10, "symbol": "diamond"},
-            text=[k.prompt for k in keys],
+            text=[_label(k.prompt) for k in keys],
             hovertemplate="keyframe at frame %{x}<br>%{text}<extra></extra>",
             name="keyframes",
         )
@@ -118,7 +126,7 @@ def blend_tree_chart(plan: BlendPlan) -> go.Figure:
             y=[0] * len(keys),
             mode="markers",
             marker={"size": 12, "symbol": "diamond"},
-            text=list(plan.prompts),
+            text=[_label(p) for p in plan.prompts],
             hovertemplate=f"keyframe: all {steps} steps<br>%{{text}}<extra></extra>",
         )
     )

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from ui.estimate import format_seconds, remaining_seconds
 from ui.resources import get_jobs
+from ui.text import plain
 
 __all__ = ["job_panel", "job_status_text", "show_output"]
 
@@ -121,7 +121,7 @@ def _result(job, run_id: str, state_key: str) -> None:
         kept = f"; the {job.done} frames made are kept below" if job.outputs else ""
         st.warning(f"Run {run_id} was cancelled after {job.done} frames{kept}.")
     else:
-        st.error(f"Run {run_id} failed: {job.error}")
+        st.error(plain(f"Run {run_id} failed: {job.error}"))
     for output in job.outputs:
         show_output(
             output.path,
@@ -146,13 +146,14 @@ def _scroll_into_view_once(job_id: str, css_class: str) -> None:
     if job_id in seen:
         return
     seen.add(job_id)
-    # A zero-height component frame runs the script; it shares the page's origin.
-    components.html(
+    # A zero-height frame runs the script; it shares the page's origin. Our own constant
+    # text only: nothing a user typed goes into it.
+    st.iframe(
         "<script>"
         f"const box = window.parent.document.querySelector('.{css_class}');"
         "if (box) box.scrollIntoView({behavior: 'smooth', block: 'start'});"
         "</script>",
-        height=0,
+        height=1,
     )
 
 
@@ -170,7 +171,7 @@ def show_output(path: Path, kind: str, alt: str, width: int | str = "stretch") -
     """
     path = Path(path)
     if not path.exists():
-        st.warning(f"The file {path} is missing.")
+        st.warning(plain(f"The file {path} is missing."))
         return
     if kind == "mp4":
         st.video(str(path), loop=True, autoplay=True, muted=True, width=width, alt=alt)

@@ -90,9 +90,9 @@ def test_first_hour(context, dashboard, clicks_wav, small_video):
 
     # 3. A video as input: it sets the frame count (6 frames at the schedule's fps).
     user.go("Audio & Video")
-    user.main.locator('[data-testid="stFileUploader"]').filter(
-        has_text="Video or image"
-    ).locator('input[type="file"]').set_input_files(str(small_video))
+    user.main.locator('[data-testid="stFileUploader"]').filter(has_text="Video or image").locator(
+        'input[type="file"]'
+    ).set_input_files(str(small_video))
     expect(user.main.get_by_role("button", name="Remove input", exact=True)).to_be_visible(
         timeout=UI_MS
     )

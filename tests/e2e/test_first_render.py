@@ -41,6 +41,10 @@ def test_render_then_find_it_in_the_gallery(context, dashboard):
     expect(user.metric("Denoise steps")).to_have_text(str(5 * STEPS), timeout=UI_MS)
 
     main.get_by_role("button", name="Render", exact=True).click()
+    # The user scrolls back up to the form while it renders.
+    user.page.mouse.move(700, 400)
+    user.page.mouse.wheel(0, -20_000)
+    expect(user.heading("Prompt Schedule")).to_be_in_viewport()
     outcome = user.alert(r"Run \S+ (finished|failed|was cancelled)")
     expect(outcome).to_be_visible(timeout=RENDER_MS)
     message = outcome.inner_text()
@@ -48,6 +52,9 @@ def test_render_then_find_it_in_the_gallery(context, dashboard):
     assert found, f"the render did not finish: {message!r}"
     run_id = found.group(1)
     expect(main.locator("video")).to_have_count(1, timeout=UI_MS)
+    # The result is where the user looks: scrolled into view, with its run's History link.
+    expect(main.locator('[class*="st-key-ps_job_result"]')).to_be_in_viewport(timeout=UI_MS)
+    expect(main.get_by_role("button", name=f"Open run {run_id} in History")).to_be_visible()
     assert user.page.evaluate("window.__sawProgress"), "no progress bar was drawn"
     user.no_crash()
 
