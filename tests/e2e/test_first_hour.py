@@ -124,7 +124,77 @@ def test_first_hour(context, dashboard, clicks_wav, small_video):
     expect(user.main.get_by_text(re.compile(r"frame0\.png"))).to_be_visible()
     user.click("Remove input")
 
-    # 6-7. History and Sessions: see test_history_and_sessions below (same dashboard).
+    # History and Sessions: test_history_and_sessions, on the same dashboard.
     user.go("Prompt Schedule")
     assert user.form()["Schedule"] == SCHEDULE
+    user.no_crash()
+
+
+def test_history_and_sessions(context, dashboard):
+    user = User(context, dashboard).open()
+    expect = user.expect
+    red = "0: a red circle on a black background\n2: a blue square on a black background"
+    green = "0: a green triangle on a white background\n2: a blue square on a black background"
+    user.type("Steps", 2)
+    user.type("Schedule", red)
+    first = _render(user, 3)
+    user.type("Schedule", green)
+    second = _render(user, 3)
+    user.type("Schedule", "0: a yellow circle")  # to be replaced by Restore
+
+    # Search narrows the runs to the one with a green triangle.
+    user.go("History")
+    user.type("Search prompts", "green triangle")
+    expect(user.main.get_by_text(re.compile(r"^1 of \d+ runs"))).to_be_visible()
+    assert user.form()["Run"] == second
+    user.type("Search prompts", "")
+
+    # Compare the two runs: the schedule differs, the table shows both values.
+    user.choose("Run", second)
+    user.main.get_by_role("tab", name="Compare").click()
+    user.choose("Compare with", first)
+    table = user.main.get_by_role("tabpanel", name="Compare").locator('[data-testid="stTable"]')
+    expect(table).to_contain_text("prompts.schedule")
+    expect(table).to_contain_text("green triangle")
+    user.no_crash()
+
+    # Restore brings the run's settings back into Prompt Schedule.
+    user.click("Restore settings")
+    user.expect(user.heading("Prompt Schedule")).to_be_visible(timeout=UI_MS)
+    user.settle()
+    assert user.form()["Schedule"] == green
+
+    # Re-run reproduces the first run's file exactly.
+    user.go("History")
+    user.choose("Run", first)
+    user.click("Re-run")
+    expect(user.alert(rf"Re-run of {re.escape(first)}")).to_be_visible(timeout=RENDER_MS)
+    expect(user.alert(rf"Re-run of {re.escape(first)}")).to_contain_text("identical")
+    user.no_crash()
+
+    # Sessions: annotate, rename (the title stays), delete after confirming.
+    user.go("Sessions")
+    assert user.form()["Session to edit"] == "default"
+    user.main.locator('input[aria-label="Title"]').fill("My first hour")
+    user.main.locator('textarea[aria-label="Notes"]').fill("[not a link](http://127.0.0.1:9/x)")
+    user.main.locator('input[aria-label="Tags (comma-separated)"]').fill("shapes, demo")
+    user.click("Save")
+    expect(user.alert("Saved session default")).to_be_visible()
+    user.type("Rename to", "first-hour")
+    user.click("Rename")
+    form = user.form()
+    assert form["Session to edit"] == "first-hour" and form["Rename to"] == "", form
+    assert form["Title"] == "My first hour", form
+    user.go("History")
+    # The notes, someone's text, show as the characters typed, not as a link.
+    expect(user.main.get_by_text(re.compile(r"\[not a link\]\(http"))).not_to_have_count(0)
+    expect(user.main.locator('a[href*="127.0.0.1:9"]')).to_have_count(0)
+    user.go("Sessions")
+    user.expect(user.main.get_by_role("button", name="Delete session")).to_be_disabled()
+    user.tick("Delete first-hour")
+    user.click("Delete session")
+    expect(user.alert(r"Deleted session first-hour and its \d+ runs")).to_be_visible()
+    expect(
+        user.main.locator('input[aria-label="Session to edit"][value="first-hour"]')
+    ).to_have_count(0)
     user.no_crash()
