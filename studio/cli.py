@@ -23,6 +23,7 @@ from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec, Spec, load_spec
 __all__ = [
     "attach_for_resume",
     "blend_spec_from_args",
+    "deliver",
     "engine_for",
     "main",
     "out_format",
@@ -570,7 +571,7 @@ def render(
         spec, recorder.output_dir, manager=manager, events=Fanout(recorder, events), cancel=cancel
     )
     if out is not None:
-        _deliver(result.outputs[0].path, out)
+        deliver(result.outputs[0].path, out)
     return recorder.run_id, result
 
 
@@ -654,7 +655,7 @@ def _resume(run_id: str, *, home=None, manager=None, events=None, cancel=None):
         resume=True,
     )
     if out is not None:
-        _deliver(result.outputs[0].path, out)
+        deliver(result.outputs[0].path, out)
     return run_id, result, out
 
 
@@ -878,7 +879,7 @@ def _check_out(out: Path, fmt: str) -> None:
         raise SpecError(f"--out {out}: folder {out.parent} does not exist")
 
 
-def _deliver(source: Path, out: Path) -> Path:
+def deliver(source: Path, out: Path) -> Path:
     """Put the run's file at ``out``: a hard link where possible, else a copy."""
     if source.is_dir():
         out.mkdir(exist_ok=True)

@@ -357,6 +357,8 @@ def test_audio_page_rejects_a_file_that_is_not_audio(app, studio_home):
     at.file_uploader(key="av.upload").upload("notes.wav", b"not audio\n" * 50, "audio/wav").run()
     assert not at.exception, at.exception
     assert any("notes.wav" in e.value and "cannot be read as wav" in e.value for e in at.error)
+    # The file as the user named it, once; never the temporary name it was saved under.
+    assert all(e.value.count("notes.wav") == 1 and ".part-" not in e.value for e in at.error)
     assert at.session_state["av.audio"] == ""
     assert not (studio_home / "inputs").exists() or not any((studio_home / "inputs").rglob("*.*"))
     with Store.open(studio_home).session() as s:

@@ -55,6 +55,7 @@ def test_a_broken_video_upload_is_an_error_and_nothing_is_kept(app, studio_home)
     at.run()
     assert not at.exception, at.exception
     assert any("notes.mp4" in e.value and "not a video" in e.value for e in at.error)
+    assert all(e.value.count("notes.mp4") == 1 and ".part-" not in e.value for e in at.error)
     assert at.session_state["av.video"] == ""
     assert not (studio_home / "inputs").exists() or not any((studio_home / "inputs").rglob("*.*"))
 

@@ -243,9 +243,10 @@ def test_first_guess_scales_with_pixels_and_device():
     assert first_guess("builtin:shapes", 256, 256, gpu=False).seconds_per_step == pytest.approx(
         4 * cpu.seconds_per_step
     )
-    assert first_guess("org/sd", 512, 512, gpu=True).seconds_per_step < first_guess(
-        "org/sd", 512, 512, gpu=False
-    ).seconds_per_step
+    assert (
+        first_guess("org/sd", 512, 512, gpu=True).seconds_per_step
+        < first_guess("org/sd", 512, 512, gpu=False).seconds_per_step
+    )
 
 
 def test_remaining_time_and_durations_read_at_a_glance():

@@ -267,7 +267,8 @@ def test_history_resumes_an_interrupted_run(studio_home, tmp_path):
 
     from ui.resources import get_jobs
 
-    run_id = render_and_kill(studio_home, tmp_path, ANIMATION, after=4)
+    out = tmp_path / "walk.mp4"
+    run_id = render_and_kill(studio_home, tmp_path, ANIMATION, after=4, out=out)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.switch_page("pages/history.py").run()
@@ -282,5 +283,7 @@ def test_history_resumes_an_interrupted_run(studio_home, tmp_path):
     assert any(f"Run {run_id} finished: 10 frames" in s.value for s in at.success)
     run = run_dict(studio_home, run_id)
     assert run["status"] == "done" and run["extra"]["resume"]["from_frame"] == 4
+    # Resumed here, it still reaches the --out it was started with on the command line.
+    assert out.read_bytes() == (studio_home / run["outputs"][0]["path"]).read_bytes()
     # A finished run offers no resume.
     assert not [b for b in at.button if b.key == "history.resume"]

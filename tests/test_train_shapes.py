@@ -199,6 +199,7 @@ def test_a_step_budget_ends_the_stage_at_that_step_and_drives_the_schedule():
     assert timed.left(10_000) > 0 and timed.progress(10_000) < 0.5
 
 
+@pytest.mark.slow  # a training run of the script (15-30 s each)
 def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager):
     from studio.animate import render_animation
     from studio.spec import AnimationSpec, DiffusionSettings, OutputSettings, PromptSettings
@@ -221,6 +222,7 @@ def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager
     assert result.frames == 3
 
 
+@pytest.mark.slow  # a training run of the script (15-30 s each)
 def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     common = ("--cache", "32", "--no-self-check", "--unet-steps", "1")
@@ -247,6 +249,7 @@ def test_a_run_can_go_on_training_an_earlier_vae_on_blurred_latents(tmp_path):
     assert any(not torch.equal(old[k], new[k]) for k in old)  # the tune changed the weights
 
 
+@pytest.mark.slow  # a training run of the script (15-30 s each)
 def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_path):
     from safetensors.torch import load_file
 

@@ -105,7 +105,7 @@ def _upload(choice: SidebarChoice) -> None:
         try:
             stored = save_upload(upload, choice.session, "audio", check=check_audio)
         except StudioError as exc:
-            st.session_state["av.upload_error"] = f"{upload.name}: {exc}"
+            st.session_state["av.upload_error"] = str(exc)  # names the file the user sent
         else:
             set_value("av.audio", stored)
             st.session_state.pop("av.found", None)

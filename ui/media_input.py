@@ -52,7 +52,7 @@ def draw_input_section() -> None:
         try:
             _use(_store(upload, current().session, kind), kind)
         except StudioError as exc:
-            st.session_state["av.input_error"] = f"{upload.name}: {exc}"
+            st.session_state["av.input_error"] = str(exc)  # names the file the user sent
     if upload is None:
         st.session_state.pop("av.input_error", None)
     if "av.input_error" in st.session_state:

@@ -107,7 +107,7 @@ def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool, predicted_steps:
     manager = get_manager()
 
     def work(job):
-        return engine(
+        result = engine(
             spec,
             recorder.output_dir,
             manager=manager,
@@ -115,6 +115,13 @@ def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool, predicted_steps:
             cancel=job.token,
             resume=resume,
         )
+        if recorder.deliver_to:  # a CLI run started with --out, resumed here
+            from pathlib import Path
+
+            from studio.cli import deliver
+
+            deliver(result.outputs[0].path, Path(recorder.deliver_to))
+        return result
 
     return get_jobs().submit(
         work,
