@@ -7,7 +7,7 @@ from studio.errors import StudioError
 from studio.spec import BLEND_PRESETS, BLEND_SCHEDULERS
 from ui.blend_form import BUDGETS, INJECTIONS, keep_defaults, spec_from_state
 from ui.charts import blend_tree_chart
-from ui.estimate import format_seconds
+from ui.history import duration
 from ui.job_panel import job_panel
 from ui.render import speed_for, submit_blend
 from ui.sidebar import current
@@ -167,7 +167,7 @@ if spec is not None:
     )
     m5.metric(
         "Estimated time",
-        "by budget" if steps is None else format_seconds(speed.estimate(steps)),
+        "by budget" if steps is None else duration(speed.estimate(steps)),
         help="model loading not included",
     )
     if steps is not None:

@@ -6,7 +6,7 @@ from studio.errors import StudioError
 from studio.plan import plan_animation
 from studio.spec import SCHEDULERS
 from ui.charts import interpolation_chart
-from ui.estimate import format_seconds
+from ui.history import duration
 from ui.job_panel import job_panel
 from ui.media_input import draw_motion_options, input_frames
 from ui.render import speed_for, submit_animation
@@ -80,7 +80,7 @@ if spec is not None:
     m4.metric("Denoise steps", plan.predicted_denoise_steps)
     m5.metric(
         "Estimated time",
-        format_seconds(speed.estimate(plan.predicted_denoise_steps)),
+        duration(speed.estimate(plan.predicted_denoise_steps)),
         help="model loading not included",
     )
     st.caption("Time from " + speed.describe(d.model, d.width, d.height))

@@ -15,7 +15,6 @@ __all__ = [
     "MEASURED_RUNS",
     "StepSpeed",
     "first_guess",
-    "format_seconds",
     "remaining_seconds",
     "step_speed",
 ]
@@ -131,15 +130,3 @@ def remaining_seconds(
         return None
     whole = predicted_steps * seconds_per_step
     return max(whole - (elapsed or 0.0), 0.0)
-
-
-def format_seconds(seconds: float) -> str:
-    """``4.2 s``, ``38 s``, ``3 m 48 s``, ``1 h 02 m``: a duration a person reads at a glance."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} m {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} m"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.estimate import format_seconds, remaining_seconds
+from ui.estimate import remaining_seconds
+from ui.history import duration
 from ui.resources import get_jobs
 from ui.text import plain
 
@@ -92,11 +93,8 @@ def job_status_text(job, ahead: list) -> str:
         if wait is None or own is None:
             return place
         if not ahead:
-            return f"{place}; about {format_seconds(own)} to render"
-        return (
-            f"{place}; starts in about {format_seconds(wait)}, "
-            f"done in about {format_seconds(wait + own)}"
-        )
+            return f"{place}; about {duration(own)} to render"
+        return f"{place}; starts in about {duration(wait)}, done in about {duration(wait + own)}"
     elapsed = None if job.started_at is None else now - job.started_at
     left = remaining_seconds(
         done=job.done,
@@ -106,7 +104,7 @@ def job_status_text(job, ahead: list) -> str:
         seconds_per_step=rate,
     )
     where = f"frame {job.done} of {job.total}" if job.total else "loading the model"
-    return where if left is None else f"{where}, about {format_seconds(left)} left"
+    return where if left is None else f"{where}, about {duration(left)} left"
 
 
 def _result(job, run_id: str, state_key: str) -> None:
@@ -115,7 +113,7 @@ def _result(job, run_id: str, state_key: str) -> None:
         result = job.result
         st.success(
             f"Run {run_id} finished: {job.done} frames, {result.denoise_steps} denoise "
-            f"steps in {format_seconds(result.seconds)}."
+            f"steps in {duration(result.seconds)}."
         )
     elif job.status == "cancelled":
         kept = f"; the {job.done} frames made are kept below" if job.outputs else ""

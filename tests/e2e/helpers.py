@@ -125,10 +125,13 @@ class User:
             )
         )
 
-    def go(self, name: str) -> None:
+    def go(self, name: str, *, settle: bool = True) -> None:
+        """Open page ``name`` from the sidebar; ``settle=False`` moves on as soon as its
+        heading shows (a user passing through, before the page has finished drawing)."""
         self.nav_link(name).click()
         self.expect(self.heading(name)).to_be_visible(timeout=UI_MS)
-        self.settle()
+        if settle:
+            self.settle()
         self.no_crash()
 
     def settle(self, quiet_s: float = 0.4, timeout_s: float = 20) -> None:
@@ -183,8 +186,17 @@ class User:
     def choose(self, label: str, option: str) -> None:
         """Pick ``option`` in the selectbox labelled ``label``."""
         box = self.main.locator(f'input[role="combobox"][aria-label="{label}"]').first
-        box.click()
-        self.page.get_by_role("option", name=option, exact=True).click()
+        choice = self.page.get_by_role("option", name=option, exact=True)
+        for _ in range(3):  # a rerun that lands meanwhile redraws the box, closed
+            box.click()
+            box.fill(option)  # filters a long list down to the option, so it is drawn
+            try:
+                choice.click(timeout=3_000)
+                break
+            except Exception:
+                self.settle()
+        else:
+            raise AssertionError(f"{label!r} offers no option {option!r}")
         self.settle()
 
     def tick(self, label: str) -> None:

@@ -15,6 +15,9 @@ import pytest
 
 from .helpers import RENDER_MS, UI_MS, User
 
+# Two long flows (about a minute together): the slow tier, which CI runs as its own step.
+pytestmark = pytest.mark.slow
+
 SCHEDULE = "0: a red circle on a black background\n4: a blue square on a black background"
 
 
