@@ -116,16 +116,20 @@ def assert_same_video(resumed: Path, reference: Path) -> None:
 def test_a_killed_animation_resumes_from_the_cli_with_the_same_video(
     studio_home, tmp_path, manager
 ):
-    run_id = render_and_kill(studio_home, tmp_path, ANIMATION, after=4)
+    out = tmp_path / "videos" / "walk.mp4"  # the --out it was started with
+    out.parent.mkdir()
+    run_id = render_and_kill(studio_home, tmp_path, ANIMATION, after=4, out=out)
     folder = run_folder(studio_home, run_id)
     state = json.loads((folder / ".animation.checkpoint" / "state.json").read_text())
     assert state["frames"] == 4 and state["denoise_steps"] == 4 * 3
+    assert not out.exists()  # killed before the end: nothing delivered yet
+    assert run_dict(studio_home, run_id)["deliver_to"] == str(out)
 
     env = {**os.environ, "STUDIO_HOME": str(studio_home), "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", "studio", "runs", "resume", run_id, "--json", "--quiet"],
         env=env,
-        cwd=ROOT,
+        cwd=ROOT,  # not where the first attempt ran
         capture_output=True,
         text=True,
         timeout=300,
@@ -133,6 +137,15 @@ def test_a_killed_animation_resumes_from_the_cli_with_the_same_video(
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
     assert payload["run_id"] == run_id and payload["frames"] == 10
+    # Delivered to the first attempt's --out, as well as kept in the store.
+    stored = studio_home / run_dict(studio_home, run_id)["outputs"][0]["path"]
+    assert payload["outputs"] == [str(out)] and payload["stored_outputs"] == [str(stored)]
+    assert out.read_bytes() == stored.read_bytes()
+    # A path on this machine stays here: a pushed session does not carry it.
+    from db.manifest import build_manifest
+
+    (entry,) = build_manifest(Store.open(studio_home), "killed").manifest["runs"]
+    assert "deliver_to" not in entry and entry["id"] == run_id
 
     _, reference = studio.render(ANIMATION, session="reference", manager=manager)
     assert_same_video(Path(payload["outputs"][0]), reference.outputs[0].path)
@@ -151,36 +164,6 @@ def test_a_killed_animation_resumes_from_the_cli_with_the_same_video(
     assert len(run["outputs"]) == 1
     # Neither the checkpoint nor the killed writer's partial file is left.
     assert sorted(p.name for p in folder.iterdir()) == ["animation.mp4"]
-
-
-def test_a_resumed_run_is_delivered_to_the_out_it_was_started_with(studio_home, tmp_path):
-    out = tmp_path / "videos" / "walk.mp4"
-    out.parent.mkdir()
-    run_id = render_and_kill(studio_home, tmp_path, ANIMATION, after=4, out=out)
-    assert not out.exists()  # killed before the end: nothing delivered yet
-    assert run_dict(studio_home, run_id)["deliver_to"] == str(out)
-
-    env = {**os.environ, "STUDIO_HOME": str(studio_home), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "studio", "runs", "resume", run_id, "--json", "--quiet"],
-        env=env,
-        cwd=ROOT,  # not where the first attempt ran
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    payload = json.loads(proc.stdout)
-    stored = studio_home / run_dict(studio_home, run_id)["outputs"][0]["path"]
-    assert payload["outputs"] == [str(out)] and payload["stored_outputs"] == [str(stored)]
-    assert out.read_bytes() == stored.read_bytes()
-    assert len(list(read_frames(out))) == 10
-
-    # A path on this machine stays here: a pushed session does not carry it.
-    from db.manifest import build_manifest
-
-    (entry,) = build_manifest(Store.open(studio_home), "killed").manifest["runs"]
-    assert "deliver_to" not in entry and entry["id"] == run_id
 
 
 def test_a_killed_blend_resumes_after_its_last_finished_transition(studio_home, tmp_path, manager):

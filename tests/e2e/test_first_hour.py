@@ -131,6 +131,7 @@ def test_first_hour(context, dashboard, clicks_wav, small_video):
     user.go("Prompt Schedule")
     assert user.form()["Schedule"] == SCHEDULE
     user.no_crash()
+    assert not user.outside, f"requests to outside hosts: {sorted(set(user.outside))}"
 
 
 def test_history_and_sessions(context, dashboard):
@@ -202,3 +203,4 @@ def test_history_and_sessions(context, dashboard):
         user.main.locator('input[aria-label="Session to edit"][value="first-hour"]')
     ).to_have_count(0)
     user.no_crash()
+    assert not user.outside, f"requests to outside hosts: {sorted(set(user.outside))}"

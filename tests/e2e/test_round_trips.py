@@ -89,3 +89,5 @@ def test_every_page_round_trip_keeps_both_forms(context, dashboard):
             user.no_crash()
             if page in expected:
                 expected[page] = user.form()  # the touch is the user's newest value
+    # Every page was drawn many times; none of them asked anything of another host.
+    assert not user.outside, f"requests to outside hosts: {sorted(set(user.outside))}"
