@@ -46,6 +46,7 @@ def test_audio_keyframes_prints_keyframes_and_timestamps(tmp_path, clicks):
     assert "4 key frames at 12 fps from the percussive component" in text.stdout
 
 
+@pytest.mark.slow  # whole renders through CLI subprocesses (6-12 s)
 def test_animate_with_audio_puts_a_track_as_long_as_the_video(tmp_path, clicks):
     home = tmp_path / "home"
     proc = studio(

@@ -319,6 +319,7 @@ def test_render_records_the_tree_in_the_store(studio_home, manager):
     assert run["spec"] == make_spec(frames=3).to_dict()
 
 
+@pytest.mark.slow  # whole renders through CLI subprocesses (6-12 s)
 def test_cli_blend_end_to_end(studio_home, tmp_path):
     out = tmp_path / "movie.mp4"
     proc = studio_cli(

@@ -163,6 +163,7 @@ def test_a_failed_render_is_recorded_as_failed(tmp_path):
     assert "builtin:nope" in runs[0]["error"]
 
 
+@pytest.mark.slow  # whole renders through CLI subprocesses (6-12 s)
 def test_a_killed_render_is_marked_interrupted_at_the_next_start(tmp_path):
     import signal
     import time

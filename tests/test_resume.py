@@ -113,6 +113,7 @@ def assert_same_video(resumed: Path, reference: Path) -> None:
     assert resumed.read_bytes() == reference.read_bytes()
 
 
+@pytest.mark.slow  # whole renders through CLI subprocesses (6-12 s)
 def test_a_killed_animation_resumes_from_the_cli_with_the_same_video(
     studio_home, tmp_path, manager
 ):

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from .helpers import RENDER_MS, UI_MS, User
+
+# Three browsers and three renders on two cores (about 30 s): the slow tier, run by CI.
+pytestmark = pytest.mark.slow
 
 USERS = 3
 SCHEDULE = "0: a red circle\n2: a blue square"  # 3 frames
