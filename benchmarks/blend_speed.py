@@ -4,7 +4,7 @@
    default: 25 frames) against rendering every frame from scratch. Target: at most 1/5.
 2. *Evenness*, on ``builtin:shapes``: for each prompt pair, one blend transition (fill
    ``none``: every video frame is a diffusion frame) and one plain slerp walk
-   (``studio.animate`` on the two-keyframe schedule ``0: A / F-1: B``: latents and
+   (``studio.animation.render`` on the two-keyframe schedule ``0: A / F-1: B``: latents and
    embeddings slerped, every frame rendered from scratch) with the same frame count, seeds,
    scheduler, steps and guidance. For each: the distances 1 - SSIM between consecutive
    frames, and their coefficient of variation (std / mean). Target: the blend's CV lower
@@ -35,7 +35,7 @@ PAIRS = (
 
 
 def cost(frames: int, steps: int, depth: float) -> dict:
-    from studio.blend_tree import auto_tree
+    from studio.blend.tree import auto_tree
 
     tree = auto_tree(steps, frames, depth)
     blend, scratch = tree.movie_denoise_steps(2), tree.scratch_denoise_steps(2)
@@ -53,9 +53,10 @@ def cost(frames: int, steps: int, depth: float) -> dict:
 
 
 def evenness(args, manager, a: str, b: str, seed: int, work: Path) -> dict:
-    from studio.animate import render_animation
-    from studio.blend import render_blend
-    from studio.perceptual import coefficient_of_variation, consecutive_distances
+    from studio.animation.render import render_animation
+    from studio.blend.perceptual import coefficient_of_variation, consecutive_distances
+    from studio.blend.render import render_blend
+    from studio.media.writers import read_frames
     from studio.spec import (
         AnimationSettings,
         AnimationSpec,
@@ -68,7 +69,6 @@ def evenness(args, manager, a: str, b: str, seed: int, work: Path) -> dict:
         OutputSettings,
         PromptSettings,
     )
-    from studio.writers import read_frames
 
     diffusion = DiffusionSettings(
         model=args.model,
@@ -130,15 +130,15 @@ def main() -> None:
     parser.add_argument("--no-render", action="store_true", help="only the cost figures")
     args = parser.parse_args()
     if args.guidance is None:
-        from studio.builtin import recommended_guidance
+        from studio.pipeline.builtin import recommended_guidance
 
         args.guidance = recommended_guidance(args.model)
 
     report: dict = {"cost": cost(args.frames, args.steps, args.depth)}
     if not args.no_render:
-        from studio.builtin import builtin_folder
         from studio.errors import ModelLoadError
-        from studio.models import LoadOptions, ModelManager
+        from studio.pipeline.builtin import builtin_folder
+        from studio.pipeline.models import LoadOptions, ModelManager
 
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)

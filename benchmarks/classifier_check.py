@@ -1,7 +1,7 @@
 """Accuracy ceiling of the shapes classifier, on drawings whose truth is known.
 
-Draws ``N`` random scenes (``studio.shapes.sample_scene``, with jitter), reads each with
-``studio.shape_classifier.classify`` as drawn and after degradations like those a small
+Draws ``N`` random scenes (``training.shapes.dataset.sample_scene``, with jitter), reads each with
+``training.shapes.classifier.classify`` as drawn and after degradations like those a small
 diffusion model's images show, and prints one JSON object:
 
 - ``conditions``: for each condition, the share of images whose ``colour``, ``shape``,
@@ -37,8 +37,8 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.shape_classifier import classify  # noqa: E402
-from studio.shapes import (  # noqa: E402
+from training.shapes.classifier import classify  # noqa: E402
+from training.shapes.dataset import (  # noqa: E402
     ATTRIBUTES,
     BACKGROUNDS,
     COLOURS,

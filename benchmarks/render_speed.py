@@ -41,8 +41,8 @@ def schedule(frames: int) -> str:
 
 
 def one_render(frames: int, size: int, steps: int, batch: int, fmt: str, cache: str) -> dict:
-    from studio.animate import render_animation
-    from studio.models import ModelManager
+    from studio.animation.render import render_animation
+    from studio.pipeline.models import ModelManager
     from studio.spec import (
         AnimationSettings,
         AnimationSpec,

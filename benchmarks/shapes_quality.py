@@ -1,8 +1,8 @@
 """How well ``builtin:shapes`` draws what it is asked, on combinations it never saw.
 
-Every prompt names a (colour, shape, background) triple from ``studio.shapes.HELD_OUT`` —
+Every prompt names a (colour, shape, background) triple from ``training.shapes.dataset.HELD_OUT`` —
 held out of training on purpose — with a size and a position, worded exactly as the training
-captions are. Each image is read back by ``studio.shape_classifier`` (pixel statistics, no
+captions are. Each image is read back by ``training.shapes.classifier`` (pixel statistics, no
 learned model) and the script prints JSON: accuracy per attribute, against the targets of
 issue 3 (colour >= 95%, shape >= 90%, background >= 90%, position >= 85%), and for shapes
 how each asked shape was read (a confusion table) and the accuracy of small and large ones.
@@ -34,7 +34,7 @@ TRANSITION = "0: a red circle\n24: a blue circle"  # as tests/test_shapes_model.
 
 
 def held_out_scenes(per_combo: int, seed: int):
-    from studio.shapes import HELD_OUT, POSITIONS, SIZES, Scene
+    from training.shapes.dataset import HELD_OUT, POSITIONS, SIZES, Scene
 
     rng = np.random.default_rng(seed)
     variants = list(itertools.product(SIZES, POSITIONS))
@@ -49,7 +49,7 @@ def held_out_scenes(per_combo: int, seed: int):
 def make_pipes(model: str, scheduler: str):
     from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
 
-    from studio.models import LoadOptions, ModelManager, make_scheduler
+    from studio.pipeline.models import LoadOptions, ModelManager, make_scheduler
 
     pipe = ModelManager().load(model, LoadOptions(device="cpu")).pipe
     # Pipelines of our own around the shared components: calling one sets its scheduler's
@@ -69,8 +69,8 @@ def score(images, scenes, details: bool = False) -> dict:
     the confusion table, ``none`` when no shape stood out), and ``shape_by_size``: the shape
     accuracy of small and of large shapes, which fail differently.
     """
-    from studio.shape_classifier import NONE, classify
-    from studio.shapes import SHAPES, SIZES
+    from training.shapes.classifier import NONE, classify
+    from training.shapes.dataset import SHAPES, SIZES
 
     right = dict.fromkeys(TARGETS, 0)
     confusion = {asked: dict.fromkeys((*SHAPES, NONE), 0) for asked in SHAPES}
@@ -112,8 +112,8 @@ def generate(pipe, scenes, *, steps, guidance, stop, seed, batch=32, init=None, 
     """Images of ``scenes`` from their captions; ``stop`` is the spec's ``guidance_stop``."""
     import torch
 
-    from studio.render_common import unguided_below
-    from studio.shapes import caption
+    from studio.pipeline.common import unguided_below
+    from training.shapes.dataset import caption
 
     prompts = [caption(s, keep=("size", "background", "position")) for s in scenes]
     images = []
@@ -140,12 +140,12 @@ def generate(pipe, scenes, *, steps, guidance, stop, seed, batch=32, init=None, 
 
 def transitions(model: str, seeds: int, guidance: float, stop: float) -> dict:
     """The transition test's schedule through the real engine at each seed, read as a hue
-    walk (``studio.shape_classifier.hue_walk``): how many seeds move steadily red to blue."""
+    walk (``training.shapes.classifier.hue_walk``): how many seeds move steadily red to blue."""
     import tempfile
 
-    from studio.animate import render_animation
-    from studio.models import ModelManager
-    from studio.shape_classifier import hue_of, hue_walk
+    from studio.animation.render import render_animation
+    from studio.media.writers import read_frames
+    from studio.pipeline.models import ModelManager
     from studio.spec import (
         AnimationSettings,
         AnimationSpec,
@@ -153,7 +153,7 @@ def transitions(model: str, seeds: int, guidance: float, stop: float) -> dict:
         OutputSettings,
         PromptSettings,
     )
-    from studio.writers import read_frames
+    from training.shapes.classifier import hue_of, hue_walk
 
     manager, runs = ModelManager(), []
     for seed in range(seeds):
@@ -194,7 +194,7 @@ def from_truth(img2img, scenes, *, steps, guidance, stop, seed) -> list[dict]:
     with the scene's own caption): the attributes the model keeps from each depth of the noise
     schedule. A perfect denoiser keeps all of them; where shapes start to be lost is where
     in the schedule the model cannot draw outlines."""
-    from studio.shapes import draw
+    from training.shapes.dataset import draw
 
     rng = np.random.default_rng(seed)
     pictures = [draw(s, 128, rng) for s in scenes]
@@ -232,7 +232,7 @@ def save_grid(images, scenes, path: Path, columns: int = 8) -> None:
 
 
 def main() -> None:
-    from studio.builtin import recommended_guidance, recommended_guidance_stop
+    from studio.pipeline.builtin import recommended_guidance, recommended_guidance_stop
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="builtin:shapes")
@@ -319,7 +319,7 @@ def main() -> None:
         # img2img: start from the same scene in another colour; the prompt's colour should win.
         import dataclasses
 
-        from studio.shapes import COLOURS, draw, drawable
+        from training.shapes.dataset import COLOURS, draw, drawable
 
         rng = np.random.default_rng(args.seed)
         names = list(COLOURS)

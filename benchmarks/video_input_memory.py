@@ -47,8 +47,8 @@ def make_video(path: Path, frames: int, size: int, fps: int) -> None:
 
 
 def one_render(video: Path, size: int, steps: int, cache: str) -> dict:
-    from studio.animate import render_animation
-    from studio.models import ModelManager
+    from studio.animation.render import render_animation
+    from studio.pipeline.models import ModelManager
     from studio.spec import (
         AnimationSettings,
         AnimationSpec,

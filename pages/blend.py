@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio.blend_plan import plan_blend
+from studio.blend.plan import plan_blend
 from studio.errors import StudioError
 from studio.spec import BLEND_PRESETS, BLEND_SCHEDULERS
 from ui.blend_form import BUDGETS, INJECTIONS, keep_defaults, spec_from_state

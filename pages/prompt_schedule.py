@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from studio.animation.plan import plan_animation
 from studio.errors import StudioError
-from studio.plan import plan_animation
 from studio.spec import SCHEDULERS
 from ui.charts import interpolation_chart
 from ui.history import duration

@@ -3,7 +3,7 @@
 Everything is built here from scratch and a seed, in Stable Diffusion's own format and
 geometry: an AutoencoderKL that downsamples 128 px images by 8 to 16x16x4 latents, a
 UNet2DConditionModel on those latents, and a CLIPTextModel over the project's own tokenizer
-(``studio.vocab``; by default with no transformer layers, see ``make_text_encoder``),
+(``studio.pipeline.vocab``; by default with no transformer layers, see ``make_text_encoder``),
 trained jointly with the UNet. The result is a diffusers
 ``StableDiffusionPipeline`` folder in safetensors (float16 weights), loaded by the model
 manager as ``builtin:shapes`` with no network.
@@ -16,7 +16,7 @@ Stages, each with its share of the time budget:
    and ``--vae-blur`` also decodes blurred latents (a probe, off by default: README).
 2. Latent cache: encode a fixed set of training scenes once; the UNet then trains on
    latents, never paying for the VAE again. ``scaling_factor`` gives them unit variance.
-   ``--mix-share`` of them are in-between scenes (``studio.shapes.draw_between``: colour,
+   ``--mix-share`` of them are in-between scenes (``training.shapes.dataset.draw_between``: colour,
    and sometimes place and size, partway between two captions).
 3. UNet + text encoder: v-prediction on SD's scaled-linear schedule rescaled to zero
    terminal SNR (see NOISE_SCHEDULE), 10% empty captions so classifier-free guidance works
@@ -31,7 +31,7 @@ Stages, each with its share of the time budget:
    the slerp between two colour words lies near the colours between them.
 4. Save the pipeline (EMA weights) and print a quick self-check with the shape classifier.
 
-Scenes whose (colour, shape, background) is in ``studio.shapes.HELD_OUT`` are never drawn
+Scenes whose (colour, shape, background) is in ``training.shapes.dataset.HELD_OUT`` are never drawn
 for training, so the quality benchmark can test combinations the model never saw.
 
     .venv/bin/python scripts/train_shapes.py                      # ~45 min on 2 CPU cores
@@ -62,7 +62,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.shapes import (  # noqa: E402
+from studio.pipeline.vocab import build_tokenizer  # noqa: E402
+from training.shapes.dataset import (  # noqa: E402
     Scene,
     caption,
     draw,
@@ -70,7 +71,6 @@ from studio.shapes import (  # noqa: E402
     random_caption_keep,
     training_scene,
 )
-from studio.vocab import build_tokenizer  # noqa: E402
 
 IMAGE_SIZE = 128
 MAX_TOKENS = 24  # "a large purple triangle on a white background at the top left" is 14
@@ -209,7 +209,7 @@ def colour_code(text_encoder, tokenizer, seed: int) -> tuple[torch.Tensor, torch
     shape. The background words (black, white, gray, blue, green) are the same tokens and
     get the same code.
     """
-    from studio.shapes import BACKGROUNDS, COLOURS, srgb_to_lab
+    from training.shapes.dataset import BACKGROUNDS, COLOURS, srgb_to_lab
 
     gen = torch.Generator().manual_seed(seed)
     table = text_encoder.get_input_embeddings().weight
@@ -463,7 +463,7 @@ def train_unet(
     """
     from diffusers import DDPMScheduler
 
-    from studio.interpolate import slerp
+    from studio.pipeline.interpolate import slerp
 
     noise_sched = DDPMScheduler(**NOISE_SCHEDULE)
     alphas = noise_sched.alphas_cumprod
@@ -554,8 +554,8 @@ def score_reconstructions(vae, rng, count: int = 96, blur: float = 0.0) -> dict:
 
     ``blur`` > 0 blurs each latent by that many cells before decoding (see ``train_vae``).
     """
-    from studio.shape_classifier import classify
-    from studio.shapes import HELD_OUT, sample_scene
+    from training.shapes.classifier import classify
+    from training.shapes.dataset import HELD_OUT, sample_scene
 
     combos = sorted(HELD_OUT)
     right = {"colour": 0, "shape": 0, "background": 0, "position": 0}
@@ -578,9 +578,9 @@ def self_check(folder: Path, log) -> dict:
     """Draw held-out prompts at every position and size; read them back with the classifier."""
     from diffusers import StableDiffusionPipeline
 
-    from studio.builtin import recommended_guidance
-    from studio.shape_classifier import classify
-    from studio.shapes import HELD_OUT, POSITIONS, SIZES, Scene
+    from studio.pipeline.builtin import recommended_guidance
+    from training.shapes.classifier import classify
+    from training.shapes.dataset import HELD_OUT, POSITIONS, SIZES, Scene
 
     pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)

@@ -22,10 +22,10 @@ from studio.errors import StudioError
 from studio.spec import AnimationSpec, BlendSpec, load_spec
 
 if TYPE_CHECKING:
-    from studio.animate import render_animation
-    from studio.blend import render_blend
-    from studio.cli import render
-    from studio.models import ModelManager
+    from studio.animation.render import render_animation
+    from studio.app.cli import render
+    from studio.blend.render import render_blend
+    from studio.pipeline.models import ModelManager
 
 __all__ = [
     "AnimationSpec",
@@ -39,10 +39,10 @@ __all__ = [
 ]
 
 _LAZY = {
-    "render_animation": "studio.animate",
-    "render_blend": "studio.blend",
-    "ModelManager": "studio.models",
-    "render": "studio.cli",
+    "render_animation": "studio.animation.render",
+    "render_blend": "studio.blend.render",
+    "ModelManager": "studio.pipeline.models",
+    "render": "studio.app.cli",
 }
 
 

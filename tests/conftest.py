@@ -30,7 +30,7 @@ def model_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def manager(model_cache):
-    from studio.models import ModelManager
+    from studio.pipeline.models import ModelManager
 
     return ModelManager(cache_dir=model_cache)
 

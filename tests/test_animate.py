@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.animate import render_animation
+from studio.animation.render import render_animation
 from studio.errors import ModelLoadError, RenderCancelled, ScheduleError
 from studio.events import CancelToken, NullEvents
+from studio.media.writers import probe, read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
@@ -15,7 +16,6 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
-from studio.writers import probe, read_frames
 
 
 def make_spec(schedule: str, *, fmt: str = "png", steps: int = 3, batch: int = 1, **diffusion):

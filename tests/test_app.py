@@ -79,7 +79,7 @@ def test_render_plays_and_is_recorded(app, studio_home):
 
 
 def test_the_guidance_stop_starts_at_the_models_own_and_goes_into_the_run(app, studio_home):
-    from studio.builtin import recommended_guidance_stop
+    from studio.pipeline.builtin import recommended_guidance_stop
     from studio.spec import DEFAULT_MODEL
 
     field = app.number_input(key="ps.guidance_stop")

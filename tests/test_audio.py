@@ -1,4 +1,4 @@
-"""Audio (studio/audio.py): loading, key frames, envelope, timing, schedule merging, mux.
+"""Audio (studio/audio/analysis.py): loading, key frames, envelope, timing, schedule merging, mux.
 
 Tracks are synthesised here (numpy + soundfile, other formats through imageio-ffmpeg's
 ffmpeg). librosa compiles on its first call, so onsets and envelopes are computed once per
@@ -15,8 +15,9 @@ import soundfile as sf
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from studio.animate import render_animation
-from studio.audio import (
+from studio.animation.plan import plan_animation
+from studio.animation.render import render_animation
+from studio.audio.analysis import (
     MAX_AUDIO_SECONDS,
     check_audio,
     frame_envelope,
@@ -25,11 +26,11 @@ from studio.audio import (
     onset_keyframes,
     timing_progress,
 )
-from studio.curves import parse_curve
 from studio.errors import MediaError, ScheduleError, SpecError
 from studio.events import OutputFile
-from studio.plan import plan_animation
-from studio.schedule import Keyframe, PromptSchedule, format_schedule, parse_schedule
+from studio.languages.curves import parse_curve
+from studio.languages.schedule import Keyframe, PromptSchedule, format_schedule, parse_schedule
+from studio.media.writers import _ffmpeg_exe, mux_audio, open_writer, probe
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
@@ -38,7 +39,6 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
-from studio.writers import _ffmpeg_exe, mux_audio, open_writer, probe
 
 RATE = 22050
 SECONDS = 3.5
@@ -397,7 +397,7 @@ def test_gif_render_keeps_its_frames_and_notes_the_missing_sound(tmp_path, track
 
 
 def test_adding_key_frames_keeps_the_seeds_the_users_keyframes_draw():
-    from studio.plan import plan_animation
+    from studio.animation.plan import plan_animation
     from studio.spec import AnimationSpec, DiffusionSettings, PromptSettings
 
     def seeds_by_frame(text: str) -> dict[int, int]:
@@ -423,7 +423,7 @@ def test_adding_key_frames_keeps_the_seeds_the_users_keyframes_draw():
 def test_only_mpg123s_xing_warning_is_kept_off_stderr(capfd):
     import os
 
-    from studio.audio import _without_mpg123_xing_warning
+    from studio.audio.analysis import _without_mpg123_xing_warning
 
     with _without_mpg123_xing_warning():
         os.write(2, b"Warning: Xing stream size off by more than 1%, fuzzy seeking ...\n")

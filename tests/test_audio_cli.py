@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from db import Store, list_runs
-from studio.writers import _ffmpeg_exe, probe
+from studio.media.writers import _ffmpeg_exe, probe
 from tests.run_cli import studio
 
 RATE = 22050

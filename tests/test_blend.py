@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio import blend as blend_module
-from studio.blend import render_blend
-from studio.blend_plan import plan_blend
+from studio.blend import render as blend_module
+from studio.blend.plan import plan_blend
+from studio.blend.render import render_blend
 from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents
+from studio.media.writers import read_frames
 from studio.spec import (
     BlendKeyframe,
     BlendOutputSettings,
@@ -22,7 +23,6 @@ from studio.spec import (
     BlendSpec,
     DiffusionSettings,
 )
-from studio.writers import read_frames
 from tests.run_cli import studio as studio_cli
 
 PROMPTS = ("a red circle", "a blue square", "a green star")
@@ -394,8 +394,8 @@ def tiny_upscaler(tmp_path_factory) -> Path:
         UNet2DConditionModel,
     )
 
-    from studio.builtin import tiny_text_encoder
-    from studio.vocab import build_tokenizer
+    from studio.pipeline.builtin import tiny_text_encoder
+    from studio.pipeline.vocab import build_tokenizer
 
     tokenizer = build_tokenizer()
     torch.manual_seed(0)

@@ -7,9 +7,9 @@ from streamlit.testing.v1 import AppTest
 from test_app import APP, TIMEOUT, navigation_v2  # noqa: F401  (an autouse fixture)
 
 from db import Store, get_run, list_runs
-from studio.blend_prompts import format_prompt_lines, parse_prompt_lines
-from studio.blend_tree import auto_tree
+from studio.blend.tree import auto_tree
 from studio.errors import PromptListError
+from studio.languages.prompt_list import format_prompt_lines, parse_prompt_lines
 from studio.spec import BlendKeyframe
 
 

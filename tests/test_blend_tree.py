@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio.blend_plan import plan_blend, segment_sources
-from studio.blend_tree import BlendTree, TreeLevel, auto_tree, manual_tree, preset_tree, tree_for
+from studio.blend.plan import plan_blend, segment_sources
+from studio.blend.tree import BlendTree, TreeLevel, auto_tree, manual_tree, preset_tree, tree_for
 from studio.errors import SpecError
 from studio.spec import (
     BLEND_PRESETS,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from studio.errors import SpecError
-from studio.writers import read_frames
+from studio.media.writers import read_frames
 from tests.run_cli import studio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,8 +111,8 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path, args, message):
 
 @pytest.mark.parametrize("command", ["animate", "blend"])
 def test_size_and_guidance_default_to_the_models_own_unless_given(tmp_path, command):
-    from studio.builtin import BUILTIN_MODELS
-    from studio.cli import blend_spec_from_args, build_parser, spec_from_args
+    from studio.app.cli import blend_spec_from_args, build_parser, spec_from_args
+    from studio.pipeline.builtin import BUILTIN_MODELS
 
     make = spec_from_args if command == "animate" else blend_spec_from_args
     prompts = ["--prompts", "0: a red circle"] if command == "animate" else ["a", "b"]
@@ -232,7 +232,7 @@ def test_an_out_path_we_do_not_write_is_refused_before_any_run(tmp_path, command
 
 
 def test_the_out_path_names_the_format(tmp_path):
-    from studio.cli import build_parser, spec_from_args
+    from studio.app.cli import build_parser, spec_from_args
 
     parser = build_parser()
 
@@ -290,8 +290,8 @@ def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
 def test_curve_flags_take_a_bare_number(tmp_path):
     """``--strength 0.5`` is ``--strength '0: (0.5)'``: the flags build the same curves (kept
     as typed), and the command renders with them."""
-    from studio.cli import build_parser, spec_from_args
-    from studio.curves import parse_curve
+    from studio.app.cli import build_parser, spec_from_args
+    from studio.languages.curves import parse_curve
 
     common = ["animate", "--model", "builtin:tiny", "--prompts", "0: a red circle\n3: a star"]
     common += ["--width", "64", "--height", "64", "--steps", "2", "--quiet", "--json"]

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from studio.curves import MAX_TEXT_LENGTH, Curve, CurveKey, parse_curve
 from studio.errors import CurveError
+from studio.languages.curves import MAX_TEXT_LENGTH, Curve, CurveKey, parse_curve
 
 
 def error_of(text: str, names: tuple[str, ...] = ("t",), n_frames: int = 10) -> CurveError:

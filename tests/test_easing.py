@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio.curves import parse_curve
-from studio.easing import ease_linear, ease_sine, frame_weights
 from studio.errors import CurveError
-from studio.schedule import Keyframe, PromptSchedule, parse_schedule
+from studio.languages.curves import parse_curve
+from studio.languages.easing import ease_linear, ease_sine, frame_weights
+from studio.languages.schedule import Keyframe, PromptSchedule, parse_schedule
 
 
 def schedule_at(*frames: int) -> PromptSchedule:
@@ -144,5 +144,5 @@ def test_curve_easing_errors():
 
 
 def test_easing_does_not_import_torch():
-    code = "import sys, studio.easing; assert 'torch' not in sys.modules"
+    code = "import sys, studio.languages.easing; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

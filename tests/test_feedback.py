@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from studio.jobs import JobRunner
+from studio.app.jobs import JobRunner
 from tests.test_app import APP, TIMEOUT, navigation_v2  # noqa: F401  (autouse fixture)
 from ui.job_panel import job_status_text
 

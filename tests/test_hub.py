@@ -445,7 +445,7 @@ def test_pulled_runs_that_were_in_progress_arrive_interrupted(
 def test_a_pulled_blend_run_keeps_its_plan_and_tree(
     hub: FakeHub, store: Store, other: Store
 ) -> None:
-    from studio.blend_plan import plan_blend  # torch-free: the plan a blend render records
+    from studio.blend.plan import plan_blend  # torch-free: the plan a blend render records
     from studio.spec import BlendSpec
 
     spec = BlendSpec()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from studio.interpolate import lerp, slerp
+from studio.pipeline.interpolate import lerp, slerp
 
 
 def unit(*values: float) -> torch.Tensor:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from studio.app.jobs import Job, JobRunner
 from studio.errors import MediaError, RenderCancelled
 from studio.events import Fanout, NullEvents, OutputFile, RenderResult
-from studio.jobs import Job, JobRunner
 
 TIMEOUT = 5.0  # seconds; every wait below normally ends in milliseconds
 
@@ -161,7 +161,7 @@ def test_failure_is_captured_and_logged(runner, caplog):
     def boom(job: Job) -> None:
         raise ValueError("bad value 7")
 
-    with caplog.at_level(logging.ERROR, logger="studio.jobs"):
+    with caplog.at_level(logging.ERROR, logger="studio.app.jobs"):
         job = runner.submit(boom, label="boom")
         assert job.wait(TIMEOUT)
 

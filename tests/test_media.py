@@ -8,10 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from studio.coherence import Coherence
-from studio.color import ColorReference, lab_to_rgb, rgb_to_lab
+from studio.animation.coherence import Coherence
+from studio.animation.motion import evaluate_curves, img2img_steps, init_kinds, warp
 from studio.errors import CurveError, MediaError, SpecError
-from studio.media import (
+from studio.media.color import ColorReference, lab_to_rgb, rgb_to_lab
+from studio.media.inputs import (
     load_image,
     probe_image,
     probe_video,
@@ -19,7 +20,6 @@ from studio.media import (
     round_size,
     stream_video,
 )
-from studio.motion import evaluate_curves, img2img_steps, init_kinds, warp
 from studio.spec import AnimationSpec, InputSettings, MotionSettings
 
 

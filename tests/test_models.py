@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.builtin import builtin_folder
 from studio.errors import ModelLoadError, SpecError
-from studio.models import LoadOptions, ModelManager, make_scheduler, resolve_device, resolve_dtype
+from studio.pipeline.builtin import builtin_folder
+from studio.pipeline.models import (
+    LoadOptions,
+    ModelManager,
+    make_scheduler,
+    resolve_device,
+    resolve_dtype,
+)
 from ui.sidebar import _OTHER as SIDEBAR_OTHER_MODEL
 
 
@@ -28,7 +34,7 @@ def test_builtin_tiny_is_written_once_and_loaded_from_its_folder(model_cache, ma
 
 
 def test_builtin_tiny_is_identical_on_every_build(tmp_path):
-    from studio.builtin import BUILTIN_MODELS
+    from studio.pipeline.builtin import BUILTIN_MODELS
 
     a = BUILTIN_MODELS["tiny"].build()
     b = BUILTIN_MODELS["tiny"].build()

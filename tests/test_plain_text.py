@@ -234,8 +234,8 @@ def test_chart_labels_show_prompts_as_text_not_html():
     """Plotly reads <a href> in labels and hover text as a link: prompts are escaped."""
     import dataclasses
 
-    from studio.blend_plan import plan_blend
-    from studio.plan import plan_animation
+    from studio.animation.plan import plan_animation
+    from studio.blend.plan import plan_blend
     from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec
     from ui.charts import blend_tree_chart, interpolation_chart
 

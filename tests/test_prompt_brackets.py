@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio.blend_prompts import parse_prompt_lines
 from studio.errors import PromptListError, ScheduleError, TextError
-from studio.prompt_brackets import unmatched_bracket
-from studio.schedule import Keyframe, PromptSchedule, format_schedule, parse_schedule
+from studio.languages.brackets import unmatched_bracket
+from studio.languages.prompt_list import parse_prompt_lines
+from studio.languages.schedule import Keyframe, PromptSchedule, format_schedule, parse_schedule
 from studio.spec import (
     AnimationSpec,
     BlendKeyframe,

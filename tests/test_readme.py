@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.cli import build_parser
+from studio.app.cli import build_parser
 from studio.errors import StudioError
-from studio.schedule import parse_schedule
-from studio.shapes import parse_caption
+from studio.languages.schedule import parse_schedule
+from training.shapes.dataset import parse_caption
 
 ROOT = Path(__file__).resolve().parents[1]
 README_PATH = ROOT / "README.md"

@@ -21,10 +21,11 @@ from test_app import navigation_v2  # noqa: F401  (autouse: AppTest runs the app
 
 import studio
 from db import Store, get_run, list_runs, run_to_dict
-from studio.animate import render_animation
-from studio.cli import resume
+from studio.animation.render import render_animation
+from studio.app.cli import resume
 from studio.errors import RenderCancelled, SpecError
 from studio.events import CancelToken, NullEvents
+from studio.media.writers import read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
@@ -36,7 +37,6 @@ from studio.spec import (
     DiffusionSettings,
     PromptSettings,
 )
-from studio.writers import read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 DIFFUSION = DiffusionSettings(
@@ -234,7 +234,7 @@ def test_a_render_that_ends_leaves_no_checkpoint(tmp_path, manager):
 
 def test_a_checkpoint_of_another_spec_is_not_taken_up(tmp_path, manager):
     """Resume with no usable checkpoint (here: one of a different spec) starts over."""
-    from studio.checkpoint import FrameCheckpoint
+    from studio.media.checkpoint import FrameCheckpoint
 
     spec = ANIMATION.replace(animation=AnimationSettings(fps=8))
     other = FrameCheckpoint.open(tmp_path, "animation", ANIMATION, resume=False)

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio.errors import ScheduleError
-from studio.schedule import (
+from studio.languages.schedule import (
     MAX_FRAME,
     MAX_SEED,
     Keyframe,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from studio.shape_classifier import NONE, classify, foreground_mask, hue_of, hue_walk
-from studio.shapes import (
+from training.shapes.classifier import NONE, classify, foreground_mask, hue_of, hue_walk
+from training.shapes.dataset import (
     ATTRIBUTES,
     BACKGROUNDS,
     COLOURS,
@@ -187,7 +187,7 @@ def test_classify_rejects_bad_images(image, match):
 
 def test_classifier_does_not_import_torch():
     code = (
-        "import sys, studio.shape_classifier; "
+        "import sys, training.shapes.classifier; "
         "assert 'torch' not in sys.modules and 'scipy' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

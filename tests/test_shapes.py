@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio.shapes import (
+from studio.pipeline.vocab import END_OF_WORD, WORDS, build_vocab
+from training.shapes.dataset import (
     ATTRIBUTES,
     BACKGROUNDS,
     COLOURS,
@@ -36,7 +37,6 @@ from studio.shapes import (
     sample_scene,
     training_scene,
 )
-from studio.vocab import END_OF_WORD, WORDS, build_vocab
 
 ALL_SCENES = [
     Scene(*values) for values in itertools.product(COLOURS, SHAPES, BACKGROUNDS, SIZES, POSITIONS)
@@ -128,7 +128,7 @@ def test_every_caption_word_is_one_token():
 
 def test_the_tokenizer_reads_captions_as_whole_words():
     pytest.importorskip("transformers")
-    from studio.vocab import build_tokenizer
+    from studio.pipeline.vocab import build_tokenizer
 
     tokenizer = build_tokenizer()
     words = {w for scene in ALL_SCENES for w in caption(scene).split()} | {"an"}
@@ -393,7 +393,7 @@ def test_draw_rejects_tiny_images():
 
 
 def test_shapes_do_not_import_torch():
-    code = "import sys, studio.shapes; assert 'torch' not in sys.modules and 'scipy' not in sys.modules"
+    code = "import sys, training.shapes.dataset; assert 'torch' not in sys.modules and 'scipy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
@@ -406,7 +406,7 @@ def test_draw_between_starts_and_ends_on_the_two_scenes():
 
 
 def test_draw_between_moves_colour_and_place_steadily():
-    from studio.shape_classifier import foreground_mask, hue_of
+    from training.shapes.classifier import foreground_mask, hue_of
 
     a = Scene("red", "circle", "black", "small", "left")
     b = Scene("blue", "circle", "black", "small", "right")
@@ -432,7 +432,7 @@ def test_draw_between_refuses_what_it_cannot_mix(b, w):
 
 
 def test_every_caption_word_is_known_and_other_words_are_named():
-    from studio.shapes import unknown_words, vocabulary
+    from training.shapes.dataset import unknown_words, vocabulary
 
     rng = np.random.default_rng(0)
     for _ in range(200):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.animate import render_animation
-from studio.builtin import BUILTIN_MODELS, recommended_guidance
-from studio.shape_classifier import classify, hue_of, hue_walk
+from studio.animation.render import render_animation
+from studio.media.writers import read_frames
+from studio.pipeline.builtin import BUILTIN_MODELS, recommended_guidance
 from studio.spec import (
     DEFAULT_MODEL,
     AnimationSettings,
@@ -16,7 +16,7 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
-from studio.writers import read_frames
+from training.shapes.classifier import classify, hue_of, hue_walk
 
 GUIDANCE = recommended_guidance("builtin:shapes")
 
@@ -113,8 +113,8 @@ def test_img2img_follows_the_prompt_from_a_drawing(manager):
     import torch
     from diffusers import StableDiffusionImg2ImgPipeline
 
-    from studio.models import make_scheduler
-    from studio.shapes import Scene, draw
+    from studio.pipeline.models import make_scheduler
+    from training.shapes.dataset import Scene, draw
 
     pipe = manager.load("builtin:shapes").pipe
     img2img = StableDiffusionImg2ImgPipeline(

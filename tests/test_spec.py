@@ -295,9 +295,9 @@ def test_a_bad_curve_names_its_field_line_and_column(group, name, shown, value, 
 
 
 def test_a_curve_that_fails_on_some_frame_names_its_field():
+    from studio.animation.motion import evaluate_curves
+    from studio.animation.plan import plan_animation
     from studio.errors import CurveError
-    from studio.motion import evaluate_curves
-    from studio.plan import plan_animation
     from studio.spec import MotionSettings
 
     spec = AnimationSpec(motion=MotionSettings(zoom="0: (1), 4: (log(t - 6))"))

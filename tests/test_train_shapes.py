@@ -81,7 +81,7 @@ def test_the_latent_blur_spreads_each_image_by_its_own_width_and_keeps_flat_late
 
 
 def test_without_layers_each_word_keeps_its_own_vector():
-    from studio.vocab import build_tokenizer
+    from studio.pipeline.vocab import build_tokenizer
 
     tokenizer = build_tokenizer(max_length=train_shapes.MAX_TOKENS)
     encoder = train_shapes.make_text_encoder(len(tokenizer), hidden=64, layers=0).eval()
@@ -99,7 +99,7 @@ def test_without_layers_each_word_keeps_its_own_vector():
 
 
 def test_the_foreground_map_covers_the_shape_and_a_one_cell_rim_and_nothing_else():
-    from studio.shapes import Scene, draw
+    from training.shapes.dataset import Scene, draw
 
     scene = Scene("yellow", "square", "blue", "small", "top left")
     image = draw(scene, train_shapes.IMAGE_SIZE)
@@ -117,8 +117,8 @@ def test_the_foreground_map_covers_the_shape_and_a_one_cell_rim_and_nothing_else
 
 
 def test_the_colour_code_puts_a_red_blue_mix_next_to_purple_and_training_keeps_it():
-    from studio.shapes import COLOURS
-    from studio.vocab import build_tokenizer
+    from studio.pipeline.vocab import build_tokenizer
+    from training.shapes.dataset import COLOURS
 
     tokenizer = build_tokenizer(max_length=train_shapes.MAX_TOKENS)
     encoder = train_shapes.make_text_encoder(len(tokenizer), hidden=64, layers=0).eval()
@@ -160,7 +160,7 @@ def test_the_colour_code_puts_a_red_blue_mix_next_to_purple_and_training_keeps_i
 def test_uncond_sets_the_share_of_empty_captions_the_unet_trains_on():
     import numpy as np
 
-    from studio.vocab import build_tokenizer
+    from studio.pipeline.vocab import build_tokenizer
 
     tokenizer = build_tokenizer(max_length=train_shapes.MAX_TOKENS)
     seen = []
@@ -201,7 +201,7 @@ def test_a_step_budget_ends_the_stage_at_that_step_and_drives_the_schedule():
 
 @pytest.mark.slow  # a training run of the script (15-30 s each)
 def test_a_short_run_writes_a_pipeline_the_studio_renders_from(tmp_path, manager):
-    from studio.animate import render_animation
+    from studio.animation.render import render_animation
     from studio.spec import AnimationSpec, DiffusionSettings, OutputSettings, PromptSettings
 
     out = tmp_path / "shapes"

@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from studio.animate import render_animation
-from studio.cli import main
+from studio.animation.plan import plan_animation
+from studio.animation.render import render_animation
+from studio.app.cli import main
 from studio.errors import SpecError
-from studio.plan import plan_animation
+from studio.media.writers import probe, read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
@@ -22,7 +23,6 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
-from studio.writers import probe, read_frames
 from tests.test_media import bad_file, make_video
 
 SIZE = 64  # builtin:tiny's latents are SIZE / 8 a side
@@ -248,7 +248,7 @@ def test_motion_with_a_video_input_is_refused(tmp_path):
 def test_the_audio_envelope_drives_a_motion_curve(tmp_path):
     import soundfile as sf
 
-    from studio.animate import _curve_variables
+    from studio.animation.render import _curve_variables
     from studio.spec import AudioSettings
 
     rate = 22050

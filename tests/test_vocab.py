@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio.vocab import WORDS, build_tokenizer
+from studio.pipeline.vocab import WORDS, build_tokenizer
 
 TOKENIZER = build_tokenizer()
 

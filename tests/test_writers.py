@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio import writers
 from studio.errors import MediaError
-from studio.writers import open_writer, probe, read_frames
+from studio.media import writers
+from studio.media.writers import open_writer, probe, read_frames
 
 W, H = 64, 64
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from studio.blend_prompts import format_prompt_lines, parse_prompt_lines
-from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
 from studio.errors import SpecError
+from studio.languages.prompt_list import format_prompt_lines, parse_prompt_lines
+from studio.pipeline.builtin import (
+    recommended_guidance,
+    recommended_guidance_stop,
+    recommended_size,
+)
 from studio.spec import BlendSpec
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, set_value

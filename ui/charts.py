@@ -6,8 +6,8 @@ import html
 
 import plotly.graph_objects as go
 
-from studio.blend_plan import BlendPlan
-from studio.plan import AnimationPlan, blend_position
+from studio.animation.plan import AnimationPlan, blend_position
+from studio.blend.plan import BlendPlan
 
 __all__ = ["audio_chart", "blend_tree_chart", "interpolation_chart", "planned_blend_frames"]
 
@@ -171,8 +171,8 @@ def blend_tree_chart(plan: BlendPlan) -> go.Figure:
 
 def audio_chart(wave_times, wave_peaks, found) -> go.Figure:
     """A track on a frame axis: its waveform, the onset strength of the analysed component,
-    and the key frames found (``found``: ``studio.audio.AudioKeyframes``; the waveform from
-    ``studio.audio.waveform``). Time in seconds shows in each hover."""
+    and the key frames found (``found``: ``studio.audio.analysis.AudioKeyframes``; the waveform from
+    ``studio.audio.analysis.waveform``). Time in seconds shows in each hover."""
     fps = found.fps
     fig = go.Figure()
     frames = [t * fps for t in wave_times]

@@ -61,7 +61,7 @@ def draw_input_section() -> None:
 
 
 def _show_input() -> None:
-    from studio.media import probe_image, resolve_input_path, video_info
+    from studio.media.inputs import probe_image, resolve_input_path, video_info
 
     video, image = get_value("av.video", ""), get_value("av.image", "")
     keep("av.keep_audio", False)
@@ -119,7 +119,7 @@ def _remove_input() -> None:
 
 def _store(upload: Any, session: str, kind: str) -> str:
     """Save an upload (or an in-memory file) as input media; MediaError for a bad file."""
-    from studio.media import probe_image, probe_video
+    from studio.media.inputs import probe_image, probe_video
     from ui.uploads import save_upload
 
     check = probe_video if kind == "video" else probe_image
@@ -128,7 +128,7 @@ def _store(upload: Any, session: str, kind: str) -> str:
 
 def _use(path: str, kind: str) -> None:
     """Make ``path`` the input; a video also sets fps and size (rounded to multiples of 8)."""
-    from studio.media import video_info
+    from studio.media.inputs import video_info
 
     set_value("av.video" if kind == "video" else "av.image", path)
     set_value("av.image" if kind == "video" else "av.video", "")
@@ -149,7 +149,7 @@ def input_frames(spec) -> int | None:
     """The frame count a spec's video input gives (None without one); ``MediaError``."""
     if not spec.input.video:
         return None
-    from studio.media import video_info
+    from studio.media.inputs import video_info
 
     return video_info(spec.input.video).output_frames(spec.animation.fps)
 
@@ -262,7 +262,7 @@ def _frame_png(path: Path, index: int) -> bytes:
     from PIL import Image
 
     from studio.errors import MediaError
-    from studio.writers import read_frames
+    from studio.media.writers import read_frames
 
     frames = read_frames(path)
     try:

@@ -49,7 +49,7 @@ def speed_for(model: str, width: int, height: int, device: str) -> StepSpeed:
 
 def _device_is_gpu(device: str) -> bool:
     from studio.errors import StudioError
-    from studio.models import resolve_device
+    from studio.pipeline.models import resolve_device
 
     try:
         return resolve_device(device).type != "cpu"
@@ -58,7 +58,7 @@ def _device_is_gpu(device: str) -> bool:
 
 
 def submit_animation(spec: AnimationSpec, session_slug: str, predicted_steps: int | None = None):
-    """Queue ``spec`` on its device's worker; returns the ``studio.jobs.Job``.
+    """Queue ``spec`` on its device's worker; returns the ``studio.app.jobs.Job``.
 
     The run row exists (status queued) before this returns, so History shows it at once.
     ``predicted_steps`` (the plan's denoise steps) lets the job panel estimate its time
@@ -91,14 +91,14 @@ def submit_spec(spec: Spec, session_slug: str, predicted_steps: int | None = Non
 def submit_resume(run_id: str):
     """Queue the rest of interrupted run ``run_id``: it continues from its last finished frame
     into its own folder and row. Raises ``StudioError`` naming why a run cannot be resumed."""
-    from studio.cli import attach_for_resume
+    from studio.app.cli import attach_for_resume
 
     spec, recorder = attach_for_resume(get_store(), run_id)
     return _submit(spec, recorder, resume=True)
 
 
 def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool, predicted_steps: int | None = None):
-    from studio.cli import engine_for
+    from studio.app.cli import engine_for
 
     d = spec.diffusion
     speed = speed_for(d.model, d.width, d.height, d.device)
@@ -118,7 +118,7 @@ def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool, predicted_steps:
         if recorder.deliver_to:  # a CLI run started with --out, resumed here
             from pathlib import Path
 
-            from studio.cli import deliver
+            from studio.app.cli import deliver
 
             deliver(result.outputs[0].path, Path(recorder.deliver_to))
         return result

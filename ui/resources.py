@@ -32,14 +32,14 @@ def _store(home: str) -> Store:
 
 @st.cache_resource(show_spinner=False)
 def _manager(home: str):
-    from studio.models import ModelManager
+    from studio.pipeline.models import ModelManager
 
     return ModelManager(cache_dir=Path(home) / "cache" / "models")
 
 
 @st.cache_resource(show_spinner=False)
 def _jobs(home: str):
-    from studio.jobs import JobRunner
+    from studio.app.jobs import JobRunner
 
     return JobRunner(device_key=_device_key)
 
@@ -59,7 +59,7 @@ def preload_libraries() -> tuple[str, ...]:
 def _device_key(name: str) -> str:
     """One worker per real device: "auto", "cuda" and "cuda:0" may all be the same GPU."""
     from studio.errors import StudioError
-    from studio.models import resolve_device
+    from studio.pipeline.models import resolve_device
 
     try:
         device = resolve_device(name)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from db.repository import list_sessions, slugify
-from studio.builtin import BUILTIN_MODELS, vocabulary
+from studio.pipeline.builtin import BUILTIN_MODELS, vocabulary
 from studio.spec import DEFAULT_MODEL
 from ui.resources import get_jobs, get_store
 from ui.state import keep, set_value

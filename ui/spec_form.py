@@ -10,8 +10,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
 from studio.errors import SpecError
+from studio.pipeline.builtin import (
+    recommended_guidance,
+    recommended_guidance_stop,
+    recommended_size,
+)
 from studio.spec import AnimationSpec
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import streamlit as st
 
-from studio.builtin import unknown_words
+from studio.pipeline.builtin import unknown_words
 
 __all__ = ["unknown_words_message", "warn_unknown_words"]
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from studio.shapes import (
+from training.shapes.dataset import (
     BACKGROUNDS,
     COLOURS,
     SIZE_FRACTIONS,
@@ -99,7 +99,7 @@ _PLACE_OF = {
 class Reading:
     """What :func:`classify` read, and the measures it read it from.
 
-    Attribute values are names from ``studio.shapes`` or :data:`NONE` when no shape was found.
+    Attribute values are names from ``training.shapes.dataset`` or :data:`NONE` when no shape was found.
     ``confidence``: attribute name -> [0, 1] (see the module docstring).
     Measures (fractions of width/height; all 0 when no shape was found): ``area`` (mask
     pixels over image pixels), ``extent`` (larger bounding-box side), ``centre`` (bounding-box

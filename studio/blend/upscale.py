@@ -24,10 +24,10 @@ import time
 import numpy as np
 import torch
 
-from studio.blend_plan import BlendPlan
-from studio.interpolate import lerp, slerp
-from studio.render_common import decode
-from studio.trajectory import run_trajectory
+from studio.blend.plan import BlendPlan
+from studio.pipeline.common import decode
+from studio.pipeline.interpolate import lerp, slerp
+from studio.pipeline.trajectory import run_trajectory
 
 __all__ = ["UpscaleStage"]
 

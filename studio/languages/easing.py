@@ -13,7 +13,7 @@ and ``kb`` has linear progress ``u = (f - ka) / (kb - ka)`` in ``[0, 1)``, and i
   ``w``; ``w(0) = 0`` and ``w(1) = 1``. An integer frequency ``k`` gives ``k`` ease-in-out
   "pulses" per segment (``(1.0,)`` is the classic ease-in-out); mixing frequencies mixes the
   pulses;
-- ``curve``: a curve (``studio.curves``, parsed with ``names=("t", "s")``) evaluated on every
+- ``curve``: a curve (``studio.languages.curves``, parsed with ``names=("t", "s")``) evaluated on every
   frame with ``t`` = the frame and ``s`` = ``u``, clamped to ``[0, 1]``; e.g. ``0: (s**2)``
   eases in, ``0: (s), 48: (round(s*4)/4)`` switches to four steps from frame 48.
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.curves import Curve
-from studio.schedule import PromptSchedule
+from studio.languages.curves import Curve
+from studio.languages.schedule import PromptSchedule
 
 __all__ = ["EASINGS", "FrameWeights", "ease_linear", "ease_sine", "frame_weights"]
 
@@ -89,7 +89,7 @@ def frame_weights(
     """Segment and weight of every frame ``0 .. schedule.last_frame`` (see the module docstring).
 
     ``sine_frequencies`` is used by ``easing="sine"``, ``curve`` by ``easing="curve"`` (then
-    required). ``progress`` (shape ``(F,)``, e.g. ``studio.audio.timing_progress``) replaces
+    required). ``progress`` (shape ``(F,)``, e.g. ``studio.audio.analysis.timing_progress``) replaces
     the linear ``u`` inside segments before the easing is applied. ``variables`` are more
     arrays of shape ``(F,)`` for the curve (e.g. ``audio``). Raises ``ValueError`` for an
     unknown easing, a missing curve, bad frequencies or a ``progress`` of the wrong shape,

@@ -1,7 +1,7 @@
 """The procedural dataset behind ``builtin:shapes``: one coloured shape on a plain background.
 
 numpy and Pillow only (no torch): the dashboard, the benchmarks and the classifier
-(``studio.shape_classifier``) import this module cheaply.
+(``training.shapes.classifier``) import this module cheaply.
 
 A :class:`Scene` names five attributes: the shape's colour (:data:`COLOURS`), the shape
 (:data:`SHAPES`), the background (:data:`BACKGROUNDS`), the size (:data:`SIZES`) and the
@@ -39,7 +39,7 @@ Colours are chosen far apart in CIELAB (the closest pair, blue and purple, is ~4
 :data:`MIN_CONTRAST`, which, for this palette, rules out exactly the same-colour pairs.
 
 Caption grammar (one form per scene and choice of mentioned attributes, all words in
-``studio.vocab.WORDS``)::
+``studio.pipeline.vocab.WORDS``)::
 
     caption    := article [size " "] colour " " shape [background] [place]
     article    := "an " before a word that starts with a vowel ("an orange star"), else "a "

@@ -1,6 +1,6 @@
 """Pieces every render entry point shares: the stage clock, VAE decoding, load options.
 
-``studio.animate`` and ``studio.blend`` (and the blend's upscale stage) use these; they live
+``studio.animation.render`` and ``studio.blend.render`` (and the blend's upscale stage) use these; they live
 here so that no engine imports another's private helpers.
 """
 
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import torch
 
-from studio.models import LoadOptions
+from studio.pipeline.models import LoadOptions
 
 __all__ = ["Clock", "decode", "guided_noise", "load_options", "stop_early", "unguided_below"]
 

@@ -22,7 +22,7 @@ One keyframe per line, ``FRAME: prompt``::
 - The prompt is everything after the first colon that follows the frame (and its options
   block), so a prompt may itself contain colons, brackets and compel weighting syntax:
   ``(red)1.2``, ``blue++``, ``("a cat", "a dog").blend(0.5, 0.5)``. Its parentheses (and a
-  negative prompt's) must pair up (``studio.prompt_brackets``; ``\\(`` is a bracket that is
+  negative prompt's) must pair up (``studio.languages.brackets``; ``\\(`` is a bracket that is
   only text).
 - A per-keyframe negative prompt follows ``| negative:`` on the same line (spaces around
   ``|`` and ``:`` are optional): ``48: a sky | negative: clouds``. An empty one
@@ -51,7 +51,7 @@ import re
 from dataclasses import dataclass, field
 
 from studio.errors import ScheduleError
-from studio.prompt_brackets import unmatched_bracket
+from studio.languages.brackets import unmatched_bracket
 
 __all__ = [
     "MAX_FRAME",

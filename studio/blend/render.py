@@ -1,7 +1,7 @@
 """Latent-blending transitions: the render entry point for ``BlendSpec``.
 
 A movie through prompts ``P_0 .. P_{K-1}`` is ``K - 1`` transitions, each a tree of diffusion
-trajectories (``studio.blend_tree``). ``render_blend`` reads as the steps of the data flow:
+trajectories (``studio.blend.tree``). ``render_blend`` reads as the steps of the data flow:
 
 1. check the spec and plan the movie (tree, seeds, video length, joins);
 2. load the model and build one scheduler of this run's own; each trajectory runs on its own
@@ -11,15 +11,15 @@ trajectories (``studio.blend_tree``). ``render_blend`` reads as the steps of the
    for the transition after it), then the in-between frames, each branching off its two
    neighbours at its level's injection step (adaptive: between the neighbours whose images
    differ most), each decoded as soon as it is made; with an inpainting mask, every
-   trajectory's fixed region is held on the reference (``studio.blend_inpaint``);
+   trajectory's fixed region is held on the reference (``studio.blend.inpaint``);
 5. with an upscale stage, render the transition's frames again through the upscaler with
-   the same tree (``studio.blend_upscale``); stream the transition's video frames (the fill
+   the same tree (``studio.blend.upscale``); stream the transition's video frames (the fill
    between diffusion frames) to the writer and drop everything of it but its right keyframe;
 6. finish the file; the result carries the diffusion frames made and the tree.
 
 Trajectories live on the device as ``{step index: latent entering that step}`` (the final
 latent under index ``N``), holding only the steps a child or the crossfeed will read. A
-branch at step ``k`` runs on a fresh scheduler copy from index ``k`` (``studio.trajectory``).
+branch at step ``k`` runs on a fresh scheduler copy from index ``k`` (``studio.pipeline.trajectory``).
 """
 
 from __future__ import annotations
@@ -32,20 +32,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from studio.animate import open_model, output_path
-from studio.blend_inpaint import InpaintGuide
-from studio.blend_plan import BlendPlan, plan_blend, segment_sources
-from studio.blend_upscale import UpscaleStage
-from studio.checkpoint import FrameCheckpoint
+from studio.animation.render import open_model, output_path
+from studio.blend.inpaint import InpaintGuide
+from studio.blend.perceptual import ssim_distance
+from studio.blend.plan import BlendPlan, plan_blend, segment_sources
+from studio.blend.upscale import UpscaleStage
 from studio.errors import SpecError
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
-from studio.interpolate import lerp, slerp
-from studio.models import ModelManager, make_scheduler
-from studio.perceptual import ssim_distance
-from studio.render_common import Clock, decode, load_options, stop_early
+from studio.media.checkpoint import FrameCheckpoint
+from studio.media.writers import open_writer
+from studio.pipeline.common import Clock, decode, load_options, stop_early
+from studio.pipeline.interpolate import lerp, slerp
+from studio.pipeline.models import ModelManager, make_scheduler
+from studio.pipeline.trajectory import run_trajectory
 from studio.spec import BlendSpec
-from studio.trajectory import run_trajectory
-from studio.writers import open_writer
 
 __all__ = ["DISTANCES", "render_blend"]
 
@@ -104,7 +104,7 @@ def render_blend(
     stay on disk as a playable file.
 
     Each finished transition is checkpointed (its video frames, and the trajectories the
-    next transition reads: ``studio.checkpoint``); with ``resume``, a killed render of the
+    next transition reads: ``studio.media.checkpoint``); with ``resume``, a killed render of the
     same spec into the same ``out_dir`` goes on from its last finished transition and makes
     the same file an uninterrupted render makes. ``denoise_steps`` then counts every
     attempt's steps that made a frame, and ``extra["resume"]`` what this attempt did. The
@@ -426,7 +426,7 @@ class _Transitions:
         return cond if uncond is None else torch.cat([uncond, cond])
 
     def _run(self, x, start, text, guidance, generator, feed, masked) -> dict[int, torch.Tensor]:
-        """Denoise ``x`` (entering step ``start``) to the end (``studio.trajectory``).
+        """Denoise ``x`` (entering step ``start``) to the end (``studio.pipeline.trajectory``).
 
         ``feed``: ``(parent_a, parent_b, w)`` for the parental crossfeed, or None.
         ``masked``: hold the inpainting mask's fixed region on the reference after each step.

@@ -2,7 +2,7 @@
 
 A reference is one of:
 
-- ``builtin:NAME``: a model that ships with the studio (``studio.builtin``);
+- ``builtin:NAME``: a model that ships with the studio (``studio.pipeline.builtin``);
 - a local diffusers folder (it has a ``model_index.json``);
 - a single ``.safetensors`` / ``.ckpt`` checkpoint file;
 - a Hugging Face Hub id such as ``stabilityai/sd-turbo`` (used from the local Hugging Face
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from studio.builtin import builtin_folder
 from studio.errors import ModelLoadError, SpecError
+from studio.pipeline.builtin import builtin_folder
 
 __all__ = [
     "LoadOptions",

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio import shapes
 from studio.errors import ModelLoadError
+from training.shapes import dataset as shapes
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def _build_tiny():
         UNet2DConditionModel,
     )
 
-    from studio.vocab import build_tokenizer
+    from studio.pipeline.vocab import build_tokenizer
 
     tokenizer = build_tokenizer()
     # Each component from its own fixed seed, so changing one never changes the others.
@@ -198,7 +198,7 @@ def recommended_guidance_stop(model_ref: str) -> float:
 
 
 def vocabulary(model_ref: str) -> dict[str, tuple[str, ...]] | None:
-    """The words a built-in model learnt, by kind (``studio.shapes.vocabulary``); None for
+    """The words a built-in model learnt, by kind (``training.shapes.dataset.vocabulary``); None for
     a model that takes any text."""
     model = _builtin(model_ref)
     return None if model is None or model.words is None else model.words()

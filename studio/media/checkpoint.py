@@ -204,7 +204,7 @@ def _read_state(folder: Path, fingerprint: str) -> dict[str, Any] | None:
 
 def _remove_partial_outputs(out_dir: Path, name: str) -> None:
     """Remove what a killed writer of ``name`` left: its hidden temporary files
-    (``studio.writers`` names them ``.<name>.<token>.<suffix>``) and a PNG folder's frames."""
+    (``studio.media.writers`` names them ``.<name>.<token>.<suffix>``) and a PNG folder's frames."""
     if not out_dir.is_dir():
         return
     for leftover in out_dir.glob(f".{name}.*"):

@@ -14,7 +14,7 @@ frames and a slower one drops them; ``n`` input frames give ``ceil(n * fps_out /
 output frames (``resample_indices``).
 
 Relative paths (dashboard uploads are stored relative to ``STUDIO_HOME``) are resolved by
-``studio.audio.resolve_media_path``, the one rule for every media path of a spec.
+``studio.audio.analysis.resolve_media_path``, the one rule for every media path of a spec.
 """
 
 from __future__ import annotations
@@ -136,8 +136,8 @@ def resolve_input_path(path: str | Path) -> Path:
     """Where a media path of a spec points: absolute as given; relative, from the working
     folder if the file is there, else under ``STUDIO_HOME`` (dashboard uploads)."""
     try:
-        from studio.audio import resolve_media_path
-    except ImportError:  # studio.audio is being written alongside; the same rule meanwhile
+        from studio.audio.analysis import resolve_media_path
+    except ImportError:  # studio.audio.analysis is being written alongside; the same rule meanwhile
         given = Path(path).expanduser()
         if given.is_absolute() or given.exists():
             return given

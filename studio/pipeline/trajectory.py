@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from studio.errors import SpecError
-from studio.render_common import guided_noise, unguided_below
+from studio.pipeline.common import guided_noise, unguided_below
 
 __all__ = ["run_trajectory"]
 
@@ -45,7 +45,7 @@ def run_trajectory(
 
     ``text``: (1, L, D), or (2, L, D) ``[uncond, cond]`` for classifier-free guidance at
     ``guidance``, skipped in the last ``guidance_stop`` of the noise schedule (see
-    ``studio.render_common.guided_noise``). ``image``/``class_labels``: an upscaler's extra
+    ``studio.pipeline.common.guided_noise``). ``image``/``class_labels``: an upscaler's extra
     input, concatenated to the latents along channels (batched like ``text``), and its noise
     level. ``after_step(i, x)``
     may change the latent that enters step ``i`` (crossfeed, inpainting). ``start == 0``

@@ -532,7 +532,7 @@ def timing_progress(
     Returns:
         float64 ``(F,)``: 0 on keyframes and before the first; inside a segment
         non-decreasing, in [0, 1], reaching 1 at its right keyframe (which itself is 0, as
-        it starts the next segment). Feed it to ``studio.easing.frame_weights(progress=...)``.
+        it starts the next segment). Feed it to ``studio.languages.easing.frame_weights(progress=...)``.
     """
     keys = np.asarray(key_frames, dtype=np.int64)
     envelope = np.asarray(envelope, dtype=np.float64)
@@ -616,7 +616,7 @@ def _check_fps(fps: float) -> None:
 
 # -- schedules -------------------------------------------------------------------------------
 
-_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")  # studio.schedule's line breaks, kept by split
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")  # studio.languages.schedule's line breaks, kept by split
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -649,12 +649,18 @@ def merge_keyframes(
     numbers on the keyframe lines change.
 
     Everything else (comments, blank lines, the ``negative:`` line, line endings, the order
-    of lines) is kept. Frames outside ``0 .. studio.schedule.MAX_FRAME`` are ignored.
+    of lines) is kept. Frames outside ``0 .. studio.languages.schedule.MAX_FRAME`` are ignored.
 
     Returns the new text, which ``parse_schedule`` reads. Raises ``ScheduleError`` if
     ``text`` itself does not parse, ``ValueError`` for an unknown mode.
     """
-    from studio.schedule import MAX_FRAME, Keyframe, PromptSchedule, format_schedule, parse_schedule
+    from studio.languages.schedule import (
+        MAX_FRAME,
+        Keyframe,
+        PromptSchedule,
+        format_schedule,
+        parse_schedule,
+    )
 
     if mode not in ("add", "move"):
         raise ValueError(f"mode must be 'add' or 'move', got {mode!r}")

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.curves import naming_curve, parse_curve
 from studio.errors import SpecError
+from studio.languages.curves import naming_curve, parse_curve
 
 __all__ = [
     "MOTION_CURVES",

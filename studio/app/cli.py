@@ -452,7 +452,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
     video (its rate rounded to whole fps, its size to multiples of 8); each such change is
     said on stderr and, with ``--json``, under ``"input"`` (``args.media_payload``).
     """
-    from studio.media import video_info
+    from studio.media.inputs import video_info
 
     i, a, d = spec.input, spec.animation, spec.diffusion
     # Absolute, so that the stored spec still finds the files when re-run from elsewhere.
@@ -518,8 +518,8 @@ def _audio_from_args(audio, args: argparse.Namespace):
 # Spec kind -> (engine module, render function); each takes (spec, out_dir, manager=, events=,
 # cancel=) and returns a RenderResult.
 _ENGINES = {
-    "animation": ("studio.animate", "render_animation"),
-    "blend": ("studio.blend", "render_blend"),
+    "animation": ("studio.animation.render", "render_animation"),
+    "blend": ("studio.blend.render", "render_blend"),
 }
 
 
@@ -549,7 +549,7 @@ def render(
     from db import RunRecorder, Store
     from db.repository import slugify
     from studio.events import Fanout
-    from studio.models import ModelManager
+    from studio.pipeline.models import ModelManager
 
     engine = engine_for(spec.kind)
     spec.check()
@@ -638,7 +638,7 @@ def _resume(run_id: str, *, home=None, manager=None, events=None, cancel=None):
     """``resume``, also returning where the result was delivered (None: nowhere extra)."""
     from db import RunRecorder, Store
     from studio.events import Fanout
-    from studio.models import ModelManager
+    from studio.pipeline.models import ModelManager
 
     store = Store.open(home)
     spec, out = _resumable(store, run_id)
@@ -845,7 +845,7 @@ def out_format(out: Path) -> str:
     Raises ``SpecError`` naming the path and what is supported for any other extension (a
     ``.avi`` would otherwise become a folder of PNGs; a ``.png`` is one picture, not frames).
     """
-    from studio.writers import FORMATS
+    from studio.media.writers import FORMATS
 
     files = {f".{fmt}": fmt for fmt in FORMATS if fmt != "png"}
     suffix = out.suffix.lower()
@@ -1088,7 +1088,7 @@ def _sessions_remote(args: argparse.Namespace) -> int:
 
 
 def _audio_keyframes(args: argparse.Namespace) -> int:
-    from studio.audio import load_audio, onset_keyframes
+    from studio.audio.analysis import load_audio, onset_keyframes
 
     if not 0 < args.fps <= 120:
         raise SpecError(f"--fps must be between 0 (exclusive) and 120, got {args.fps:g}")
@@ -1107,7 +1107,7 @@ def _audio_keyframes(args: argparse.Namespace) -> int:
 
 
 def _models() -> int:
-    from studio.builtin import BUILTIN_MODELS
+    from studio.pipeline.builtin import BUILTIN_MODELS
 
     for name, model in BUILTIN_MODELS.items():
         stop = f"guidance stop {model.guidance_stop:g}  " if model.guidance_stop else ""
@@ -1137,7 +1137,11 @@ def _diffusion_from_args(d, args: argparse.Namespace):
     Without ``--spec`` (or with a new ``--model``) the size, guidance and guidance stop
     default to the model's own.
     """
-    from studio.builtin import recommended_guidance, recommended_guidance_stop, recommended_size
+    from studio.pipeline.builtin import (
+        recommended_guidance,
+        recommended_guidance_stop,
+        recommended_size,
+    )
 
     d = _replace(
         d,

@@ -23,17 +23,16 @@ from pathlib import Path
 
 import torch
 
-from studio.checkpoint import FrameCheckpoint
-from studio.coherence import Coherence
-from studio.color import ColorReference
+from studio.animation.coherence import Coherence
+from studio.animation.motion import warp
+from studio.animation.plan import AnimationPlan, plan_animation
 from studio.errors import ScheduleError
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
-from studio.interpolate import lerp, slerp
-from studio.media import InputMedia, check_inputs, load_image, stream_video
-from studio.models import ModelManager, make_scheduler
-from studio.motion import warp
-from studio.plan import AnimationPlan, plan_animation
-from studio.render_common import (
+from studio.media.checkpoint import FrameCheckpoint
+from studio.media.color import ColorReference
+from studio.media.inputs import InputMedia, check_inputs, load_image, stream_video
+from studio.media.writers import open_writer
+from studio.pipeline.common import (
     Clock,
     decode,
     guided_noise,
@@ -41,9 +40,10 @@ from studio.render_common import (
     stop_early,
     unguided_below,
 )
+from studio.pipeline.interpolate import lerp, slerp
+from studio.pipeline.models import ModelManager, make_scheduler
 from studio.spec import AnimationSpec
 from studio.versions import library_versions
-from studio.writers import open_writer
 
 __all__ = ["open_model", "output_path", "render_animation"]
 
@@ -65,7 +65,7 @@ def render_animation(
 ) -> RenderResult:
     """Render ``spec`` into ``out_dir`` and return what was made.
 
-    Finished frames are kept in a checkpoint as they are written (``studio.checkpoint``);
+    Finished frames are kept in a checkpoint as they are written (``studio.media.checkpoint``);
     with ``resume``, a render of the same spec into the same ``out_dir`` that was killed
     goes on from its last finished batch and makes the same file an uninterrupted render
     makes. ``result.denoise_steps`` then counts the steps of every attempt that made a frame
@@ -186,7 +186,7 @@ def render_animation(
         output, notes = _add_soundtrack(spec, output, clock)
         if spec.input.keep_audio and not _audio_path(spec):
             with clock.stage("write"):
-                from studio.writers import mux_audio
+                from studio.media.writers import mux_audio
 
                 output = mux_audio(output, media.video.path)
         checkpoint.remove()
@@ -464,8 +464,8 @@ def _add_soundtrack(spec: AnimationSpec, output, clock):
             f"{output.kind.upper()} output has no sound, so the audio track was not added "
             "(it still drives timing and curves); choose mp4 to hear it"
         ]
-    from studio.audio import resolve_media_path
-    from studio.writers import mux_audio
+    from studio.audio.analysis import resolve_media_path
+    from studio.media.writers import mux_audio
 
     with clock.stage("audio"):
         return mux_audio(output, resolve_media_path(a.path)), []
@@ -476,9 +476,9 @@ def _curve_variables(spec: AnimationSpec, input_frames: int | None):
     path = _audio_path(spec)
     if not path:
         return None
-    from studio.audio import audio_envelope
-    from studio.media import resolve_input_path
-    from studio.schedule import parse_schedule
+    from studio.audio.analysis import audio_envelope
+    from studio.languages.schedule import parse_schedule
+    from studio.media.inputs import resolve_input_path
 
     frames = input_frames or parse_schedule(spec.prompts.schedule).frame_count
     envelope = audio_envelope(

@@ -8,10 +8,10 @@ One prompt per line, in the order the movie visits them::
     a green star | negative: blurry
 
 - ``[seed=N]`` before the prompt gives that keyframe its own seed (default: the base seed
-  plus the keyframe's index, ``studio.blend_plan``);
+  plus the keyframe's index, ``studio.blend.plan``);
 - ``| negative: TEXT`` after it gives that keyframe its own negative prompt (``| negative:``
   with nothing after it: none for this keyframe, whatever the default is);
-- brackets of compel's weighting syntax must pair up in both (``studio.prompt_brackets``).
+- brackets of compel's weighting syntax must pair up in both (``studio.languages.brackets``).
 
 ``format_prompt_lines`` writes keyframes back in this form, so that "restore settings" shows
 a recorded spec in the page: ``parse_prompt_lines(format_prompt_lines(k)) == k``.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from studio.errors import PromptListError
-from studio.prompt_brackets import unmatched_bracket
+from studio.languages.brackets import unmatched_bracket
 from studio.spec import BlendKeyframe
 
 __all__ = ["format_prompt_lines", "parse_prompt_lines"]

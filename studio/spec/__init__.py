@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from studio.errors import NegativePromptError, PromptListError, SpecError
-from studio.prompt_brackets import unmatched_bracket
+from studio.languages.brackets import unmatched_bracket
 
 __all__ = [
     "BLEND_PRESETS",
@@ -51,13 +51,13 @@ __all__ = [
 SCHEMA_VERSION = 2  # 2: DiffusionSettings.guidance_stop
 DEFAULT_MODEL = "builtin:shapes"
 
-# Names the user may pick; studio.models maps each to a diffusers scheduler class.
+# Names the user may pick; studio.pipeline.models maps each to a diffusers scheduler class.
 SCHEDULERS = ("ddim", "euler", "euler_a", "dpm++", "pndm", "lms", "heun", "unipc")
 # A blend branch starts a fresh scheduler part-way through the schedule. These restart
 # cleanly there (multistep ones warm up again at first order); PNDM and Heun repeat
 # timesteps, and LMS weights a history the fresh scheduler does not have.
 BLEND_SCHEDULERS = ("ddim", "euler", "euler_a", "dpm++", "unipc")
-# Preset -> diffusion frames per transition (both keyframes included); see studio.blend_tree.
+# Preset -> diffusion frames per transition (both keyframes included); see studio.blend.tree.
 BLEND_PRESETS = {"lowest": 5, "low": 9, "medium": 17, "high": 25, "ultra": 41}
 
 Interpolation = Literal["slerp", "lerp"]
@@ -128,7 +128,7 @@ class OutputSettings:
 
 @dataclass(frozen=True)
 class AudioSettings:
-    """A soundtrack (``studio.audio``): what drives timing and curves, and what MP4 output plays.
+    """A soundtrack (``studio.audio.analysis``): what drives timing and curves, and what MP4 output plays.
 
     ``path``: a wav, mp3, ogg or flac file ("" = none), as the user gave it or relative to
     ``STUDIO_HOME`` for dashboard uploads. ``component``: the part of the track that is
@@ -148,7 +148,7 @@ class AudioSettings:
 
 @dataclass(frozen=True)
 class InputSettings:
-    """Footage the frames start from (``studio.media`` reads it; one of the two, or neither).
+    """Footage the frames start from (``studio.media.inputs`` reads it; one of the two, or neither).
 
     ``image``: one init image for every frame (resized to the spec's size). ``video``: each
     of its frames, resampled to the animation's fps by timestamp, is the init of one output
@@ -164,7 +164,7 @@ class InputSettings:
 
 @dataclass(frozen=True)
 class MotionSettings:
-    """2D motion, img2img strength, coherence and colour matching (``studio.motion``).
+    """2D motion, img2img strength, coherence and colour matching (``studio.animation.motion``).
 
     Curves are in the curve language with the variables ``t`` (frame) and ``audio`` (the
     audio envelope in [0, 1]); "" means none. ``zoom`` (factor per frame, 1 = still),
@@ -290,8 +290,8 @@ class AnimationSpec(_Spec):
         if a.easing == "curve" and not a.easing_curve.strip():
             raise SpecError("easing 'curve' needs an easing curve, e.g. '0: (s**2)'")
         # Parsing is the check for the two languages; imported here to keep this module light.
-        from studio.curves import naming_curve, parse_curve
-        from studio.schedule import parse_schedule
+        from studio.languages.curves import naming_curve, parse_curve
+        from studio.languages.schedule import parse_schedule
 
         parse_schedule(self.prompts.schedule)
         _check_negative_prompt(self.prompts.negative_prompt)
@@ -303,7 +303,7 @@ class AnimationSpec(_Spec):
             raise SpecError(
                 f"keep audio needs mp4 output (a {self.output.format} has no sound track)"
             )
-        from studio.media import check_inputs  # probes once per version of the file
+        from studio.media.inputs import check_inputs  # probes once per version of the file
 
         check_inputs(self)
         _check_audio(self.audio)
@@ -320,7 +320,7 @@ def _check_negative_prompt(text: str) -> None:
 
 
 def _check_audio(audio: AudioSettings) -> None:
-    """The audio group; a named track must be one ``studio.audio`` can read (``MediaError``)."""
+    """The audio group; a named track must be one ``studio.audio.analysis`` can read (``MediaError``)."""
     if audio.component not in typing.get_args(AudioComponent):
         raise SpecError(
             f"audio component must be percussive, harmonic or both, got {audio.component!r}"
@@ -330,14 +330,14 @@ def _check_audio(audio: AudioSettings) -> None:
     if audio.timing and not audio.path:
         raise SpecError("audio timing needs an audio file")
     if audio.path:
-        from studio.audio import check_audio  # decodes once per version of the file
+        from studio.audio.analysis import check_audio  # decodes once per version of the file
 
         check_audio(audio.path)
 
 
 def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:
-    """Settings of the input and motion groups; media files are checked by ``studio.media``."""
-    from studio.curves import naming_curve, parse_curve
+    """Settings of the input and motion groups; media files are checked by ``studio.media.inputs``."""
+    from studio.languages.curves import naming_curve, parse_curve
 
     if i.image and i.video:
         raise SpecError(
@@ -398,7 +398,7 @@ class BlendPromptSettings:
 class BlendSettings:
     """The tree of trajectories of each transition, and how its frames are placed.
 
-    Setup (``studio.blend_tree`` turns it into levels of branches):
+    Setup (``studio.blend.tree`` turns it into levels of branches):
 
     - ``preset``: ``BLEND_PRESETS[preset]`` diffusion frames per transition, built like ``auto``;
     - ``auto``: ``diffusion_frames`` per transition (both keyframes included), levels and
@@ -426,7 +426,7 @@ class BlendSettings:
 
     Inpainting: ``inpaint_mask`` is a picture file, white where the movie transitions and
     black where it stays fixed on ``inpaint_image`` (a picture file) or, when that is empty,
-    on the first keyframe (``studio.blend_inpaint``). Empty: no inpainting.
+    on the first keyframe (``studio.blend.inpaint``). Empty: no inpainting.
     """
 
     setup: BlendSetup = "preset"
@@ -494,11 +494,11 @@ class BlendSpec(_Spec):
     def check(self) -> None:
         """Raise ``SpecError`` naming the bad value or the impossible setup.
 
-        Besides ranges this checks that the tree can be built (``studio.blend_tree``) and that
+        Besides ranges this checks that the tree can be built (``studio.blend.tree``) and that
         the video length fits it: with ``fill == "none"`` the tree must make exactly
         ``duration * fps`` frames; with ``crossfade`` it must not make more than that.
         """
-        from studio.blend_plan import plan_blend  # the plan's own checks; keeps this light
+        from studio.blend.plan import plan_blend  # the plan's own checks; keeps this light
 
         plan_blend(self)
 

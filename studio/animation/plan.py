@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from studio.curves import naming_curve, parse_curve
-from studio.easing import FrameWeights, frame_weights
+from studio.animation.motion import FrameCurves, evaluate_curves, img2img_steps, init_kinds
 from studio.errors import SpecError
-from studio.motion import FrameCurves, evaluate_curves, img2img_steps, init_kinds
-from studio.schedule import PromptSchedule, parse_schedule
+from studio.languages.curves import naming_curve, parse_curve
+from studio.languages.easing import FrameWeights, frame_weights
+from studio.languages.schedule import PromptSchedule, parse_schedule
 from studio.spec import AnimationSpec
 
 __all__ = ["AnimationPlan", "plan_animation"]
@@ -31,7 +31,7 @@ class AnimationPlan:
     prompts: tuple[str, ...]  # positive prompt per keyframe
     negatives: tuple[str, ...]  # negative prompt per keyframe ("" for none)
     batches: tuple[range, ...]  # frame indices denoised together
-    # Per frame (studio.motion): the curves, where it starts (noise, image, video, feedback)
+    # Per frame (studio.animation.motion): the curves, where it starts (noise, image, video, feedback)
     # and how many denoise steps it runs (fewer for img2img).
     curves: FrameCurves | None = None
     init_kinds: tuple[str, ...] = ()
@@ -84,7 +84,7 @@ def plan_animation(
     """Check ``spec`` and work out every frame. Raises the spec's own errors, nothing else.
 
     ``input_frames``: the frame count a video input gives at the spec's fps
-    (``studio.media.VideoInfo.output_frames``). It sets the length: frames after the last
+    (``studio.media.inputs.VideoInfo.output_frames``). It sets the length: frames after the last
     keyframe hold its prompt, and a keyframe at or after ``input_frames`` is a ``SpecError``
     (the video would end before it). ``curve_variables``: ``audio`` for the motion curves,
     shape ``(frames,)`` (zeros when not given).
@@ -157,8 +157,8 @@ def _audio_timing(
     if not (a.timing or reads_audio):
         return None, None
     frames = schedule.frame_count
-    # studio.audio imports numpy only; librosa loads inside, when a track is analysed.
-    from studio.audio import audio_envelope, timing_progress
+    # studio.audio.analysis imports numpy only; librosa loads inside, when a track is analysed.
+    from studio.audio.analysis import audio_envelope, timing_progress
 
     if a.path:
         envelope = audio_envelope(a.path, a.component, spec.animation.fps, frames)

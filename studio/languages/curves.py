@@ -57,7 +57,7 @@ from functools import reduce
 import numpy as np
 
 from studio.errors import CurveError
-from studio.schedule import MAX_FRAME
+from studio.languages.schedule import MAX_FRAME
 
 __all__ = [
     "CONSTANTS",

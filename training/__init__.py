@@ -1,0 +1,1 @@
+"""How builtin:shapes was made: not imported by the product."""
