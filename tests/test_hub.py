@@ -720,8 +720,8 @@ def minimal_manifest(path: str) -> bytes:
 
 def test_a_minimal_manifest_parses() -> None:
     manifest = parse_manifest(minimal_manifest(f"outputs/{RUN_ID}/video.mp4"), "test")
-    assert manifest.runs[0]["plan"] == {} and manifest.files[0].bytes == 1
-    assert manifest.session["created_at"].tzinfo is not None
+    assert manifest.runs[0].plan == {} and manifest.files[0].bytes == 1
+    assert manifest.session.created_at.tzinfo is not None
 
 
 SEGMENTS = [
