@@ -611,6 +611,53 @@ def test_a_minimal_manifest_parses() -> None:
     assert manifest.session.created_at.tzinfo is not None
 
 
+def _run(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda manifest: manifest["runs"][0].update(changes)
+
+
+REFUSED_FIELDS = [
+    ("bool seed", _run(seed=True), r"runs\[0\]\.seed must be an integer, got True"),
+    ("negative seed", _run(seed=-1), r"runs\[0\]\.seed must be at least 0, got -1"),
+    ("unknown status", _run(status="done!"), r"runs\[0\]\.status must be one of .*'done!'"),
+    ("naive time", _run(created_at="2026-01-01T12:00:00"), "created_at must be an ISO 8601"),
+    ("spec not an object", _run(spec=[1]), r"runs\[0\]\.spec must be an object"),
+    ("run id", _run(id="x"), r"runs\[0\]\.id must be a run id like"),
+    ("long tag", lambda m: m["session"].update(tags=["x" * 65]), r"session\.tags\[0\] is longer"),
+    ("bad slug", lambda m: m["session"].update(slug="A B"), "session.slug is not a valid slug"),
+    ("sha256", lambda m: m["files"][0].update(sha256="A" * 64), "64 lowercase hex digits"),
+    ("not a list", lambda m: m.update(inputs={}), "inputs must be a list, got {}"),
+    ("item not an object", lambda m: m["runs"].append(7), r"runs\[1\] must be an object, got 7"),
+    ("two runs one id", lambda m: m["runs"].append(m["runs"][0]), "two runs have the same id"),
+    (
+        "several problems",
+        lambda m: [m["runs"][0].pop(key) for key in ("seed", "spec", "kind")],
+        r"runs\[0\]\.kind is missing \(and 2 more problems\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [r[1:] for r in REFUSED_FIELDS], ids=[r[0] for r in REFUSED_FIELDS]
+)
+def test_a_refused_field_is_named_with_the_check_it_failed(
+    change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    manifest = json.loads(minimal_manifest(f"outputs/{RUN_ID}/video.mp4"))
+    change(manifest)
+    with pytest.raises(HubSyncError, match=f"^refused test: .*{message}.*; nothing was written$"):
+        parse_manifest(json.dumps(manifest).encode(), "test")
+
+
+def test_duplicate_keys_are_refused_and_unknown_keys_ignored() -> None:
+    text = minimal_manifest(f"outputs/{RUN_ID}/video.mp4").decode()
+    with pytest.raises(HubSyncError, match="not valid JSON .*duplicate key 'format'"):
+        parse_manifest(('{"format": 1, ' + text[1:]).encode(), "test")
+    later = json.loads(text)
+    later["runs"][0]["added_by_a_later_version"] = {"x": 1}
+    manifest = parse_manifest(json.dumps(later).encode(), "test")
+    assert manifest.runs[0].id == RUN_ID
+
+
 SEGMENTS = [
     "outputs",
     "inputs",
