@@ -1,4 +1,4 @@
-"""The session manifest: ``<slug>/session.json`` in a Hub repo, built here and checked here.
+"""The session manifest: ``<slug>/session.json`` in a Hub repo, as pydantic models.
 
 Example (shortened)::
 
@@ -21,7 +21,13 @@ Paths are relative to the session folder. ``files`` lists every file once: an ou
 a file, each frame of an output that is a folder of PNG frames (its row's sha256 is the folder
 digest of ``db.files.digest``), and each input. Run and output rows are ``run_to_dict`` and
 ``output_to_dict`` without what only means something on one machine (row ids, pid, hostname,
-the ``--out`` path a run also delivers to) and without ``hub_repo``/``last_sync_at``.
+the ``--out`` path a run also delivers to) and without ``hub_repo``/``last_sync_at``. The
+manifest of a local session is built by ``db.hub.snapshot.build_manifest``.
+
+A manifest comes from a repo anyone may have written, so ``parse_manifest`` trusts nothing:
+the models are strict (no coercion: ``"7"`` is not a seed), every string, list and size has a
+cap, every path is checked to stay inside its folder of the session, and the files must match
+the rows. A refusal names the field (``runs[3].seed must be an integer, got '7'``).
 
 Schema versions: a reader refuses a manifest whose ``schema_version`` is newer than
 ``MANIFEST_SCHEMA_VERSION`` and ignores keys it does not know, so a later version may add
@@ -33,27 +39,24 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+import reprlib
 from datetime import datetime
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    model_validator,
+)
 
 from db.errors import HubSyncError
-from db.files import digest, folder_members
-from db.models import RUN_STATUSES, Output
-from db.paths import resolve_in_home
-from db.repository import (
-    MAX_SEED,
-    SLUG_MAX_LENGTH,
-    check_no_active_runs,
-    get_session,
-    list_runs,
-    output_to_dict,
-    run_to_dict,
-    session_to_dict,
-    validate_slug,
-)
-from db.store import Store
+from db.models import RUN_STATUSES
+from db.repository import MAX_SEED, SLUG_MAX_LENGTH, TAG_MAX_LENGTH, validate_slug
 
 __all__ = [
     "FORMAT",
@@ -64,11 +67,15 @@ __all__ = [
     "MAX_MANIFEST_BYTES",
     "MAX_RUNS",
     "MAX_SESSION_BYTES",
-    "LocalSession",
+    "InputEntry",
     "Manifest",
+    "ManifestError",
     "ManifestFile",
     "NotAManifest",
-    "build_manifest",
+    "OutputEntry",
+    "RunEntry",
+    "SessionEntry",
+    "check_manifest",
     "dump_manifest",
     "parse_manifest",
     "refusal",
@@ -79,213 +86,291 @@ MANIFEST_NAME = "session.json"
 MANIFEST_SCHEMA_VERSION = 1
 
 # Caps on what a pull accepts, checked against the manifest before anything is downloaded.
+# The byte caps are read when a manifest is checked (a test lowers them).
 MAX_MANIFEST_BYTES = 16 * 2**20
 MAX_FILE_BYTES = 8 * 2**30
 MAX_SESSION_BYTES = 64 * 2**30
 MAX_FILES = 100_000
 MAX_RUNS = 100_000
+MAX_PATH_LENGTH = 1000
+MAX_NAME_LENGTH = 255
 
-_RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_INT32 = 2**31 - 1
+_RUN_ID_PATTERN = r"^\d{8}-\d{6}-[0-9a-f]{6}$"
+_SHA256_PATTERN = r"^[0-9a-f]{64}$"
+_RUN_ID = re.compile(_RUN_ID_PATTERN)
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class ManifestFile:
-    """One file of a session: ``path`` relative to the session folder (POSIX), its sha256 and
-    size in bytes."""
-
-    path: str
-    sha256: str
-    bytes: int
-
-
-# -- building a manifest from the store ----------------------------------------------------
-
-
-@dataclass
-class LocalSession:
-    """A local session ready to push: its manifest (as a dict) and, in path order, each file
-    it lists with the local file that holds it."""
-
-    manifest: dict[str, Any]
-    files: list[tuple[ManifestFile, Path]]
-
-
-def build_manifest(store: Store, slug: str) -> LocalSession:
-    """The manifest of local session ``slug`` and its files, each checked against its row.
-
-    The result passes the same checks as a pulled manifest: what is pushed can be pulled.
-
-    Raises ``NotFound`` for an unknown slug, ``SessionBusy`` while a run of it is queued or
-    running, and ``HubSyncError`` for a file that is missing, a link, outside the session's
-    folders, changed since it was recorded (its sha256 or size differs from its row), over a
-    size cap, or named in a way a pull would refuse.
-    """
-    home = store.home
-    files: dict[str, tuple[ManifestFile, Path]] = {}
-
-    def add(entry: ManifestFile, path: Path) -> None:
-        if entry.path in files and files[entry.path][0] != entry:
-            raise HubSyncError(f"two rows of session {slug!r} name {entry.path} differently")
-        files[entry.path] = (entry, path)
-
-    with store.session() as s:
-        session = get_session(s, slug)
-        check_no_active_runs(s, session, "push")
-        runs = sorted(list_runs(s, session_slug=slug), key=lambda r: (r.created_at, r.id))
-        run_entries = []
-        for run in runs:
-            entry = run_to_dict(run)
-            for private in ("session", "pid", "hostname", "deliver_to"):
-                del entry[private]
-            entry["outputs"] = []
-            for output in run.outputs:
-                relative = _session_relative(output.path, "outputs", slug)
-                if not relative.startswith(f"outputs/{run.id}/"):
-                    raise HubSyncError(
-                        f"output {output.path} of run {run.id} is not inside "
-                        f"outputs/{slug}/{run.id}/, so it cannot be pushed"
-                    )
-                for member, path in _output_files(home, output, relative, run.id):
-                    add(member, path)
-                row = output_to_dict(output)
-                del row["id"], row["run_id"]
-                entry["outputs"].append({**row, "path": relative})
-            run_entries.append(entry)
-        input_entries = []
-        for media in sorted(session.inputs, key=lambda m: m.id):
-            relative = _session_relative(media.path, "inputs", slug)
-            path = _checked_file(home, media.path, media.sha256, media.bytes, "input media")
-            add(ManifestFile(relative, media.sha256, media.bytes), path)
-            input_entries.append(
-                {
-                    "kind": media.kind,
-                    "path": relative,
-                    "sha256": media.sha256,
-                    "bytes": media.bytes,
-                    "meta": media.meta,
-                    "created_at": media.created_at.isoformat(),
-                }
-            )
-        fields = session_to_dict(session)
-        del fields["hub_repo"], fields["last_sync_at"]
-
-    ordered = [files[path] for path in sorted(files)]
-    manifest = {
-        "format": FORMAT,
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "session": fields,
-        "runs": run_entries,
-        "inputs": input_entries,
-        "files": [{"path": f.path, "sha256": f.sha256, "bytes": f.bytes} for f, _ in ordered],
-    }
-    try:
-        _check_manifest(json.loads(dump_manifest(manifest)), MANIFEST_SCHEMA_VERSION)
-    except _Invalid as exc:
-        raise HubSyncError(f"session {slug!r} cannot be pushed: {exc}") from None
-    return LocalSession(manifest=manifest, files=ordered)
-
-
-def _session_relative(stored: str, folder: str, slug: str) -> str:
-    """``outputs/<slug>/x/y`` -> ``outputs/x/y`` (the path inside the session folder)."""
-    prefix = f"{folder}/{slug}/"
-    if not stored.startswith(prefix):
-        raise HubSyncError(
-            f"{stored} is not inside {prefix} of STUDIO_HOME, so it cannot be pushed"
-        )
-    return f"{folder}/{stored[len(prefix) :]}"
-
-
-def _output_files(
-    home: Path, output: Output, relative: str, run_id: str
-) -> list[tuple[ManifestFile, Path]]:
-    """The files of one output row (one file, or a folder's frames), checked against it."""
-    path = resolve_in_home(home, output.path)
-    if path.is_symlink():
-        raise HubSyncError(f"output {output.path} of run {run_id} is a link; links are not pushed")
-    if path.is_file():
-        _checked_file(home, output.path, output.sha256, output.bytes, f"output of run {run_id}")
-        return [(ManifestFile(relative, output.sha256, output.bytes), path)]
-    if not path.is_dir():
-        raise HubSyncError(
-            f"output {output.path} of run {run_id} is missing from STUDIO_HOME; "
-            "delete the run or restore the file before pushing"
-        )
-    # A folder of frames: hash each frame, and the folder as db.files.digest does, in one read.
-    folder_hash = hashlib.sha256()
-    members: list[tuple[ManifestFile, Path]] = []
-    total = 0
-    for member in folder_members(path):
-        if member.is_symlink():
-            raise HubSyncError(f"{member} is a link; links are not pushed")
-        file_hash = hashlib.sha256()
-        folder_hash.update(member.name.encode("utf-8") + b"\0")
-        size = 0
-        with member.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                file_hash.update(chunk)
-                folder_hash.update(chunk)
-                size += len(chunk)
-        folder_hash.update(b"\0")
-        total += size
-        members.append(
-            (ManifestFile(f"{relative}/{member.name}", file_hash.hexdigest(), size), member)
-        )
-    if (folder_hash.hexdigest(), total) != (output.sha256, output.bytes):
-        raise HubSyncError(
-            f"frames in {output.path} (run {run_id}) changed since they were recorded; "
-            "they no longer match their sha256, so they are not pushed"
-        )
-    return members
-
-
-def _checked_file(home: Path, stored: str, sha256: str, size: int, what: str) -> Path:
-    path = resolve_in_home(home, stored)
-    if path.is_symlink() or not path.is_file():
-        state = "a link" if path.is_symlink() else "missing from STUDIO_HOME"
-        raise HubSyncError(f"{what} {stored} is {state}; it cannot be pushed")
-    if digest(path) != (sha256, size):
-        raise HubSyncError(
-            f"{what} {stored} changed since it was recorded (its sha256 or size differs); "
-            "it is not pushed"
-        )
-    return path
-
-
-def dump_manifest(manifest: dict[str, Any]) -> bytes:
-    """The manifest as UTF-8 JSON bytes."""
-    # Deterministic bytes: an unchanged session gives an unchanged manifest, hence no commit.
-    return (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
-# -- reading a manifest, checked ---------------------------------------------------------
 
 
 class NotAManifest(HubSyncError):
     """A ``session.json`` without the format marker: not a Latent Studio session at all."""
 
 
-class _Invalid(Exception):
-    """One failed check of a manifest; the message names the field."""
-
-
-@dataclass
-class Manifest:
-    """A manifest that passed every check: timestamps are aware datetimes, paths are safe,
-    every file belongs to an output or input row and every row is backed by its files."""
-
-    schema_version: int
-    session: dict[str, Any]
-    runs: list[dict[str, Any]]
-    inputs: list[dict[str, Any]]
-    files: list[ManifestFile]
+class ManifestError(ValueError):
+    """One failed check of a manifest; the message names the field (``runs[3].spec ...``)."""
 
 
 def refusal(source: str, problem: str) -> HubSyncError:
     """The error for a pull refused because ``source`` failed a check."""
     return HubSyncError(f"refused {source}: {problem}; nothing was written")
+
+
+# -- field types ---------------------------------------------------------------------------
+
+
+def _aware_time(value: Any) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.utcoffset() is None:
+        raise ManifestError(f"must be an ISO 8601 time with a UTC offset, got {_show(value)}")
+    return parsed
+
+
+def _session_path(*tops: str) -> AfterValidator:
+    """A path relative to the session folder under one of ``tops`` (``outputs``/``inputs``),
+    POSIX, with no way out of it and nothing a file system would treat specially."""
+
+    def check(path: str) -> str:
+        def refuse(why: str) -> ManifestError:
+            return ManifestError(f"{path!r} {why}")
+
+        if "\\" in path:
+            raise refuse("contains a backslash")
+        if path.startswith("/") or re.match(r"[A-Za-z]:", path):  # POSIX or Windows absolute
+            raise refuse("is absolute")
+        parts = path.split("/")
+        for part in parts:
+            if part == "":
+                raise refuse("has an empty segment")
+            if part in (".", ".."):
+                raise refuse(f"climbs out of the session folder with {part!r}")
+            if part.startswith("."):
+                raise refuse(f"has a hidden name {part!r}")
+            # Control characters, and what Windows forbids: a pulled session must fit any disk.
+            if len(part) > MAX_NAME_LENGTH or any(ord(c) < 32 or c in '<>:"|?*\x7f' for c in part):
+                raise refuse("has a name no file may have")
+        if parts[0] not in tops or len(parts) < 2:
+            raise refuse(f"is not inside {' or '.join(top + '/' for top in tops)}")
+        if parts[0] == "outputs" and (len(parts) < 3 or not _RUN_ID.fullmatch(parts[1])):
+            raise refuse("is not inside outputs/<run id>/")
+        return path
+
+    return AfterValidator(check)
+
+
+def _slug(value: str) -> str:
+    try:
+        return validate_slug(value)
+    except ValueError as exc:
+        raise ManifestError(f"is not a valid slug: {exc}") from None
+
+
+def _file_size(size: int) -> int:
+    if size > MAX_FILE_BYTES:
+        raise ManifestError(
+            f"declares {size} bytes, over the cap of {MAX_FILE_BYTES} bytes per file"
+        )
+    return size
+
+
+def _text(max_length: int, *, min_length: int = 0) -> Any:
+    return Annotated[str, Field(min_length=min_length, max_length=max_length)]
+
+
+Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH), AfterValidator(_slug)]
+Title = _text(200, min_length=1)
+Tag = _text(TAG_MAX_LENGTH)
+RunKind = _text(32, min_length=1)
+FileKind = _text(16, min_length=1)
+ModelRef = _text(500)
+ErrorType = _text(200)
+Device = _text(100)
+Count = Annotated[int, Field(ge=0, le=_INT32)]
+Size = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+Sha256 = Annotated[str, Field(pattern=_SHA256_PATTERN)]
+RunId = Annotated[str, Field(pattern=_RUN_ID_PATTERN)]
+Timestamp = Annotated[datetime, PlainValidator(_aware_time)]
+RelativePath = _text(MAX_PATH_LENGTH, min_length=1)
+OutputPath = Annotated[RelativePath, _session_path("outputs")]
+InputPath = Annotated[RelativePath, _session_path("inputs")]
+SessionPath = Annotated[RelativePath, _session_path("outputs", "inputs")]
+# What the studio stores as it is (a spec, timings, versions): any JSON object.
+JsonObject = dict[str, Any]
+
+
+class _Strict(BaseModel):
+    # Strict: no coercion of a wrong type; keys a later version adds are ignored.
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, frozen=True)
+
+
+# -- the models ----------------------------------------------------------------------------
+
+
+class ManifestFile(_Strict):
+    """One file of a session: ``path`` relative to the session folder (POSIX), its sha256 and
+    size in bytes."""
+
+    path: SessionPath
+    sha256: Sha256
+    bytes: Annotated[Size, AfterValidator(_file_size)]
+
+
+class SessionEntry(_Strict):
+    """The session's own fields."""
+
+    slug: Slug
+    title: Title
+    notes: str
+    tags: list[Tag]
+    archived: bool
+    created_at: Timestamp
+
+
+class OutputEntry(_Strict):
+    """A file (or a folder of frames) a run wrote; ``path`` is under ``outputs/<run id>/``."""
+
+    kind: FileKind
+    path: OutputPath
+    sha256: Sha256
+    bytes: Size
+    width: Count
+    height: Count
+    frames: Count
+    fps: float
+    has_audio: bool
+    created_at: Timestamp
+
+
+class InputEntry(_Strict):
+    """An input file of the session (audio, video, an init image), under ``inputs/``."""
+
+    kind: FileKind
+    path: InputPath
+    sha256: Sha256
+    bytes: Size
+    meta: JsonObject
+    created_at: Timestamp
+
+
+class RunEntry(_Strict):
+    """A run: its spec, status, seed, timings and outputs."""
+
+    id: RunId
+    kind: RunKind
+    status: Literal[RUN_STATUSES]
+    error: str | None
+    error_type: ErrorType | None
+    model_ref: ModelRef
+    seed: Seed
+    schema_version: Count
+    frames_done: Count
+    frames_total: Count | None
+    predicted_denoise_steps: Size | None
+    denoise_steps: Size | None
+    timings: JsonObject
+    versions: JsonObject
+    device: Device | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    spec: JsonObject
+    # Added after the first manifests were written (the run's plan, its result's extras):
+    # absent in those, which read as empty.
+    plan: JsonObject = Field(default_factory=dict)
+    extra: JsonObject = Field(default_factory=dict)
+    outputs: Annotated[list[OutputEntry], Field(max_length=MAX_FILES)]
+
+
+class Manifest(_Strict):
+    """A manifest that passed every check: timestamps are aware datetimes, paths are safe,
+    every file belongs to an output or input row and every row is backed by its files."""
+
+    format: Literal[FORMAT]
+    schema_version: Annotated[int, Field(ge=1, le=MANIFEST_SCHEMA_VERSION)]
+    session: SessionEntry
+    runs: Annotated[list[RunEntry], Field(max_length=MAX_RUNS)]
+    inputs: Annotated[list[InputEntry], Field(max_length=MAX_FILES)]
+    files: Annotated[list[ManifestFile], Field(max_length=MAX_FILES)]
+
+    @model_validator(mode="after")
+    def _rows_match_files(self) -> Manifest:
+        outputs = _outputs_by_path(self.runs)
+        total = sum(f.bytes for f in self.files)
+        if total > MAX_SESSION_BYTES:
+            raise ManifestError(
+                f"files total {total} bytes, over the cap of {MAX_SESSION_BYTES} per session"
+            )
+        _check_files_match_rows(self.files, outputs, self.inputs)
+        return self
+
+
+def _outputs_by_path(runs: list[RunEntry]) -> dict[str, tuple[str, OutputEntry]]:
+    """``{path: (run id, output)}``; each output inside its own run's folder, listed once."""
+    if len({run.id for run in runs}) != len(runs):
+        raise ManifestError("two runs have the same id")
+    outputs: dict[str, tuple[str, OutputEntry]] = {}
+    for i, run in enumerate(runs):
+        for j, output in enumerate(run.outputs):
+            where = f"runs[{i}].outputs[{j}].path {output.path!r}"
+            if not output.path.startswith(f"outputs/{run.id}/"):
+                raise ManifestError(f"{where} is not inside outputs/{run.id}/")
+            if output.path in outputs:
+                raise ManifestError(f"{where} is listed twice")
+            outputs[output.path] = (run.id, output)
+    return outputs
+
+
+def _check_files_match_rows(
+    files: list[ManifestFile],
+    outputs: dict[str, tuple[str, OutputEntry]],
+    inputs: list[InputEntry],
+) -> None:
+    """Every file belongs to an output or input row, and every row is backed by its files."""
+    by_path = {f.path: f for f in files}
+    if len(by_path) != len(files):
+        raise ManifestError("a path is listed twice in files")
+    folders = {str(parent) for path in by_path for parent in PurePosixPath(path).parents}
+    for path in by_path:
+        if path in folders:
+            raise ManifestError(f"files lists {path} both as a file and as a folder")
+    in_folder: dict[str, list[ManifestFile]] = {}
+    for f in files:
+        in_folder.setdefault(str(PurePosixPath(f.path).parent), []).append(f)
+    input_paths = {media.path: media for media in inputs}
+    for f in files:
+        parent = str(PurePosixPath(f.path).parent)
+        if f.path not in outputs and parent not in outputs and f.path not in input_paths:
+            raise ManifestError(f"files lists {f.path}, which is no output or input of the session")
+    for path, (run_id, output) in outputs.items():
+        where = f"output {path} of run {run_id}"
+        if path in by_path:
+            f = by_path[path]
+            if (f.sha256, f.bytes) != (output.sha256, output.bytes):
+                raise ManifestError(f"{where} has another sha256 or size than its entry in files")
+        elif path in in_folder:
+            if sum(f.bytes for f in in_folder[path]) != output.bytes:
+                raise ManifestError(f"{where}: its frames' sizes do not add up to its bytes")
+        elif (output.sha256, output.bytes) != (_EMPTY_SHA256, 0):
+            raise ManifestError(f"{where} has no file in files")
+    for path, media in input_paths.items():
+        f = by_path.get(path)
+        if f is None or (f.sha256, f.bytes) != (media.sha256, media.bytes):
+            raise ManifestError(f"input {path} has no matching entry in files")
+
+
+# -- reading and writing -------------------------------------------------------------------
+
+
+def check_manifest(raw: Any) -> Manifest:
+    """Check a decoded manifest completely; raises ``ManifestError`` naming the first failed
+    field and check (and how many more failed)."""
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise ManifestError(_describe(exc)) from None
 
 
 def parse_manifest(data: bytes, source: str) -> Manifest:
@@ -296,6 +381,8 @@ def parse_manifest(data: bytes, source: str) -> Manifest:
     newer schema version, a missing or mistyped field, an unsafe path, a size over a cap, a
     file that belongs to no row or a row without its file.
     """
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise refusal(source, f"it is {len(data)} bytes, over the cap of {MAX_MANIFEST_BYTES}")
     try:
         raw = json.loads(
             data.decode("utf-8"),
@@ -310,17 +397,21 @@ def parse_manifest(data: bytes, source: str) -> Manifest:
             f"{source} is not a Latent Studio session (format {found!r}, expected {FORMAT!r})"
         )
     version = raw.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise refusal(source, f"schema_version must be a positive integer, got {version!r}")
-    if version > MANIFEST_SCHEMA_VERSION:
+    if type(version) is int and version > MANIFEST_SCHEMA_VERSION:
         raise HubSyncError(
             f"{source} was written by a newer Latent Studio (manifest schema version {version}; "
             f"this version reads up to {MANIFEST_SCHEMA_VERSION}); update Latent Studio to pull it"
         )
     try:
-        return _check_manifest(raw, version)
-    except _Invalid as exc:
+        return check_manifest(raw)
+    except ManifestError as exc:
         raise refusal(source, str(exc)) from None
+
+
+def dump_manifest(manifest: dict[str, Any]) -> bytes:
+    """The manifest as UTF-8 JSON bytes."""
+    # Deterministic bytes: an unchanged session gives an unchanged manifest, hence no commit.
+    return (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -336,317 +427,62 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
-def _check_manifest(raw: dict[str, Any], version: int) -> Manifest:
-    session = _object(raw, "session", _SESSION_FIELDS, "session")
-    try:
-        validate_slug(session["slug"])
-    except ValueError as exc:
-        raise _Invalid(f"session.slug: {exc}") from None
+# -- pydantic's errors, in the words of the rest of the studio ------------------------------
 
-    runs = [
-        _object(item, None, _RUN_FIELDS, f"runs[{i}]")
-        for i, item in enumerate(_array(raw, "runs", "", MAX_RUNS))
-    ]
-    if len({run["id"] for run in runs}) != len(runs):
-        raise _Invalid("two runs have the same id")
-    outputs: dict[str, tuple[str, dict[str, Any]]] = {}
-    for i, run in enumerate(runs):
-        run["outputs"] = [
-            _object(item, None, _OUTPUT_FIELDS, f"runs[{i}].outputs[{j}]")
-            for j, item in enumerate(_list(run["outputs"], f"runs[{i}].outputs", MAX_FILES))
-        ]
-        for j, output in enumerate(run["outputs"]):
-            where = f"runs[{i}].outputs[{j}].path"
-            _check_path(output["path"], where, "outputs")
-            if not output["path"].startswith(f"outputs/{run['id']}/"):
-                raise _Invalid(f"{where} {output['path']!r} is not inside outputs/{run['id']}/")
-            if output["path"] in outputs:
-                raise _Invalid(f"{where} {output['path']!r} is listed twice")
-            outputs[output["path"]] = (run["id"], output)
-
-    inputs = [
-        _object(item, None, _INPUT_FIELDS, f"inputs[{i}]")
-        for i, item in enumerate(_array(raw, "inputs", "", MAX_FILES))
-    ]
-    for i, media in enumerate(inputs):
-        _check_path(media["path"], f"inputs[{i}].path", "inputs")
-
-    files: list[ManifestFile] = []
-    for i, item in enumerate(_array(raw, "files", "", MAX_FILES)):
-        entry = _object(item, None, _FILE_FIELDS, f"files[{i}]")
-        _check_path(entry["path"], f"files[{i}].path", None)
-        if entry["bytes"] > MAX_FILE_BYTES:
-            raise _Invalid(
-                f"files[{i}] ({entry['path']}) declares {entry['bytes']} bytes, over the cap "
-                f"of {MAX_FILE_BYTES} bytes per file"
-            )
-        files.append(ManifestFile(entry["path"], entry["sha256"], entry["bytes"]))
-    total = sum(f.bytes for f in files)
-    if total > MAX_SESSION_BYTES:
-        raise _Invalid(
-            f"files total {total} bytes, over the cap of {MAX_SESSION_BYTES} per session"
-        )
-    _check_files_match_rows(files, outputs, inputs)
-    return Manifest(version, session, runs, inputs, files)
+# "<field> <message>"; {input} is the refused value, the rest comes from the error's context.
+_MESSAGES = {
+    "missing": "is missing",
+    "string_too_short": "must not be empty",
+    "string_too_long": "is longer than {max_length} characters",
+    "too_long": "has {actual_length} entries, over the cap of {max_length}",
+    "string_type": "must be a string, got {input}",
+    "int_type": "must be an integer, got {input}",
+    "float_type": "must be a number, got {input}",
+    "finite_number": "must be a finite number, got {input}",
+    "bool_type": "must be true or false, got {input}",
+    "dict_type": "must be an object, got {input}",
+    "model_type": "must be an object, got {input}",
+    "list_type": "must be a list, got {input}",
+    "greater_than_equal": "must be at least {ge}, got {input}",
+    "less_than_equal": "must be at most {le}, got {input}",
+    "literal_error": "must be one of {expected}, got {input}",
+    "string_pattern_mismatch": "must be {pattern}, got {input}",
+}
+_PATTERNS = {
+    _SHA256_PATTERN: "64 lowercase hex digits",
+    _RUN_ID_PATTERN: "a run id like 20260101-120000-abcdef",
+}
 
 
-def _check_files_match_rows(
-    files: list[ManifestFile],
-    outputs: dict[str, tuple[str, dict[str, Any]]],
-    inputs: list[dict[str, Any]],
-) -> None:
-    """Every file belongs to an output or input row, and every row is backed by its files."""
-    by_path = {f.path: f for f in files}
-    if len(by_path) != len(files):
-        raise _Invalid("a path is listed twice in files")
-    folders = {str(parent) for path in by_path for parent in PurePosixPath(path).parents}
-    for path in by_path:
-        if path in folders:
-            raise _Invalid(f"files lists {path} both as a file and as a folder")
-    in_folder: dict[str, list[ManifestFile]] = {}
-    for f in files:
-        in_folder.setdefault(str(PurePosixPath(f.path).parent), []).append(f)
-    input_paths = {media["path"]: media for media in inputs}
-    for f in files:
-        parent = str(PurePosixPath(f.path).parent)
-        if f.path not in outputs and parent not in outputs and f.path not in input_paths:
-            raise _Invalid(f"files lists {f.path}, which is no output or input of the session")
-    for path, (run_id, output) in outputs.items():
-        where = f"output {path} of run {run_id}"
-        if path in by_path:
-            f = by_path[path]
-            if (f.sha256, f.bytes) != (output["sha256"], output["bytes"]):
-                raise _Invalid(f"{where} has another sha256 or size than its entry in files")
-        elif path in in_folder:
-            if sum(f.bytes for f in in_folder[path]) != output["bytes"]:
-                raise _Invalid(f"{where}: its frames' sizes do not add up to its bytes")
-        elif (output["sha256"], output["bytes"]) != (_EMPTY_SHA256, 0):
-            raise _Invalid(f"{where} has no file in files")
-    for path, media in input_paths.items():
-        f = by_path.get(path)
-        if f is None or (f.sha256, f.bytes) != (media["sha256"], media["bytes"]):
-            raise _Invalid(f"input {path} has no matching entry in files")
+def _describe(exc: ValidationError) -> str:
+    """The first error as ``runs[3].seed must be an integer, got '7'``."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    context = dict(first.get("ctx") or {})
+    if first["type"] == "value_error":  # a ManifestError: one of our own checks
+        text = str(context["error"])
+    elif first["type"] in _MESSAGES:
+        context["input"] = _show(first["input"])
+        if "pattern" in context:
+            context["pattern"] = _PATTERNS.get(context["pattern"], repr(context["pattern"]))
+        text = _MESSAGES[first["type"]].format_map(context)
+    else:  # anything rarer: pydantic's own message
+        text = first["msg"]
+    where = _where(first["loc"])
+    message = f"{where} {text}" if where else text
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problems)"
+    return message
 
 
-def _check_path(path: Any, where: str, top: str | None) -> None:
-    """A path relative to the session folder: ``outputs/...`` or ``inputs/...``, POSIX, with
-    no way out of it and nothing a file system would treat specially."""
-    if not isinstance(path, str) or not path:
-        raise _Invalid(f"{where} must be a non-empty string, got {_show(path)}")
-    if len(path) > 1000:
-        raise _Invalid(f"{where} is longer than 1000 characters")
-    if "\\" in path:
-        raise _Invalid(f"{where} {path!r} contains a backslash")
-    if path.startswith("/") or re.match(r"[A-Za-z]:", path):  # POSIX or Windows absolute
-        raise _Invalid(f"{where} {path!r} is absolute")
-    parts = path.split("/")
-    for part in parts:
-        if part == "":
-            raise _Invalid(f"{where} {path!r} has an empty segment")
-        if part in (".", ".."):
-            raise _Invalid(f"{where} {path!r} climbs out of the session folder with {part!r}")
-        if part.startswith("."):
-            raise _Invalid(f"{where} {path!r} has a hidden name {part!r}")
-        # Control characters, and what Windows forbids: a pulled session must fit any disk.
-        if len(part) > 255 or any(ord(c) < 32 or c in '<>:"|?*\x7f' for c in part):
-            raise _Invalid(f"{where} {path!r} has a name no file may have")
-    allowed = (top,) if top else ("outputs", "inputs")
-    if parts[0] not in allowed or len(parts) < 2:
-        raise _Invalid(f"{where} {path!r} is not inside {' or '.join(a + '/' for a in allowed)}")
-    if parts[0] == "outputs" and (len(parts) < 3 or not _RUN_ID.fullmatch(parts[1])):
-        raise _Invalid(f"{where} {path!r} is not inside outputs/<run id>/")
-
-
-# Field checkers: (value, where) -> the value to keep (timestamps become datetimes).
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``("runs", 3, "seed")`` -> ``runs[3].seed``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = reprlib.repr(value) if isinstance(value, dict | list) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _text(max_length: int | None = None, *, empty: bool = True) -> Any:
-    def check(value: Any, where: str) -> str:
-        if not isinstance(value, str):
-            raise _Invalid(f"{where} must be a string, got {_show(value)}")
-        if not empty and not value:
-            raise _Invalid(f"{where} must not be empty")
-        if max_length is not None and len(value) > max_length:
-            raise _Invalid(f"{where} is longer than {max_length} characters")
-        return value
-
-    return check
-
-
-def _integer(low: int = 0, high: int = 2**63 - 1) -> Any:
-    def check(value: Any, where: str) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise _Invalid(f"{where} must be an integer from {low} to {high}, got {_show(value)}")
-        return value
-
-    return check
-
-
-def _number(value: Any, where: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
-        raise _Invalid(f"{where} must be a number, got {_show(value)}")
-    return float(value)
-
-
-def _boolean(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"{where} must be true or false, got {_show(value)}")
-    return value
-
-
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Invalid(f"{where} must be an object, got {_show(value)}")
-    return value
-
-
-def _timestamp(value: Any, where: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.utcoffset() is None:
-        raise _Invalid(f"{where} must be an ISO 8601 time with a UTC offset, got {_show(value)}")
-    return parsed
-
-
-def _sha(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise _Invalid(f"{where} must be 64 lowercase hex digits, got {_show(value)}")
-    return value
-
-
-def _run_id(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _RUN_ID.fullmatch(value):
-        raise _Invalid(f"{where} must be a run id like 20260101-120000-abcdef, got {_show(value)}")
-    return value
-
-
-def _choice(*allowed: str) -> Any:
-    def check(value: Any, where: str) -> str:
-        if value not in allowed:
-            raise _Invalid(f"{where} must be one of {', '.join(allowed)}, got {_show(value)}")
-        return value
-
-    return check
-
-
-def _tags(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(t, str) and len(t) <= 64 for t in value):
-        raise _Invalid(f"{where} must be a list of short strings, got {_show(value)}")
-    return value
-
-
-def _optional(check: Any) -> Any:
-    def optional(value: Any, where: str) -> Any:
-        return None if value is None else check(value, where)
-
-    return optional
-
-
-def _anything(value: Any, where: str) -> Any:
-    return value
-
-
-class _MayBeAbsent:
-    """A field checker for a key that may be missing; ``default()`` gives its value then."""
-
-    def __init__(self, check: Any, default: Any) -> None:
-        self.check, self.default = check, default
-
-    def __call__(self, value: Any, where: str) -> Any:
-        return self.check(value, where)
-
-
-_SESSION_FIELDS = {
-    "slug": _text(SLUG_MAX_LENGTH, empty=False),
-    "title": _text(200, empty=False),
-    "notes": _text(),
-    "tags": _tags,
-    "archived": _boolean,
-    "created_at": _timestamp,
-}
-_RUN_FIELDS = {
-    "id": _run_id,
-    "kind": _text(32, empty=False),
-    "status": _choice(*RUN_STATUSES),
-    "error": _optional(_text()),
-    "error_type": _optional(_text(200)),
-    "model_ref": _text(500),
-    "seed": _integer(0, MAX_SEED),
-    "schema_version": _integer(0, 2**31 - 1),
-    "frames_done": _integer(0, 2**31 - 1),
-    "frames_total": _optional(_integer(0, 2**31 - 1)),
-    "predicted_denoise_steps": _optional(_integer()),
-    "denoise_steps": _optional(_integer()),
-    "timings": _mapping,
-    "versions": _mapping,
-    "device": _optional(_text(100)),
-    "created_at": _timestamp,
-    "started_at": _optional(_timestamp),
-    "finished_at": _optional(_timestamp),
-    "spec": _mapping,
-    # Added after the first manifests were written (the run's plan, its result's extras):
-    # absent in those, which read as empty.
-    "plan": _MayBeAbsent(_mapping, dict),
-    "extra": _MayBeAbsent(_mapping, dict),
-    "outputs": _anything,  # checked item by item by _check_manifest
-}
-_OUTPUT_FIELDS = {
-    "kind": _text(16, empty=False),
-    "path": _text(1000, empty=False),
-    "sha256": _sha,
-    "bytes": _integer(0),
-    "width": _integer(0, 2**31 - 1),
-    "height": _integer(0, 2**31 - 1),
-    "frames": _integer(0, 2**31 - 1),
-    "fps": _number,
-    "has_audio": _boolean,
-    "created_at": _timestamp,
-}
-_INPUT_FIELDS = {
-    "kind": _text(16, empty=False),
-    "path": _text(1000, empty=False),
-    "sha256": _sha,
-    "bytes": _integer(0),
-    "meta": _mapping,
-    "created_at": _timestamp,
-}
-_FILE_FIELDS = {"path": _text(1000, empty=False), "sha256": _sha, "bytes": _integer(0)}
-
-
-def _object(container: Any, key: str | None, fields: dict[str, Any], where: str) -> dict[str, Any]:
-    """``container[key]`` (or ``container`` itself) checked field by field; extra keys are
-    ignored (a later minor change may add some), missing ones refused unless they may be
-    absent."""
-    value = container if key is None else container.get(key)
-    if not isinstance(value, dict):
-        raise _Invalid(f"{where} must be an object, got {_show(value)}")
-    checked = {}
-    for name, check in fields.items():
-        if name not in value and isinstance(check, _MayBeAbsent):
-            checked[name] = check.default()
-            continue
-        if name not in value:
-            raise _Invalid(f"{where}.{name} is missing")
-        checked[name] = check(value[name], f"{where}.{name}")
-    return checked
-
-
-def _array(container: dict[str, Any], key: str, where: str, limit: int) -> list[Any]:
-    if key not in container:
-        raise _Invalid(f"{where}{key} is missing")
-    return _list(container[key], f"{where}{key}", limit)
-
-
-def _list(value: Any, where: str, limit: int) -> list[Any]:
-    if not isinstance(value, list):
-        raise _Invalid(f"{where} must be a list, got {_show(value)}")
-    if len(value) > limit:
-        raise _Invalid(f"{where} has {len(value)} entries, over the cap of {limit}")
-    return value

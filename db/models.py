@@ -47,6 +47,7 @@ __all__ = [
     "Output",
     "Run",
     "UTCDateTime",
+    "iso_or_none",
     "utcnow",
 ]
 
@@ -75,6 +76,11 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    """A stored time as JSON shows it: ISO 8601 with ``+00:00``, or ``None``."""
+    return None if value is None else value.isoformat()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

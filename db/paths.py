@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 __all__ = [
     "DB_FILENAME",
     "DEFAULT_HOME",
+    "check_relative",
     "db_path",
     "inputs_root",
     "outputs_root",
@@ -129,3 +130,10 @@ def resolve_in_home(home: Path, relative: str) -> Path:
     if not relative or posix.is_absolute() or ".." in posix.parts or "\\" in relative:
         raise ValueError(f"stored path {relative!r} is not a plain relative path")
     return Path(home).joinpath(*posix.parts)
+
+
+def check_relative(relative: str) -> str:
+    """Return ``relative`` if ``resolve_in_home`` would follow it (plain, relative, no ``..``);
+    else raise its ``ValueError``. For checking a path before it is stored."""
+    resolve_in_home(Path("."), relative)
+    return relative

@@ -43,3 +43,11 @@ def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
     (home / "cache" / "models").symlink_to(model_cache, target_is_directory=True)
     monkeypatch.setenv("STUDIO_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """A local Hugging Face Hub (tests/hub_server.py) that db.hub and the CLI talk to."""
+    from tests.support.hub import serve_hub
+
+    yield from serve_hub(monkeypatch, tmp_path)

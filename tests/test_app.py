@@ -223,7 +223,7 @@ def test_rerun_says_it_reproduced(app):
 
 # -- Sessions page ---------------------------------------------------------------------------
 
-from test_hub import hub, make_session  # noqa: E402, F401  (the fake Hub fixture and a helper)
+from tests.support.hub import make_session  # noqa: E402
 
 
 def sessions_page(app, studio_home, slug="demo"):

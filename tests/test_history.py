@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from test_app import app, navigation_v2  # noqa: F401  (the dashboard fixtures)
-from test_hub import make_session
 from test_sessions import widget_labels
 
 from db import Store
+from tests.support.hub import make_session
 from ui.history import (
     ago,
     compare_rows,

@@ -12,7 +12,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,42 +27,21 @@ from db import (
     RunRecorder,
     SessionBusy,
     Store,
-    add_input_media,
     digest,
-    get_or_create_session,
     get_run,
     get_session,
     list_runs,
     run_to_dict,
     session_to_dict,
-    update_session,
 )
 from db.files import FolderMoves
 from db.hub import list_remote_sessions, pull_session, push_session
 from db.manifest import FORMAT, MAX_FILE_BYTES, parse_manifest
 from tests.hub_server import FakeHub
 from tests.run_cli import studio
-
-TOKEN = "hf_local_test_token"
-REPO = "tester/studio-sessions"
-
+from tests.support.hub import REPO, TOKEN, StubOutput, StubResult, make_run, make_session
 
 # -- fixtures and helpers ------------------------------------------------------------------
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
-    server = FakeHub({TOKEN})
-    server.start()
-    monkeypatch.setenv("HF_ENDPOINT", server.url)  # read by db.hub at each call
-    monkeypatch.setenv("HF_TOKEN", TOKEN)  # read by huggingface_hub at each call
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # for subprocesses; conftest sets it to 1
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    # huggingface_hub read HF_HUB_OFFLINE at import; this process must reach the local Hub.
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -78,97 +56,6 @@ def other(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "home-b") as opened:
         make_session(opened, "unrelated", runs=1)
         yield opened
-
-
-@dataclass
-class _Output:
-    path: Path
-    kind: str
-    frames: int = 3
-    fps: float = 12.0
-    width: int = 64
-    height: int = 64
-    has_audio: bool = False
-
-
-@dataclass
-class _Result:
-    denoise_steps: int = 12
-    timings: dict[str, float] = field(default_factory=lambda: {"denoise": 0.25})
-    seconds: float = 0.5
-    frames: int = 3
-
-
-def make_run(store: Store, slug: str, seed: int, *, frames: bool = False) -> str:
-    """A finished run with a video (or a folder of PNG frames) of random bytes."""
-    recorder = RunRecorder.create(
-        store,
-        session_slug=slug,
-        kind="animation",
-        spec={"kind": "animation", "prompts": {"schedule": f"0: seed {seed}"}, "seed": seed},
-        schema_version=1,
-        model_ref="builtin:tiny",
-        seed=seed,
-    )
-    recorder.started(
-        {
-            "frames": 3,
-            "predicted_denoise_steps": 12,
-            "device": "cpu",
-            "versions": {"torch": "2.13.0"},
-        }
-    )
-    if frames:
-        folder = recorder.output_dir / "frames"
-        folder.mkdir()
-        for i in range(3):
-            (folder / f"{i:05d}.png").write_bytes(os.urandom(300 + i))
-        recorder.output(_Output(folder, "png"))
-    else:
-        video = recorder.output_dir / "video.mp4"
-        video.write_bytes(os.urandom(2000 + seed))
-        recorder.output(_Output(video, "mp4"))
-    recorder.finished(_Result())
-    return recorder.run_id
-
-
-def make_session(
-    store: Store, slug: str = "demo", *, runs: int = 2, extras: bool = False
-) -> list[str]:
-    """A session with ``runs`` finished runs; with ``extras`` also a PNG-frames run, a failed
-    run without outputs and an input file."""
-    with store.begin() as s:
-        get_or_create_session(s, slug, title=f"{slug.title()} session")
-        update_session(s, slug, notes="dusk colours", tags=["red", "draft"])
-    ids = [make_run(store, slug, seed) for seed in range(runs)]
-    if extras:
-        ids.append(make_run(store, slug, 40, frames=True))
-        failed = RunRecorder.create(
-            store,
-            session_slug=slug,
-            kind="animation",
-            spec={"kind": "animation"},
-            schema_version=1,
-            model_ref="builtin:tiny",
-            seed=41,
-        )
-        failed.failed(ValueError("width must be divisible by 8, got 100"))
-        ids.append(failed.run_id)
-        audio = store.home / "inputs" / slug / "beat.wav"
-        audio.parent.mkdir(parents=True)
-        audio.write_bytes(os.urandom(1500))
-        sha256, size = digest(audio)
-        with store.begin() as s:
-            add_input_media(
-                s,
-                get_session(s, slug),
-                kind="audio",
-                path=f"inputs/{slug}/beat.wav",
-                sha256=sha256,
-                bytes=size,
-                meta={"bpm": 120},
-            )
-    return ids
 
 
 def state(home: Path) -> tuple[list[str], dict[str, list[tuple[Any, ...]]]]:
@@ -462,9 +349,9 @@ def test_a_pulled_blend_run_keeps_its_plan_and_tree(
     recorder.started({**plan.summary(), "device": "cpu", "versions": {"torch": "2.13.0"}})
     video = recorder.output_dir / "blend.mp4"
     video.write_bytes(os.urandom(3000))
-    recorder.output(_Output(video, "mp4", frames=plan.video_frames))
+    recorder.output(StubOutput(video, "mp4", frames=plan.video_frames))
     tree = {**plan.tree.to_dict(2), "transitions": [[{"position": 0.0, "level": 0}]]}
-    recorder.finished(_Result(frames=plan.video_frames))
+    recorder.finished(StubResult(frames=plan.video_frames))
     with store.begin() as s:  # what render_blend's result.extra holds
         get_run(s, recorder.run_id).extra = {"diffusion_frames": 17, "tree": tree}
 
@@ -720,8 +607,55 @@ def minimal_manifest(path: str) -> bytes:
 
 def test_a_minimal_manifest_parses() -> None:
     manifest = parse_manifest(minimal_manifest(f"outputs/{RUN_ID}/video.mp4"), "test")
-    assert manifest.runs[0]["plan"] == {} and manifest.files[0].bytes == 1
-    assert manifest.session["created_at"].tzinfo is not None
+    assert manifest.runs[0].plan == {} and manifest.files[0].bytes == 1
+    assert manifest.session.created_at.tzinfo is not None
+
+
+def _run(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda manifest: manifest["runs"][0].update(changes)
+
+
+REFUSED_FIELDS = [
+    ("bool seed", _run(seed=True), r"runs\[0\]\.seed must be an integer, got True"),
+    ("negative seed", _run(seed=-1), r"runs\[0\]\.seed must be at least 0, got -1"),
+    ("unknown status", _run(status="done!"), r"runs\[0\]\.status must be one of .*'done!'"),
+    ("naive time", _run(created_at="2026-01-01T12:00:00"), "created_at must be an ISO 8601"),
+    ("spec not an object", _run(spec=[1]), r"runs\[0\]\.spec must be an object"),
+    ("run id", _run(id="x"), r"runs\[0\]\.id must be a run id like"),
+    ("long tag", lambda m: m["session"].update(tags=["x" * 65]), r"session\.tags\[0\] is longer"),
+    ("bad slug", lambda m: m["session"].update(slug="A B"), "session.slug is not a valid slug"),
+    ("sha256", lambda m: m["files"][0].update(sha256="A" * 64), "64 lowercase hex digits"),
+    ("not a list", lambda m: m.update(inputs={}), "inputs must be a list, got {}"),
+    ("item not an object", lambda m: m["runs"].append(7), r"runs\[1\] must be an object, got 7"),
+    ("two runs one id", lambda m: m["runs"].append(m["runs"][0]), "two runs have the same id"),
+    (
+        "several problems",
+        lambda m: [m["runs"][0].pop(key) for key in ("seed", "spec", "kind")],
+        r"runs\[0\]\.kind is missing \(and 2 more problems\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [r[1:] for r in REFUSED_FIELDS], ids=[r[0] for r in REFUSED_FIELDS]
+)
+def test_a_refused_field_is_named_with_the_check_it_failed(
+    change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    manifest = json.loads(minimal_manifest(f"outputs/{RUN_ID}/video.mp4"))
+    change(manifest)
+    with pytest.raises(HubSyncError, match=f"^refused test: .*{message}.*; nothing was written$"):
+        parse_manifest(json.dumps(manifest).encode(), "test")
+
+
+def test_duplicate_keys_are_refused_and_unknown_keys_ignored() -> None:
+    text = minimal_manifest(f"outputs/{RUN_ID}/video.mp4").decode()
+    with pytest.raises(HubSyncError, match="not valid JSON .*duplicate key 'format'"):
+        parse_manifest(('{"format": 1, ' + text[1:]).encode(), "test")
+    later = json.loads(text)
+    later["runs"][0]["added_by_a_later_version"] = {"x": 1}
+    manifest = parse_manifest(json.dumps(later).encode(), "test")
+    assert manifest.runs[0].id == RUN_ID
 
 
 SEGMENTS = [

@@ -143,7 +143,7 @@ def test_a_killed_animation_resumes_from_the_cli_with_the_same_video(
     assert payload["outputs"] == [str(out)] and payload["stored_outputs"] == [str(stored)]
     assert out.read_bytes() == stored.read_bytes()
     # A path on this machine stays here: a pushed session does not carry it.
-    from db.manifest import build_manifest
+    from db.hub import build_manifest
 
     (entry,) = build_manifest(Store.open(studio_home), "killed").manifest["runs"]
     assert "deliver_to" not in entry and entry["id"] == run_id

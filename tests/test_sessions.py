@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from test_app import app, navigation_v2  # noqa: F401  (the dashboard fixtures)
-from test_hub import make_session
 
 from db import (
     NotFound,
@@ -30,6 +29,7 @@ from db import (
     update_session,
 )
 from db.files import FolderMoves, follow_transaction
+from tests.support.hub import make_session
 
 
 @pytest.fixture
