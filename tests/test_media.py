@@ -21,32 +21,7 @@ from studio.media.inputs import (
     stream_video,
 )
 from studio.spec import AnimationSpec, InputSettings, MotionSettings
-
-
-def make_video(path, frames: int, fps: float, width: int = 32, height: int = 32):
-    """A video whose frame i has red = 8 * i, so a decoded frame tells its index."""
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (width, height),
-        fps=fps,
-        macro_block_size=1,
-        quality=None,
-        output_params=["-crf", "0", "-pix_fmt", "yuv444p"],
-        pix_fmt_out="yuv444p",
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)
-    for i in range(frames):
-        frame = np.zeros((height, width, 3), np.uint8)
-        frame[..., 0] = 8 * i
-        writer.send(frame)
-    writer.close()
-    return path
-
-
-def index_of(frame: np.ndarray) -> int:
-    return round(float(frame[..., 0].mean()) / 8)
-
+from tests.support.media import bad_file, index_of, make_video
 
 # -- video and image input ------------------------------------------------------------------
 
@@ -84,24 +59,6 @@ def test_rounding_is_reported(tmp_path):
     info = probe_video(make_video(tmp_path / "v.mp4", 2, 10, width=60, height=44))
     assert info.rounded and info.rounded_size == (64, 48)
     assert info.to_dict()["rounded_width"] == 64
-
-
-def bad_file(tmp_path, kind: str):
-    if kind == "empty":
-        path = tmp_path / "empty.mp4"
-        path.write_bytes(b"")
-    elif kind == "text":
-        path = tmp_path / "notes.mp4"
-        path.write_text("this is a shopping list, not a video\n" * 40)
-    elif kind == "truncated":
-        whole = make_video(tmp_path / "whole.mp4", 30, 30).read_bytes()
-        path = tmp_path / "cut.mp4"
-        path.write_bytes(whole[: len(whole) // 2])
-    elif kind == "huge":
-        path = make_video(tmp_path / "wide.mp4", 1, 10, width=4104, height=8)
-    else:
-        path = tmp_path / "missing.mp4"
-    return path
 
 
 @pytest.mark.parametrize(
