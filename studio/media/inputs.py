@@ -26,12 +26,16 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from studio.errors import MediaError
 from studio.media import ffmpeg
 from studio.media.paths import resolve_media_path
+
+if TYPE_CHECKING:
+    from studio.spec import AnimationSpec
 
 __all__ = [
     "MAX_INPUT_FRAMES",
@@ -154,7 +158,7 @@ def _output_count(frames_in: int, fps_in: float, fps_out: float) -> int:
 # -- probing -------------------------------------------------------------------------------
 
 
-def check_inputs(spec) -> InputMedia:
+def check_inputs(spec: AnimationSpec) -> InputMedia:
     """Probe the image or video input of an ``AnimationSpec`` (free when there is none).
 
     Raises ``MediaError`` for a missing, empty, unreadable, truncated, undecodable, too large
