@@ -26,12 +26,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from studio.audio.analysis import (  # noqa: E402
-    component_signal,
-    frame_envelope,
-    load_audio,
-    onset_keyframes,
-)
+from studio.audio.analysis import component_signal, frame_envelope, onset_keyframes  # noqa: E402
+from studio.media.audio import load_audio  # noqa: E402
 from studio.media.writers import mux_audio, open_writer  # noqa: E402
 
 RATE = 44100

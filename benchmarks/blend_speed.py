@@ -56,7 +56,7 @@ def evenness(args, manager, a: str, b: str, seed: int, work: Path) -> dict:
     from studio.animation.render import render_animation
     from studio.blend.perceptual import coefficient_of_variation, consecutive_distances
     from studio.blend.render import render_blend
-    from studio.media.writers import read_frames
+    from studio.media.readers import read_frames
     from studio.spec import (
         AnimationSettings,
         AnimationSpec,

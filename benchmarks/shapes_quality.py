@@ -144,7 +144,7 @@ def transitions(model: str, seeds: int, guidance: float, stop: float) -> dict:
     import tempfile
 
     from studio.animation.render import render_animation
-    from studio.media.writers import read_frames
+    from studio.media.readers import read_frames
     from studio.pipeline.models import ModelManager
     from studio.spec import (
         AnimationSettings,

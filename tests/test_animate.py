@@ -8,7 +8,7 @@ import pytest
 from studio.animation.render import render_animation
 from studio.errors import ModelLoadError, RenderCancelled, ScheduleError
 from studio.events import CancelToken, NullEvents
-from studio.media.writers import probe, read_frames
+from studio.media.readers import probe, read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,

@@ -1,4 +1,5 @@
-"""Audio (studio/audio/analysis.py): loading, key frames, envelope, timing, schedule merging, mux.
+"""Audio: loading (studio.media.audio), key frames, envelope and timing (studio.audio.analysis),
+schedule merging (studio.languages.schedule_edit) and muxing (studio.media.writers).
 
 Tracks are synthesised here (numpy + soundfile, other formats through imageio-ffmpeg's
 ffmpeg). librosa compiles on its first call, so onsets and envelopes are computed once per
@@ -6,8 +7,6 @@ module and shared through fixtures.
 """
 
 from __future__ import annotations
-
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,20 +16,20 @@ from hypothesis import strategies as st
 
 from studio.animation.plan import plan_animation
 from studio.animation.render import render_animation
-from studio.audio.analysis import (
-    MAX_AUDIO_SECONDS,
-    check_audio,
-    frame_envelope,
-    load_audio,
-    merge_keyframes,
-    onset_keyframes,
-    timing_progress,
-)
+from studio.audio.analysis import frame_envelope, onset_keyframes, timing_progress
 from studio.errors import MediaError, ScheduleError, SpecError
 from studio.events import OutputFile
 from studio.languages.curves import parse_curve
 from studio.languages.schedule import Keyframe, PromptSchedule, format_schedule, parse_schedule
-from studio.media.writers import _ffmpeg_exe, mux_audio, open_writer, probe
+from studio.languages.schedule_edit import merge_keyframes
+from studio.media.audio import (
+    MAX_AUDIO_SECONDS,
+    check_audio,
+    load_audio,
+    without_mpg123_xing_warning,
+)
+from studio.media.readers import probe
+from studio.media.writers import mux_audio, open_writer
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
@@ -39,6 +38,7 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
+from tests.support.media import audio_seconds, ffmpeg
 
 RATE = 22050
 SECONDS = 3.5
@@ -56,21 +56,6 @@ def synth_clicks(rate: int = RATE, seconds: float = SECONDS) -> np.ndarray:
         i = int(click * rate)
         y[i : i + n] += 0.8 * rng.standard_normal(n) * np.exp(-np.arange(n) / (0.002 * rate))
     return y.astype(np.float32)
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([_ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
-
-
-def audio_seconds(path) -> float:
-    """Length of the first audio stream of ``path``, by decoding it (8 kHz mono)."""
-    out = subprocess.run(
-        [_ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0"]
-        + ["-ac", "1", "-ar", "8000", "-f", "f32le", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return len(out) / 4 / 8000
 
 
 @pytest.fixture(scope="module")
@@ -423,9 +408,7 @@ def test_adding_key_frames_keeps_the_seeds_the_users_keyframes_draw():
 def test_only_mpg123s_xing_warning_is_kept_off_stderr(capfd):
     import os
 
-    from studio.audio.analysis import _without_mpg123_xing_warning
-
-    with _without_mpg123_xing_warning():
+    with without_mpg123_xing_warning():
         os.write(2, b"Warning: Xing stream size off by more than 1%, fuzzy seeking ...\n")
         os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 2996.\n")
     assert capfd.readouterr().err == "Note: Illegal Audio-MPEG-Header 0x00000000 at offset 2996.\n"

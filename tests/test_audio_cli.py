@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,9 @@ import pytest
 import soundfile as sf
 
 from db import Store, list_runs
-from studio.media.writers import _ffmpeg_exe, probe
+from studio.media.readers import probe
 from tests.run_cli import studio
+from tests.support.media import audio_seconds, ffmpeg
 
 RATE = 22050
 CLICKS = (0.5, 1.25, 2.0)
@@ -79,13 +79,7 @@ def test_animate_with_audio_puts_a_track_as_long_as_the_video(tmp_path, clicks):
     video = Path(result["outputs"][0])
     facts = probe(video)
     assert facts["frames"] == 6 and facts["has_audio"]
-    decoded = subprocess.run(
-        [_ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:a:0"]
-        + ["-ac", "1", "-ar", "8000", "-f", "f32le", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    assert len(decoded) / 4 / 8000 == pytest.approx(6 / 12, abs=0.01)
+    assert audio_seconds(video) == pytest.approx(6 / 12, abs=0.01)
     with Store.open(home).session() as s:
         (run,) = list_runs(s)
         assert run.status == "done" and run.outputs[0].has_audio
@@ -125,15 +119,8 @@ def test_bad_audio_is_one_line_exit_2_and_no_run(tmp_path, clicks, name, content
 
 
 def test_audio_keyframes_of_an_mp3_say_nothing_on_stderr(tmp_path):
-    import imageio_ffmpeg
-
     one = tmp_path / "one.mp3"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi"]
-        + ["-i", "sine=frequency=440:duration=2", "-ar", "44100", str(one)],
-        check=True,
-        timeout=60,
-    )
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-ar", "44100", str(one))
     # Two tracks joined (cat a.mp3 b.mp3): the first one's Xing header now states a smaller
     # size than the file has, which libmpg123 (inside libsndfile) reports on stderr.
     joined = tmp_path / "joined.mp3"

@@ -14,7 +14,7 @@ from studio.blend.plan import plan_blend
 from studio.blend.render import render_blend
 from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents
-from studio.media.writers import read_frames
+from studio.media.readers import read_frames
 from studio.spec import (
     BlendKeyframe,
     BlendOutputSettings,

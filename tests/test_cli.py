@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from studio.errors import SpecError
-from studio.media.writers import read_frames
+from studio.media.readers import read_frames
 from tests.run_cli import studio
 
 ROOT = Path(__file__).resolve().parents[1]

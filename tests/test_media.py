@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from db import paths as db_paths
 from studio.animation.coherence import Coherence
 from studio.animation.motion import evaluate_curves, img2img_steps, init_kinds, warp
 from studio.errors import CurveError, MediaError, SpecError
+from studio.media import ffmpeg, paths
 from studio.media.color import ColorReference, lab_to_rgb, rgb_to_lab
 from studio.media.inputs import (
     load_image,
@@ -21,32 +25,7 @@ from studio.media.inputs import (
     stream_video,
 )
 from studio.spec import AnimationSpec, InputSettings, MotionSettings
-
-
-def make_video(path, frames: int, fps: float, width: int = 32, height: int = 32):
-    """A video whose frame i has red = 8 * i, so a decoded frame tells its index."""
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (width, height),
-        fps=fps,
-        macro_block_size=1,
-        quality=None,
-        output_params=["-crf", "0", "-pix_fmt", "yuv444p"],
-        pix_fmt_out="yuv444p",
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)
-    for i in range(frames):
-        frame = np.zeros((height, width, 3), np.uint8)
-        frame[..., 0] = 8 * i
-        writer.send(frame)
-    writer.close()
-    return path
-
-
-def index_of(frame: np.ndarray) -> int:
-    return round(float(frame[..., 0].mean()) / 8)
-
+from tests.support.media import bad_file, index_of, make_video
 
 # -- video and image input ------------------------------------------------------------------
 
@@ -84,24 +63,6 @@ def test_rounding_is_reported(tmp_path):
     info = probe_video(make_video(tmp_path / "v.mp4", 2, 10, width=60, height=44))
     assert info.rounded and info.rounded_size == (64, 48)
     assert info.to_dict()["rounded_width"] == 64
-
-
-def bad_file(tmp_path, kind: str):
-    if kind == "empty":
-        path = tmp_path / "empty.mp4"
-        path.write_bytes(b"")
-    elif kind == "text":
-        path = tmp_path / "notes.mp4"
-        path.write_text("this is a shopping list, not a video\n" * 40)
-    elif kind == "truncated":
-        whole = make_video(tmp_path / "whole.mp4", 30, 30).read_bytes()
-        path = tmp_path / "cut.mp4"
-        path.write_bytes(whole[: len(whole) // 2])
-    elif kind == "huge":
-        path = make_video(tmp_path / "wide.mp4", 1, 10, width=4104, height=8)
-    else:
-        path = tmp_path / "missing.mp4"
-    return path
 
 
 @pytest.mark.parametrize(
@@ -167,6 +128,57 @@ def test_bad_images_are_refused(tmp_path):
     cut.write_bytes(good.read_bytes()[:-2000])
     with pytest.raises(MediaError, match="truncated"):
         probe_image(cut)
+
+
+# -- ffmpeg, paths ---------------------------------------------------------------------------
+
+FFMPEG_LOG = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from '/in/clip.mp4':
+  Duration: 00:01:02.50, start: 0.000000, bitrate: 300 kb/s
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p, 640x360 [SAR 1:1 DAR 16:9], 250 kb/s, 29.97 fps, 29.97 tbr, 30k tbn (default)
+  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s
+Stream mapping:
+  Stream #0:0 -> #0:0 (h264 (native) -> wrapped_avframe (native))
+frame=  120 fps=0.0 q=-0.0 size=N/A time=00:00:04.00 bitrate=N/A speed=8x
+frame= 1873 fps=0.0 q=-0.0 Lsize=N/A time=00:01:02.50 bitrate=N/A speed=9x
+"""
+
+
+def test_an_ffmpeg_header_gives_size_rate_duration_and_audio():
+    header = ffmpeg.parse_header(FFMPEG_LOG)
+    assert (header.width, header.height, header.fps) == (640, 360, 29.97)
+    assert header.duration == 62.5 and header.has_audio and header.audio_rate == 44100
+    assert ffmpeg.frames_counted(FFMPEG_LOG) == 1873
+    assert ffmpeg.parse_header("Stream mapping:\n  Stream #0:0: Video: h264, 8x8").video is None
+
+
+def test_an_ffmpeg_reason_is_its_last_lines_without_the_file_name():
+    log = "frame=  3\n/in/a.mp4: Invalid data found\nError opening input file /in/a.mp4.\nbye\n"
+    assert ffmpeg.reason(log, "/in/a.mp4") == "Invalid data found | bye"
+    assert ffmpeg.reason(log, "/in/a.mp4", lines=1) == "bye"
+    assert ffmpeg.reason("") == "(ffmpeg said nothing)"
+
+
+def test_the_engine_and_the_store_document_one_default_home():
+    assert paths.DEFAULT_HOME == db_paths.DEFAULT_HOME == "~/.latent-studio"
+
+
+def test_a_relative_media_path_is_found_in_the_working_folder_then_in_studio_home(
+    tmp_path, monkeypatch
+):
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / "inputs").mkdir(parents=True)
+    work.mkdir()
+    (home / "inputs" / "song.wav").write_bytes(b"x")
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    monkeypatch.chdir(work)
+    assert paths.studio_home() == home
+    assert paths.resolve_media_path("inputs/song.wav") == home / "inputs" / "song.wav"
+    (work / "inputs").mkdir()
+    (work / "inputs" / "song.wav").write_bytes(b"y")
+    assert paths.resolve_media_path("inputs/song.wav") == Path("inputs/song.wav")
+    assert paths.resolve_media_path("nowhere.wav") == Path("nowhere.wav")
+    monkeypatch.setenv("STUDIO_HOME", "")
+    assert paths.studio_home() == Path("~/.latent-studio").expanduser()
 
 
 # -- spec and curves ---------------------------------------------------------------------------

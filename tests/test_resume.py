@@ -25,7 +25,7 @@ from studio.animation.render import render_animation
 from studio.app.cli import resume
 from studio.errors import RenderCancelled, SpecError
 from studio.events import CancelToken, NullEvents
-from studio.media.writers import read_frames
+from studio.media.readers import read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,

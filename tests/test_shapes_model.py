@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from studio.animation.render import render_animation
-from studio.media.writers import read_frames
+from studio.media.readers import read_frames
 from studio.pipeline.builtin import BUILTIN_MODELS, recommended_guidance
 from studio.spec import (
     DEFAULT_MODEL,

@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 
 from db import Store
-from studio.audio.analysis import check_audio
 from studio.errors import MediaError
+from studio.media.audio import check_audio
 from studio.media.inputs import probe_image, probe_video
 from ui.uploads import save_upload
 

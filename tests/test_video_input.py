@@ -13,7 +13,7 @@ from studio.animation.plan import plan_animation
 from studio.animation.render import render_animation
 from studio.app.cli import main
 from studio.errors import SpecError
-from studio.media.writers import probe, read_frames
+from studio.media.readers import probe, read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
@@ -23,7 +23,7 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
-from tests.test_media import bad_file, make_video
+from tests.support.media import bad_file, make_video
 
 SIZE = 64  # builtin:tiny's latents are SIZE / 8 a side
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from studio.errors import MediaError
-from studio.media import writers
-from studio.media.writers import open_writer, probe, read_frames
+from studio.media import ffmpeg
+from studio.media.readers import probe, read_frames
+from studio.media.writers import open_writer
 
 W, H = 64, 64
 
@@ -248,7 +249,7 @@ def fake_ffmpeg(tmp_path: Path, script: str) -> str:
 )
 def test_ffmpeg_failure_is_a_media_error(tmp_path, monkeypatch, script):
     exe = fake_ffmpeg(tmp_path, script)
-    monkeypatch.setattr(writers, "_ffmpeg_exe", lambda: exe)
+    monkeypatch.setattr(ffmpeg, "ffmpeg_exe", lambda: exe)
     out = tmp_path / "out"
     out.mkdir()
 
@@ -265,7 +266,7 @@ def test_gif_pass_failure_is_a_media_error(tmp_path, monkeypatch):
         'case "$*" in *palettegen*) echo "palette pass broke" >&2; exit 1;; esac\ncat >/dev/null\n'
     )
     exe = fake_ffmpeg(tmp_path, script)
-    monkeypatch.setattr(writers, "_ffmpeg_exe", lambda: exe)
+    monkeypatch.setattr(ffmpeg, "ffmpeg_exe", lambda: exe)
     out = tmp_path / "out"
     out.mkdir()
     writer = open_writer(out / "a.gif", "gif", fps=8, width=W, height=H)
@@ -341,7 +342,7 @@ def test_probe_sees_audio(tmp_path):
 
     path = tmp_path / "av.mp4"
     subprocess.run(
-        [writers._ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+        [ffmpeg.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
         + ["-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=1"]
         + ["-f", "lavfi", "-i", "sine=duration=1", "-c:v", "libx264", "-c:a", "aac"]
         + ["-shortest", str(path)],

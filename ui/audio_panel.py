@@ -92,7 +92,7 @@ def draw_audio_section(choice: SidebarChoice) -> None:
 
 def _upload(choice: SidebarChoice) -> None:
     """Store a newly uploaded track (once per upload) and make it the spec's track."""
-    from studio.audio.analysis import check_audio
+    from studio.media.audio import check_audio
     from ui.uploads import save_upload
 
     upload = st.file_uploader("Audio file", type=AUDIO_TYPES, key="av.upload")
@@ -114,7 +114,7 @@ def _upload(choice: SidebarChoice) -> None:
 
 
 def _show_track(path: str) -> None:
-    from studio.audio.analysis import resolve_media_path
+    from studio.media.paths import resolve_media_path
 
     resolved = resolve_media_path(path)
     c1, c2 = st.columns([4, 1])
@@ -133,7 +133,8 @@ def _remove_track() -> None:
 
 
 def _detect(path: str) -> None:
-    from studio.audio.analysis import analyse_audio, cached_audio, waveform
+    from studio.audio.analysis import analyse_audio, waveform
+    from studio.media.audio import cached_audio
 
     fps, component = float(get_value("ps.fps")), get_value("av.component")
     try:
@@ -184,8 +185,8 @@ def _show_result(result) -> None:
 
 
 def _write_keyframes(found) -> None:
-    from studio.audio.analysis import merge_keyframes
     from studio.languages.schedule import parse_schedule
+    from studio.languages.schedule_edit import merge_keyframes
 
     frames = list(found.frames)
     if get_value("av.to_end"):

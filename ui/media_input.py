@@ -262,7 +262,7 @@ def _frame_png(path: Path, index: int) -> bytes:
     from PIL import Image
 
     from studio.errors import MediaError
-    from studio.media.writers import read_frames
+    from studio.media.readers import read_frames
 
     frames = read_frames(path)
     try:

@@ -464,7 +464,7 @@ def _add_soundtrack(spec: AnimationSpec, output, clock):
             f"{output.kind.upper()} output has no sound, so the audio track was not added "
             "(it still drives timing and curves); choose mp4 to hear it"
         ]
-    from studio.audio.analysis import resolve_media_path
+    from studio.media.paths import resolve_media_path
     from studio.media.writers import mux_audio
 
     with clock.stage("audio"):

@@ -1088,7 +1088,8 @@ def _sessions_remote(args: argparse.Namespace) -> int:
 
 
 def _audio_keyframes(args: argparse.Namespace) -> int:
-    from studio.audio.analysis import load_audio, onset_keyframes
+    from studio.audio.analysis import onset_keyframes
+    from studio.media.audio import load_audio
 
     if not 0 < args.fps <= 120:
         raise SpecError(f"--fps must be between 0 (exclusive) and 120, got {args.fps:g}")

@@ -30,11 +30,16 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from studio.errors import MediaError
+
+if TYPE_CHECKING:
+    import torch
+
+    from studio.spec import AnimationSpec, BlendSpec
 
 __all__ = ["CHECKPOINT_VERSION", "FrameCheckpoint"]
 
@@ -68,7 +73,9 @@ class FrameCheckpoint:
         self._began = time.perf_counter()
 
     @classmethod
-    def open(cls, out_dir: Path, name: str, spec, *, resume: bool) -> FrameCheckpoint:
+    def open(
+        cls, out_dir: Path, name: str, spec: AnimationSpec | BlendSpec, *, resume: bool
+    ) -> FrameCheckpoint:
         """The checkpoint of render ``name`` of ``spec`` in ``out_dir``.
 
         With ``resume``, an earlier attempt's checkpoint of the same spec is taken up (one of
@@ -156,7 +163,7 @@ class FrameCheckpoint:
                 (self.folder / self._tensors).unlink()
         self._tensors = tensor_file
 
-    def load_tensors(self, device) -> dict[str, Any] | None:
+    def load_tensors(self, device: torch.device | str) -> dict[str, Any] | None:
         """The tensors of the commit this render resumed from, on ``device``; None if none."""
         if not self._tensors:
             return None

@@ -14,26 +14,28 @@ frames and a slower one drops them; ``n`` input frames give ``ceil(n * fps_out /
 output frames (``resample_indices``).
 
 Relative paths (dashboard uploads are stored relative to ``STUDIO_HOME``) are resolved by
-``studio.audio.analysis.resolve_media_path``, the one rule for every media path of a spec.
+``studio.media.paths.resolve_media_path``, the one rule for every media path of a spec.
+ffmpeg is run and its logs read by ``studio.media.ffmpeg``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-import re
-import subprocess
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from studio.errors import MediaError
+from studio.media import ffmpeg
+from studio.media.paths import resolve_media_path
+
+if TYPE_CHECKING:
+    from studio.spec import AnimationSpec
 
 __all__ = [
     "MAX_INPUT_FRAMES",
@@ -133,16 +135,8 @@ def round_size(width: int, height: int) -> tuple[int, int]:
 
 
 def resolve_input_path(path: str | Path) -> Path:
-    """Where a media path of a spec points: absolute as given; relative, from the working
-    folder if the file is there, else under ``STUDIO_HOME`` (dashboard uploads)."""
-    try:
-        from studio.audio.analysis import resolve_media_path
-    except ImportError:  # studio.audio.analysis is being written alongside; the same rule meanwhile
-        given = Path(path).expanduser()
-        if given.is_absolute() or given.exists():
-            return given
-        return Path(os.environ.get("STUDIO_HOME") or "~/.latent-studio").expanduser() / given
-    return resolve_media_path(str(path))
+    """Where a media path of a spec points (``studio.media.paths.resolve_media_path``)."""
+    return resolve_media_path(path)
 
 
 def resample_indices(frames_in: int, fps_in: float, fps_out: float) -> np.ndarray:
@@ -164,7 +158,7 @@ def _output_count(frames_in: int, fps_in: float, fps_out: float) -> int:
 # -- probing -------------------------------------------------------------------------------
 
 
-def check_inputs(spec) -> InputMedia:
+def check_inputs(spec: AnimationSpec) -> InputMedia:
     """Probe the image or video input of an ``AnimationSpec`` (free when there is none).
 
     Raises ``MediaError`` for a missing, empty, unreadable, truncated, undecodable, too large
@@ -223,41 +217,44 @@ def probe_video(path: Path) -> VideoInfo:
     path = Path(path)
     what = f"video input {str(path)!r}"
     _check_file(path, what)
-    header = _ffmpeg_log(["-i", str(path)], expect_failure=True)
-    if "Error opening input" in header or "Invalid data found" in header:
-        raise MediaError(f"{what} is not a video ffmpeg can read: {_reason(header, path)}")
-    stream = re.search(r"Stream #0:\d+\S*: Video: (.*)", header)
-    if stream is None:
+    # No output named: ffmpeg prints the header and exits with an error, which is expected.
+    log = ffmpeg.run(["-i", str(path)], what=f"reading {what}", loglevel="info", check=False).log
+    if "Error opening input" in log or "Invalid data found" in log:
+        raise MediaError(f"{what} is not a video ffmpeg can read: {_reason(log, path)}")
+    header = ffmpeg.parse_header(log)
+    if header.video is None:
         raise MediaError(f"{what} has no video stream")
-    size = re.search(r", (\d+)x(\d+)[ ,\[]", stream.group(1) + " ")
-    if size is None:
-        raise MediaError(f"{what}: cannot read the frame size from {stream.group(1)!r}")
-    width, height = int(size.group(1)), int(size.group(2))
-    _check_side(width, height, what)
-    fps = _rate(stream.group(1))
+    if header.width is None or header.height is None:
+        raise MediaError(f"{what}: cannot read the frame size from {header.video!r}")
+    _check_side(header.width, header.height, what)
+    fps = header.fps
     if fps is None or fps <= 0:
         raise MediaError(f"{what} does not say its frame rate")
-    duration = _duration(header)
+    duration = header.duration
     if duration is not None and duration * fps > MAX_INPUT_FRAMES * 1.01:
         raise MediaError(
             f"{what} is about {duration * fps:.0f} frames long; at most {MAX_INPUT_FRAMES} "
             "frames can be used"
         )
-    log = _ffmpeg_log(
+    decoded = ffmpeg.run(
         ["-xerror", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough"]
         + ["-f", "null", "-"],
+        what=f"decoding {what}",
+        loglevel="info",
         timeout=_DECODE_TIMEOUT_S,
-        what=what,
-        path=path,
+        check=False,
     )
-    counted = re.findall(r"frame=\s*(\d+)", log)
-    frames = int(counted[-1]) if counted else 0
+    frames = ffmpeg.frames_counted(decoded.log)
+    if decoded.returncode != 0:
+        raise MediaError(
+            f"{what} is truncated, corrupt or in a codec ffmpeg cannot decode "
+            f"(decoding stopped after {frames} frames): {_reason(decoded.log, path)}"
+        )
     if frames == 0:
         raise MediaError(f"{what} has no frames that can be decoded")
     if frames > MAX_INPUT_FRAMES:
         raise MediaError(f"{what} has {frames} frames; at most {MAX_INPUT_FRAMES} can be used")
-    audio = re.search(r"Stream #0:\d+\S*: Audio:", header) is not None
-    return VideoInfo(path, frames, fps, width, height, audio)
+    return VideoInfo(path, frames, fps, header.width, header.height, header.has_audio)
 
 
 def probe_image(path: Path) -> ImageInfo:
@@ -294,76 +291,9 @@ def _check_side(width: int, height: int, what: str) -> None:
         )
 
 
-def _ffmpeg_log(
-    args: list[str],
-    *,
-    expect_failure: bool = False,
-    timeout: float = 60,
-    what: str = "",
-    path: Path | None = None,
-) -> str:
-    """Run ffmpeg (info log level) and return its stderr. A run that must succeed and does
-    not raises ``MediaError`` (starting with ``what``) with ffmpeg's last lines, less the
-    input ``path`` they may repeat."""
-    import imageio_ffmpeg
-
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "info", *args]
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise MediaError(f"{what} took over {timeout:g} s to decode") from None
-        err.seek(0)
-        log = err.read().decode("utf-8", "replace")
-    if proc.returncode != 0 and not expect_failure:
-        counted = re.findall(r"frame=\s*(\d+)", log)
-        raise MediaError(
-            f"{what} is truncated, corrupt or in a codec ffmpeg cannot decode "
-            f"(decoding stopped after {counted[-1] if counted else 0} frames): "
-            f"{_reason(log, path)}"
-        )
-    return log
-
-
-def _reason(log: str, path: Path | None = None) -> str:
-    """The last few meaningful lines of an ffmpeg log, on one line.
-
-    The message around it names the file already, so ffmpeg's ``PATH: `` prefixes are cut and
-    lines that only repeat ``path`` ("Error opening input file PATH.") are left out.
-    """
-    name = None if path is None else str(path)
-    lines = []
-    for line in re.split(r"[\r\n]+", log):
-        line = line.strip()
-        if name is not None:
-            line = line.removeprefix(f"{name}: ")
-            if name in line:
-                continue
-        if line and not line.startswith(("frame=", "At least one output")):
-            lines.append(line)
-    return " | ".join(lines[-3:]) or "(ffmpeg said nothing)"
-
-
-def _rate(stream: str) -> float | None:
-    for unit in ("fps", "tbr"):
-        m = re.search(rf"(\d+(?:\.\d+)?)(k?) {unit}\b", stream)
-        if m:
-            return float(m.group(1)) * (1000 if m.group(2) else 1)
-    return None
-
-
-def _duration(header: str) -> float | None:
-    m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", header)
-    if m is None:
-        return None
-    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+def _reason(log: str, path: Path) -> str:
+    # Three lines: the message around it is shown in a form, next to the file's name.
+    return ffmpeg.reason(log, path, lines=3)
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -377,51 +307,29 @@ def stream_video(info: VideoInfo, fps: float, width: int, height: int) -> Iterat
     current frame is in memory. Raises ``MediaError`` if the file now has fewer frames than
     probed. Closing the generator early stops ffmpeg.
     """
-    import imageio_ffmpeg
-
     wanted = resample_indices(info.frames, info.fps, fps)
     params = ["-fps_mode", "passthrough"]
     if (width, height) != (info.width, info.height):
         params += ["-vf", f"scale={width}:{height}:flags=bicubic"]
     what = f"video input {str(info.path)!r}"
-    logger = logging.getLogger("imageio_ffmpeg")
-    quiet = _DropSizeWarning()
-    logger.addFilter(quiet)  # it warns that we asked for another size, which we did on purpose
-    try:
-        reader = imageio_ffmpeg.read_frames(str(info.path), output_params=params)
-        meta = next(reader)
-    except (OSError, RuntimeError, StopIteration) as exc:
-        raise MediaError(f"ffmpeg could not read {what}: {exc}") from None
-    finally:
-        logger.removeFilter(quiet)
-    if tuple(meta["size"]) != (width, height):
-        reader.close()
-        raise MediaError(f"ffmpeg gave {what} at {meta['size']}, not {(width, height)}")
+    _, decoded = ffmpeg.read_frames(info.path, params, what=what, size=(width, height))
     out = 0
     try:
-        for index, buffer in enumerate(reader):
+        for index, frame in enumerate(decoded):
             if out == len(wanted):
                 break
             if wanted[out] != index:
                 continue  # dropped: the output runs slower than the input
-            frame = np.frombuffer(buffer, np.uint8).reshape(height, width, 3)
             while out < len(wanted) and wanted[out] == index:
                 yield frame.copy()  # each consumer owns its array
                 out += 1
-    except (OSError, RuntimeError) as exc:
-        raise MediaError(f"ffmpeg could not read {what}: {exc}") from None
     finally:
-        reader.close()
+        decoded.close()
     if out < len(wanted):
         raise MediaError(
             f"{what} ended after input frame {wanted[out - 1] if out else 0} but was probed "
             f"with {info.frames} frames; was it changed during the render?"
         )
-
-
-class _DropSizeWarning(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "different from the source frame size" not in record.getMessage()
 
 
 def load_image(info: ImageInfo, width: int, height: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Streaming frame writers (MP4, GIF, PNG folder) and readers for what they write.
+"""Streaming frame writers (MP4, GIF, PNG folder); ``studio.media.readers`` reads them back.
 
 A writer takes frames one at a time and sends each to disk (or to an ffmpeg process that
 writes to disk) at once: a whole video is never held in memory. Every file appears at its
@@ -14,7 +14,7 @@ folder and rename at the end, so a crash or an ``abort()`` never leaves a half f
         writer.abort()                # removes every partial file; a no-op after close()
         raise
 
-ffmpeg is the one inside the ``imageio-ffmpeg`` wheel, so no system ffmpeg is needed.
+ffmpeg (the one inside the ``imageio-ffmpeg`` wheel) is run through ``studio.media.ffmpeg``.
 """
 
 from __future__ import annotations
@@ -23,28 +23,17 @@ import contextlib
 import dataclasses
 import math
 import os
-import re
 import secrets
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from studio.errors import MediaError
 from studio.events import OutputFile
+from studio.media import ffmpeg
 
-__all__ = [
-    "FORMATS",
-    "FrameWriter",
-    "mux_audio",
-    "open_writer",
-    "probe",
-    "read_frames",
-]
+__all__ = ["FORMATS", "FrameWriter", "mux_audio", "open_writer"]
 
 FORMATS = ("mp4", "gif", "png")
 
@@ -56,11 +45,6 @@ GIF_MAX_FPS = 50.0
 _X264_THREADS = 4
 _X264_CRF = 18
 _X264_PRESET = "medium"
-
-# Lines of ffmpeg's stderr quoted in a MediaError.
-_STDERR_LINES = 12
-
-_PNG_FRAME = re.compile(r"^frame_(\d+)\.png$")
 
 # Flags that keep every byte of the output a function of the frames alone: no library
 # version strings, no creation times, no metadata copied from the input.
@@ -131,43 +115,6 @@ def open_writer(path: Path, fmt: str, *, fps: float, width: int, height: int) ->
     return _GifWriter(path, fps=fps, width=width, height=height)
 
 
-def read_frames(path: Path) -> Iterator[np.ndarray]:
-    """Stream the frames of an mp4 / gif (any video ffmpeg reads) or a png frame folder.
-
-    Yields writable (H, W, 3) uint8 RGB arrays, one at a time, in stored order (no frame is
-    duplicated or dropped to fit a frame rate).
-
-    Raises:
-        MediaError: the path does not exist, is a folder with no ``frame_*.png``, holds frames
-            of different sizes, or ffmpeg cannot read it.
-    """
-    path = Path(path)
-    if path.is_dir():
-        return _read_png_folder(path)
-    if not path.is_file():
-        raise MediaError(f"no such media file: {str(path)!r}")
-    return _read_video(path)
-
-
-def probe(path: Path) -> dict[str, Any]:
-    """Describe a video file or png frame folder without decoding its frames.
-
-    Returns ``{"frames", "fps", "width", "height", "has_audio", "duration"}``; ``duration``
-    is in seconds. A png folder has no rate: its ``fps`` and ``duration`` are ``None``. A
-    GIF's ``fps`` is its mean playback rate (frames / duration), since its frame delays are
-    whole centiseconds.
-
-    Raises:
-        MediaError: the path does not exist, has no video stream, or ffmpeg cannot read it.
-    """
-    path = Path(path)
-    if path.is_dir():
-        return _probe_png_folder(path)
-    if not path.is_file():
-        raise MediaError(f"no such media file: {str(path)!r}")
-    return _probe_video(path)
-
-
 def mux_audio(output: OutputFile, source: Path) -> OutputFile:
     """Put the first audio stream of ``source`` into the finished MP4 ``output``.
 
@@ -198,7 +145,7 @@ def mux_audio(output: OutputFile, source: Path) -> OutputFile:
     duration = output.frames / output.fps
     tmp = _temp_sibling(path, "audio.mp4")
     try:
-        _run_ffmpeg(
+        ffmpeg.run(
             ["-i", str(path), "-i", str(source), "-map", "0:v:0", "-map", "1:a:0"]
             + ["-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
             # Restart the track's clock at 0 (frame 0), pad it with silence, then cut both
@@ -312,9 +259,9 @@ class _Mp4Writer(_Writer):
         super().__init__(path, fps=fps, width=width, height=height)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _temp_sibling(path, "part.mp4")
-        self._encoder = _Encoder(
+        self._encoder = ffmpeg.Encoder(
             [
-                *_raw_input(width, height, fps),
+                *ffmpeg.raw_rgb_input(width, height, fps),
                 "-an",
                 # Tag and convert with the same matrix so players show the colours written.
                 "-vf",
@@ -365,8 +312,8 @@ class _GifWriter(_Writer):
         self._tmp = _temp_sibling(path, "part.gif")
         self._lossless = _temp_sibling(path, "part.mkv")
         self._palette = _temp_sibling(path, "palette.png")
-        self._encoder = _Encoder(
-            [*_raw_input(width, height, fps), "-an", "-c:v", "ffv1", "-f", "matroska"]
+        self._encoder = ffmpeg.Encoder(
+            [*ffmpeg.raw_rgb_input(width, height, fps), "-an", "-c:v", "ffv1", "-f", "matroska"]
             + [str(self._lossless)],
             what=f"buffering frames for {path.name}",
         )
@@ -376,12 +323,12 @@ class _GifWriter(_Writer):
 
     def _finish(self) -> None:
         self._encoder.finish()
-        _run_ffmpeg(
+        ffmpeg.run(
             ["-i", str(self._lossless), "-vf", "palettegen=stats_mode=full"]
             + ["-frames:v", "1", "-c:v", "png", "-f", "image2", str(self._palette)],
             what=f"making the palette for {self.path.name}",
         )
-        _run_ffmpeg(
+        ffmpeg.run(
             ["-i", str(self._lossless), "-i", str(self._palette)]
             # diff_mode=rectangle re-dithers only what changed, so still areas do not shimmer.
             + ["-lavfi", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle"]
@@ -440,124 +387,6 @@ class _PngWriter(_Writer):
                 self.path.rmdir()
 
 
-# --- ffmpeg processes ---------------------------------------------------------------------
-
-
-class _Encoder:
-    """An ffmpeg process reading raw RGB frames from stdin.
-
-    stderr goes to an anonymous temporary file: a pipe nobody reads could fill up and
-    deadlock ffmpeg while we block writing to its stdin.
-    """
-
-    def __init__(self, args: list[str], *, what: str):
-        self.what = what
-        # Held open for the life of the process; finish() or kill() closes it.
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        try:
-            self._proc = subprocess.Popen(
-                [*_ffmpeg_command(), *args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=self._stderr,
-            )
-        except OSError as exc:
-            self._stderr.close()
-            raise MediaError(f"could not start ffmpeg ({what}): {exc}") from exc
-
-    def write(self, frame: np.ndarray) -> None:
-        assert self._proc.stdin is not None
-        try:
-            self._proc.stdin.write(frame.data)
-        except OSError as exc:  # BrokenPipeError: ffmpeg has exited
-            raise self._failure(wait=True) from exc
-
-    def finish(self) -> None:
-        """Close stdin, wait for ffmpeg to write the file, raise ``MediaError`` if it failed."""
-        assert self._proc.stdin is not None
-        # An OSError here means ffmpeg exited early; its exit status and stderr say why.
-        with contextlib.suppress(OSError):
-            self._proc.stdin.close()
-        if self._proc.wait() != 0:
-            raise self._failure(wait=False)
-        self._stderr.close()
-
-    def kill(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-        if self._proc.stdin is not None:
-            with contextlib.suppress(OSError):  # the pipe is broken: ffmpeg is gone
-                self._proc.stdin.close()
-        self._proc.wait()
-        self._stderr.close()
-
-    def _failure(self, *, wait: bool) -> MediaError:
-        if wait:
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        return MediaError(
-            f"ffmpeg failed {self.what} (exit status {self._proc.returncode}): "
-            + _tail(self._stderr)
-        )
-
-
-def _run_ffmpeg(
-    args: list[str], *, what: str, timeout: float | None = None, loglevel: str = "error"
-) -> str:
-    """Run one ffmpeg pass that reads files (not stdin); return its stderr text.
-
-    Raises ``MediaError`` with the end of stderr when ffmpeg fails or runs past ``timeout``.
-    """
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.run(
-                [*_ffmpeg_command(loglevel), *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise MediaError(f"ffmpeg took over {timeout:g} s {what}: {_tail(err)}") from exc
-        except OSError as exc:
-            raise MediaError(f"could not start ffmpeg ({what}): {exc}") from exc
-        if proc.returncode != 0:
-            raise MediaError(f"ffmpeg failed {what} (exit status {proc.returncode}): {_tail(err)}")
-        err.seek(0)
-        return err.read().decode("utf-8", "replace")
-
-
-def _ffmpeg_exe() -> str:
-    """The ffmpeg binary (tests replace this to simulate a failing ffmpeg)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def _ffmpeg_command(loglevel: str = "error") -> list[str]:
-    return [_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y"]
-
-
-def _raw_input(width: int, height: int, fps: float) -> list[str]:
-    """ffmpeg input options for raw RGB24 frames on stdin at ``fps``."""
-    rate = Fraction(fps).limit_denominator(1001)
-    size = f"{width}x{height}"
-    framerate = f"{rate.numerator}/{rate.denominator}"
-    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", framerate, "-i", "-"]
-
-
-def _tail(stream: IO[bytes]) -> str:
-    """The last lines of a captured stderr file, joined for a one-line error message."""
-    stream.flush()
-    size = stream.seek(0, os.SEEK_END)
-    stream.seek(max(0, size - 8192))
-    return _last_lines(stream.read().decode("utf-8", "replace"))
-
-
 # --- files --------------------------------------------------------------------------------
 
 
@@ -577,130 +406,3 @@ def _unlink(path: Path) -> None:
     # Best effort: cleanup must not hide the error that caused it.
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
-
-
-# --- readers ------------------------------------------------------------------------------
-
-
-def _png_frames(folder: Path) -> list[Path]:
-    numbered = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _PNG_FRAME.match(p.name))]
-    if not numbered:
-        raise MediaError(f"no frame_*.png files in {str(folder)!r}")
-    return [p for _, p in sorted(numbered)]
-
-
-def _read_png_folder(folder: Path) -> Iterator[np.ndarray]:
-    from PIL import Image
-
-    files = _png_frames(folder)  # checked now, before the first next()
-
-    def frames() -> Iterator[np.ndarray]:
-        size = None
-        for file in files:
-            try:
-                with Image.open(file) as image:
-                    array = np.asarray(image.convert("RGB")).copy()
-            except OSError as exc:
-                raise MediaError(f"could not read {file}: {exc}") from exc
-            if size is not None and array.shape != size:
-                raise MediaError(f"{file} has shape {array.shape}, earlier frames {size}")
-            size = array.shape
-            yield array
-
-    return frames()
-
-
-def _read_video(path: Path) -> Iterator[np.ndarray]:
-    import imageio_ffmpeg
-
-    try:
-        # passthrough: every stored frame once, whatever the container's frame rate says.
-        gen = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
-        meta = next(gen)
-    except (OSError, RuntimeError, StopIteration) as exc:
-        raise MediaError(f"ffmpeg could not read {str(path)!r}: {exc}") from exc
-    width, height = meta["size"]
-
-    def frames() -> Iterator[np.ndarray]:
-        try:
-            for buffer in gen:
-                yield np.frombuffer(buffer, np.uint8).reshape(height, width, 3).copy()
-        except (OSError, RuntimeError) as exc:
-            raise MediaError(f"ffmpeg could not read {str(path)!r}: {exc}") from exc
-        finally:
-            gen.close()  # stops ffmpeg when the caller stops early
-
-    return frames()
-
-
-def _probe_png_folder(folder: Path) -> dict[str, Any]:
-    from PIL import Image
-
-    files = _png_frames(folder)
-    try:
-        with Image.open(files[0]) as image:
-            width, height = image.size
-    except OSError as exc:
-        raise MediaError(f"could not read {files[0]}: {exc}") from exc
-    return {
-        "frames": len(files),
-        "fps": None,
-        "width": width,
-        "height": height,
-        "has_audio": False,
-        "duration": None,
-    }
-
-
-def _probe_video(path: Path) -> dict[str, Any]:
-    # Stream-copy into the null muxer: ffmpeg prints the header and counts every packet
-    # without decoding a frame.
-    log = _run_ffmpeg(
-        ["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
-        what=f"reading {path.name}",
-        timeout=300,
-        loglevel="info",
-    )
-    header = log.split("Stream mapping:", 1)[0]
-    video = re.search(r"Stream #0:\d+\S*: Video: (.*)", header)
-    size = video and re.search(r", (\d+)x(\d+)[ ,\[]", video.group(1) + " ")
-    counted = re.findall(r"frame=\s*(\d+)", log)
-    if not (video and size and counted):
-        raise MediaError(f"could not read the video stream of {str(path)!r}: {_last_lines(log)}")
-    frames = int(counted[-1])
-    duration = _parse_duration(header)
-    if "Video: gif" in video.group(0) and duration:
-        fps = round(frames / duration, 3)
-    else:
-        fps = _parse_rate(video.group(1), "fps") or _parse_rate(video.group(1), "tbr")
-        if fps is None and duration:
-            fps = round(frames / duration, 3)
-    if duration is None and fps:
-        duration = frames / fps
-    return {
-        "frames": frames,
-        "fps": fps,
-        "width": int(size.group(1)),
-        "height": int(size.group(2)),
-        "has_audio": re.search(r"Stream #0:\d+\S*: Audio:", header) is not None,
-        "duration": duration,
-    }
-
-
-def _parse_duration(header: str) -> float | None:
-    m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", header)
-    if m is None:
-        return None
-    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-
-
-def _parse_rate(stream: str, unit: str) -> float | None:
-    m = re.search(rf"(\d+(?:\.\d+)?)(k?) {unit}\b", stream)
-    if m is None:
-        return None
-    return float(m.group(1)) * (1000 if m.group(2) else 1)
-
-
-def _last_lines(text: str) -> str:
-    lines = [line.strip() for line in re.split(r"[\r\n]+", text) if line.strip()]
-    return " | ".join(lines[-_STDERR_LINES:]) or "(no output on stderr)"

@@ -81,8 +81,9 @@ class LoadedModel:
 
 def default_cache_dir() -> Path:
     """``$STUDIO_HOME/cache/models`` (``~/.latent-studio`` when STUDIO_HOME is unset)."""
-    home = os.environ.get("STUDIO_HOME") or "~/.latent-studio"
-    return Path(home).expanduser() / "cache" / "models"
+    from studio.media.paths import studio_home  # the engine's one STUDIO_HOME rule
+
+    return studio_home() / "cache" / "models"
 
 
 def resolve_device(name: str = "auto"):

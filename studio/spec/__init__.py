@@ -330,7 +330,7 @@ def _check_audio(audio: AudioSettings) -> None:
     if audio.timing and not audio.path:
         raise SpecError("audio timing needs an audio file")
     if audio.path:
-        from studio.audio.analysis import check_audio  # decodes once per version of the file
+        from studio.media.audio import check_audio  # decodes once per version of the file
 
         check_audio(audio.path)
 

@@ -38,7 +38,7 @@ def clicks_wav(tmp_path):
 
 @pytest.fixture
 def small_video(tmp_path):
-    from tests.test_media import make_video
+    from tests.support.media import make_video
 
     return make_video(tmp_path / "input.mp4", frames=6, fps=6, width=64, height=64)
 

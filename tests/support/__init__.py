@@ -1,1 +1,1 @@
-"""Helpers shared by several test modules (tests never import each other's test modules)."""
+"""Helpers shared by several test files (not tests themselves)."""

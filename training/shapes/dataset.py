@@ -72,6 +72,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from studio.media.color import rgb_to_lab
+
 __all__ = [
     "ATTRIBUTES",
     "BACKGROUNDS",
@@ -202,43 +204,16 @@ def _check_attributes(values: dict[str, str]) -> None:
 
 # --- colour ------------------------------------------------------------------------------------
 
-_SRGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
-)
-_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
-
-
-def _linearise(rgb: np.ndarray) -> np.ndarray:
-    c = rgb / 255.0
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-_LINEAR = _linearise(np.arange(256, dtype=np.float64))
-
 
 def srgb_to_lab(rgb: np.ndarray | tuple[int, int, int]) -> np.ndarray:
-    """CIELAB (D65) of 8-bit sRGB colours.
+    """CIELAB (D65) of 8-bit sRGB colours (``studio.media.color.rgb_to_lab``, the one
+    conversion), for values 0-255 of any numeric dtype.
 
-    ``rgb``: shape ``(..., 3)``, values 0-255 (any numeric dtype). Returns float64 of the same
-    shape: L* in [0, 100], a* and b* roughly in [-128, 127].
+    ``rgb``: shape ``(..., 3)``. Returns float64 of the same shape: L* in [0, 100], a* and
+    b* roughly in [-128, 127].
     """
     rgb = np.asarray(rgb)
-    # uint8 goes through a table: the power in _linearise is the slow part.
-    linear = _LINEAR[rgb] if rgb.dtype == np.uint8 else _linearise(rgb.astype(np.float64))
-    xyz = linear @ _SRGB_TO_XYZ.T / _WHITE_D65
-    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
-    return np.stack(
-        [
-            116.0 * f[..., 1] - 16.0,
-            500.0 * (f[..., 0] - f[..., 1]),
-            200.0 * (f[..., 1] - f[..., 2]),
-        ],
-        axis=-1,
-    )
+    return rgb_to_lab(rgb if rgb.dtype == np.uint8 else rgb.astype(np.float64) / 255.0)
 
 
 def contrast(colour: str, background: str) -> float:
