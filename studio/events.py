@@ -44,7 +44,12 @@ class OutputFile:
 
 @dataclass
 class RenderResult:
-    """What a finished render returns."""
+    """What a finished render returns; each render kind returns a subclass with its own facts.
+
+    ``notes`` are things the user should read (e.g. why a soundtrack was not added);
+    ``resume`` says what this attempt did when it went on from an earlier, killed one
+    (``studio.media.checkpoint.FrameCheckpoint.resume_facts``), else None.
+    """
 
     outputs: list[OutputFile]
     frames: int
@@ -52,7 +57,23 @@ class RenderResult:
     denoise_steps: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    extra: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    resume: dict[str, Any] | None = None
+
+    def kind_facts(self) -> dict[str, Any]:
+        """The render kind's own JSON-safe facts, in the order the store keeps them."""
+        return {}
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """What the store records besides the common fields (``runs.extra``): the kind's
+        facts, then ``resume`` and ``notes`` when there are any. Read-only: built anew."""
+        extra = self.kind_facts()
+        if self.resume is not None:
+            extra["resume"] = self.resume
+        if self.notes:
+            extra["notes"] = list(self.notes)
+        return extra
 
     def to_dict(self) -> dict[str, Any]:
         return {

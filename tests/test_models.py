@@ -16,10 +16,10 @@ from studio.pipeline.builtin import builtin_folder
 from studio.pipeline.models import (
     LoadOptions,
     ModelManager,
-    make_scheduler,
     resolve_device,
     resolve_dtype,
 )
+from studio.pipeline.schedulers import make_scheduler
 from ui.sidebar import _OTHER as SIDEBAR_OTHER_MODEL
 
 
