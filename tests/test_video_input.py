@@ -23,7 +23,7 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
-from tests.test_media import bad_file, make_video
+from tests.support.video import bad_file, make_video
 
 SIZE = 64  # builtin:tiny's latents are SIZE / 8 a side
 
