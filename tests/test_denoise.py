@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.errors import SpecError
+from studio.errors import ScheduleError, SpecError
 from studio.events import CancelToken
 from studio.pipeline.common import Clock
 from studio.pipeline.denoise import denoise, one_timestep_per_step
@@ -90,14 +90,18 @@ def test_a_tree_refuses_a_scheduler_with_more_than_one_timestep_per_step(tiny):
         one_timestep_per_step(make_scheduler(pipe, "heun"), STEPS)
 
 
-def test_each_unique_prompt_is_encoded_once_and_a_bad_one_is_named(tiny, monkeypatch):
+def test_each_unique_prompt_is_encoded_once_and_a_bad_one_is_named(tiny):
     pipe, _, _ = tiny
     texts = unique_texts(["a", "b", "a"], ["n", "n", "n"], guidance=3.0)
     assert texts == ("a", "b", "n")
     assert unique_texts(["a"], ["n"], guidance=1.0) == ("a",)
     assert list(encode_prompts(pipe, ["a", "b", "a"], "cpu")) == ["a", "b"]
-    with pytest.raises(SpecError, match="cannot read the prompt 'a \\(red'"):
-        encode_prompts(pipe, ["a (red"], "cpu")
+    bad = "(a, b).blend(1)"  # two prompts, one weight
+    with pytest.raises(SpecError, match="cannot read the prompt '\\(a, b\\).blend\\(1\\)'"):
+        encode_prompts(pipe, [bad], "cpu")
+    with pytest.raises(ScheduleError, match="mismatched prompts/weights") as caught:
+        encode_prompts(pipe, ["a", bad], "cpu", lines={"a": 1, bad: 4})
+    assert caught.value.line == 4
 
 
 def test_seeded_noise_does_not_depend_on_how_keyframes_are_batched():
