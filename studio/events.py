@@ -11,6 +11,7 @@ written; then exactly one of ``finished``, ``failed`` or ``cancelled``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -128,10 +129,10 @@ class NullEvents:
 class Fanout:
     """Sends each event to every sink, in order."""
 
-    def __init__(self, *sinks: RenderEvents):
+    def __init__(self, *sinks: RenderEvents) -> None:
         self.sinks = [s for s in sinks if s is not None]
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Callable[..., None]:
         def call(*args: Any, **kwargs: Any) -> None:
             for sink in self.sinks:
                 getattr(sink, name)(*args, **kwargs)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from studio.animation.coherence import Coherence
@@ -225,7 +226,9 @@ class _Batches:
         self.embed_mix = slerp if plan.spec.animation.interpolation == "slerp" else lerp
         self.last_key = len(plan.schedule.keyframes) - 1
 
-    def make(self, batch: tuple[int, ...], cancel: Any, clock: Clock) -> tuple[list, int]:
+    def make(
+        self, batch: tuple[int, ...], cancel: CancelToken, clock: Clock
+    ) -> tuple[list[np.ndarray], int]:
         """The frames of ``batch`` as (H, W, 3) uint8 images, and the denoise steps taken.
 
         Colours are matched as each frame is written (``InitImages.match_colors``): the
@@ -248,7 +251,15 @@ class _Batches:
             images = decode(self.pipe, latents)
         return images, steps
 
-    def _denoise(self, batch, noise, text, negative, cancel, clock) -> tuple[torch.Tensor, int]:
+    def _denoise(
+        self,
+        batch: tuple[int, ...],
+        noise: torch.Tensor,
+        text: torch.Tensor,
+        negative: torch.Tensor | None,
+        cancel: CancelToken,
+        clock: Clock,
+    ) -> tuple[torch.Tensor, int]:
         """Denoise one batch of frames, each from noise or from its init image (img2img).
 
         ``noise`` (B, C, h, w): the frames' interpolated noise, which also noises an init

@@ -56,7 +56,7 @@ class InpaintGuide:
     or ``composite`` is used on any other frame.
     """
 
-    def __init__(self, mask: np.ndarray, latent_mask: torch.Tensor):
+    def __init__(self, mask: np.ndarray, latent_mask: torch.Tensor) -> None:
         self.mask = mask[..., None]  # (H, W, 1) float32
         self.latent_mask = latent_mask  # (1, 1, h, w) on the device
         self.image: np.ndarray | None = None  # reference (H, W, 3) uint8

@@ -213,7 +213,13 @@ def _inpaint_guide(spec: BlendSpec, loaded: Any, scheduler: Any) -> InpaintGuide
     )
 
 
-def _commit(checkpoint: FrameCheckpoint, transitions: int, realised, run, upscale) -> None:
+def _commit(
+    checkpoint: FrameCheckpoint,
+    transitions: int,
+    realised: list[list[dict[str, Any]]],
+    run: Transitions,
+    upscale: UpscaleStage | None,
+) -> None:
     """Checkpoint the movie after ``transitions`` finished transitions: the frames written
     (added already), the realised tree, and what the next transition reads (the carried
     keyframe, the inpainting reference, the upscaler's carried keyframe)."""
@@ -226,7 +232,9 @@ def _commit(checkpoint: FrameCheckpoint, transitions: int, realised, run, upscal
     checkpoint.commit(denoise_steps=steps, engine=engine, tensors=tensors)
 
 
-def _upscale_stage(spec: BlendSpec, plan: BlendPlan, manager, clock, cancel) -> UpscaleStage:
+def _upscale_stage(
+    spec: BlendSpec, plan: BlendPlan, manager: ModelManager, clock: Clock, cancel: CancelToken
+) -> UpscaleStage:
     """Load the upscaler (like the main model, with its own pipeline class) and its stage."""
     u = spec.upscale
     with clock.stage("load"):

@@ -244,7 +244,16 @@ class Transitions:
 
     # -- denoising -----------------------------------------------------------------------
 
-    def _run(self, x, start, text, guidance, generator, feed, masked) -> dict[int, torch.Tensor]:
+    def _run(
+        self,
+        x: torch.Tensor,
+        start: int,
+        text: torch.Tensor,
+        guidance: float,
+        generator: torch.Generator,
+        feed: tuple[Frame, Frame, float] | None,
+        masked: bool,
+    ) -> dict[int, torch.Tensor]:
         """Denoise ``x`` (entering step ``start``) to the end (``studio.pipeline.denoise``).
 
         ``feed``: ``(parent_a, parent_b, w)`` for the parental crossfeed, or None.
@@ -284,7 +293,14 @@ class Transitions:
         self._measure(time.perf_counter() - began, self.steps - start)
         return trajectory
 
-    def _finish(self, position, level, k, trajectory, masked) -> Frame:
+    def _finish(
+        self,
+        position: float,
+        level: int,
+        k: int,
+        trajectory: dict[int, torch.Tensor],
+        masked: bool,
+    ) -> Frame:
         began = time.perf_counter()
         latent = trajectory[self.steps]
         with self.clock.stage("vae"):

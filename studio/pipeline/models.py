@@ -73,7 +73,7 @@ def default_cache_dir() -> Path:
     return Path(home).expanduser() / "cache" / "models"
 
 
-def resolve_device(name: str = "auto"):
+def resolve_device(name: str = "auto") -> Any:
     """``auto`` picks CUDA, then Apple MPS, then CPU. An unavailable device is an error."""
     import torch
 
@@ -102,7 +102,7 @@ def resolve_device(name: str = "auto"):
     return device
 
 
-def resolve_dtype(name: str, device) -> Any:
+def resolve_dtype(name: str, device: Any) -> Any:
     """``auto`` is float16 on a GPU and float32 on the CPU."""
     import torch
 
@@ -117,7 +117,7 @@ def resolve_dtype(name: str, device) -> Any:
 class ModelManager:
     """Loads pipelines once and shares them; safe to call from several threads."""
 
-    def __init__(self, cache_dir: Path | None = None, capacity: int = 2):
+    def __init__(self, cache_dir: Path | None = None, capacity: int = 2) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
