@@ -49,7 +49,8 @@ def held_out_scenes(per_combo: int, seed: int):
 def make_pipes(model: str, scheduler: str):
     from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
 
-    from studio.pipeline.models import LoadOptions, ModelManager, make_scheduler
+    from studio.pipeline.models import LoadOptions, ModelManager
+    from studio.pipeline.schedulers import make_scheduler
 
     pipe = ModelManager().load(model, LoadOptions(device="cpu")).pipe
     # Pipelines of our own around the shared components: calling one sets its scheduler's
@@ -112,7 +113,7 @@ def generate(pipe, scenes, *, steps, guidance, stop, seed, batch=32, init=None, 
     """Images of ``scenes`` from their captions; ``stop`` is the spec's ``guidance_stop``."""
     import torch
 
-    from studio.pipeline.common import unguided_below
+    from studio.pipeline.denoise import unguided_below
     from training.shapes.dataset import caption
 
     prompts = [caption(s, keep=("size", "background", "position")) for s in scenes]

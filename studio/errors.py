@@ -37,7 +37,7 @@ class TextError(StudioError):
 
     what = "text"
 
-    def __init__(self, message: str, line: int, column: int, source: str | None = None):
+    def __init__(self, message: str, line: int, column: int, source: str | None = None) -> None:
         self.reason = message
         self.line = line
         self.column = column

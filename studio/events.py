@@ -11,6 +11,7 @@ written; then exactly one of ``finished``, ``failed`` or ``cancelled``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,7 +45,12 @@ class OutputFile:
 
 @dataclass
 class RenderResult:
-    """What a finished render returns."""
+    """What a finished render returns; each render kind returns a subclass with its own facts.
+
+    ``notes`` are things the user should read (e.g. why a soundtrack was not added);
+    ``resume`` says what this attempt did when it went on from an earlier, killed one
+    (``studio.media.checkpoint.FrameCheckpoint.resume_facts``), else None.
+    """
 
     outputs: list[OutputFile]
     frames: int
@@ -52,7 +58,23 @@ class RenderResult:
     denoise_steps: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    extra: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    resume: dict[str, Any] | None = None
+
+    def kind_facts(self) -> dict[str, Any]:
+        """The render kind's own JSON-safe facts, in the order the store keeps them."""
+        return {}
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """What the store records besides the common fields (``runs.extra``): the kind's
+        facts, then ``resume`` and ``notes`` when there are any. Read-only: built anew."""
+        extra = self.kind_facts()
+        if self.resume is not None:
+            extra["resume"] = self.resume
+        if self.notes:
+            extra["notes"] = list(self.notes)
+        return extra
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,10 +129,10 @@ class NullEvents:
 class Fanout:
     """Sends each event to every sink, in order."""
 
-    def __init__(self, *sinks: RenderEvents):
+    def __init__(self, *sinks: RenderEvents) -> None:
         self.sinks = [s for s in sinks if s is not None]
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Callable[..., None]:
         def call(*args: Any, **kwargs: Any) -> None:
             for sink in self.sinks:
                 getattr(sink, name)(*args, **kwargs)

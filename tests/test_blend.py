@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.blend import render as blend_module
+from studio.blend import transitions as transitions_module
 from studio.blend.plan import plan_blend
 from studio.blend.render import render_blend
 from studio.errors import RenderCancelled
@@ -180,7 +180,7 @@ def test_a_branch_between_equal_parents_retraces_them(tmp_path, manager, schedul
 
 def test_adaptive_insertion_goes_where_the_distance_is_largest(tmp_path, manager, monkeypatch):
     # A distance that grows to the right: every new frame lands in the rightmost gap.
-    monkeypatch.setitem(blend_module.DISTANCES, "ssim", lambda a, b: b.position)
+    monkeypatch.setitem(transitions_module.DISTANCES, "ssim", lambda a, b: b.position)
     adaptive = render_blend(make_spec(frames=5), tmp_path / "a", manager=manager)
     uniform = render_blend(
         make_spec(frames=5, insertion="uniform"), tmp_path / "u", manager=manager

@@ -16,11 +16,13 @@ from studio.pipeline.builtin import builtin_folder
 from studio.pipeline.models import (
     LoadOptions,
     ModelManager,
-    make_scheduler,
     resolve_device,
     resolve_dtype,
 )
-from ui.sidebar import _OTHER as SIDEBAR_OTHER_MODEL
+from studio.pipeline.schedulers import make_scheduler
+
+# The dashboard sidebar's Model box choice for any other model, as the user reads it.
+SIDEBAR_OTHER_MODEL = "Other: folder, file or Hub id"
 
 
 def test_builtin_tiny_is_written_once_and_loaded_from_its_folder(model_cache, manager):
@@ -144,6 +146,8 @@ def assert_download_advice(message: str, ref: str) -> None:
     assert "huggingface-cli" not in message
     assert "--model FOLDER" in message  # the command line
     assert f'"{SIDEBAR_OTHER_MODEL}"' in message  # the dashboard sidebar's Model box
+    sidebar = Path(__file__).parents[1] / "ui" / "sidebar.py"
+    assert f'"{SIDEBAR_OTHER_MODEL}"' in sidebar.read_text()  # still the words it offers
     hf = Path(sys.executable).with_name("hf")
     usage = subprocess.run(
         [str(hf), "download", "--help"], capture_output=True, text=True, timeout=60

@@ -113,7 +113,7 @@ def test_img2img_follows_the_prompt_from_a_drawing(manager):
     import torch
     from diffusers import StableDiffusionImg2ImgPipeline
 
-    from studio.pipeline.models import make_scheduler
+    from studio.pipeline.schedulers import make_scheduler
     from training.shapes.dataset import Scene, draw
 
     pipe = manager.load("builtin:shapes").pipe

@@ -54,7 +54,7 @@ def test_the_score_counts_each_asked_shape_by_how_it_was_read_and_splits_by_size
 def test_the_benchmark_stops_guidance_where_the_engine_does(manager):
     from diffusers import StableDiffusionPipeline
 
-    from studio.pipeline.models import make_scheduler
+    from studio.pipeline.schedulers import make_scheduler
 
     pipe = manager.load("builtin:tiny").pipe
     text2img = StableDiffusionPipeline(

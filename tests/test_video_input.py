@@ -248,7 +248,7 @@ def test_motion_with_a_video_input_is_refused(tmp_path):
 def test_the_audio_envelope_drives_a_motion_curve(tmp_path):
     import soundfile as sf
 
-    from studio.animation.render import _curve_variables
+    from studio.animation.soundtrack import curve_variables
     from studio.spec import AudioSettings
 
     rate = 22050
@@ -261,7 +261,7 @@ def test_the_audio_envelope_drives_a_motion_curve(tmp_path):
         audio=AudioSettings(path=str(wav)),
         motion=MotionSettings(zoom="0: (1 + 0.1 * audio)"),
     )
-    plan = plan_animation(spec, curve_variables=_curve_variables(spec, None))
+    plan = plan_animation(spec, curve_variables=curve_variables(spec, None))
     zoom = plan.curves.zoom
     assert zoom.shape == (20,) and plan.curves.feedback
     assert zoom[:9].max() == pytest.approx(1.0)  # silence: no zoom

@@ -21,6 +21,9 @@ carries through img2img too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 
 __all__ = ["Coherence"]
@@ -29,7 +32,9 @@ __all__ = ["Coherence"]
 class Coherence:
     """The running reference; one instance per render, fed every frame in order."""
 
-    def __init__(self, scale: float, alpha: float, noise=None, seed: int = 0):
+    def __init__(
+        self, scale: float, alpha: float, noise: np.ndarray | None = None, seed: int = 0
+    ) -> None:
         if not 0 <= scale <= 1:
             raise ValueError(f"coherence scale must be between 0 and 1, got {scale}")
         if not 0 < alpha <= 1:
@@ -40,7 +45,7 @@ class Coherence:
         self.seed = seed
         self.reference: torch.Tensor | None = None
 
-    def apply(self, latents: torch.Tensor, frames=None) -> torch.Tensor:
+    def apply(self, latents: torch.Tensor, frames: Sequence[int] | None = None) -> torch.Tensor:
         """``latents`` (B, C, h, w): B consecutive frames -> the pulled latents, same shape.
 
         ``frames``: their frame numbers (needed when a noise schedule is set). Works in

@@ -26,11 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from studio.errors import SpecError
 from studio.languages.curves import naming_curve, parse_curve
+
+if TYPE_CHECKING:
+    import torch
+
+    from studio.spec import AnimationSpec, MotionSettings
 
 __all__ = [
     "MOTION_CURVES",
@@ -73,7 +79,7 @@ class FrameCurves:
 
 
 def evaluate_curves(
-    motion, frames: int, variables: Mapping[str, np.ndarray] | None = None
+    motion: MotionSettings, frames: int, variables: Mapping[str, np.ndarray] | None = None
 ) -> FrameCurves:
     """Evaluate a ``MotionSettings``' curves on ``frames`` frames.
 
@@ -107,7 +113,7 @@ def _check_range(values: np.ndarray, name: str, ok, wanted: str) -> None:
         raise SpecError(f"{name} curve must be {wanted}, got {values[f]:g} at frame {f}")
 
 
-def init_kinds(spec, frames: int, feedback: bool) -> tuple[str, ...]:
+def init_kinds(spec: AnimationSpec, frames: int, feedback: bool) -> tuple[str, ...]:
     """Where each frame starts: ``video``, ``image``, ``feedback`` or ``noise`` (see above)."""
     i = spec.input
     if i.video:
@@ -127,7 +133,14 @@ def img2img_steps(steps: int, strength: float) -> int:
     return min(int(steps * float(strength) + 1e-9), steps)
 
 
-def warp(image, zoom: float, angle: float, translate_x: float, translate_y: float, border: str):
+def warp(
+    image: torch.Tensor,
+    zoom: float,
+    angle: float,
+    translate_x: float,
+    translate_y: float,
+    border: str,
+) -> torch.Tensor:
     """Move ``image`` (B, C, H, W) float tensor by one frame's motion (see the module doc).
 
     Returns a tensor of the same shape, dtype and device. Rotation is done in pixel units,

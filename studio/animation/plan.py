@@ -17,6 +17,7 @@ from studio.errors import SpecError
 from studio.languages.curves import naming_curve, parse_curve
 from studio.languages.easing import FrameWeights, frame_weights
 from studio.languages.schedule import PromptSchedule, parse_schedule
+from studio.pipeline.text import unique_texts
 from studio.spec import AnimationSpec
 
 __all__ = ["AnimationPlan", "plan_animation"]
@@ -65,14 +66,6 @@ class AnimationPlan:
             "batches": len(self.batches),
             "predicted_denoise_steps": self.predicted_denoise_steps,
         }
-
-
-def unique_texts(prompts, negatives, guidance: float) -> tuple[str, ...]:
-    """Each text a render's encoder must see, once, in order; negatives only with guidance."""
-    texts = dict.fromkeys(prompts)
-    if guidance > 1.0:
-        texts.update(dict.fromkeys(negatives))
-    return tuple(texts)
 
 
 def plan_animation(

@@ -19,11 +19,13 @@ It works with any text-to-image UNet, no inpainting model needed, in two places:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from studio.errors import MediaError
+from studio.pipeline.latents import encode_images
 
 __all__ = ["InpaintGuide", "read_mask", "read_picture"]
 
@@ -54,7 +56,7 @@ class InpaintGuide:
     or ``composite`` is used on any other frame.
     """
 
-    def __init__(self, mask: np.ndarray, latent_mask: torch.Tensor):
+    def __init__(self, mask: np.ndarray, latent_mask: torch.Tensor) -> None:
         self.mask = mask[..., None]  # (H, W, 1) float32
         self.latent_mask = latent_mask  # (1, 1, h, w) on the device
         self.image: np.ndarray | None = None  # reference (H, W, 3) uint8
@@ -70,13 +72,13 @@ class InpaintGuide:
         mask_path: str,
         image_path: str,
         *,
-        pipe,
-        scheduler,
+        pipe: Any,
+        scheduler: Any,
         steps: int,
         width: int,
         height: int,
-        device,
-        dtype,
+        device: torch.device,
+        dtype: torch.dtype,
         seed: int,
     ) -> InpaintGuide:
         """Read the mask (and the reference image, when ``image_path`` is not empty) and
@@ -94,9 +96,7 @@ class InpaintGuide:
             picture = read_picture(image_path, width, height, "RGB")
             guide.image = picture
             pixels = torch.from_numpy(picture).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-            with torch.no_grad():
-                latent = pipe.vae.encode(pixels.to(device=device, dtype=dtype)).latent_dist.mean
-            guide._clean = latent * pipe.vae.config.scaling_factor
+            guide._clean = encode_images(pipe, pixels.to(device=device, dtype=dtype))
             noise = torch.randn(guide._clean.shape, generator=torch.Generator().manual_seed(seed))
             guide._noise = noise.to(device=device, dtype=dtype)
             guide._scheduler = copy.deepcopy(scheduler)

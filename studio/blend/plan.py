@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from studio.animation.plan import unique_texts
 from studio.blend.tree import BlendTree, tree_for
 from studio.errors import SpecError
+from studio.pipeline.text import unique_texts
 from studio.spec import BlendSpec
 
 __all__ = ["BlendPlan", "plan_blend", "segment_sources"]

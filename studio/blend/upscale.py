@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import Any
 
 import numpy as np
 import torch
 
 from studio.blend.plan import BlendPlan
-from studio.pipeline.common import decode
+from studio.blend.transitions import Frame
+from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.interpolate import lerp, slerp
-from studio.pipeline.trajectory import run_trajectory
+from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
+from studio.pipeline.text import with_negative
 
 __all__ = ["UpscaleStage"]
 
@@ -35,7 +38,15 @@ __all__ = ["UpscaleStage"]
 class UpscaleStage:
     """Upscales the frames of each transition; keeps the keyframe shared by two."""
 
-    def __init__(self, plan: BlendPlan, loaded, scheduler, embeddings, clock, cancel):
+    def __init__(
+        self,
+        plan: BlendPlan,
+        loaded: Any,
+        scheduler: Any,
+        embeddings: dict[str, torch.Tensor],
+        clock: Any,
+        cancel: Any,
+    ) -> None:
         spec = plan.spec
         u, d = spec.upscale, spec.diffusion
         self.plan, self.clock, self.cancel = plan, clock, cancel
@@ -56,7 +67,9 @@ class UpscaleStage:
         }
         self.keep = {*self.inject.values(), self.steps}
         self.factor = self.pipe.vae_scale_factor
-        self.latent_shape = (1, self.pipe.vae.config.latent_channels, d.height, d.width)
+        # The upscaler's latents are the size of a low-resolution frame.
+        self.latent_shape = latent_shape(self.pipe, d.width * self.factor, d.height * self.factor)
+        one_timestep_per_step(scheduler, self.steps)
         # A copy: add_noise moves the scheduler's tables to the device, and the pipeline's
         # own components are shared.
         low_res = copy.deepcopy(self.pipe.low_res_scheduler)
@@ -70,8 +83,8 @@ class UpscaleStage:
         self.seconds = 0.0
         self._carried: tuple[dict[int, torch.Tensor], np.ndarray] | None = None
 
-    def transition(self, t: int, frames: list) -> list[np.ndarray]:
-        """Upscaled images of transition ``t``'s frames (``_Frame``s in prompt order)."""
+    def transition(self, t: int, frames: list[Frame]) -> list[np.ndarray]:
+        """Upscaled images of transition ``t``'s frames (in prompt order)."""
         began = time.perf_counter()
         trajectories: dict[int, dict[int, torch.Tensor]] = {}
         images: dict[int, np.ndarray] = {}
@@ -82,39 +95,38 @@ class UpscaleStage:
             if frame.parents is None:  # a keyframe
                 j = t + frame.created
                 seed = self.plan.keyframe_seeds[j]
-                noise = torch.randn(
-                    self.latent_shape, generator=torch.Generator().manual_seed(seed)
-                )
-                start, k = noise.to(device=self.device, dtype=self.dtype), 0
-                text = self._text(self.cond[j], self.uncond[j] if self.guided else None)
+                start = seeded_noise(self.latent_shape, [seed], self.device, self.dtype)
+                k = 0
+                text = with_negative(self.cond[j], self.uncond[j] if self.guided else None)
                 guidance = self.guidance
             else:
                 a, b = frame.parents
                 k = self.inject[frame.injection_step]
                 start = slerp(trajectories[id(a)][k], trajectories[id(b)][k], frame.weight)
                 p = frame.position
-                text = self._text(
+                text = with_negative(
                     self.mix(self.cond[t], self.cond[t + 1], p),
                     self.mix(self.uncond[t], self.uncond[t + 1], p) if self.guided else None,
                 )
                 guidance = self.guidance * (1 - self.dampening * 4 * p * (1 - p))
-                seed = (self.plan.keyframe_seeds[t] * 1_000_003 + 7919 * frame.created) % 2**63
+                branch = frame.created - 2  # 0 for the first in-between made
+                seed = branch_seed(self.plan.keyframe_seeds[t], branch, stage=1)
             image = self._condition(frame.image)
-            trajectory = run_trajectory(
+            trajectory = denoise(
                 self.pipe.unet,
                 self.scheduler,
                 self.steps,
                 start,
-                k,
                 text,
                 guidance,
-                generator=torch.Generator().manual_seed(seed),
                 cancel=self.cancel,
                 clock=self.clock,
+                start=k,
+                generator=torch.Generator().manual_seed(seed),
                 keep=self.keep,
                 image=image,
                 class_labels=self._level.repeat(image.shape[0]),
-            )
+            ).trajectory
             self.denoise_steps += self.steps - k
             with self.clock.stage("vae"):
                 images[id(frame)] = decode(self.pipe, trajectory[self.steps])[0]
@@ -124,7 +136,7 @@ class UpscaleStage:
         self.seconds += time.perf_counter() - began
         return [images[id(f)] for f in frames]
 
-    def state(self) -> tuple[dict, dict]:
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(JSON-safe fields, tensors)`` that ``restore`` needs to go on after the last
         transition: the counters and the carried right keyframe's trajectory and image."""
         trajectory, image = self._carried
@@ -135,14 +147,11 @@ class UpscaleStage:
         }
         return fields, tensors
 
-    def restore(self, fields: dict, tensors: dict) -> None:
+    def restore(self, fields: dict[str, Any], tensors: dict[str, Any]) -> None:
         """Take up what ``state`` gave (its tensors on this stage's device)."""
         self.denoise_steps = fields["denoise_steps"]
         self.seconds = fields["seconds"]
         self._carried = (tensors["trajectory"], tensors["image"].cpu().numpy())
-
-    def _text(self, cond: torch.Tensor, uncond: torch.Tensor | None) -> torch.Tensor:
-        return cond if uncond is None else torch.cat([uncond, cond])
 
     def _condition(self, image: np.ndarray) -> torch.Tensor:
         """A low-resolution frame as the upscaler's extra input: [-1, 1], noised, batched."""

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from studio.errors import ModelLoadError
 from training.shapes import dataset as shapes
@@ -59,7 +60,7 @@ class BuiltinModel:
     unknown: Callable[[str], list[str]] | None = None
 
 
-def tiny_text_encoder(tokenizer):
+def tiny_text_encoder(tokenizer: Any) -> Any:
     """The random 2-layer CLIPTextModel (hidden size 32) of ``builtin:tiny`` over ``tokenizer``.
 
     Also what tests build tiny pipelines of other kinds (an upscaler) from; seed torch first.

@@ -1,22 +1,59 @@
-"""Pieces every render entry point shares: the stage clock, VAE decoding, load options.
+"""Pieces every render entry point shares: the stage clock, loading the model, where the
+output goes, and what a render does when it stops early.
 
-``studio.animation.render`` and ``studio.blend.render`` (and the blend's upscale stage) use these; they live
-here so that no engine imports another's private helpers.
+``studio.animation.render`` and ``studio.blend.render`` (and the blend's upscale stage) use
+these; they live here so that no render kind imports another's helpers.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import torch
 
-from studio.pipeline.models import LoadOptions
+from studio.events import RenderEvents
+from studio.pipeline.models import LoadedModel, LoadOptions, ModelManager
+from studio.pipeline.schedulers import make_scheduler
+from studio.versions import library_versions
 
-__all__ = ["Clock", "decode", "guided_noise", "load_options", "stop_early", "unguided_below"]
+__all__ = ["Clock", "load_options", "open_model", "output_path", "stop_early"]
 
 
-def load_options(spec) -> LoadOptions:
+def output_path(out_dir: Path, name: str, fmt: str) -> Path:
+    """Where a render named ``name`` writes: a file, or a folder of frames for ``png``."""
+    return out_dir / (name if fmt == "png" else f"{name}.{fmt}")
+
+
+def open_model(
+    spec: Any, summary: dict[str, Any], *, manager: ModelManager, clock: Clock, events: RenderEvents
+) -> tuple[LoadedModel, Any]:
+    """Load ``spec``'s model, build this run's own scheduler and report ``started``.
+
+    ``summary`` is the plan's (``plan.summary()``); ``started`` hears it with the device,
+    dtype, model source and library versions added. Returns ``(LoadedModel, scheduler)``.
+    """
+    d = spec.diffusion
+    with clock.stage("load"):
+        loaded = manager.load(d.model, load_options(spec))
+    clock.device = loaded.device
+    scheduler = make_scheduler(loaded.pipe, d.scheduler, d.scheduler_kwargs)
+    events.started(
+        {
+            **summary,
+            "device": str(loaded.device),
+            "dtype": str(loaded.dtype).removeprefix("torch."),
+            "model_source": loaded.source,
+            "versions": library_versions(),
+        }
+    )
+    return loaded, scheduler
+
+
+def load_options(spec: Any) -> LoadOptions:
     """The model manager's options from ``spec.diffusion`` (device, dtype, memory savers)."""
     d = spec.diffusion
     return LoadOptions(
@@ -27,36 +64,6 @@ def load_options(spec) -> LoadOptions:
         vae_tiling=d.vae_tiling,
         cpu_offload=d.cpu_offload,
     )
-
-
-def unguided_below(scheduler, guidance_stop: float) -> float:
-    """The timestep under which steps skip guidance: ``guidance_stop`` of the noise schedule."""
-    return guidance_stop * scheduler.config.get("num_train_timesteps", 1000)
-
-
-def guided_noise(call, x, t, text, guidance: float, below: float = 0.0) -> torch.Tensor:
-    """The noise prediction for latents ``x`` (B, C, h, w) at timestep ``t``.
-
-    ``text`` is (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at
-    ``guidance``. ``call(model_in, t, states)`` runs the UNet on a batch of latents and
-    their text states. A step whose ``t`` is under ``below`` (``unguided_below``) is not guided:
-    the cond half alone, one UNet batch of B instead of 2B.
-    """
-    n = x.shape[0]
-    if text.shape[0] != 2 * n:
-        return call(x, t, text)
-    if t < below:
-        return call(x, t, text[n:])
-    eps_uncond, eps_text = call(torch.cat([x, x]), t, text).chunk(2)
-    return eps_uncond + guidance * (eps_text - eps_uncond)
-
-
-def decode(pipe, latents) -> list:
-    """Latents (B, C, h, w) -> list of B frames (H, W, 3) uint8 on the CPU."""
-    with torch.no_grad():
-        images = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
-    images = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
-    return list(images.permute(0, 2, 3, 1).cpu().numpy())
 
 
 class Clock:
@@ -72,7 +79,7 @@ class Clock:
         self.device = None
 
     @contextmanager
-    def stage(self, name: str):
+    def stage(self, name: str) -> Iterator[None]:
         begin = time.perf_counter()
         try:
             yield
@@ -92,7 +99,14 @@ class Clock:
         return timings
 
 
-def stop_early(exc: BaseException, *, writer, frames_written: bool, checkpoint, events) -> None:
+def stop_early(
+    exc: BaseException,
+    *,
+    writer: Any,
+    frames_written: bool,
+    checkpoint: Any,
+    events: RenderEvents,
+) -> None:
     """What a render does when ``exc`` stops it before the end (the caller re-raises).
 
     Cancelled: the frames already made are work the user paid for, so a writer with frames

@@ -10,7 +10,8 @@ A reference is one of:
 
 Each distinct load (reference, pipeline class, device, dtype, memory options) is cached once in
 a bounded, thread-safe LRU. A cached pipeline is shared and must never be changed: renders
-build their own scheduler with ``make_scheduler`` and only read ``pipe.components``.
+build their own scheduler (``studio.pipeline.schedulers.make_scheduler``) and only read
+``pipe.components``.
 """
 
 from __future__ import annotations
@@ -34,22 +35,9 @@ __all__ = [
     "LoadedModel",
     "ModelManager",
     "default_cache_dir",
-    "make_scheduler",
     "resolve_device",
     "resolve_dtype",
 ]
-
-# Scheduler names in specs -> (diffusers class, extra config). Names match studio.spec.SCHEDULERS.
-_SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "ddim": ("DDIMScheduler", {}),
-    "euler": ("EulerDiscreteScheduler", {}),
-    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
-    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
-    "lms": ("LMSDiscreteScheduler", {}),
-    "heun": ("HeunDiscreteScheduler", {}),
-    "unipc": ("UniPCMultistepScheduler", {}),
-}
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -86,7 +74,7 @@ def default_cache_dir() -> Path:
     return studio_home() / "cache" / "models"
 
 
-def resolve_device(name: str = "auto"):
+def resolve_device(name: str = "auto") -> Any:
     """``auto`` picks CUDA, then Apple MPS, then CPU. An unavailable device is an error."""
     import torch
 
@@ -115,7 +103,7 @@ def resolve_device(name: str = "auto"):
     return device
 
 
-def resolve_dtype(name: str, device) -> Any:
+def resolve_dtype(name: str, device: Any) -> Any:
     """``auto`` is float16 on a GPU and float32 on the CPU."""
     import torch
 
@@ -127,39 +115,10 @@ def resolve_dtype(name: str, device) -> Any:
     return table[name]
 
 
-def make_scheduler(pipe, name: str, kwargs: dict[str, Any] | None = None):
-    """A new scheduler of kind ``name`` built ``from_config`` of the pipeline's own scheduler."""
-    import diffusers
-
-    if name not in _SCHEDULERS:
-        raise SpecError(f"unknown scheduler {name!r}; choose one of {', '.join(_SCHEDULERS)}")
-    class_name, extra = _SCHEDULERS[name]
-    cls = getattr(diffusers, class_name)
-    if pipe.scheduler.config.get("rescale_betas_zero_snr") and not _supports_zero_snr(cls):
-        # It would silently sample on a different noise schedule than the model learnt.
-        usable = [
-            n for n, (c, _) in _SCHEDULERS.items() if _supports_zero_snr(getattr(diffusers, c))
-        ]
-        raise SpecError(
-            f"scheduler {name!r} cannot follow this model's zero-terminal-SNR noise schedule; "
-            f"use one of {', '.join(usable)}"
-        )
-    try:
-        return cls.from_config(pipe.scheduler.config, **{**extra, **(kwargs or {})})
-    except TypeError as exc:
-        raise SpecError(f"bad scheduler options for {name!r}: {exc}") from None
-
-
-def _supports_zero_snr(cls) -> bool:
-    import inspect
-
-    return "rescale_betas_zero_snr" in inspect.signature(cls.__init__).parameters
-
-
 class ModelManager:
     """Loads pipelines once and shares them; safe to call from several threads."""
 
-    def __init__(self, cache_dir: Path | None = None, capacity: int = 2):
+    def __init__(self, cache_dir: Path | None = None, capacity: int = 2) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()

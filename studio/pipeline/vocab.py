@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["WORDS", "build_tokenizer", "build_vocab"]
 
@@ -198,7 +199,7 @@ def build_vocab(words: Iterable[str] = WORDS) -> tuple[dict[str, int], list[tupl
     return vocab, merges
 
 
-def build_tokenizer(words: Iterable[str] = WORDS, max_length: int = 77):
+def build_tokenizer(words: Iterable[str] = WORDS, max_length: int = 77) -> Any:
     """A ``CLIPTokenizer`` over ``words`` (imports transformers when called)."""
     from transformers import CLIPTokenizer
 

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from studio.errors import NegativePromptError, PromptListError, SpecError
 from studio.languages.brackets import unmatched_bracket
+from studio.pipeline.schedulers import BLEND_SCHEDULER_NAMES, SCHEDULER_NAMES
 
 __all__ = [
     "BLEND_PRESETS",
@@ -51,12 +52,9 @@ __all__ = [
 SCHEMA_VERSION = 2  # 2: DiffusionSettings.guidance_stop
 DEFAULT_MODEL = "builtin:shapes"
 
-# Names the user may pick; studio.pipeline.models maps each to a diffusers scheduler class.
-SCHEDULERS = ("ddim", "euler", "euler_a", "dpm++", "pndm", "lms", "heun", "unipc")
-# A blend branch starts a fresh scheduler part-way through the schedule. These restart
-# cleanly there (multistep ones warm up again at first order); PNDM and Heun repeat
-# timesteps, and LMS weights a history the fresh scheduler does not have.
-BLEND_SCHEDULERS = ("ddim", "euler", "euler_a", "dpm++", "unipc")
+# Scheduler names the user may pick: one table, studio.pipeline.schedulers (torch-free).
+SCHEDULERS = SCHEDULER_NAMES
+BLEND_SCHEDULERS = BLEND_SCHEDULER_NAMES
 # Preset -> diffusion frames per transition (both keyframes included); see studio.blend.tree.
 BLEND_PRESETS = {"lowest": 5, "low": 9, "medium": 17, "high": 25, "ultra": 41}
 

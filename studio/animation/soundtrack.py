@@ -1,0 +1,59 @@
+"""An animation's audio track: the envelope that drives its curves, and the sound in its MP4.
+
+Both read ``spec.audio`` (``studio.audio.analysis`` does the signal work, imported only when a
+spec has a track).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from studio.events import OutputFile
+from studio.spec import AnimationSpec
+
+__all__ = ["add_soundtrack", "audio_path", "curve_variables"]
+
+
+def audio_path(spec: Any) -> str:
+    """The spec's audio track, if the audio group (issue 5, AUDIO) exists and sets one."""
+    return getattr(getattr(spec, "audio", None), "path", "") or ""
+
+
+def add_soundtrack(
+    spec: AnimationSpec, output: OutputFile, clock: Any
+) -> tuple[OutputFile, list[str]]:
+    """Mux the spec's audio track into finished MP4 output; ``(output, notes)``.
+
+    GIF and PNG cannot carry sound: they are left as they are, and a note says so.
+    """
+    a = spec.audio
+    if not a.path or not a.mux:
+        return output, []
+    if output.kind != "mp4":
+        return output, [
+            f"{output.kind.upper()} output has no sound, so the audio track was not added "
+            "(it still drives timing and curves); choose mp4 to hear it"
+        ]
+    from studio.media.paths import resolve_media_path
+    from studio.media.writers import mux_audio
+
+    with clock.stage("audio"):
+        return mux_audio(output, resolve_media_path(a.path)), []
+
+
+def curve_variables(spec: AnimationSpec, input_frames: int | None) -> dict[str, np.ndarray] | None:
+    """``{"audio": envelope}`` for the motion curves when the spec has an audio track."""
+    path = audio_path(spec)
+    if not path:
+        return None
+    from studio.audio.analysis import audio_envelope
+    from studio.languages.schedule import parse_schedule
+    from studio.media.inputs import resolve_input_path
+
+    frames = input_frames or parse_schedule(spec.prompts.schedule).frame_count
+    envelope = audio_envelope(
+        resolve_input_path(path), spec.audio.component, spec.animation.fps, frames
+    )
+    return {"audio": envelope}

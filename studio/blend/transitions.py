@@ -1,0 +1,322 @@
+"""The diffusion frames of a blend's transitions, one transition after the other.
+
+``Transitions.transition(t)`` makes transition ``t``'s frames in prompt order: the two
+keyframe trajectories (every keyframe is computed once and kept for the transition after
+it), then the in-between frames, each branching off its two neighbours at its level's
+injection step (adaptive: between the neighbours whose images differ most), each decoded as
+soon as it is made; with an inpainting mask, every trajectory's fixed region is held on the
+reference (``studio.blend.inpaint``).
+
+Trajectories live on the device as ``{step index: latent entering that step}`` (the final
+latent under index ``N``), holding only the steps a child or the crossfeed will read. A
+branch at step ``k`` runs the one denoising loop (``studio.pipeline.denoise``) from index
+``k`` on a fresh copy of the run's scheduler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from studio.blend.inpaint import InpaintGuide
+from studio.blend.perceptual import ssim_distance
+from studio.blend.plan import BlendPlan
+from studio.pipeline.denoise import denoise, one_timestep_per_step
+from studio.pipeline.interpolate import lerp, slerp
+from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
+from studio.pipeline.text import with_negative
+
+__all__ = ["DISTANCES", "Frame", "Transitions"]
+
+
+@dataclass
+class Frame:
+    """One diffusion frame of the current transition."""
+
+    position: float  # prompt position in the transition, 0 (left keyframe) .. 1 (right)
+    level: int  # 0 for keyframes
+    injection_step: int  # 0 for keyframes
+    trajectory: dict[int, torch.Tensor]  # step index -> latent (1, C, h, w) entering it
+    latent: torch.Tensor  # the final latent, (1, C, h, w)
+    image: np.ndarray  # decoded, (H, W, 3) uint8
+    parents: tuple[Frame, Frame] | None = None  # an in-between's neighbours when made
+    weight: float = 0.0  # its start: slerp(parents' latents, weight)
+    created: int = 0  # order made in its transition: 0 left keyframe, 1 right, 2... branches
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the realised tree records of this frame (``BlendResult.tree``)."""
+        return {
+            "position": round(self.position, 6),
+            "level": self.level,
+            "injection_step": self.injection_step,
+        }
+
+
+def _latent_distance(a: Frame, b: Frame) -> float:
+    """Root mean square difference of two frames' final latents."""
+    return float(torch.sqrt(torch.mean((a.latent.float() - b.latent.float()) ** 2)))
+
+
+# Distances for adaptive insertion: name (spec.blend.distance) -> function of two frames.
+DISTANCES = {
+    "ssim": lambda a, b: ssim_distance(a.image, b.image),
+    "latent": _latent_distance,
+}
+
+
+class Transitions:
+    """Makes the diffusion frames of each transition; keeps the keyframe shared by two."""
+
+    def __init__(
+        self,
+        plan: BlendPlan,
+        pipe: Any,
+        dtype: torch.dtype,
+        device: torch.device,
+        scheduler: Any,
+        embeddings: dict[str, torch.Tensor],
+        clock: Any,
+        cancel: Any,
+        inpaint: InpaintGuide | None = None,
+    ) -> None:
+        spec = plan.spec
+        self.plan, self.pipe, self.dtype, self.device = plan, pipe, dtype, device
+        self.scheduler, self.clock, self.cancel = scheduler, clock, cancel
+        self.blend = spec.blend
+        self.steps = spec.diffusion.steps
+        self.guidance = spec.diffusion.guidance
+        self.guidance_stop = spec.diffusion.guidance_stop
+        self.guided = self.guidance > 1.0
+        self.cond = [embeddings[p] for p in plan.prompts]  # each (1, L, D)
+        self.uncond = [embeddings[n] for n in plan.negatives] if self.guided else None
+        self.mix = slerp if self.blend.embeddings == "slerp" else lerp
+        self.distance = DISTANCES[self.blend.distance]
+        self.inpaint = inpaint
+        # Steps a later reader needs: children start at injection steps; crossfeed reads all,
+        # and so does inpainting (the first keyframe may be the reference at every step).
+        reads_all = self.blend.crossfeed_power > 0 or inpaint is not None
+        every = set(range(self.steps + 1))
+        self.keep = every if reads_all else {*plan.tree.insertions(), self.steps}
+        one_timestep_per_step(scheduler, self.steps)
+        self.latent_shape = latent_shape(pipe, spec.diffusion.width, spec.diffusion.height)
+        self.level_of = {lv.injection_step: i + 1 for i, lv in enumerate(plan.tree.levels)}
+        self.denoise_steps = 0
+        self.step_seconds = 0.0  # measured wall time per denoise step, decoding included
+        self._seconds_spent = 0.0
+        self._steps_timed = 0
+        self._carried: Frame | None = None  # the right keyframe of the last transition
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(JSON-safe fields, tensors)`` that ``restore`` needs to go on after the last
+        transition made: the carried right keyframe, the counters, the inpainting reference."""
+        fields = {
+            "denoise_steps": self.denoise_steps,
+            "seconds_spent": self._seconds_spent,
+            "steps_timed": self._steps_timed,
+        }
+        carried = self._carried
+        tensors = {
+            "trajectory": carried.trajectory,
+            "image": torch.from_numpy(np.ascontiguousarray(carried.image)),
+        }
+        reference = None if self.inpaint is None else self.inpaint.reference
+        if reference is not None:
+            tensors["reference"] = {
+                "trajectory": reference[0],
+                "image": torch.from_numpy(np.ascontiguousarray(reference[1])),
+            }
+        return fields, tensors
+
+    def restore(self, fields: dict[str, Any], tensors: dict[str, Any]) -> None:
+        """Take up the state ``state`` gave (its tensors on this run's device)."""
+        self.denoise_steps = fields["denoise_steps"]
+        self._seconds_spent = fields["seconds_spent"]
+        self._steps_timed = fields["steps_timed"]
+        self._measure(0.0, 0)
+        trajectory = tensors["trajectory"]
+        image = tensors["image"].cpu().numpy()
+        self._carried = Frame(1.0, 0, 0, trajectory, trajectory[self.steps], image, created=1)
+        if "reference" in tensors:
+            ref = tensors["reference"]
+            self.inpaint.set_reference(ref["trajectory"], ref["image"].cpu().numpy())
+
+    # -- one transition ------------------------------------------------------------------
+
+    def transition(self, t: int, preview: Callable[[np.ndarray, int, int], None]) -> list[Frame]:
+        """The diffusion frames of transition ``t`` in prompt order, keyframes included.
+
+        ``preview(image, made, planned)`` hears each frame this call computes: ``made`` of
+        the ``planned`` it will compute at most (a time budget may stop it sooner).
+        """
+        insertions = self.plan.tree.insertions()[: self.plan.in_betweens(t)]
+        planned = len(insertions) + (1 if self._carried is not None else 2)
+        made = 0
+        if self._carried is None:
+            left = self._keyframe(t)
+            made += 1
+            preview(left.image, made, planned)
+        else:  # computed once, by the transition before, where it was the right end
+            left = dataclasses.replace(self._carried, position=0.0, created=0)
+        right = dataclasses.replace(self._keyframe(t + 1), position=1.0, created=1)
+        made += 1
+        preview(right.image, made, planned)
+        frames = [left, right]
+        adaptive = self.blend.insertion == "adaptive"
+        gaps = [self._distance(left, right)] if adaptive else []
+        budget = self.blend.budget_seconds
+        start = time.perf_counter()
+        for n, k in enumerate(insertions):
+            if (
+                budget
+                and time.perf_counter() - start + (self.steps - k) * self.step_seconds > budget
+            ):
+                break
+            if adaptive:
+                i = int(np.argmax(gaps))
+            else:
+                widths = [b.position - a.position for a, b in zip(frames, frames[1:], strict=False)]
+                i = int(np.argmax(widths))
+            child = self._branch(t, n, frames[i], frames[i + 1], k)
+            frames.insert(i + 1, child)
+            if adaptive:
+                gaps[i : i + 1] = [
+                    self._distance(frames[i], child),
+                    self._distance(child, frames[i + 2]),
+                ]
+            made += 1
+            preview(child.image, made, planned)
+        self._carried = right
+        return frames
+
+    def _keyframe(self, j: int) -> Frame:
+        """Keyframe ``j``: its full trajectory from its own seeded noise."""
+        seed = self.plan.keyframe_seeds[j]
+        noise = seeded_noise(self.latent_shape, [seed], self.device, self.dtype)
+        text = with_negative(self.cond[j], self.uncond[j] if self.guided else None)
+        # Without a reference image, the first keyframe is the reference: it runs unmasked.
+        is_reference = self.inpaint is not None and self.inpaint.needs_reference and j == 0
+        masked = self.inpaint is not None and not is_reference
+        trajectory = self._run(
+            noise,
+            0,
+            text,
+            self.guidance,
+            torch.Generator().manual_seed(seed),
+            feed=None,
+            masked=masked,
+        )
+        frame = self._finish(0.0, 0, 0, trajectory, masked=masked)
+        if is_reference:
+            self.inpaint.set_reference(trajectory, frame.image)
+        return frame
+
+    def _branch(self, t: int, n: int, a: Frame, b: Frame, k: int) -> Frame:
+        """A frame halfway between ``a`` and ``b`` in prompt position, branching at step ``k``."""
+        position = (a.position + b.position) / 2
+        w = (position - a.position) / (b.position - a.position)
+        start = slerp(a.trajectory[k], b.trajectory[k], w)
+        cond = self.mix(self.cond[t], self.cond[t + 1], position)
+        uncond = self.mix(self.uncond[t], self.uncond[t + 1], position) if self.guided else None
+        damp = self.blend.guidance_dampening * 4 * position * (1 - position)
+        # A seed of its own per branch, for stochastic (ancestral) schedulers.
+        seed = branch_seed(self.plan.keyframe_seeds[t], n)
+        feed = (a, b, w) if self.blend.crossfeed_power > 0 else None
+        masked = self.inpaint is not None
+        trajectory = self._run(
+            start,
+            k,
+            with_negative(cond, uncond),
+            self.guidance * (1 - damp),
+            torch.Generator().manual_seed(seed),
+            feed=feed,
+            masked=masked,
+        )
+        frame = self._finish(position, self.level_of[k], k, trajectory, masked=masked)
+        return dataclasses.replace(frame, parents=(a, b), weight=w, created=n + 2)
+
+    # -- denoising -----------------------------------------------------------------------
+
+    def _run(
+        self,
+        x: torch.Tensor,
+        start: int,
+        text: torch.Tensor,
+        guidance: float,
+        generator: torch.Generator,
+        feed: tuple[Frame, Frame, float] | None,
+        masked: bool,
+    ) -> dict[int, torch.Tensor]:
+        """Denoise ``x`` (entering step ``start``) to the end (``studio.pipeline.denoise``).
+
+        ``feed``: ``(parent_a, parent_b, w)`` for the parental crossfeed, or None.
+        ``masked``: hold the inpainting mask's fixed region on the reference after each step.
+        Returns the kept trajectory; counts one denoise step per step taken.
+        """
+        began = time.perf_counter()
+        b = self.blend
+        fed_steps = round(b.crossfeed_range * (self.steps - start)) if feed is not None else 0
+
+        def after_step(i: int, x: torch.Tensor) -> torch.Tensor:
+            own = i - start  # own steps taken so far
+            if own <= fed_steps:
+                a, c, w = feed
+                pull = b.crossfeed_power * b.crossfeed_decay ** (own - 1)
+                x = slerp(x, slerp(a.trajectory[i], c.trajectory[i], w), pull)
+            if masked:
+                x = self.inpaint.pull(x, i)
+            return x
+
+        trajectory = denoise(
+            self.pipe.unet,
+            self.scheduler,
+            self.steps,
+            x,
+            text,
+            guidance,
+            cancel=self.cancel,
+            clock=self.clock,
+            start=start,
+            guidance_stop=self.guidance_stop,
+            generator=generator,
+            after_step=after_step if fed_steps or masked else None,
+            keep=self.keep,
+        ).trajectory
+        self.denoise_steps += self.steps - start
+        self._measure(time.perf_counter() - began, self.steps - start)
+        return trajectory
+
+    def _finish(
+        self,
+        position: float,
+        level: int,
+        k: int,
+        trajectory: dict[int, torch.Tensor],
+        masked: bool,
+    ) -> Frame:
+        began = time.perf_counter()
+        latent = trajectory[self.steps]
+        with self.clock.stage("vae"):
+            image = decode(self.pipe, latent)[0]
+        if masked:
+            image = self.inpaint.composite(image)
+        self._measure(time.perf_counter() - began, 0)
+        return Frame(position, level, k, trajectory, latent, image)
+
+    def _distance(self, a: Frame, b: Frame) -> float:
+        with self.clock.stage("distance"):
+            return self.distance(a, b)
+
+    def _measure(self, seconds: float, steps: int) -> None:
+        # Decoding is charged to the steps around it, so a budget estimate includes it.
+        self._seconds_spent += seconds
+        self._steps_timed += steps
+        if self._steps_timed:
+            self.step_seconds = self._seconds_spent / self._steps_timed

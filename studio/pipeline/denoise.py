@@ -1,0 +1,165 @@
+"""The one denoising loop every render kind runs, with classifier-free guidance.
+
+``denoise`` steps a batch of latents through a copy of the run's scheduler, from the start
+of the schedule or from part-way through it:
+
+- text-to-image (``start == 0``, no ``init``): the noise is scaled by the scheduler's initial
+  sigma and every step runs;
+- img2img (``init`` given): the scheduler adds the noise to the clean ``init`` latents for
+  the step the loop begins at (``start`` of ``steps``), as diffusers' img2img pipelines do;
+- a branch (``start > 0``, no ``init``): the latents already are what enters step ``start``
+  (a blend tree's in-between frame, an upscaler's branch). The loop runs from index
+  ``start`` (``set_begin_index`` where the scheduler has one): DDIM and Euler step
+  statelessly from there; DPM-Solver++ and UniPC restart their multistep history at first
+  order, as an img2img start would.
+
+Guidance is skipped for steps whose timestep lies under ``guidance_stop`` of the noise
+schedule (``unguided_below``). A hook may change the latents after every step (a blend's
+crossfeed and inpainting); the steps a caller asks for are kept (a blend tree's trajectory).
+The loop checks ``cancel`` before every step and times the UNet under the clock's ``unet``.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from studio.errors import SpecError
+
+__all__ = ["Denoised", "denoise", "guided_noise", "one_timestep_per_step", "unguided_below"]
+
+
+@dataclass
+class Denoised:
+    """What one run of the loop gives back."""
+
+    latents: torch.Tensor  # the final latents, (B, C, h, w)
+    steps: int  # scheduler steps taken (per latent of the batch)
+    trajectory: dict[int, torch.Tensor]  # step index -> latents entering it (see ``keep``)
+
+
+def unguided_below(scheduler: Any, guidance_stop: float) -> float:
+    """The timestep under which steps skip guidance: ``guidance_stop`` of the noise schedule."""
+    return guidance_stop * scheduler.config.get("num_train_timesteps", 1000)
+
+
+def guided_noise(
+    call: Callable[[torch.Tensor, Any, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    t: Any,
+    text: torch.Tensor,
+    guidance: float,
+    below: float = 0.0,
+) -> torch.Tensor:
+    """The noise prediction for latents ``x`` (B, C, h, w) at timestep ``t``.
+
+    ``text`` is (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at
+    ``guidance``. ``call(model_in, t, states)`` runs the UNet on a batch of latents and
+    their text states. A step whose ``t`` is under ``below`` (``unguided_below``) is not guided:
+    the cond half alone, one UNet batch of B instead of 2B.
+    """
+    n = x.shape[0]
+    if text.shape[0] != 2 * n:
+        return call(x, t, text)
+    if t < below:
+        return call(x, t, text[n:])
+    eps_uncond, eps_text = call(torch.cat([x, x]), t, text).chunk(2)
+    return eps_uncond + guidance * (eps_text - eps_uncond)
+
+
+def one_timestep_per_step(scheduler: Any, steps: int) -> None:
+    """Refuse a scheduler that makes other than ``steps`` timesteps for ``steps`` steps.
+
+    A blend tree names the latents entering each step, so a step must be one timestep
+    (PNDM and Heun make more). Raises ``SpecError`` naming the scheduler.
+    """
+    probe = copy.deepcopy(scheduler)
+    probe.set_timesteps(steps)
+    if len(probe.timesteps) != steps:
+        raise SpecError(
+            f"scheduler {type(probe).__name__} makes {len(probe.timesteps)} "
+            f"timesteps for {steps} steps; blending needs one per step"
+        )
+
+
+def denoise(
+    unet: Any,
+    scheduler: Any,
+    steps: int,
+    x: torch.Tensor,
+    text: torch.Tensor,
+    guidance: float,
+    *,
+    cancel: Any,
+    clock: Any,
+    start: int = 0,
+    init: torch.Tensor | None = None,
+    guidance_stop: float = 0.0,
+    generator: torch.Generator | None = None,
+    after_step: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+    keep: Collection[int] = (),
+    image: torch.Tensor | None = None,
+    class_labels: torch.Tensor | None = None,
+) -> Denoised:
+    """Denoise ``x`` (B, C, h, w) from step ``start`` of a ``steps``-step schedule to the end.
+
+    ``scheduler`` is the run's own and is not changed: the loop steps a copy. ``text``:
+    (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at ``guidance``,
+    skipped in the last ``guidance_stop`` of the noise schedule (``guided_noise``).
+    ``init``: clean latents (B, C, h, w) that ``x``, then the noise, is added to for step
+    ``start`` (img2img). ``generator`` goes to a scheduler step that draws noise (ancestral
+    schedulers), when given. ``after_step(i, x)`` may change the latents entering step ``i``
+    (``i == steps``: the final ones). ``image``/``class_labels``: an upscaler's extra input,
+    concatenated to the latents along channels (batched like ``text``), and its noise level.
+
+    Returns the final latents, the steps taken (one latent through one scheduler step:
+    ``steps - start`` for one-timestep schedulers) and the trajectory: the latents entering
+    step ``start`` and each step index in ``keep``. Raises ``RenderCancelled`` between steps
+    when ``cancel`` is set.
+    """
+    scheduler = copy.deepcopy(scheduler)
+    scheduler.set_timesteps(steps, device=x.device)
+    first = start * scheduler.order
+    timesteps = scheduler.timesteps[first:]
+    if init is None and start == 0:
+        x = x * scheduler.init_noise_sigma
+    else:
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(first)
+        if init is not None:
+            x = scheduler.add_noise(init, x, timesteps[:1].repeat(init.shape[0]))
+    step_options = (
+        {"generator": generator}
+        if generator is not None and "generator" in inspect.signature(scheduler.step).parameters
+        else {}
+    )
+    below = unguided_below(scheduler, guidance_stop)
+
+    def call(model_in: torch.Tensor, t: Any, states: torch.Tensor) -> torch.Tensor:
+        rows = model_in.shape[0]  # the last rows of image and labels go with the cond
+        if image is not None:
+            model_in = torch.cat([model_in, image[-rows:]], dim=1)
+        labels = None if class_labels is None else class_labels[-rows:]
+        with clock.stage("unet"):
+            return unet(model_in, t, encoder_hidden_states=states, class_labels=labels).sample
+
+    trajectory = {start: x}
+    taken = 0
+    with torch.no_grad():
+        for t in timesteps:
+            cancel.raise_if_cancelled()
+            model_in = scheduler.scale_model_input(x, t)
+            eps = guided_noise(call, model_in, t, text, guidance, below)
+            x = scheduler.step(eps, t, x, **step_options).prev_sample
+            taken += 1
+            i = start + taken
+            if after_step is not None:
+                x = after_step(i, x)
+            if i in keep:
+                trajectory[i] = x
+    return Denoised(latents=x, steps=taken, trajectory=trajectory)

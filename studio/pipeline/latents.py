@@ -1,0 +1,78 @@
+"""Latents: their shape, the seeded noise they start from, and images in and out of the VAE.
+
+Every draw of noise is made on the CPU from a generator seeded for what it is for, so the
+same spec gives the same frames on every device and whatever the batch size:
+
+- a keyframe draws from its own seed (``plan.keyframe_seeds``);
+- a blend branch from ``branch_seed(keyframe seed, branch)``, for schedulers that draw noise
+  at each step; an upscale stage offsets the branch by its ``stage`` so its noise is its own;
+- an animation frame's extra init noise (the noise curve) from ``frame_seed(seed, frame)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = [
+    "branch_seed",
+    "decode",
+    "encode_images",
+    "frame_seed",
+    "latent_shape",
+    "seeded_noise",
+]
+
+_SEEDS = 2**63  # seeds are taken modulo this: torch's generators read a signed 64-bit seed
+
+
+def latent_shape(pipe: Any, width: int, height: int) -> tuple[int, int, int]:
+    """(C, h, w) of the latents ``pipe``'s VAE decodes into a ``width`` x ``height`` frame.
+
+    C is the VAE's latent channels: an upscaler's or inpainting UNet takes more (its extra
+    inputs are concatenated to the latents), and the noise a render starts from has C.
+    """
+    return (
+        pipe.vae.config.latent_channels,
+        height // pipe.vae_scale_factor,
+        width // pipe.vae_scale_factor,
+    )
+
+
+def seeded_noise(shape: tuple[int, ...], seeds: list[int], device: Any, dtype: Any) -> torch.Tensor:
+    """Standard Gaussian noise (len(seeds), *shape), one draw of ``shape`` per seed.
+
+    Drawn on the CPU so every device starts from the same noise, then moved to ``device``.
+    """
+    draws = [torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in seeds]
+    return torch.stack(draws).to(device=device, dtype=dtype)
+
+
+def branch_seed(keyframe_seed: int, branch: int, stage: int = 0) -> int:
+    """The seed of in-between frame ``branch`` (0, 1, ... in the order made) of a transition
+    whose left keyframe has ``keyframe_seed``; ``stage`` 1 for the upscale stage."""
+    return (keyframe_seed * 1_000_003 + 7919 * (branch + 1 + stage)) % _SEEDS
+
+
+def frame_seed(seed: int, frame: int) -> int:
+    """The seed of animation frame ``frame``'s own draws (the noise curve) for spec ``seed``."""
+    return (seed + 0x9E3779B9 * (frame + 1)) % _SEEDS
+
+
+def encode_images(pipe: Any, pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels (B, 3, H, W) in [-1, 1], on the VAE's device and dtype -> latents (B, C, h, w).
+
+    The posterior's mean, not a sample: the same image always gives the same latents.
+    """
+    with torch.no_grad():
+        latents = pipe.vae.encode(pixels).latent_dist.mean
+    return latents * pipe.vae.config.scaling_factor
+
+
+def decode(pipe: Any, latents: torch.Tensor) -> list:
+    """Latents (B, C, h, w) -> list of B frames (H, W, 3) uint8 on the CPU."""
+    with torch.no_grad():
+        images = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
+    images = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
+    return list(images.permute(0, 2, 3, 1).cpu().numpy())

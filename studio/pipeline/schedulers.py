@@ -1,0 +1,70 @@
+"""Schedulers by name: the one table of names a spec may use, and a per-run scheduler.
+
+``SCHEDULERS`` maps each name to its diffusers class and the config it adds; ``studio.spec``
+reads its choices from here, so a name cannot exist in one place and not the other. This
+module imports diffusers only inside ``make_scheduler``: the spec (and the dashboard that
+draws its forms) stays light.
+
+A cached pipeline is shared between renders, so its scheduler is never stepped: every render
+builds its own with ``make_scheduler`` (``from_config`` of ``pipe.scheduler.config``), and
+every denoising loop steps a copy of that (``studio.pipeline.denoise``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from studio.errors import SpecError
+
+__all__ = ["BLEND_SCHEDULER_NAMES", "SCHEDULERS", "SCHEDULER_NAMES", "make_scheduler"]
+
+# Name in a spec -> (diffusers class name, config it adds to the model's scheduler config).
+SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ddim": ("DDIMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
+    "lms": ("LMSDiscreteScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+}
+# The names the user may pick, in the order forms list them.
+SCHEDULER_NAMES: tuple[str, ...] = tuple(SCHEDULERS)
+# A blend branch starts a fresh scheduler part-way through the schedule. These restart
+# cleanly there (multistep ones warm up again at first order); PNDM and Heun repeat
+# timesteps, and LMS weights a history the fresh scheduler does not have.
+BLEND_SCHEDULER_NAMES: tuple[str, ...] = ("ddim", "euler", "euler_a", "dpm++", "unipc")
+
+
+def make_scheduler(pipe: Any, name: str, kwargs: dict[str, Any] | None = None) -> Any:
+    """A new scheduler of kind ``name`` built ``from_config`` of the pipeline's own scheduler.
+
+    ``kwargs`` override config entries (a spec's ``scheduler_kwargs``). Raises ``SpecError``
+    for an unknown name, bad options, or a scheduler that cannot follow the model's
+    zero-terminal-SNR noise schedule.
+    """
+    import diffusers
+
+    if name not in SCHEDULERS:
+        raise SpecError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
+    class_name, extra = SCHEDULERS[name]
+    cls = getattr(diffusers, class_name)
+    if pipe.scheduler.config.get("rescale_betas_zero_snr") and not _supports_zero_snr(cls):
+        # It would silently sample on a different noise schedule than the model learnt.
+        usable = [
+            n for n, (c, _) in SCHEDULERS.items() if _supports_zero_snr(getattr(diffusers, c))
+        ]
+        raise SpecError(
+            f"scheduler {name!r} cannot follow this model's zero-terminal-SNR noise schedule; "
+            f"use one of {', '.join(usable)}"
+        )
+    try:
+        return cls.from_config(pipe.scheduler.config, **{**extra, **(kwargs or {})})
+    except TypeError as exc:
+        raise SpecError(f"bad scheduler options for {name!r}: {exc}") from None
+
+
+def _supports_zero_snr(cls: type) -> bool:
+    return "rescale_betas_zero_snr" in inspect.signature(cls.__init__).parameters
