@@ -8,7 +8,6 @@ cancelled with Ctrl-C); ``--json`` puts exactly one JSON object on stdout. A clo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import select
@@ -457,9 +456,9 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
     i, a, d = spec.input, spec.animation, spec.diffusion
     # Absolute, so that the stored spec still finds the files when re-run from elsewhere.
     if args.video_input is not None:
-        i = dataclasses.replace(i, video=str(args.video_input.expanduser().resolve()), image="")
+        i = i.replace(video=str(args.video_input.expanduser().resolve()), image="")
     elif args.image_input is not None:
-        i = dataclasses.replace(i, image=str(args.image_input.expanduser().resolve()), video="")
+        i = i.replace(image=str(args.image_input.expanduser().resolve()), video="")
     i = _replace(i, keep_audio=args.keep_audio)
     m = _replace(
         spec.motion,
@@ -480,7 +479,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
         notes = []
         if args.fps is None:
             fps = min(120, max(1, round(info.fps)))
-            a = dataclasses.replace(a, fps=fps)
+            a = a.replace(fps=fps)
             if fps != info.fps:
                 notes.append(
                     f"the video input runs at {info.fps:g} fps; rendering at {fps} fps "
@@ -488,7 +487,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
                 )
         if args.width is None or args.height is None:
             width, height = info.rounded_size
-            d = dataclasses.replace(d, width=args.width or width, height=args.height or height)
+            d = d.replace(width=args.width or width, height=args.height or height)
             if info.rounded:
                 notes.append(
                     f"the video input is {info.width}x{info.height}; the model needs multiples "
@@ -722,9 +721,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
             raise SpecError(
                 f"--seeds needs one seed per prompt ({len(keyframes)}), got {len(seeds)}"
             )
-        keyframes = [
-            dataclasses.replace(k, seed=seed) for k, seed in zip(keyframes, seeds, strict=True)
-        ]
+        keyframes = [k.replace(seed=seed) for k, seed in zip(keyframes, seeds, strict=True)]
     p = _replace(p, keyframes=tuple(keyframes), negative_prompt=args.negative)
     d = _diffusion_from_args(d, args)
     setups = [
@@ -758,8 +755,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
         setup = "auto"
     elif args.branches is not None:
         setup = "manual"
-        b = dataclasses.replace(
-            b,
+        b = b.replace(
             branches=_int_list(args.branches, "--branches"),
             injection_strengths=_float_list(args.injection_strengths, "--injection-strengths"),
             injection_steps=_int_list(args.injection_steps, "--injection-steps"),
@@ -1169,11 +1165,9 @@ def _diffusion_from_args(d, args: argparse.Namespace):
 
 
 def _replace(group, **changes):
-    """``dataclasses.replace`` with only the changes that were given (not None)."""
-    import dataclasses
-
+    """``group.replace`` with only the changes that were given (not None)."""
     given = {k: v for k, v in changes.items() if v is not None}
-    return dataclasses.replace(group, **given) if given else group
+    return group.replace(**given) if given else group
 
 
 def _read_text(path: Path, what: str) -> str:

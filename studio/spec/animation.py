@@ -96,7 +96,9 @@ class OutputSettings(SettingsModel):
 
     group: ClassVar[str] = "output"
 
-    format: OutputFormat = setting("mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames.")
+    format: OutputFormat = setting(
+        "mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames."
+    )
 
 
 class AudioSettings(SettingsModel):
@@ -172,12 +174,8 @@ class MotionSettings(SettingsModel):
     group: ClassVar[str] = "motion"
 
     zoom: StrictStr = setting("", _CURVE + "Zoom factor per frame, 1 = still.", widget="curve")
-    angle: StrictStr = setting(
-        "", _CURVE + "Degrees per frame, counter-clockwise.", widget="curve"
-    )
-    translate_x: StrictStr = setting(
-        "", _CURVE + "Pixels per frame to the right.", widget="curve"
-    )
+    angle: StrictStr = setting("", _CURVE + "Degrees per frame, counter-clockwise.", widget="curve")
+    translate_x: StrictStr = setting("", _CURVE + "Pixels per frame to the right.", widget="curve")
     translate_y: StrictStr = setting("", _CURVE + "Pixels per frame down.", widget="curve")
     strength: StrictStr = setting(
         "0: (0.6)",

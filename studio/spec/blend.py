@@ -121,9 +121,7 @@ class BlendSettings(SettingsModel):
     diffusion_frames: StrictInt = setting(
         17, "Automatic tree: diffusion frames per transition, both keyframes included.", step=1
     )
-    branches: tuple[StrictInt, ...] = setting(
-        (), "Manual tree: new frames per level, e.g. 2,3."
-    )
+    branches: tuple[StrictInt, ...] = setting((), "Manual tree: new frames per level, e.g. 2,3.")
     injection_strengths: tuple[StrictFloat, ...] = setting(
         (), "Manual tree: where each level branches, as fractions in (0, 1) of the steps."
     )
@@ -252,7 +250,9 @@ class BlendOutputSettings(SettingsModel):
         "Video frames beyond the diffusion frames: crossfade (pixel crossfade between "
         "neighbouring diffusion frames) or none (the tree must make exactly that many).",
     )
-    format: OutputFormat = setting("mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames.")
+    format: OutputFormat = setting(
+        "mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames."
+    )
 
 
 class BlendSpec(SpecBase):

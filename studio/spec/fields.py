@@ -110,7 +110,9 @@ def setting(
     }
     extra["x-studio"] = {k: v for k, v in hints.items() if v is not None}
     if isinstance(default, dict):
-        return Field(default_factory=lambda: dict(default), description=help, json_schema_extra=extra)
+        return Field(
+            default_factory=lambda: dict(default), description=help, json_schema_extra=extra
+        )
     return Field(default, description=help, json_schema_extra=extra)
 
 
