@@ -46,7 +46,7 @@ Fill = Literal["crossfade", "none"]
 class BlendKeyframe(SettingsModel):
     """One prompt of a blend movie; ``BlendKeyframe("a red circle", seed=3)``."""
 
-    prompt: StrictStr = setting(..., "What this keyframe draws.", flag="-")
+    prompt: StrictStr = setting(..., "What this keyframe draws.", flag=None)
     seed: StrictInt | None = setting(
         None,
         "Its seed; null: the base seed plus the keyframe's index.",
@@ -57,7 +57,7 @@ class BlendKeyframe(SettingsModel):
     negative: StrictStr | None = setting(
         None,
         "Its negative prompt; null: the group's negative prompt, '': none for this keyframe.",
-        flag="-",
+        flag=None,
     )
 
     def __init__(self, *prompt: str, **data: object) -> None:
@@ -80,7 +80,7 @@ class BlendPromptSettings(SettingsModel):
         "The prompts in the order the movie visits them, two or more; one per line in the "
         "dashboard's prompt list.",
         widget="keyframes",
-        flag="-",  # positional PROMPT arguments
+        flag=None,  # positional PROMPT arguments
     )
     negative_prompt: StrictStr = setting(
         "", "Negative prompt for every keyframe without its own.", flag="--negative"
@@ -105,7 +105,7 @@ class BlendSettings(SettingsModel):
         "preset",
         "preset: a preset's frames per transition; auto: diffusion_frames per transition; "
         "manual: branches with injection steps or strengths.",
-        flag="-",  # the CLI picks it from the flags given
+        flag=None,  # the CLI picks it from the flags given
     )
     preset: BlendPreset = setting(
         "medium", "Diffusion frames per transition: lowest 5, low 9, medium 17, high 25, ultra 41."

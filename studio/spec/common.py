@@ -58,6 +58,13 @@ Interpolation = Literal["slerp", "lerp"]
 OutputFormat = Literal["mp4", "gif", "png"]
 
 
+def _group_hint(schema: dict[str, Any], cls: type) -> None:
+    """The settings group of a group model, in its JSON Schema (``x-studio.group``)."""
+    group = getattr(cls, "group", None)
+    if group is not None:
+        schema["x-studio"] = {"group": group}
+
+
 class SettingsModel(BaseModel):
     """A frozen group of settings (or an item of one) that refuses unknown keys.
 
@@ -65,7 +72,7 @@ class SettingsModel(BaseModel):
     ``ValueError``); ``replace`` and ``load_spec`` raise ``SpecError`` naming the field.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_group_hint)
 
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied (checked like a new model), e.g. ``d.replace(steps=30)``."""
@@ -122,7 +129,7 @@ def build_spec(cls: type[S], data: dict[str, Any]) -> S:
 def schema_version_field() -> Any:
     """The ``schema_version`` field every spec kind declares last."""
     return setting(
-        SCHEMA_VERSION, "Version of the spec's layout; older ones are upgraded on load.", flag="-"
+        SCHEMA_VERSION, "Version of the spec's layout; older ones are upgraded on load.", flag=None
     )
 
 
@@ -152,7 +159,7 @@ class DiffusionSettings(SettingsModel):
         widget="select",
     )
     scheduler_kwargs: dict[StrictStr, Any] = setting(
-        {}, "Extra options for the scheduler's config, e.g. use_karras_sigmas.", flag="-"
+        {}, "Extra options for the scheduler's config, e.g. use_karras_sigmas.", flag=None
     )
     steps: StrictInt = setting(20, "Denoise steps per frame.", ge=1, le=1000, step=1)
     guidance: StrictFloat = setting(
@@ -196,16 +203,16 @@ class DiffusionSettings(SettingsModel):
         "auto", "Weights' number type: auto, float32, float16 or bfloat16.", choices=DTYPES
     )
     attention_slicing: StrictBool = setting(
-        False, "Compute attention in slices: less memory, a little slower.", flag="-"
+        False, "Compute attention in slices: less memory, a little slower.", flag=None
     )
     vae_slicing: StrictBool = setting(
-        False, "Decode a batch one frame at a time: less memory.", flag="-"
+        False, "Decode a batch one frame at a time: less memory.", flag=None
     )
     vae_tiling: StrictBool = setting(
-        False, "Decode in tiles: large frames in less memory.", flag="-"
+        False, "Decode in tiles: large frames in less memory.", flag=None
     )
     cpu_offload: StrictBool = setting(
-        False, "Keep model parts on the CPU until needed: least memory, slowest.", flag="-"
+        False, "Keep model parts on the CPU until needed: least memory, slowest.", flag=None
     )
 
 

@@ -39,7 +39,6 @@ _BOUNDS = {
     "lt": "exclusiveMaximum",
     "multiple_of": "multipleOf",
 }
-_NO_FLAG = "-"
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def setting(
     multiple_of: int | None = None,
     choices: tuple[str, ...] | None = None,
     widget: str | None = None,
-    flag: str | None = None,
+    flag: str | None | bool = True,
     step: float | None = None,
     format: str | None = None,
     zero_means: str | None = None,
@@ -91,9 +90,11 @@ def setting(
 ) -> Any:
     """A pydantic ``Field`` carrying the one description of a setting.
 
-    ``flag``: the CLI option when it is not ``--`` plus the name with dashes; ``"-"`` for
-    a setting without one. ``choices``: allowed values of a text setting whose choice is
-    checked by ``check()`` (a ``Literal`` annotation is the usual way to give choices).
+    ``flag``: True (the default) for the CLI option ``--`` plus the name with dashes, an
+    option's name where it differs, or None for a setting the CLI has no option for.
+    ``choices``: allowed values of a text setting whose choice ``check()`` enforces (a
+    ``Literal`` annotation, enforced on load, is the usual way to give choices). Bounds
+    (``ge``...) are enforced by ``check_ranges``.
     """
     bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt, "multiple_of": multiple_of}
     extra: dict[str, Any] = {_BOUNDS[k]: v for k, v in bounds.items() if v is not None}
@@ -102,13 +103,16 @@ def setting(
     hints = {
         "label": label,
         "widget": widget,
-        "flag": flag,
         "step": step,
         "format": format,
         "zero_means": zero_means,
         "unit": unit,
     }
-    extra["x-studio"] = {k: v for k, v in hints.items() if v is not None}
+    studio = {k: v for k, v in hints.items() if v is not None}
+    if flag is not True:
+        studio["flag"] = flag
+    if studio:
+        extra["x-studio"] = studio
     if isinstance(default, dict):
         return Field(
             default_factory=lambda: dict(default), description=help, json_schema_extra=extra
@@ -140,7 +144,7 @@ def describe(model: type[BaseModel]) -> list[FieldDescription]:
                 group=group,
                 label=hints.get("label", name.replace("_", " ")),
                 widget=hints.get("widget") or _default_widget(type_name, choices),
-                flag=None if flag == _NO_FLAG else flag,
+                flag=flag,
                 step=hints.get("step"),
                 format=hints.get("format"),
                 zero_means=hints.get("zero_means"),
