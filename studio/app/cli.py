@@ -502,8 +502,8 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
 
 def _audio_from_args(audio, args: argparse.Namespace):
     """The audio group with the ``--audio*`` flags applied; the file is stored absolute so
-    that a re-run from another folder finds it (``spec.check`` then decodes it: bad media
-    stop here, before a run is recorded)."""
+    that a re-run from another folder finds it (``check_media`` then decodes it: bad media
+    stop there, before a run is recorded)."""
     return _replace(
         audio,
         path=None if args.audio is None else str(args.audio.expanduser().resolve()),
@@ -552,6 +552,7 @@ def render(
 
     engine = engine_for(spec.kind)
     spec.check()
+    check_media(spec)
     if out is not None:
         out = _checked_out(Path(out), spec.output.format)
     store = Store.open(home)
@@ -584,6 +585,25 @@ def engine_for(kind: str):
         raise SpecError(f"no engine renders spec kind {kind!r}")
     module, function = _ENGINES[kind]
     return getattr(importlib.import_module(module), function)
+
+
+def check_media(spec: Spec) -> None:
+    """Probe the files ``spec`` names before a run is recorded (``MediaError``, ``SpecError``).
+
+    ``spec.check()`` opens no file; this is the I/O half of the check (input image or video,
+    audio track, inpaint mask and image), until each render kind has its own input check.
+    """
+    if isinstance(spec, AnimationSpec):
+        from studio.audio.analysis import check_audio
+        from studio.media.inputs import check_inputs
+
+        check_inputs(spec)  # probed once per version of the file
+        if spec.audio.path:
+            check_audio(spec.audio.path)  # decoded once per version of the file
+    elif isinstance(spec, BlendSpec):
+        for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
+            if name and not Path(name).is_file():
+                raise SpecError(f"inpaint {what} file {name} does not exist")
 
 
 def attach_for_resume(store, run_id: str):
@@ -620,6 +640,7 @@ def _resumable(store, run_id: str) -> tuple[Spec, Path | None]:
         )
     spec = load_spec(stored)
     spec.check()
+    check_media(spec)
     return spec, None if deliver_to is None else Path(deliver_to)
 
 
