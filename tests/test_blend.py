@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -228,9 +227,7 @@ def half_mask(path: Path) -> Path:
 
 def test_inpainting_keeps_the_masked_region_on_the_first_keyframe(tmp_path, manager):
     spec = make_spec(frames=4, guidance=5.0)
-    spec = spec.replace(
-        blend=dataclasses.replace(spec.blend, inpaint_mask=str(half_mask(tmp_path / "m.png")))
-    )
+    spec = spec.replace(blend=spec.blend.replace(inpaint_mask=str(half_mask(tmp_path / "m.png"))))
     result = render_blend(spec, tmp_path / "out", manager=manager)
     frames = frames_of(result)
     assert len(frames) == 4 and result.denoise_steps == plan_blend(spec).predicted_denoise_steps
@@ -247,8 +244,7 @@ def test_inpainting_keeps_the_masked_region_on_a_given_image(tmp_path, manager):
     Image.fromarray(picture).save(tmp_path / "image.png")
     spec = make_spec(frames=3)
     spec = spec.replace(
-        blend=dataclasses.replace(
-            spec.blend,
+        blend=spec.blend.replace(
             inpaint_mask=str(half_mask(tmp_path / "m.png")),
             inpaint_image=str(tmp_path / "image.png"),
         )

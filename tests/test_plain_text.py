@@ -232,7 +232,6 @@ def test_gallery_shows_hostile_settings_as_text(app, hostile):  # noqa: F811
 
 def test_chart_labels_show_prompts_as_text_not_html():
     """Plotly reads <a href> in labels and hover text as a link: prompts are escaped."""
-    import dataclasses
 
     from studio.animation.plan import plan_animation
     from studio.blend.plan import plan_blend
@@ -241,12 +240,10 @@ def test_chart_labels_show_prompts_as_text_not_html():
 
     evil = '<a href="http://127.0.0.1:9/evil">click</a>'
     spec = AnimationSpec()
-    spec = spec.replace(prompts=dataclasses.replace(spec.prompts, schedule=f"0: {evil}\n4: b"))
+    spec = spec.replace(prompts=spec.prompts.replace(schedule=f"0: {evil}\n4: b"))
     blend = BlendSpec()
     blend = blend.replace(
-        prompts=dataclasses.replace(
-            blend.prompts, keyframes=(BlendKeyframe(evil), BlendKeyframe("b"))
-        )
+        prompts=blend.prompts.replace(keyframes=(BlendKeyframe(evil), BlendKeyframe("b")))
     )
     for fig in (interpolation_chart(plan_animation(spec)), blend_tree_chart(plan_blend(blend))):
         shown = str(fig.to_dict())

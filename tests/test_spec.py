@@ -15,17 +15,21 @@ from studio.spec import (
     SCHEMA_VERSION,
     AnimationSettings,
     AnimationSpec,
+    AudioSettings,
     BlendKeyframe,
     BlendOutputSettings,
     BlendPromptSettings,
     BlendSettings,
     BlendSpec,
     DiffusionSettings,
+    InputSettings,
+    MotionSettings,
     OutputSettings,
     PromptSettings,
     UpscaleSettings,
     load_spec,
 )
+from studio.spec.fields import describe
 
 specs = st.builds(
     AnimationSpec,
@@ -311,3 +315,207 @@ def test_a_curve_that_fails_on_some_frame_names_its_field():
     spec.check()
     with pytest.raises(CurveError, match="column 1: easing curve: .* at frame 0"):
         plan_animation(spec)
+
+
+# -- one description per field -------------------------------------------------------------
+
+GROUPS = {
+    "animation": {
+        "prompts": PromptSettings,
+        "diffusion": DiffusionSettings,
+        "animation": AnimationSettings,
+        "output": OutputSettings,
+        "input": InputSettings,
+        "motion": MotionSettings,
+        "audio": AudioSettings,
+    },
+    "blend": {
+        "prompts": BlendPromptSettings,
+        "diffusion": DiffusionSettings,
+        "blend": BlendSettings,
+        "upscale": UpscaleSettings,
+        "output": BlendOutputSettings,
+    },
+}
+WIDGETS = {"text", "textarea", "curve", "file", "number", "select", "checkbox", "list", "mapping"}
+WIDGETS |= {"keyframes"}
+ALL_GROUPS = sorted(
+    {(kind, group, model) for kind, groups in GROUPS.items() for group, model in groups.items()},
+    key=lambda t: (t[0], t[1]),
+)
+
+
+def test_the_groups_listed_here_are_every_group_of_every_kind():
+    for kind, spec in (("animation", AnimationSpec), ("blend", BlendSpec)):
+        fields = spec.model_fields
+        groups = {
+            name: info.annotation for name, info in fields.items() if name != "schema_version"
+        }
+        assert groups == GROUPS[kind]
+
+
+@pytest.mark.parametrize(
+    ("kind", "group", "model"), ALL_GROUPS, ids=lambda v: getattr(v, "__name__", v)
+)
+def test_describe_covers_every_field_of_every_group(kind, group, model):
+    described = describe(model)
+    assert [f.name for f in described] == list(model.model_fields)
+    defaults = model()
+    for f in described:
+        assert f.group == group, f.name
+        assert f.help and f.label and f.type, f.name
+        assert f.widget in WIDGETS, (f.name, f.widget)
+        value = getattr(defaults, f.name)
+        assert f.default == (list(value) if isinstance(value, tuple) else value), f.name
+        if f.choices is not None:
+            assert f.default in f.choices or f.name == "keyframes", f.name
+        assert f.flag is None or f.flag.startswith("--"), f.name
+        assert set(f.bounds) <= {"ge", "gt", "le", "lt", "multiple_of"}, f.name
+
+
+def test_describe_reads_type_bounds_choices_and_hints():
+    steps, guidance_stop, width = (
+        next(f for f in describe(DiffusionSettings) if f.name == name)
+        for name in ("steps", "guidance_stop", "width")
+    )
+    assert (steps.type, steps.bounds, steps.default, steps.flag) == (
+        "int",
+        {"ge": 1, "le": 1000},
+        20,
+        "--steps",
+    )
+    assert guidance_stop.bounds == {"ge": 0, "lt": 1} and guidance_stop.type == "float"
+    assert width.bounds == {"gt": 0, "le": 4096, "multiple_of": 8}
+    scheduler = next(f for f in describe(DiffusionSettings) if f.name == "scheduler")
+    assert scheduler.choices == SCHEDULERS and scheduler.widget == "select"
+    interpolation = next(f for f in describe(AnimationSettings) if f.name == "interpolation")
+    assert interpolation.choices == ("slerp", "lerp") and interpolation.type == "str"
+    schedule = next(f for f in describe(PromptSettings) if f.name == "schedule")
+    assert (schedule.widget, schedule.flag) == ("textarea", "--prompts")
+    assert next(f for f in describe(DiffusionSettings) if f.name == "vae_tiling").flag is None
+    frequencies = next(f for f in describe(AnimationSettings) if f.name == "sine_frequencies")
+    assert (frequencies.type, frequencies.widget) == ("list[float]", "list")
+    keyframe = {f.name: f for f in describe(BlendKeyframe)}
+    assert keyframe["seed"].type == "int" and keyframe["seed"].group is None
+
+
+@pytest.mark.parametrize("kind", ["animation", "blend"])
+def test_every_described_flag_is_an_option_of_the_cli(kind):
+    from studio.app.cli import build_parser
+
+    command = {"animation": "animate", "blend": "blend"}[kind]
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.choices and command in a.choices]
+    options = {o for a in commands.choices[command]._actions for o in a.option_strings}
+    for group, model in GROUPS[kind].items():
+        for f in describe(model):
+            assert f.flag is None or f.flag in options, (kind, group, f.name, f.flag)
+
+
+def _outside(f):
+    """A value of field ``f`` that its bounds refuse."""
+    b = f.bounds
+    if "multiple_of" in b:
+        return b["multiple_of"] + 1
+    if "ge" in b:
+        return b["ge"] - 1
+    if "gt" in b:
+        return b["gt"]
+    return b.get("le", b.get("lt")) + 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "group", "model"), ALL_GROUPS, ids=lambda v: getattr(v, "__name__", v)
+)
+def test_check_refuses_every_bound_and_names_the_setting(kind, group, model):
+    spec_class = {"animation": AnimationSpec, "blend": BlendSpec}[kind]
+    for f in describe(model):
+        if not f.bounds:
+            continue
+        value = _outside(f)
+        value = float(value) if f.type == "float" else int(value)
+        data = spec_class().to_dict()
+        data[group][f.name] = value
+        if group == "upscale":
+            data["upscale"]["model"] = "an/upscaler"  # its ranges count only when it is used
+        with pytest.raises(SpecError, match=f"{f.label} must be .*got {value}"):
+            load_spec(data).check()
+
+
+def test_group_replace_checks_types_and_names():
+    d = DiffusionSettings()
+    assert d.replace(steps=30) == DiffusionSettings(steps=30)
+    assert d.replace() == d and d.replace(steps=30) is not d
+    with pytest.raises(SpecError, match="steps must be an integer, got '30'"):
+        d.replace(steps="30")
+    with pytest.raises(SpecError, match="unknown setting stesp"):
+        d.replace(stesp=30)
+    spec = AnimationSpec().replace(diffusion=d.replace(seed=7))
+    assert spec.diffusion.seed == 7 and spec.prompts == PromptSettings()
+    assert BlendKeyframe("a", seed=3) == BlendKeyframe(prompt="a", seed=3)
+    assert BlendSettings().replace(branches=[2, 3]).branches == (2, 3)
+
+
+def test_the_committed_json_schemas_are_what_the_command_writes(tmp_path):
+    from studio.spec.schema import SCHEMA_DIR, main, schema_files
+
+    files = schema_files()
+    assert sorted(files) == ["animation.json", "blend.json"]
+    for name, text in files.items():
+        assert (SCHEMA_DIR / name).read_text(encoding="utf-8") == text, (
+            f"docs/spec-schema/{name} is out of date: run python -m studio.spec.schema"
+        )
+    assert main(["--out", str(tmp_path)]) == 0
+    assert main(["--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / "blend.json").write_text("{}", encoding="utf-8")
+    assert main(["--out", str(tmp_path), "--check"]) == 1
+
+
+def test_the_json_schema_describes_each_field_once():
+    from studio.spec.schema import kind_schema
+
+    schema = kind_schema("animation")
+    assert list(schema["properties"])[:2] == ["kind", "prompts"]
+    steps = schema["$defs"]["DiffusionSettings"]["properties"]["steps"]
+    assert (steps["type"], steps["minimum"], steps["maximum"], steps["default"]) == (
+        "integer",
+        1,
+        1000,
+        20,
+    )
+    assert steps["description"]
+    assert schema["$defs"]["DiffusionSettings"]["x-studio"] == {"group": "diffusion"}
+    blend = kind_schema("blend")
+    assert blend["properties"]["kind"]["const"] == "blend"
+    preset = blend["$defs"]["BlendSettings"]["properties"]["preset"]
+    assert preset["enum"] == ["lowest", "low", "medium", "high", "ultra"]
+
+
+# -- check() is pure: the media files are checked by the render kind ------------------------
+
+
+def test_check_opens_no_file():
+    missing = "/nonexistent/studio-test/missing"
+    AnimationSpec(input=InputSettings(video=missing + ".mp4")).check()
+    AnimationSpec(input=InputSettings(image=missing + ".png")).check()
+    AnimationSpec(audio=AudioSettings(path=missing + ".wav", timing=True)).check()
+    BlendSpec(blend=BlendSettings(inpaint_mask=missing + ".png")).check()
+
+
+@pytest.mark.parametrize("group", ["video", "image"])
+def test_check_inputs_finds_a_missing_input_file(group):
+    from studio.errors import MediaError
+    from studio.media.inputs import check_inputs
+
+    spec = AnimationSpec(input=InputSettings(**{group: "/nonexistent/studio-test/missing"}))
+    with pytest.raises(MediaError, match="missing"):
+        check_inputs(spec)
+
+
+def test_check_audio_finds_a_missing_audio_file():
+    from studio.audio.analysis import check_audio
+    from studio.errors import MediaError
+
+    spec = AnimationSpec(audio=AudioSettings(path="/nonexistent/studio-test/missing.wav"))
+    with pytest.raises(MediaError, match="missing.wav"):
+        check_audio(spec.audio.path)

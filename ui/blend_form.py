@@ -8,7 +8,6 @@ are handled next to the table. The model and device live in the shared sidebar.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from studio.errors import SpecError
@@ -161,10 +160,7 @@ def spec_from_state(model: str, device: str) -> BlendSpec:
     values["diffusion"]["seed"] = int(values["diffusion"]["seed"])
     base = BlendSpec()
     spec = base.replace(
-        **{
-            group: dataclasses.replace(getattr(base, group), **fields)
-            for group, fields in values.items()
-        }
+        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
     )
     spec.check()
     return spec

@@ -75,7 +75,10 @@ def submit_blend(spec: BlendSpec, session_slug: str, predicted_steps: int | None
 def submit_spec(spec: Spec, session_slug: str, predicted_steps: int | None = None):
     """Queue a render of any kind of spec (History's re-run); raises ``StudioError`` for a bad
     spec before anything is recorded."""
+    from studio.app.cli import check_media
+
     spec.check()
+    check_media(spec)
     recorder = RunRecorder.create(
         get_store(),
         session_slug=session_slug,

@@ -7,7 +7,6 @@ The model and device live in the shared sidebar.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from studio.errors import SpecError
@@ -119,10 +118,7 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
     values["diffusion"].update(model=model, device=device)
     base = AnimationSpec()
     spec = base.replace(
-        **{
-            group: dataclasses.replace(getattr(base, group), **fields)
-            for group, fields in values.items()
-        }
+        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
     )
     spec.check()
     return spec

@@ -8,7 +8,6 @@ cancelled with Ctrl-C); ``--json`` puts exactly one JSON object on stdout. A clo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import select
@@ -457,9 +456,9 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
     i, a, d = spec.input, spec.animation, spec.diffusion
     # Absolute, so that the stored spec still finds the files when re-run from elsewhere.
     if args.video_input is not None:
-        i = dataclasses.replace(i, video=str(args.video_input.expanduser().resolve()), image="")
+        i = i.replace(video=str(args.video_input.expanduser().resolve()), image="")
     elif args.image_input is not None:
-        i = dataclasses.replace(i, image=str(args.image_input.expanduser().resolve()), video="")
+        i = i.replace(image=str(args.image_input.expanduser().resolve()), video="")
     i = _replace(i, keep_audio=args.keep_audio)
     m = _replace(
         spec.motion,
@@ -480,7 +479,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
         notes = []
         if args.fps is None:
             fps = min(120, max(1, round(info.fps)))
-            a = dataclasses.replace(a, fps=fps)
+            a = a.replace(fps=fps)
             if fps != info.fps:
                 notes.append(
                     f"the video input runs at {info.fps:g} fps; rendering at {fps} fps "
@@ -488,7 +487,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
                 )
         if args.width is None or args.height is None:
             width, height = info.rounded_size
-            d = dataclasses.replace(d, width=args.width or width, height=args.height or height)
+            d = d.replace(width=args.width or width, height=args.height or height)
             if info.rounded:
                 notes.append(
                     f"the video input is {info.width}x{info.height}; the model needs multiples "
@@ -503,8 +502,8 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
 
 def _audio_from_args(audio, args: argparse.Namespace):
     """The audio group with the ``--audio*`` flags applied; the file is stored absolute so
-    that a re-run from another folder finds it (``spec.check`` then decodes it: bad media
-    stop here, before a run is recorded)."""
+    that a re-run from another folder finds it (``check_media`` then decodes it: bad media
+    stop there, before a run is recorded)."""
     return _replace(
         audio,
         path=None if args.audio is None else str(args.audio.expanduser().resolve()),
@@ -553,6 +552,7 @@ def render(
 
     engine = engine_for(spec.kind)
     spec.check()
+    check_media(spec)
     if out is not None:
         out = _checked_out(Path(out), spec.output.format)
     store = Store.open(home)
@@ -585,6 +585,25 @@ def engine_for(kind: str):
         raise SpecError(f"no engine renders spec kind {kind!r}")
     module, function = _ENGINES[kind]
     return getattr(importlib.import_module(module), function)
+
+
+def check_media(spec: Spec) -> None:
+    """Probe the files ``spec`` names before a run is recorded (``MediaError``, ``SpecError``).
+
+    ``spec.check()`` opens no file; this is the I/O half of the check (input image or video,
+    audio track, inpaint mask and image), until each render kind has its own input check.
+    """
+    if isinstance(spec, AnimationSpec):
+        from studio.audio.analysis import check_audio
+        from studio.media.inputs import check_inputs
+
+        check_inputs(spec)  # probed once per version of the file
+        if spec.audio.path:
+            check_audio(spec.audio.path)  # decoded once per version of the file
+    elif isinstance(spec, BlendSpec):
+        for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
+            if name and not Path(name).is_file():
+                raise SpecError(f"inpaint {what} file {name} does not exist")
 
 
 def attach_for_resume(store, run_id: str):
@@ -621,6 +640,7 @@ def _resumable(store, run_id: str) -> tuple[Spec, Path | None]:
         )
     spec = load_spec(stored)
     spec.check()
+    check_media(spec)
     return spec, None if deliver_to is None else Path(deliver_to)
 
 
@@ -722,9 +742,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
             raise SpecError(
                 f"--seeds needs one seed per prompt ({len(keyframes)}), got {len(seeds)}"
             )
-        keyframes = [
-            dataclasses.replace(k, seed=seed) for k, seed in zip(keyframes, seeds, strict=True)
-        ]
+        keyframes = [k.replace(seed=seed) for k, seed in zip(keyframes, seeds, strict=True)]
     p = _replace(p, keyframes=tuple(keyframes), negative_prompt=args.negative)
     d = _diffusion_from_args(d, args)
     setups = [
@@ -758,8 +776,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
         setup = "auto"
     elif args.branches is not None:
         setup = "manual"
-        b = dataclasses.replace(
-            b,
+        b = b.replace(
             branches=_int_list(args.branches, "--branches"),
             injection_strengths=_float_list(args.injection_strengths, "--injection-strengths"),
             injection_steps=_int_list(args.injection_steps, "--injection-steps"),
@@ -1170,11 +1187,9 @@ def _diffusion_from_args(d, args: argparse.Namespace):
 
 
 def _replace(group, **changes):
-    """``dataclasses.replace`` with only the changes that were given (not None)."""
-    import dataclasses
-
+    """``group.replace`` with only the changes that were given (not None)."""
     given = {k: v for k, v in changes.items() if v is not None}
-    return dataclasses.replace(group, **given) if given else group
+    return group.replace(**given) if given else group
 
 
 def _read_text(path: Path, what: str) -> str:

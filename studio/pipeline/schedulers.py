@@ -1,7 +1,7 @@
 """Schedulers by name: the one table of names a spec may use, and a per-run scheduler.
 
-``SCHEDULERS`` maps each name to its diffusers class and the config it adds; ``studio.spec``
-reads its choices from here, so a name cannot exist in one place and not the other. This
+``studio.spec.common.SCHEDULER_CLASSES`` maps each name a spec may use to its diffusers class
+and the config it adds (one table, plain data, next to the spec's other choices). This
 module imports diffusers only inside ``make_scheduler``: the spec (and the dashboard that
 draws its forms) stays light.
 
@@ -16,26 +16,15 @@ import inspect
 from typing import Any
 
 from studio.errors import SpecError
+from studio.spec.common import BLEND_SCHEDULERS, SCHEDULER_CLASSES
+from studio.spec.common import SCHEDULERS as SPEC_SCHEDULERS
 
 __all__ = ["BLEND_SCHEDULER_NAMES", "SCHEDULERS", "SCHEDULER_NAMES", "make_scheduler"]
 
-# Name in a spec -> (diffusers class name, config it adds to the model's scheduler config).
-SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "ddim": ("DDIMScheduler", {}),
-    "euler": ("EulerDiscreteScheduler", {}),
-    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
-    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
-    "lms": ("LMSDiscreteScheduler", {}),
-    "heun": ("HeunDiscreteScheduler", {}),
-    "unipc": ("UniPCMultistepScheduler", {}),
-}
-# The names the user may pick, in the order forms list them.
-SCHEDULER_NAMES: tuple[str, ...] = tuple(SCHEDULERS)
-# A blend branch starts a fresh scheduler part-way through the schedule. These restart
-# cleanly there (multistep ones warm up again at first order); PNDM and Heun repeat
-# timesteps, and LMS weights a history the fresh scheduler does not have.
-BLEND_SCHEDULER_NAMES: tuple[str, ...] = ("ddim", "euler", "euler_a", "dpm++", "unipc")
+# The table lives with the spec's choices (plain data); the names a blend may use too.
+SCHEDULERS = SCHEDULER_CLASSES
+SCHEDULER_NAMES: tuple[str, ...] = SPEC_SCHEDULERS
+BLEND_SCHEDULER_NAMES: tuple[str, ...] = BLEND_SCHEDULERS
 
 
 def make_scheduler(pipe: Any, name: str, kwargs: dict[str, Any] | None = None) -> Any:

@@ -1,0 +1,314 @@
+"""The blend spec: a latent-blending movie through two or more prompts.
+
+Groups: prompts, diffusion, blend, upscale, output. ``BlendSpec.check()`` checks ranges and
+choices (``_check_fields``) and that the tree can be built and fits the video
+(``studio.blend.plan.plan_blend``); it opens no file. The inpaint mask and image files are
+checked by the blend render kind when it reads them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import StrictFloat, StrictInt, StrictStr
+
+from studio.errors import PromptListError, SpecError
+from studio.languages.brackets import unmatched_bracket
+from studio.spec.common import (
+    BLEND_SCHEDULERS,
+    DiffusionSettings,
+    Interpolation,
+    OutputFormat,
+    SettingsModel,
+    SpecBase,
+    check_diffusion,
+    check_negative_prompt,
+    schema_version_field,
+)
+from studio.spec.fields import check_ranges, setting
+
+__all__ = [
+    "BlendKeyframe",
+    "BlendOutputSettings",
+    "BlendPromptSettings",
+    "BlendSettings",
+    "BlendSpec",
+    "UpscaleSettings",
+]
+
+BlendSetup = Literal["preset", "auto", "manual"]
+BlendPreset = Literal["lowest", "low", "medium", "high", "ultra"]
+Insertion = Literal["adaptive", "uniform"]
+Distance = Literal["ssim", "latent"]
+Fill = Literal["crossfade", "none"]
+
+
+class BlendKeyframe(SettingsModel):
+    """One prompt of a blend movie; ``BlendKeyframe("a red circle", seed=3)``."""
+
+    prompt: StrictStr = setting(..., "What this keyframe draws.", flag=None)
+    seed: StrictInt | None = setting(
+        None,
+        "Its seed; null: the base seed plus the keyframe's index.",
+        ge=0,
+        le=2**63 - 1,
+        flag="--seeds",
+    )
+    negative: StrictStr | None = setting(
+        None,
+        "Its negative prompt; null: the group's negative prompt, '': none for this keyframe.",
+        flag=None,
+    )
+
+    def __init__(self, *prompt: str, **data: object) -> None:
+        # The prompt may be given by position; pydantic also calls this when validating.
+        if len(prompt) > 1:
+            raise TypeError(f"BlendKeyframe takes one positional prompt, got {len(prompt)}")
+        super().__init__(**dict(zip(("prompt",), prompt, strict=False)), **data)
+
+
+class BlendPromptSettings(SettingsModel):
+    """The prompts, in the order the movie visits them (two or more)."""
+
+    group: ClassVar[str] = "prompts"
+
+    keyframes: tuple[BlendKeyframe, ...] = setting(
+        (
+            BlendKeyframe("a red circle on a black background"),
+            BlendKeyframe("a blue square on a black background"),
+        ),
+        "The prompts in the order the movie visits them, two or more; one per line in the "
+        "dashboard's prompt list.",
+        widget="keyframes",
+        flag=None,  # positional PROMPT arguments
+    )
+    negative_prompt: StrictStr = setting(
+        "", "Negative prompt for every keyframe without its own.", flag="--negative"
+    )
+
+
+class BlendSettings(SettingsModel):
+    """The tree of trajectories of each transition, and how its frames are placed.
+
+    ``studio.blend.tree`` turns the setup into levels of branches: ``preset`` and ``auto``
+    derive levels and injection steps from ``depth_strength`` and ``diffusion.steps``;
+    ``manual`` gives ``branches[i]`` new frames at level ``i``, each branching at
+    ``injection_steps[i]`` or at ``round(injection_strengths[i] * steps)`` (give one of the
+    two). Crossfeed pulls a branch's latents toward its parents' with weight
+    ``crossfeed_power * crossfeed_decay**i`` after its ``i``-th step, for the first
+    ``crossfeed_range`` of its own steps.
+    """
+
+    group: ClassVar[str] = "blend"
+
+    setup: BlendSetup = setting(
+        "preset",
+        "preset: a preset's frames per transition; auto: diffusion_frames per transition; "
+        "manual: branches with injection steps or strengths.",
+        flag=None,  # the CLI picks it from the flags given
+    )
+    preset: BlendPreset = setting(
+        "medium", "Diffusion frames per transition: lowest 5, low 9, medium 17, high 25, ultra 41."
+    )
+    depth_strength: StrictFloat = setting(
+        0.5,
+        "How far the keyframes run before the first branch leaves them: near 0 the "
+        "in-between frames are inventive, near 1 close to an alpha blend.",
+        gt=0,
+        lt=1,
+        step=0.05,
+    )
+    diffusion_frames: StrictInt = setting(
+        17, "Automatic tree: diffusion frames per transition, both keyframes included.", step=1
+    )
+    branches: tuple[StrictInt, ...] = setting((), "Manual tree: new frames per level, e.g. 2,3.")
+    injection_strengths: tuple[StrictFloat, ...] = setting(
+        (), "Manual tree: where each level branches, as fractions in (0, 1) of the steps."
+    )
+    injection_steps: tuple[StrictInt, ...] = setting(
+        (), "Manual tree: where each level branches, absolute and increasing in 1..steps-1."
+    )
+    insertion: Insertion = setting(
+        "adaptive",
+        "adaptive: each new frame goes between the two neighbours that differ most under "
+        "distance; uniform: it bisects the widest gap in prompt position.",
+    )
+    distance: Distance = setting(
+        "ssim",
+        "ssim: 1 - SSIM of the decoded images; latent: RMS distance of the final latents.",
+    )
+    budget_steps: StrictInt = setting(
+        0,
+        "Per transition, denoise steps for its in-between frames; the tree is cut level by "
+        "level where it would exceed it (0 = no cap).",
+        label="budget in denoise steps",
+        ge=0,
+        zero_means="none",
+        step=1,
+    )
+    budget_seconds: StrictFloat = setting(
+        0.0,
+        "Per transition, wall time for its in-between frames: frames are added while the "
+        "next is expected to fit; an upscale stage is not counted (0 = no cap).",
+        label="budget in seconds",
+        ge=0,
+        le=86400,
+        zero_means="none",
+    )
+    crossfeed_power: StrictFloat = setting(
+        0.0,
+        "Weight of the pull of a branch's latents toward its parents' (0 = off).",
+        ge=0,
+        le=1,
+        step=0.05,
+    )
+    crossfeed_range: StrictFloat = setting(
+        0.5, "Share of a branch's own steps that crossfeed acts on.", gt=0, le=1, step=0.05
+    )
+    crossfeed_decay: StrictFloat = setting(
+        0.9, "Crossfeed weight factor per step.", gt=0, le=1, step=0.05
+    )
+    guidance_dampening: StrictFloat = setting(
+        0.0,
+        "Guidance at prompt position p is scaled by 1 - dampening * 4p(1 - p), lowest "
+        "mid-transition.",
+        ge=0,
+        lt=1,
+        step=0.05,
+    )
+    embeddings: Interpolation = setting(
+        "slerp", "How text embeddings mix at a frame's prompt position."
+    )
+    inpaint_mask: StrictStr = setting(
+        "",
+        "A picture, white where the movie transitions and black where it stays fixed "
+        "('' = no inpainting).",
+        widget="file",
+    )
+    inpaint_image: StrictStr = setting(
+        "",
+        "A picture of what stays fixed under the mask's black ('' = the first keyframe).",
+        widget="file",
+    )
+
+
+class UpscaleSettings(SettingsModel):
+    """An optional second stage: every diffusion frame rendered again through an upscaler.
+
+    The upscaler pipeline (``StableDiffusionUpscalePipeline``) follows the same tree: an
+    in-between frame branches off its parents' upscaler trajectories at its injection step
+    scaled to ``steps``. Guidance dampening applies to this stage too; crossfeed only to the
+    first. Its ranges are checked only when ``model`` is set.
+    """
+
+    group: ClassVar[str] = "upscale"
+
+    model: StrictStr = setting(
+        "",
+        "The upscaler, e.g. stabilityai/stable-diffusion-x4-upscaler ('' = no upscaling).",
+        flag="--upscale-model",
+    )
+    steps: StrictInt = setting(
+        20, "Upscaler denoise steps.", ge=2, le=1000, step=1, flag="--upscale-steps"
+    )
+    guidance: StrictFloat = setting(
+        7.5, "Upscaler guidance scale.", ge=0, le=50, step=0.5, flag="--upscale-guidance"
+    )
+    noise_level: StrictInt = setting(
+        20,
+        "Noise added to the low-resolution frame the upscaler is given.",
+        ge=0,
+        le=350,
+        step=1,
+        flag="--upscale-noise-level",
+    )
+    scheduler: StrictStr = setting(
+        "ddim",
+        "The upscaler's sampler (one that can start part-way through its schedule).",
+        choices=BLEND_SCHEDULERS,
+        widget="select",
+        flag="--upscale-scheduler",
+    )
+
+
+class BlendOutputSettings(SettingsModel):
+    """The video: ``round(duration * fps)`` frames."""
+
+    group: ClassVar[str] = "output"
+
+    fps: StrictInt = setting(12, "Frames per second of the video.", ge=1, le=120, step=1)
+    duration: StrictFloat = setting(
+        0.0,
+        "Length of the video in seconds; 0: one video frame per diffusion frame.",
+        ge=0,
+        le=3600,
+        zero_means="from the tree",
+        unit="seconds",
+    )
+    fill: Fill = setting(
+        "crossfade",
+        "Video frames beyond the diffusion frames: crossfade (pixel crossfade between "
+        "neighbouring diffusion frames) or none (the tree must make exactly that many).",
+    )
+    format: OutputFormat = setting(
+        "mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames."
+    )
+
+
+class BlendSpec(SpecBase):
+    """A latent-blending movie through two or more prompts (``kind == "blend"``)."""
+
+    kind: ClassVar[str] = "blend"
+
+    prompts: BlendPromptSettings = BlendPromptSettings()
+    diffusion: DiffusionSettings = DiffusionSettings()
+    blend: BlendSettings = BlendSettings()
+    upscale: UpscaleSettings = UpscaleSettings()
+    output: BlendOutputSettings = BlendOutputSettings()
+    schema_version: StrictInt = schema_version_field()
+
+    def check(self) -> None:
+        """Raise ``SpecError`` naming the bad value or the impossible setup.
+
+        Besides ranges this checks that the tree can be built (``studio.blend.tree``) and that
+        the video length fits it: with ``fill == "none"`` the tree must make exactly
+        ``duration * fps`` frames; with ``crossfade`` it must not make more than that.
+        """
+        from studio.blend.plan import plan_blend  # the plan's own checks; keeps this light
+
+        plan_blend(self)
+
+    def _check_fields(self) -> None:
+        """Range checks of single settings; ``plan_blend`` calls this first."""
+        b, u, o = self.blend, self.upscale, self.output
+        check_diffusion(self.diffusion, BLEND_SCHEDULERS)
+        keys = self.prompts.keyframes
+        if len(keys) < 2:
+            raise SpecError(f"a blend needs at least 2 prompts, got {len(keys)}")
+        for i, key in enumerate(keys):
+            if not key.prompt.strip():
+                raise SpecError(f"prompt {i + 1} is empty")
+            check_ranges(key, prefix=f"prompt {i + 1}: ")
+            # Prompt i is line i + 1 of the dashboard's prompt list (one prompt per line).
+            for text, what in ((key.prompt, ""), (key.negative or "", "its negative prompt: ")):
+                found = unmatched_bracket(text)
+                if found is not None:
+                    raise PromptListError(f"{what}{found[1]}", i + 1, found[0] + 1)
+        check_negative_prompt(self.prompts.negative_prompt)
+        check_ranges(b)
+        if b.budget_steps and b.budget_seconds:
+            raise SpecError("give a budget in denoise steps or in seconds, not both")
+        if u.model:
+            check_ranges(u, prefix="upscale ")
+            if u.scheduler not in BLEND_SCHEDULERS:
+                raise SpecError(
+                    f"upscale scheduler {u.scheduler!r} cannot start part-way through its "
+                    f"schedule; choose one of {', '.join(BLEND_SCHEDULERS)}"
+                )
+            if b.inpaint_mask:
+                raise SpecError("inpainting and upscaling cannot be combined yet; choose one")
+        if b.inpaint_image and not b.inpaint_mask:
+            raise SpecError("an inpaint image needs an inpaint mask (white: transitions)")
+        check_ranges(o)
+        if o.format == "gif" and o.fps > 50:
+            raise SpecError(f"GIF output plays at most 50 fps, got {o.fps}; use mp4 for more")
