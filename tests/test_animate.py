@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from studio.animation.render import render_animation
 from studio.errors import ModelLoadError, RenderCancelled, ScheduleError
@@ -109,6 +110,33 @@ def test_batching_gives_the_same_frames(tmp_path, manager):
     assert len(one) == len(four) == 7
     for x, y in zip(one, four, strict=True):
         assert np.abs(x.astype(int) - y.astype(int)).max() <= 2
+
+
+def test_an_ancestral_scheduler_draws_its_noise_from_the_seed(tmp_path, manager):
+    """euler_a draws fresh noise every step: from per-frame generators seeded by the spec, so
+    the frames do not depend on what else used torch's global generator, nor on batching."""
+    schedule = "0: a red circle\n4: a blue square"
+    spec = make_spec(schedule, scheduler="euler_a")
+    torch.manual_seed(1)
+    a = frames_of(render_animation(spec, tmp_path / "a", manager=manager))
+    torch.manual_seed(2)
+    torch.randn(1000)
+    b = frames_of(render_animation(spec, tmp_path / "b", manager=manager))
+    batched = make_spec(schedule, batch=3, scheduler="euler_a")
+    c = frames_of(render_animation(batched, tmp_path / "c", manager=manager))
+    other_seed = frames_of(
+        render_animation(
+            make_spec(schedule, scheduler="euler_a").replace(
+                diffusion=spec.diffusion.replace(seed=8)
+            ),
+            tmp_path / "d",
+            manager=manager,
+        )
+    )
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    for x, y in zip(a, c, strict=True):
+        assert np.abs(x.astype(int) - y.astype(int)).max() <= 2
+    assert any(np.abs(x.astype(int) - y.astype(int)).max() > 8 for x, y in zip(a, other_seed, strict=True))
 
 
 def test_each_unique_prompt_is_encoded_once(tmp_path, manager):

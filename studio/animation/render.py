@@ -39,7 +39,14 @@ from studio.media.writers import open_writer
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
 from studio.pipeline.denoise import denoise
 from studio.pipeline.interpolate import lerp, slerp
-from studio.pipeline.latents import decode, encode_images, frame_seed, latent_shape, seeded_noise
+from studio.pipeline.latents import (
+    decode,
+    encode_images,
+    frame_seed,
+    latent_shape,
+    seeded_noise,
+    step_seed,
+)
 from studio.pipeline.models import ModelManager
 from studio.pipeline.text import encode_prompts
 from studio.spec import AnimationSpec
@@ -308,6 +315,9 @@ class _Batches:
                     start=start,
                     init=init,
                     guidance_stop=d.guidance_stop,
+                    generator=[
+                        torch.Generator().manual_seed(step_seed(d.seed, f)) for f in batch[group]
+                    ],
                 )
                 latents, steps = done.latents, done.steps
             out[group] = latents

@@ -100,7 +100,7 @@ def denoise(
     start: int = 0,
     init: torch.Tensor | None = None,
     guidance_stop: float = 0.0,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | list[torch.Generator] | None = None,
     after_step: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
     keep: Collection[int] = (),
     image: torch.Tensor | None = None,
@@ -112,8 +112,8 @@ def denoise(
     (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at ``guidance``,
     skipped in the last ``guidance_stop`` of the noise schedule (``guided_noise``).
     ``init``: clean latents (B, C, h, w) that ``x``, then the noise, is added to for step
-    ``start`` (img2img). ``generator`` goes to a scheduler step that draws noise (ancestral
-    schedulers), when given. ``after_step(i, x)`` may change the latents entering step ``i``
+    ``start`` (img2img). ``generator`` (one, or one per latent of the batch) goes to a scheduler step that
+    draws noise (ancestral schedulers), when given. ``after_step(i, x)`` may change the latents entering step ``i``
     (``i == steps``: the final ones). ``image``/``class_labels``: an upscaler's extra input,
     concatenated to the latents along channels (batched like ``text``), and its noise level.
 

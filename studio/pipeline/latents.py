@@ -22,6 +22,7 @@ __all__ = [
     "frame_seed",
     "latent_shape",
     "seeded_noise",
+    "step_seed",
 ]
 
 _SEEDS = 2**63  # seeds are taken modulo this: torch's generators read a signed 64-bit seed
@@ -53,6 +54,12 @@ def branch_seed(keyframe_seed: int, branch: int, stage: int = 0) -> int:
     """The seed of in-between frame ``branch`` (0, 1, ... in the order made) of a transition
     whose left keyframe has ``keyframe_seed``; ``stage`` 1 for the upscale stage."""
     return (keyframe_seed * 1_000_003 + 7919 * (branch + 1 + stage)) % _SEEDS
+
+
+def step_seed(seed: int, frame: int) -> int:
+    """The seed of the noise an ancestral scheduler (``euler_a``) draws in animation frame
+    ``frame``'s steps: one generator per frame, so batching and resuming draw the same."""
+    return (seed * 1_000_003 + 0x85EBCA6B * (frame + 1)) % _SEEDS
 
 
 def frame_seed(seed: int, frame: int) -> int:
