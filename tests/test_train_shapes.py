@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from studio.pipeline.vocab import build_tokenizer
-from training.shapes import batches, budget, config, text, unet, vae
+from training.shapes import batches, budget, config, text, unet
 from training.shapes.config import MAX_TOKENS, TrainConfig
 from training.shapes.dataset import COLOURS, Scene, draw
 from training.shapes.train import parse_config
@@ -275,21 +275,3 @@ def test_a_warm_start_goes_on_training_the_earlier_unet_in_its_latent_space(tmp_
     assert json.loads((third / "training.json").read_text())["colour_code_seed"] == 0
     for component in third.glob("*/config.json"):  # no path of the folder it came from
         assert "_name_or_path" not in json.loads(component.read_text()), component
-
-
-@pytest.mark.slow  # a VAE stage (about a minute on an idle machine)
-def test_the_vae_stage_learns_to_rebuild_scenes():
-    torch.manual_seed(0)
-    model = vae.make_vae()
-    rng = np.random.default_rng(0)
-    _, pixels = batches.scene_batch(rng, 4)
-
-    def error() -> float:
-        with torch.no_grad():
-            z = model.encode(pixels).latent_dist.mean
-            return float(torch.nn.functional.mse_loss(model.decode(z).sample, pixels))
-
-    untrained = error()
-    stats = vae.train_vae(model, 20.0, rng, 8, print)
-    assert stats["steps"] >= 5 and error() < 0.5 * untrained
-    assert not model.training

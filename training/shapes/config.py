@@ -27,8 +27,8 @@ MAX_TOKENS = 24  # "a large purple triangle on a white background at the top lef
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "studio" / "weights" / "shapes"
 
 
-def _option(default: object, help: str) -> object:
-    return field(default=default, metadata={"help": help})
+def _option(default: object, text: str) -> object:
+    return field(default=default, metadata={"help": text})
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -44,8 +44,8 @@ class TrainConfig:
     nothing or the wrong thing, naming the field and the value."""
 
     out: Path = _option(SHIPPED_WEIGHTS, "folder to write the diffusers pipeline to")
-    minutes: float = _option(45.0, "whole time budget")
-    vae_share: float = _option(0.3, "of the budget for the VAE")
+    minutes: float = _option(45.0, "whole time budget, in minutes")
+    vae_share: float = _option(0.3, "share of the time budget for the VAE stage")
     seed: int = _option(0, "seed of the scenes, the noise and the weights")
     cache: int = _option(12000, "scenes in the latent cache")
     vae_batch: int = _option(16, "scenes per VAE step")

@@ -42,12 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m training.shapes.train", description="train builtin:shapes"
     )
     for f in dataclasses.fields(TrainConfig):
-        flag, help = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        flag, text = "--" + f.name.replace("_", "-"), f.metadata["help"]
         if isinstance(f.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
         else:
             kind = Path if f.default is None else type(f.default)
-            parser.add_argument(flag, type=kind, help=f"{help} (default: {f.default})")
+            parser.add_argument(flag, type=kind, help=f"{text} (default: {f.default})")
     return parser
 
 
