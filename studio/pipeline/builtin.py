@@ -1,7 +1,8 @@
 """Built-in models: Stable Diffusion pipelines that need no download.
 
-``builtin:shapes`` is a small model trained by ``scripts/train_shapes.py`` that draws coloured
-shapes from captions; its weights ship inside the package (``studio/weights/shapes``).
+``builtin:shapes`` is a small model trained by ``python -m training.shapes.train`` that draws
+coloured shapes from captions; its weights ship inside the package (``studio/weights/shapes``),
+and the words it learnt are in ``studio.pipeline.shapes_words``.
 
 ``builtin:tiny`` is a random tiny pipeline built in code from a fixed seed, so it is identical
 on every machine with the same torch. It exists for tests and benchmarks: it runs the real
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import ModelLoadError
-from training.shapes import dataset as shapes
+from studio.pipeline import shapes_words
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -156,8 +157,8 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         guidance_stop=0.2,
         description="small trained model: coloured shapes on plain backgrounds (offline)",
         shipped=WEIGHTS / "shapes",
-        words=shapes.vocabulary,
-        unknown=shapes.unknown_words,
+        words=shapes_words.vocabulary,
+        unknown=shapes_words.unknown_words,
     ),
     "tiny": BuiltinModel(
         name="tiny",
@@ -199,8 +200,8 @@ def recommended_guidance_stop(model_ref: str) -> float:
 
 
 def vocabulary(model_ref: str) -> dict[str, tuple[str, ...]] | None:
-    """The words a built-in model learnt, by kind (``training.shapes.dataset.vocabulary``); None for
-    a model that takes any text."""
+    """The words a built-in model learnt, by kind (``shapes_words.vocabulary``); None for a
+    model that takes any text."""
     model = _builtin(model_ref)
     return None if model is None or model.words is None else model.words()
 
@@ -226,7 +227,7 @@ def builtin_folder(name: str, cache_dir: Path) -> Path:
         if not (model.shipped / "model_index.json").exists():
             raise ModelLoadError(
                 f"the weights of builtin:{name} are missing from {model.shipped}; reinstall "
-                "Latent Studio, or train them with scripts/train_shapes.py"
+                "Latent Studio, or train them with python -m training.shapes.train"
             )
         return model.shipped
     folder = cache_dir / f"builtin-{name}-v{model.version}"

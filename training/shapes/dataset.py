@@ -1,7 +1,8 @@
 """The procedural dataset behind ``builtin:shapes``: one coloured shape on a plain background.
 
-numpy and Pillow only (no torch): the dashboard, the benchmarks and the classifier
-(``training.shapes.classifier``) import this module cheaply.
+numpy and Pillow only (no torch): the training stages, the benchmarks and the classifier
+(``training.shapes.classifier``) import this module cheaply. The product never imports it;
+the words of the captions live in ``studio.pipeline.shapes_words``.
 
 A :class:`Scene` names five attributes: the shape's colour (:data:`COLOURS`), the shape
 (:data:`SHAPES`), the background (:data:`BACKGROUNDS`), the size (:data:`SIZES`) and the
@@ -38,21 +39,8 @@ Colours are chosen far apart in CIELAB (the closest pair, blue and purple, is ~4
 ΔE*76); a shape is never drawn on a background closer to its colour than
 :data:`MIN_CONTRAST`, which, for this palette, rules out exactly the same-colour pairs.
 
-Caption grammar (one form per scene and choice of mentioned attributes, all words in
-``studio.pipeline.vocab.WORDS``)::
-
-    caption    := article [size " "] colour " " shape [background] [place]
-    article    := "an " before a word that starts with a vowel ("an orange star"), else "a "
-    background := " on " article colour " background"   ("on a white background")
-    place      := " in the centre"
-                | " on the left" | " on the right"
-                | " at the top" | " at the bottom"
-                | " at the top left" | " at the top right"
-                | " at the bottom left" | " at the bottom right"
-
-e.g. ``a large blue square on a white background at the top left``, ``an orange star on the
-left``, ``a red circle``. Colour and shape are always named; size, background and place may
-be left out (then the image may show any of them).
+Captions follow the grammar in ``studio.pipeline.shapes_words``; the tables below are built
+from its words, so the words are listed once.
 
 :data:`HELD_OUT` lists 16 (colour, shape, background) combinations (11% of the 144 drawable
 ones) that training never draws, so that the benchmark can ask the model for combinations it
@@ -65,14 +53,20 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from studio.media.color import rgb_to_lab
+from studio.pipeline.shapes_words import (
+    BACKGROUND_WORDS,
+    COLOUR_WORDS,
+    PLACE_PHRASES,
+    POSITIONS,
+    SHAPES,
+    SIZES,
+)
 
 __all__ = [
     "ATTRIBUTES",
@@ -98,42 +92,25 @@ __all__ = [
     "sample_scene",
     "srgb_to_lab",
     "training_scene",
-    "unknown_words",
-    "vocabulary",
 ]
 
 # Saturated, but off the gamut's corners, and far apart in CIELAB (see the module docstring).
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (215, 30, 40),
-    "green": (40, 170, 60),
-    "blue": (25, 100, 235),
-    "yellow": (245, 225, 40),
-    "purple": (145, 35, 165),
-    "orange": (250, 140, 20),
-    "white": (245, 245, 245),
-    "black": (15, 15, 15),
-}
-SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star")
+# RGB in the order of the colour words: red, green, blue, yellow, purple, orange, white, black.
+_COLOUR_RGB = (
+    (215, 30, 40),
+    (40, 170, 60),
+    (25, 100, 235),
+    (245, 225, 40),
+    (145, 35, 165),
+    (250, 140, 20),
+    (245, 245, 245),
+    (15, 15, 15),
+)
+COLOURS: dict[str, tuple[int, int, int]] = dict(zip(COLOUR_WORDS, _COLOUR_RGB, strict=True))
 # Named backgrounds share the shapes' RGB values; gray is for backgrounds only.
 BACKGROUNDS: dict[str, tuple[int, int, int]] = {
-    "black": COLOURS["black"],
-    "white": COLOURS["white"],
-    "gray": (128, 128, 128),
-    "blue": COLOURS["blue"],
-    "green": COLOURS["green"],
+    word: (128, 128, 128) if word == "gray" else COLOURS[word] for word in BACKGROUND_WORDS
 }
-SIZES: tuple[str, ...] = ("small", "large")
-POSITIONS: tuple[str, ...] = (
-    "centre",
-    "left",
-    "right",
-    "top",
-    "bottom",
-    "top left",
-    "top right",
-    "bottom left",
-    "bottom right",
-)
 # Each attribute of a scene and its allowed values.
 _TABLES: dict[str, Iterable[str]] = {
     "colour": COLOURS,
@@ -164,13 +141,6 @@ _PLACES: dict[str, tuple[str, str]] = {
     "bottom left": ("low", "high"),
     "bottom right": ("high", "high"),
 }
-_PLACE_PHRASES: dict[str, str] = {
-    "centre": "in the centre",
-    "left": "on the left",
-    "right": "on the right",
-    **{p: f"at the {p}" for p in POSITIONS if p not in ("centre", "left", "right")},
-}
-
 _SUPERSAMPLE = 4
 _JITTER_SCALE = 0.08
 _JITTER_SHIFT = 0.03
@@ -204,16 +174,43 @@ def _check_attributes(values: dict[str, str]) -> None:
 
 # --- colour ------------------------------------------------------------------------------------
 
+_SRGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+
+
+def _linearise(rgb: np.ndarray) -> np.ndarray:
+    c = rgb / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR = _linearise(np.arange(256, dtype=np.float64))
+
 
 def srgb_to_lab(rgb: np.ndarray | tuple[int, int, int]) -> np.ndarray:
-    """CIELAB (D65) of 8-bit sRGB colours (``studio.media.color.rgb_to_lab``, the one
-    conversion), for values 0-255 of any numeric dtype.
+    """CIELAB (D65) of 8-bit sRGB colours.
 
-    ``rgb``: shape ``(..., 3)``. Returns float64 of the same shape: L* in [0, 100], a* and
-    b* roughly in [-128, 127].
+    ``rgb``: shape ``(..., 3)``, values 0-255 (any numeric dtype). Returns float64 of the same
+    shape: L* in [0, 100], a* and b* roughly in [-128, 127].
     """
     rgb = np.asarray(rgb)
-    return rgb_to_lab(rgb if rgb.dtype == np.uint8 else rgb.astype(np.float64) / 255.0)
+    # uint8 goes through a table: the power in _linearise is the slow part.
+    linear = _LINEAR[rgb] if rgb.dtype == np.uint8 else _linearise(rgb.astype(np.float64))
+    xyz = linear @ _SRGB_TO_XYZ.T / _WHITE_D65
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    return np.stack(
+        [
+            116.0 * f[..., 1] - 16.0,
+            500.0 * (f[..., 0] - f[..., 1]),
+            200.0 * (f[..., 1] - f[..., 2]),
+        ],
+        axis=-1,
+    )
 
 
 def contrast(colour: str, background: str) -> float:
@@ -438,7 +435,7 @@ def caption(scene: Scene, keep: Iterable[str] | None = None) -> str:
     if "background" in kept:
         words += ["on", _article(scene.background), scene.background, "background"]
     if "position" in kept:
-        words.append(_PLACE_PHRASES[scene.position])
+        words.append(PLACE_PHRASES[scene.position])
     return " ".join(words)
 
 
@@ -453,7 +450,7 @@ def random_caption_keep(rng: np.random.Generator, p: float = 0.6) -> tuple[str, 
     return tuple(a for a, u in zip(OPTIONAL_ATTRIBUTES, draws, strict=True) if u < p)
 
 
-_PHRASE_TO_PLACE = {phrase: place for place, phrase in _PLACE_PHRASES.items()}
+_PHRASE_TO_PLACE = {phrase: place for place, phrase in PLACE_PHRASES.items()}
 
 
 def parse_caption(text: str) -> dict[str, str]:
@@ -501,34 +498,3 @@ def parse_caption(text: str) -> dict[str, str]:
     if i < len(words):
         raise fail("the end")
     return found
-
-
-# The words a caption uses around the attributes ("a red circle on a black background").
-_GLUE = ("a", "an", "on", "background", "in", "the", "at")
-
-
-def vocabulary() -> dict[str, tuple[str, ...]]:
-    """The words of the caption grammar, by what they name: what ``builtin:shapes`` learnt.
-
-    Keys: ``colours``, ``shapes``, ``backgrounds``, ``sizes``, ``positions`` (the phrases, as
-    a caption writes them), ``other`` (the words around them).
-    """
-    return {
-        "colours": tuple(COLOURS),
-        "shapes": SHAPES,
-        "backgrounds": tuple(BACKGROUNDS),
-        "sizes": SIZES,
-        "positions": tuple(_PLACE_PHRASES.values()),
-        "other": _GLUE,
-    }
-
-
-def unknown_words(prompt: str) -> list[str]:
-    """The words of ``prompt`` that no caption uses, lowercased, in order, each once.
-
-    Only letters make words, so compel's weighting (``(red:1.3)``, ``circle++``) and numbers
-    are ignored. An empty list means the model has seen every word of the prompt.
-    """
-    known = {w for words in vocabulary().values() for phrase in words for w in phrase.split()}
-    found = dict.fromkeys(w for w in re.findall(r"[a-z]+", prompt.lower()) if w not in known)
-    return list(found)
