@@ -73,14 +73,19 @@ def test_render_and_resume_are_the_app_layers():
 
 
 def test_one_store_per_home_serves_every_render(studio_home, manager):
-    from studio.app.store import open_store
+    from studio.app.store import close_stores, store_for
 
     first, _ = studio.render(tiny_spec(), manager=manager)
     second, _ = studio.render(tiny_spec(), session="other", manager=manager)
-    store = open_store(studio_home)
-    assert open_store() is store  # STUDIO_HOME is studio_home
+    store = store_for(studio_home)
+    assert store_for() is store  # STUDIO_HOME is studio_home
     with store.session() as s:
         assert {r.id for r in list_runs(s)} == {first, second}
+    close_stores()  # what the process does at exit; a later use opens the store again
+    reopened = store_for(studio_home)
+    assert reopened is not store
+    with reopened.session() as s:
+        assert len(list_runs(s)) == 2
 
 
 def test_a_kind_without_an_engine_is_refused_before_recording(studio_home):

@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from db import Store, studio_home
-from studio.app.store import open_store
+from studio.app.store import store_for
 
 __all__ = ["get_jobs", "get_manager", "get_store", "home", "preload_libraries"]
 
@@ -71,7 +71,7 @@ def _device_key(name: str) -> str:
 def get_store() -> Store:
     """The store of this home: the process's one (``studio.app.store``), which renders also
     record into."""
-    return open_store(home())
+    return store_for(home())
 
 
 def get_manager():

@@ -24,7 +24,7 @@ from db.repository import slugify
 from studio.app.delivery import checked_out, deliver
 from studio.app.jobs import Job, JobRunner
 from studio.app.registry import RenderKind, kind_for
-from studio.app.store import open_store
+from studio.app.store import store_for
 from studio.errors import SpecError
 from studio.events import CancelToken, Fanout, RenderEvents, RenderResult
 from studio.spec import Spec, load_spec
@@ -69,7 +69,7 @@ def render(
     if out is not None:
         out = checked_out(Path(out), spec.output.format)
     # 2. Record.
-    store = open_store(home)
+    store = store_for(home)
     recorder = _record(store, spec, session, deliver_to=out)
     # 3. Render.
     result = kind.render(
@@ -104,7 +104,7 @@ def submit(
     cancelled.
     """
     kind = _checked(spec)
-    store = open_store(home)
+    store = store_for(home)
     recorder = _record(store, spec, session)
     meta = None if meta_for is None else meta_for(spec)
     return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), False, meta)
@@ -137,7 +137,7 @@ def resume_run(
 ) -> tuple[str, RenderResult, Path | None]:
     """``resume``, also returning where the result was delivered (None: nowhere but the run's
     own folder)."""
-    store = open_store(home)
+    store = store_for(home)
     spec, out = _resumable(store, run_id)
     if out is not None:  # checked before the run is taken over, as at its first start
         checked_out(out, spec.output.format)
@@ -167,7 +167,7 @@ def submit_resume(
     finished frame into its own folder and row. ``meta_for(spec)`` gives what the job's
     ``meta`` adds, from the run's stored spec. Raises ``StudioError`` naming why a run cannot
     be resumed, before the job is queued."""
-    store = open_store(home)
+    store = store_for(home)
     spec, recorder = attach_for_resume(store, run_id)
     kind = kind_for(spec.kind)
     meta = None if meta_for is None else meta_for(spec)

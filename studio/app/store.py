@@ -14,13 +14,13 @@ from pathlib import Path
 
 from db import Store, studio_home
 
-__all__ = ["close_stores", "open_store"]
+__all__ = ["close_stores", "store_for"]
 
 _stores: dict[Path, Store] = {}
 _lock = threading.Lock()  # two threads (a page and a job) may ask for a new home at once
 
 
-def open_store(home: Path | None = None) -> Store:
+def store_for(home: Path | None = None) -> Store:
     """The open store of ``home`` (default: ``STUDIO_HOME``), opened on first use.
 
     Opening creates and migrates the database (``Store.open``); later calls return the same
@@ -36,7 +36,7 @@ def open_store(home: Path | None = None) -> Store:
 
 
 def close_stores() -> None:
-    """Close every store this process opened; a later ``open_store`` opens it again."""
+    """Close every store this process opened; a later ``store_for`` opens it again."""
     with _lock:
         stores = list(_stores.values())
         _stores.clear()

@@ -13,9 +13,9 @@ __all__ = ["runs"]
 def runs(args: argparse.Namespace) -> int:
     """Print runs newest first (``list``) or one run with its spec and outputs (``show``)."""
     from db.repository import get_run, list_runs, run_to_dict
-    from studio.app.store import open_store
+    from studio.app.store import store_for
 
-    with open_store().session() as s:
+    with store_for().session() as s:
         if args.runs_command == "list":
             found = [
                 run_to_dict(r)

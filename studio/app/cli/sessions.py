@@ -6,7 +6,7 @@ import argparse
 import json
 
 from db import Store
-from studio.app.store import open_store
+from studio.app.store import store_for
 from studio.errors import SpecError
 
 __all__ = ["sessions"]
@@ -17,7 +17,7 @@ def sessions(args: argparse.Namespace) -> int:
     command = args.sessions_command
     if command == "remote":
         return _sessions_remote(args)
-    store = open_store()
+    store = store_for()
     if command == "list":
         return _sessions_list(store, args)
     if command == "show":
