@@ -77,7 +77,7 @@ def submit_spec(spec: Spec, session_slug: str, predicted_steps: int | None = Non
     spec before anything is recorded."""
     return runs.submit(
         spec,
-        session=session_slug,
+        session_slug=session_slug,
         jobs=get_jobs(),
         home=home(),
         manager=get_manager(),

@@ -70,7 +70,7 @@ def render(
         out = checked_out(Path(out), spec.output.format)
     # 2. Record.
     store = store_for(home)
-    recorder = _record(store, spec, session, deliver_to=out)
+    recorder = _record(store, spec, slugify(session), deliver_to=out)
     # 3. Render.
     result = kind.render(
         spec,
@@ -88,14 +88,15 @@ def render(
 def submit(
     spec: Spec,
     *,
-    session: str,
+    session_slug: str,
     jobs: JobRunner,
     home: Path | None = None,
     manager: Any = None,
     meta_for: Callable[[Spec], dict[str, Any]] | None = None,
 ) -> Job:
     """``render`` as a job on ``jobs`` (the worker of ``spec.diffusion.device``): the
-    dashboard's way. Returns the ``Job`` at once.
+    dashboard's way, filed under the session ``session_slug`` (a slug, used as it is).
+    Returns the ``Job`` at once.
 
     Steps 1 and 2 happen before this returns: a bad spec raises ``StudioError`` with nothing
     recorded, and the run row exists (status queued) so History shows it at once. The job's
@@ -105,7 +106,7 @@ def submit(
     """
     kind = _checked(spec)
     store = store_for(home)
-    recorder = _record(store, spec, session)
+    recorder = _record(store, spec, session_slug)
     meta = None if meta_for is None else meta_for(spec)
     return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), False, meta)
 
@@ -197,11 +198,13 @@ def _checked(spec: Spec) -> RenderKind:
     return kind
 
 
-def _record(store: Store, spec: Spec, session: str, deliver_to: Path | None = None) -> RunRecorder:
+def _record(
+    store: Store, spec: Spec, session_slug: str, deliver_to: Path | None = None
+) -> RunRecorder:
     """Step 2: the run's row (queued) and output folder."""
     return RunRecorder.create(
         store,
-        session_slug=slugify(session),
+        session_slug=session_slug,
         kind=spec.kind,
         spec=spec.to_dict(),
         schema_version=spec.schema_version,
