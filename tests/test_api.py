@@ -153,3 +153,32 @@ def test_submit_records_the_run_and_renders_it_as_a_job(studio_home, manager):
         assert run.status == "done" and run.session.slug == "jobs-"
     finally:
         jobs.shutdown()
+
+
+def test_the_dashboard_renders_through_the_app_layer_not_the_cli():
+    """ui/ and pages/ reach renders through ``studio.app.runs``; the engine knows no app."""
+    import ast
+
+    def imported(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        return names
+
+    dashboard = [*ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py")]
+    assert any("studio.app.runs" in imported(p) for p in dashboard)
+    for path in dashboard:
+        assert not {n for n in imported(path) if n.startswith("studio.app.cli")}, path
+    # studio/__init__.py (the API: render, resume) and __main__.py (the CLI) are entry points.
+    engine = [
+        p
+        for p in ROOT.glob("studio/**/*.py")
+        if p.relative_to(ROOT).parts[1] not in ("app", "__init__.py", "__main__.py")
+    ]
+    assert len(engine) > 20
+    for path in engine:
+        assert not {n for n in imported(path) if n.startswith(("studio.app", "db"))}, path
