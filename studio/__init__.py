@@ -2,11 +2,14 @@
 
 The Python API. Heavy libraries (torch, diffusers) load on first use, not on import::
 
-    from studio import AnimationSpec, render
+    from studio import AnimationSpec, render, resume
     run_id, result = render(AnimationSpec(), session="sketches")   # recorded in the store
+    run_id, result = resume(run_id)   # finish a run whose process was killed
 
 ``render_animation(spec, out_dir, manager=...)`` and ``render_blend(spec, out_dir, manager=...)``
-are the bare engines: they record nothing. ``render`` takes either kind of spec.
+are the bare engines: they record nothing. ``render`` takes either kind of spec. Importing
+``studio`` imports neither the store (``db``) nor torch or diffusers; ``render`` and
+``resume`` (``studio.app.runs``) bring in the store on first use, the engines when they run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from studio.spec import AnimationSpec, BlendSpec, load_spec
 
 if TYPE_CHECKING:
     from studio.animation.render import render_animation
-    from studio.app.cli import render
+    from studio.app.runs import render, resume
     from studio.blend.render import render_blend
     from studio.pipeline.models import ModelManager
 
@@ -36,19 +39,26 @@ __all__ = [
     "render",
     "render_animation",
     "render_blend",
+    "resume",
 ]
-
-_LAZY = {
-    "render_animation": "studio.animation.render",
-    "render_blend": "studio.blend.render",
-    "ModelManager": "studio.pipeline.models",
-    "render": "studio.app.cli",
-}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    # The heavy parts load on first use (PEP 562), each named here once.
+    if name in ("render", "resume"):
+        from studio.app import runs
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(runs, name)
+    if name == "render_animation":
+        from studio.animation.render import render_animation
+
+        return render_animation
+    if name == "render_blend":
+        from studio.blend.render import render_blend
+
+        return render_blend
+    if name == "ModelManager":
+        from studio.pipeline.models import ModelManager
+
+        return ModelManager
     raise AttributeError(f"module 'studio' has no attribute {name!r}")

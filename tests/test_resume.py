@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app import navigation_v2  # noqa: F401  (autouse: AppTest runs the app as served)
 
 import studio
 from db import Store, get_run, list_runs, run_to_dict
+from studio import resume
 from studio.animation.render import render_animation
-from studio.app.cli import resume
 from studio.errors import RenderCancelled, SpecError
 from studio.events import CancelToken, NullEvents
 from studio.media.readers import read_frames
@@ -36,6 +35,11 @@ from studio.spec import (
     BlendSpec,
     DiffusionSettings,
     PromptSettings,
+)
+from tests.support.dashboard import (  # noqa: F401  (autouse: AppTest runs the app as served)
+    APP,
+    TIMEOUT,
+    navigation_v2,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,7 +251,6 @@ def test_a_checkpoint_of_another_spec_is_not_taken_up(tmp_path, manager):
 
 def test_history_resumes_an_interrupted_run(studio_home, tmp_path):
     from streamlit.testing.v1 import AppTest
-    from test_app import APP, TIMEOUT
 
     from ui.resources import get_jobs
 

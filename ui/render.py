@@ -1,4 +1,5 @@
-"""Start renders from the dashboard: record the run, then run the engine as a background job.
+"""Start renders from the dashboard: ``studio.app.runs`` records the run, then renders it as
+a background job on the dashboard's ``JobRunner``.
 
 Each job carries what its panel needs to say how long it will take (the predicted denoise
 steps and the step speed at submission) and which browser tab started it (``owner``), so a
@@ -11,12 +12,11 @@ import uuid
 
 import streamlit as st
 
-from db import RunRecorder
 from db.repository import list_runs, run_to_dict
-from studio.events import Fanout
+from studio.app import runs
 from studio.spec import AnimationSpec, BlendSpec, Spec
 from ui.estimate import StepSpeed, first_guess, step_speed
-from ui.resources import get_jobs, get_manager, get_store
+from ui.resources import get_jobs, get_manager, get_store, home
 
 __all__ = [
     "owner",
@@ -75,68 +75,34 @@ def submit_blend(spec: BlendSpec, session_slug: str, predicted_steps: int | None
 def submit_spec(spec: Spec, session_slug: str, predicted_steps: int | None = None):
     """Queue a render of any kind of spec (History's re-run); raises ``StudioError`` for a bad
     spec before anything is recorded."""
-    from studio.app.cli import check_media
-
-    spec.check()
-    check_media(spec)
-    recorder = RunRecorder.create(
-        get_store(),
+    return runs.submit(
+        spec,
         session_slug=session_slug,
-        kind=spec.kind,
-        spec=spec.to_dict(),
-        schema_version=spec.schema_version,
-        model_ref=spec.diffusion.model,
-        seed=spec.diffusion.seed,
+        jobs=get_jobs(),
+        home=home(),
+        manager=get_manager(),
+        meta_for=lambda spec: _meta(spec, predicted_steps),
     )
-    return _submit(spec, recorder, resume=False, predicted_steps=predicted_steps)
 
 
 def submit_resume(run_id: str):
     """Queue the rest of interrupted run ``run_id``: it continues from its last finished frame
     into its own folder and row. Raises ``StudioError`` naming why a run cannot be resumed."""
-    from studio.app.cli import attach_for_resume
+    return runs.submit_resume(
+        run_id,
+        jobs=get_jobs(),
+        home=home(),
+        manager=get_manager(),
+        meta_for=lambda spec: _meta(spec, None),
+    )
 
-    spec, recorder = attach_for_resume(get_store(), run_id)
-    return _submit(spec, recorder, resume=True)
 
-
-def _submit(spec: Spec, recorder: RunRecorder, *, resume: bool, predicted_steps: int | None = None):
-    from studio.app.cli import engine_for
-
+def _meta(spec: Spec, predicted_steps: int | None) -> dict:
+    """What the job panel needs besides the run: this tab, and what the time estimate uses."""
     d = spec.diffusion
     speed = speed_for(d.model, d.width, d.height, d.device)
-
-    engine = engine_for(spec.kind)
-    manager = get_manager()
-
-    def work(job):
-        result = engine(
-            spec,
-            recorder.output_dir,
-            manager=manager,
-            events=Fanout(recorder, job),
-            cancel=job.token,
-            resume=resume,
-        )
-        if recorder.deliver_to:  # a CLI run started with --out, resumed here
-            from pathlib import Path
-
-            from studio.app.cli import deliver
-
-            deliver(result.outputs[0].path, Path(recorder.deliver_to))
-        return result
-
-    return get_jobs().submit(
-        work,
-        device=spec.diffusion.device,
-        label=f"{spec.kind} {recorder.run_id}" + (" (resumed)" if resume else ""),
-        meta={
-            "run_id": recorder.run_id,
-            "kind": spec.kind,
-            "resumed": resume,
-            "owner": owner(),
-            "predicted_steps": predicted_steps,
-            "seconds_per_step": speed.seconds_per_step,
-        },
-        on_skip=recorder.cancelled,
-    )
+    return {
+        "owner": owner(),
+        "predicted_steps": predicted_steps,
+        "seconds_per_step": speed.seconds_per_step,
+    }

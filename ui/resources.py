@@ -1,4 +1,6 @@
-"""The dashboard's shared, long-lived objects, created once per process with st.cache_resource.
+"""The dashboard's shared, long-lived objects, created once per process: the model manager
+and the job runner with st.cache_resource, the store by ``studio.app.store`` (the one the
+renders record into, closed at exit).
 
 Each is keyed by the STUDIO_HOME folder so that tests (and users) that switch homes get the
 store, model cache and jobs of that home. Cached objects are shared by every page and every
@@ -12,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from db import Store, studio_home
+from studio.app.store import store_for
 
 __all__ = ["get_jobs", "get_manager", "get_store", "home", "preload_libraries"]
 
@@ -23,11 +26,6 @@ PRELOADED = ("numpy", "pandas", "pyarrow", "plotly.graph_objects", "PIL.Image")
 
 def home() -> Path:
     return studio_home()
-
-
-@st.cache_resource(show_spinner=False)
-def _store(home: str) -> Store:
-    return Store.open(Path(home))
 
 
 @st.cache_resource(show_spinner=False)
@@ -71,7 +69,9 @@ def _device_key(name: str) -> str:
 
 
 def get_store() -> Store:
-    return _store(str(home()))
+    """The store of this home: the process's one (``studio.app.store``), which renders also
+    record into."""
+    return store_for(home())
 
 
 def get_manager():

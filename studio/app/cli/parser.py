@@ -1,0 +1,119 @@
+"""The command tree of ``python -m studio``: every command and its flags.
+
+The render commands' flags (``animate``, ``blend``) live in ``studio.app.cli.flags``, next to
+the functions that turn them into a spec; this module adds the rest: ``runs``, ``sessions``,
+``models`` and ``audio-keyframes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from studio.app.cli.flags import add_animate_parser, add_blend_parser
+from studio.errors import SpecError
+
+__all__ = ["build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags as a StudioError (one line, exit 2) like any bad input."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise SpecError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command; a bad flag raises ``SpecError`` (it does not exit)."""
+    parser = _Parser(prog="python -m studio", description="Latent Studio command line")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    add_animate_parser(commands)
+    add_blend_parser(commands)
+
+    runs = commands.add_parser("runs", help="read the history of runs")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True, parser_class=_Parser)
+    runs_list = runs_commands.add_parser("list", help="runs, newest first")
+    runs_list.add_argument("--session")
+    runs_list.add_argument("--status")
+    runs_list.add_argument("--limit", type=int, default=50)
+    runs_list.add_argument("--json", action="store_true")
+    runs_show = runs_commands.add_parser("show", help="one run with its spec and outputs")
+    runs_show.add_argument("run_id")
+    runs_show.add_argument("--json", action="store_true")
+    runs_resume = runs_commands.add_parser(
+        "resume", help="finish an interrupted run from its last finished frame"
+    )
+    runs_resume.add_argument("run_id")
+    runs_resume.add_argument(
+        "--json", action="store_true", help="print one JSON object with the result"
+    )
+    runs_resume.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    _add_sessions_parser(commands)
+
+    commands.add_parser("models", help="list the built-in models")
+    _add_audio_keyframes_parser(commands)
+    return parser
+
+
+def _add_audio_keyframes_parser(commands) -> None:
+    keyframes = commands.add_parser(
+        "audio-keyframes", help="key frames at the onsets (beats, notes) of an audio file"
+    )
+    keyframes.add_argument("file", type=Path, metavar="FILE", help="wav, mp3, ogg or flac")
+    keyframes.add_argument("--fps", type=float, default=12.0, help="frames per second (12)")
+    keyframes.add_argument(
+        "--component",
+        choices=["percussive", "harmonic", "both"],
+        default="both",
+        help="percussive (drums), harmonic (notes) or both: the whole track (default)",
+    )
+    keyframes.add_argument(
+        "--json", action="store_true", help='print {"keyframes": [...], "timestamps": [...]}'
+    )
+
+
+def _add_sessions_parser(commands) -> None:
+    sessions = commands.add_parser(
+        "sessions", help="experiment sessions, and their sync with Hugging Face Hub dataset repos"
+    )
+    sessions_commands = sessions.add_subparsers(
+        dest="sessions_command", required=True, parser_class=_Parser
+    )
+    sessions_list = sessions_commands.add_parser("list", help="sessions with their runs and sizes")
+    sessions_list.add_argument("--json", action="store_true")
+    sessions_show = sessions_commands.add_parser("show", help="one session, its runs and inputs")
+    sessions_show.add_argument("name", help="the session's slug")
+    sessions_show.add_argument("--json", action="store_true")
+    push = sessions_commands.add_parser(
+        "push", help="push a session to a Hub dataset repo (one commit, only what changed)"
+    )
+    push.add_argument("name", help="the session's slug")
+    push.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
+    push.add_argument("--public", action="store_true", help="create the repo public, not private")
+    push.add_argument(
+        "--replace", action="store_true", help="overwrite a different session of the same name"
+    )
+    push.add_argument("--json", action="store_true")
+    pull = sessions_commands.add_parser(
+        "pull", help="pull a session from a Hub dataset repo; everything is checked first"
+    )
+    pull.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
+    pull.add_argument("--session", required=True, help="the session's slug in the repo")
+    pull.add_argument("--as", dest="as_slug", metavar="NEW", help="import it under this slug")
+    pull.add_argument(
+        "--settings-only", action="store_true", help="runs and specs only, no output files"
+    )
+    pull.add_argument(
+        "--rename-if-exists",
+        action="store_true",
+        help="if the name is taken here, import as NAME-2 (default: refuse)",
+    )
+    pull.add_argument("--json", action="store_true")
+    remote = sessions_commands.add_parser(
+        "remote", help="list the sessions a Hub dataset repo holds, with sizes"
+    )
+    remote.add_argument("--repo", required=True, help="the dataset repo, ORG/NAME")
+    remote.add_argument("--json", action="store_true")

@@ -1,0 +1,80 @@
+"""The commands that render: ``animate``, ``blend`` and ``runs resume``.
+
+Each renders through ``studio.app.runs`` (check, record, render, deliver) with a progress bar
+on stderr, then reports one line, or with ``--json`` one JSON object, on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from studio.app.cli.flags import blend_spec_from_args, spec_from_args
+from studio.app.cli.progress import ProgressBar
+from studio.spec import Spec
+
+__all__ = ["animate", "blend", "resume"]
+
+
+def animate(args: argparse.Namespace) -> int:
+    """``animate``: render the animation the flags describe."""
+    return _render_and_report(spec_from_args(args), args)
+
+
+def blend(args: argparse.Namespace) -> int:
+    """``blend``: render the latent-blending movie the flags describe."""
+    return _render_and_report(blend_spec_from_args(args), args)
+
+
+def resume(args: argparse.Namespace) -> int:
+    """``runs resume``: finish an interrupted run and say what this attempt did."""
+    from studio.app.runs import resume_run
+
+    bar = ProgressBar(enabled=not args.quiet)
+    try:
+        run_id, result, out = resume_run(args.run_id, events=bar)
+    finally:
+        bar.close()
+    stored = [str(o.path) for o in result.outputs]
+    outputs = stored if out is None else [str(out)]
+    payload = {"run_id": run_id, **result.to_dict(), "outputs": outputs, "stored_outputs": stored}
+    if args.json:
+        print(json.dumps(payload))
+    else:
+        facts = result.extra.get("resume", {})
+        print(
+            f"run {run_id} resumed from frame {facts.get('from_frame', 0)}: "
+            f"{result.frames} frames, {facts.get('denoise_steps_this_attempt', result.denoise_steps)} denoise "
+            f"steps now ({result.denoise_steps} in all) -> {payload['outputs'][0]}"
+        )
+    return 0
+
+
+def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
+    """Render ``spec`` as the flags ask (``--out``, ``--session``, ``--json``, ``--quiet``)."""
+    from db.repository import slugify
+    from studio.app.runs import render
+
+    bar = ProgressBar(enabled=not args.quiet)
+    try:
+        run_id, result = render(spec, session=args.session, events=bar, out=args.out)
+    finally:
+        bar.close()
+    stored = [str(o.path) for o in result.outputs]
+    outputs = stored if args.out is None else [str(args.out)]
+    payload: dict[str, Any] = {"run_id": run_id, **result.to_dict(), "outputs": outputs}
+    payload["stored_outputs"] = stored
+    payload["session"] = slugify(args.session)
+    payload.update(getattr(args, "media_payload", {}))
+    if args.json:
+        print(json.dumps(payload))
+    else:
+        print(
+            f"run {run_id}: {result.frames} frames at {result.fps:g} fps, "
+            f"{result.denoise_steps} denoise steps, {result.seconds:.1f} s -> {outputs[0]}"
+        )
+        for note in result.extra.get("notes", []):
+            print(f"note: {note}", file=sys.stderr)
+    return 0

@@ -1,0 +1,142 @@
+"""The render kinds the studio knows, and what each one needs from the app: one ``RenderKind``
+per spec kind, looked up with ``kind_for``.
+
+A kind names its spec class and three functions: ``check_inputs`` (the media I/O its spec
+needs, done once, before anything is recorded), ``plan`` (the frames and predicted denoise
+steps, no model work) and ``render`` (the engine: ``render(spec, out_dir, *, manager,
+events=None, cancel=None, resume=False) -> RenderResult``).
+
+The engines import torch and diffusers, so each function here is a small wrapper that
+imports its engine module on first call: importing the registry stays cheap, and the kinds
+are plain references to functions, not import strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.errors import SpecError
+from studio.events import CancelToken, RenderEvents, RenderResult
+from studio.spec import AnimationSpec, BlendSpec, Spec
+
+__all__ = ["KINDS", "RenderKind", "kind_for"]
+
+
+@dataclass(frozen=True)
+class RenderKind:
+    """One kind of render: its spec class and the functions that check, plan and render it.
+
+    Attributes:
+        name: the spec kind (``spec.kind``), e.g. ``"animation"``.
+        spec_class: the spec dataclass of this kind.
+        check_inputs: ``check_inputs(spec)`` probes the spec's input files; raises
+            ``MediaError`` (a ``StudioError``) naming the file and the problem.
+        plan: ``plan(spec)`` returns the kind's plan (``AnimationPlan`` / ``BlendPlan``).
+        render: the engine, ``render(spec, out_dir, *, manager, events, cancel, resume)``.
+    """
+
+    name: str
+    spec_class: type[Spec]
+    check_inputs: Callable[[Any], None]
+    plan: Callable[[Any], Any]
+    render: Callable[..., RenderResult]
+
+
+# -- animation -------------------------------------------------------------------------------
+
+
+def _check_animation_inputs(spec: AnimationSpec) -> None:
+    """The input image or video (and its audio when kept), and the soundtrack: each probed or
+    decoded once per version of its file."""
+    from studio.media.audio import check_audio
+    from studio.media.inputs import check_inputs
+
+    check_inputs(spec)
+    if spec.audio.path:
+        check_audio(spec.audio.path)
+
+
+def _plan_animation(spec: AnimationSpec) -> Any:
+    """The animation's plan; a video input sets its length. The audio envelope is left out of
+    the motion curves (it moves frames, not their number or the denoise steps)."""
+    from studio.animation.plan import plan_animation
+    from studio.media.inputs import check_inputs
+
+    video = check_inputs(spec).video
+    frames = video.output_frames(spec.animation.fps) if video else None
+    return plan_animation(spec, input_frames=frames)
+
+
+def _render_animation(
+    spec: AnimationSpec,
+    out_dir: Path,
+    *,
+    manager: Any,
+    events: RenderEvents | None = None,
+    cancel: CancelToken | None = None,
+    resume: bool = False,
+) -> RenderResult:
+    from studio.animation.render import render_animation
+
+    return render_animation(
+        spec, out_dir, manager=manager, events=events, cancel=cancel, resume=resume
+    )
+
+
+# -- blend -----------------------------------------------------------------------------------
+
+
+def _check_blend_inputs(spec: BlendSpec) -> None:
+    """The inpaint mask and image, when the spec names them, exist."""
+    for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
+        if name and not Path(name).is_file():
+            raise SpecError(f"inpaint {what} file {name} does not exist")
+
+
+def _plan_blend(spec: BlendSpec) -> Any:
+    from studio.blend.plan import plan_blend
+
+    return plan_blend(spec)
+
+
+def _render_blend(
+    spec: BlendSpec,
+    out_dir: Path,
+    *,
+    manager: Any,
+    events: RenderEvents | None = None,
+    cancel: CancelToken | None = None,
+    resume: bool = False,
+) -> RenderResult:
+    from studio.blend.render import render_blend
+
+    return render_blend(spec, out_dir, manager=manager, events=events, cancel=cancel, resume=resume)
+
+
+KINDS: dict[str, RenderKind] = {
+    kind.name: kind
+    for kind in (
+        RenderKind(
+            "animation",
+            AnimationSpec,
+            _check_animation_inputs,
+            _plan_animation,
+            _render_animation,
+        ),
+        RenderKind("blend", BlendSpec, _check_blend_inputs, _plan_blend, _render_blend),
+    )
+}
+
+
+def kind_for(kind: str) -> RenderKind:
+    """The ``RenderKind`` of spec kind ``kind`` (``spec.kind``).
+
+    Raises ``SpecError`` for a kind no engine renders.
+    """
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise SpecError(f"no engine renders spec kind {kind!r}") from None

@@ -1,0 +1,277 @@
+"""Recorded renders: the one path every render takes, from the CLI, the dashboard or the API.
+
+``render`` runs it inline and ``submit`` as a job on the dashboard's ``JobRunner``; both go
+
+1. check: the spec (``spec.check()``), then its kind's input files (``check_inputs``) and the
+   ``out`` destination, so a bad spec is refused before anything is recorded;
+2. record: a run row (status queued) and its output folder in the store (``RunRecorder``);
+3. render: the kind's engine into that folder, its events to the store and to the caller;
+4. deliver: the result also put at ``out`` when one was given (``studio.app.delivery``).
+
+``resume`` and ``submit_resume`` take an interrupted run (its process was killed) back
+through steps 3 and 4 from its last finished frame. Stores come from ``studio.app.store``:
+one per ``STUDIO_HOME`` per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from db import RunRecorder, Store
+from db.repository import slugify
+from studio.app.delivery import checked_out, deliver
+from studio.app.jobs import Job, JobRunner
+from studio.app.registry import RenderKind, kind_for
+from studio.app.store import store_for
+from studio.errors import SpecError
+from studio.events import CancelToken, Fanout, RenderEvents, RenderResult
+from studio.spec import Spec, load_spec
+
+__all__ = [
+    "attach_for_resume",
+    "deliver",
+    "render",
+    "resume",
+    "resume_run",
+    "submit",
+    "submit_resume",
+]
+
+
+def render(
+    spec: Spec,
+    *,
+    session: str = "default",
+    home: Path | None = None,
+    manager: Any = None,
+    events: RenderEvents | None = None,
+    cancel: CancelToken | None = None,
+    out: Path | None = None,
+) -> tuple[str, RenderResult]:
+    """Render ``spec`` and record it in the store: the Python API's entry point.
+
+    Returns ``(run_id, RenderResult)``. The run is filed under ``session`` (any text; it is
+    slugified) in ``home`` (default: ``STUDIO_HOME``); ``events`` hears everything the store
+    hears. Any spec kind: an ``AnimationSpec`` renders with ``render_animation``, a
+    ``BlendSpec`` with ``render_blend`` (``studio.app.registry``). ``manager`` defaults to a
+    new ``ModelManager`` caching under ``home/cache/models``.
+
+    ``out`` (the CLI's ``--out``): also put the result there once it is done, a file named
+    for ``spec.output.format`` (``out_format``) or a new or empty folder for PNG frames. It is
+    recorded with the run (absolute), so that ``resume`` delivers there too. Raises
+    ``SpecError`` for a bad spec or ``out`` before anything is recorded, and what the engine
+    raises after the run is recorded as failed or cancelled.
+    """
+    # 1. Check.
+    kind = _checked(spec)
+    if out is not None:
+        out = checked_out(Path(out), spec.output.format)
+    # 2. Record.
+    store = store_for(home)
+    recorder = _record(store, spec, slugify(session), deliver_to=out)
+    # 3. Render.
+    result = kind.render(
+        spec,
+        recorder.output_dir,
+        manager=manager or _new_manager(store),
+        events=Fanout(recorder, events),
+        cancel=cancel,
+    )
+    # 4. Deliver.
+    if out is not None:
+        deliver(result.outputs[0].path, out)
+    return recorder.run_id, result
+
+
+def submit(
+    spec: Spec,
+    *,
+    session_slug: str,
+    jobs: JobRunner,
+    home: Path | None = None,
+    manager: Any = None,
+    meta_for: Callable[[Spec], dict[str, Any]] | None = None,
+) -> Job:
+    """``render`` as a job on ``jobs`` (the worker of ``spec.diffusion.device``): the
+    dashboard's way, filed under the session ``session_slug`` (a slug, used as it is).
+    Returns the ``Job`` at once.
+
+    Steps 1 and 2 happen before this returns: a bad spec raises ``StudioError`` with nothing
+    recorded, and the run row exists (status queued) so History shows it at once. The job's
+    ``meta`` holds ``run_id``, ``kind`` and ``resumed``, and what ``meta_for(spec)`` adds
+    (called once the run is recorded); a job cancelled before it starts is recorded as
+    cancelled.
+    """
+    kind = _checked(spec)
+    store = store_for(home)
+    recorder = _record(store, spec, session_slug)
+    meta = None if meta_for is None else meta_for(spec)
+    return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), False, meta)
+
+
+def resume(
+    run_id: str,
+    *,
+    home: Path | None = None,
+    manager: Any = None,
+    events: RenderEvents | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[str, RenderResult]:
+    """Finish interrupted run ``run_id`` from its last checkpointed frame: the Python API of
+    ``runs resume``. The run goes back to running, then ends like any render; its video is the
+    one an uninterrupted render makes, and it is put at the run's ``out`` too when it was
+    started with one. Returns ``(run_id, RenderResult)``; raises ``SpecError`` when the run
+    cannot be resumed (or its ``out`` can no longer be written), and what the engine raises."""
+    run_id, result, _ = resume_run(run_id, home=home, manager=manager, events=events, cancel=cancel)
+    return run_id, result
+
+
+def resume_run(
+    run_id: str,
+    *,
+    home: Path | None = None,
+    manager: Any = None,
+    events: RenderEvents | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[str, RenderResult, Path | None]:
+    """``resume``, also returning where the result was delivered (None: nowhere but the run's
+    own folder)."""
+    store = store_for(home)
+    spec, out = _resumable(store, run_id)
+    if out is not None:  # checked before the run is taken over, as at its first start
+        checked_out(out, spec.output.format)
+    recorder = RunRecorder.attach(store, run_id)
+    result = kind_for(spec.kind).render(
+        spec,
+        recorder.output_dir,
+        manager=manager or _new_manager(store),
+        events=Fanout(recorder, events),
+        cancel=cancel,
+        resume=True,
+    )
+    if out is not None:
+        deliver(result.outputs[0].path, out)
+    return run_id, result, out
+
+
+def submit_resume(
+    run_id: str,
+    *,
+    jobs: JobRunner,
+    home: Path | None = None,
+    manager: Any = None,
+    meta_for: Callable[[Spec], dict[str, Any]] | None = None,
+) -> Job:
+    """``resume`` as a job on ``jobs``, like ``submit``: it continues from the run's last
+    finished frame into its own folder and row. ``meta_for(spec)`` gives what the job's
+    ``meta`` adds, from the run's stored spec. Raises ``StudioError`` naming why a run cannot
+    be resumed, before the job is queued."""
+    store = store_for(home)
+    spec, recorder = attach_for_resume(store, run_id)
+    kind = kind_for(spec.kind)
+    meta = None if meta_for is None else meta_for(spec)
+    return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), True, meta)
+
+
+def attach_for_resume(store: Store, run_id: str) -> tuple[Spec, RunRecorder]:
+    """Check that run ``run_id`` can be resumed and take it over: ``(spec, RunRecorder)``.
+
+    Only an ``interrupted`` run can (its process was killed; a queued or running one whose
+    process is gone is marked so first). Raises ``SpecError`` naming the run and its status,
+    or the problem with its stored spec. Delivering to ``recorder.deliver_to`` (the ``--out``
+    the run was started with) is the caller's part; ``resume`` does it.
+    """
+    spec, _ = _resumable(store, run_id)
+    return spec, RunRecorder.attach(store, run_id)
+
+
+# -- the steps -------------------------------------------------------------------------------
+
+
+def _checked(spec: Spec) -> RenderKind:
+    """Step 1: the spec's kind, once the spec and its input files are good."""
+    kind = kind_for(spec.kind)
+    spec.check()
+    kind.check_inputs(spec)
+    return kind
+
+
+def _record(
+    store: Store, spec: Spec, session_slug: str, deliver_to: Path | None = None
+) -> RunRecorder:
+    """Step 2: the run's row (queued) and output folder."""
+    return RunRecorder.create(
+        store,
+        session_slug=session_slug,
+        kind=spec.kind,
+        spec=spec.to_dict(),
+        schema_version=spec.schema_version,
+        model_ref=spec.diffusion.model,
+        seed=spec.diffusion.seed,
+        deliver_to=None if deliver_to is None else str(deliver_to),
+    )
+
+
+def _queue(
+    jobs: JobRunner,
+    kind: RenderKind,
+    spec: Spec,
+    recorder: RunRecorder,
+    manager: Any,
+    resume: bool,
+    meta: dict[str, Any] | None,
+) -> Job:
+    """Steps 3 and 4 as a job on the worker of the spec's device."""
+
+    def work(job: Job) -> RenderResult:
+        result = kind.render(
+            spec,
+            recorder.output_dir,
+            manager=manager,
+            events=Fanout(recorder, job),
+            cancel=job.token,
+            resume=resume,
+        )
+        if recorder.deliver_to:  # a CLI run started with --out, resumed here
+            deliver(result.outputs[0].path, Path(recorder.deliver_to))
+        return result
+
+    return jobs.submit(
+        work,
+        device=spec.diffusion.device,
+        label=f"{spec.kind} {recorder.run_id}" + (" (resumed)" if resume else ""),
+        meta={"run_id": recorder.run_id, "kind": spec.kind, "resumed": resume, **(meta or {})},
+        on_skip=recorder.cancelled,
+    )
+
+
+def _resumable(store: Store, run_id: str) -> tuple[Spec, Path | None]:
+    """The checks of ``attach_for_resume``, taking nothing over: the run's spec and the
+    destination it was started with (None for none)."""
+    from db.models import INTERRUPTED
+    from db.repository import get_run
+
+    store.mark_interrupted()
+    with store.session() as s:
+        try:
+            run = get_run(s, run_id)
+        except LookupError as exc:  # a KeyError: its str() adds quotes, its args do not
+            raise SpecError(str(exc.args[0] if exc.args else exc)) from None
+        status, stored, deliver_to = run.status, run.spec, run.deliver_to
+    if status != INTERRUPTED:
+        raise SpecError(
+            f"run {run_id} is {status}; only an interrupted run (its render was killed) "
+            "can be resumed; use re-run to render it again"
+        )
+    spec = load_spec(stored)
+    _checked(spec)
+    return spec, None if deliver_to is None else Path(deliver_to)
+
+
+def _new_manager(store: Store) -> Any:
+    """A model manager caching under the store's home (the engines load weights through it)."""
+    from studio.pipeline.models import ModelManager
+
+    return ModelManager(cache_dir=store.home / "cache" / "models")
