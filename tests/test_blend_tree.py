@@ -189,8 +189,9 @@ def test_impossible_movies_name_the_problem(output, blend, message):
     if blend is not None:
         kwargs["blend"] = blend
     spec = blend_spec(prompts=3, **kwargs)
-    with pytest.raises(SpecError, match=message):
+    with pytest.raises(SpecError, match=message):  # a value out of range, or the planner's
         spec.check()
+        plan_blend(spec)
 
 
 def test_spec_level_errors():
@@ -206,10 +207,12 @@ def test_spec_level_errors():
     one_step = blend_spec(steps=1)
     with pytest.raises(SpecError, match="at least 2 denoise steps"):
         one_step.check()
+        plan_blend(one_step)
 
 
 def test_default_blend_spec_is_valid():
     BlendSpec().check()
+    assert plan_blend(BlendSpec()).video_frames > 0
 
 
 def test_seconds_budget_with_a_duration_caps_frames_by_the_video():

@@ -513,7 +513,7 @@ def test_check_inputs_finds_a_missing_input_file(group):
 
 
 def test_check_audio_finds_a_missing_audio_file():
-    from studio.audio.analysis import check_audio
+    from studio.media.audio import check_audio
     from studio.errors import MediaError
 
     spec = AnimationSpec(audio=AudioSettings(path="/nonexistent/studio-test/missing.wav"))

@@ -74,7 +74,8 @@ def plan_animation(
     input_frames: int | None = None,
     curve_variables: Mapping[str, np.ndarray] | None = None,
 ) -> AnimationPlan:
-    """Check ``spec`` and work out every frame. Raises the spec's own errors, nothing else.
+    """Work out every frame of a checked ``spec`` (``spec.check()``). Raises the spec's own
+    errors (a keyframe after the video input ends, a curve that fails on a frame), nothing else.
 
     ``input_frames``: the frame count a video input gives at the spec's fps
     (``studio.media.inputs.VideoInfo.output_frames``). It sets the length: frames after the last
@@ -82,7 +83,6 @@ def plan_animation(
     (the video would end before it). ``curve_variables``: ``audio`` for the motion curves,
     shape ``(frames,)`` (zeros when not given).
     """
-    spec.check()
     schedule = parse_schedule(spec.prompts.schedule)
     anim = spec.animation
     curve = (

@@ -191,10 +191,11 @@ def attach_for_resume(store: Store, run_id: str) -> tuple[Spec, RunRecorder]:
 
 
 def _checked(spec: Spec) -> RenderKind:
-    """Step 1: the spec's kind, once the spec and its input files are good."""
+    """Step 1: the spec's kind, once the spec, its input files and its plan are good."""
     kind = kind_for(spec.kind)
     spec.check()
     kind.check_inputs(spec)
+    kind.plan(spec)  # pure: a tree that cannot be built is refused before a run is recorded
     return kind
 
 

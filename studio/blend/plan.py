@@ -109,8 +109,11 @@ class BlendPlan:
 
 
 def plan_blend(spec: BlendSpec) -> BlendPlan:
-    """Check ``spec`` and work out the movie. Raises ``SpecError`` naming the problem."""
-    spec._check_fields()
+    """Work out the movie of a checked ``spec`` (``spec.check()``): the tree, the video length
+    and what each video frame shows. Raises ``SpecError`` when the tree cannot be built or the
+    video length does not fit it: with ``fill == "none"`` the tree must make exactly
+    ``duration * fps`` frames; with ``crossfade`` it must not make more than that.
+    """
     d, b, o = spec.diffusion, spec.blend, spec.output
     keys = spec.prompts.keyframes
     tree = tree_for(b, d.steps)

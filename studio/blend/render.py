@@ -95,6 +95,7 @@ def render_blend(
     written = 0
     try:
         # 1. Check and plan; what an earlier, killed attempt finished.
+        spec.check()
         plan = plan_blend(spec)
         d, o = spec.diffusion, spec.output
         checkpoint = FrameCheckpoint.open(out_dir, name, spec, resume=resume)

@@ -1,9 +1,9 @@
 """The blend spec: a latent-blending movie through two or more prompts.
 
 Groups: prompts, diffusion, blend, upscale, output. ``BlendSpec.check()`` checks ranges and
-choices (``_check_fields``) and that the tree can be built and fits the video
-(``studio.blend.plan.plan_blend``); it opens no file. The inpaint mask and image files are
-checked by the blend render kind when it reads them.
+choices; it opens no file. That the tree can be built and fits the video is the planner's
+check (``studio.blend.plan.plan_blend``); the inpaint mask and image files are the blend render
+kind's (``studio.app.registry``).
 """
 
 from __future__ import annotations
@@ -268,18 +268,11 @@ class BlendSpec(SpecBase):
     schema_version: StrictInt = schema_version_field()
 
     def check(self) -> None:
-        """Raise ``SpecError`` naming the bad value or the impossible setup.
+        """Raise ``SpecError`` naming the bad value: ranges and choices, pure (no file opened).
 
-        Besides ranges this checks that the tree can be built (``studio.blend.tree``) and that
-        the video length fits it: with ``fill == "none"`` the tree must make exactly
-        ``duration * fps`` frames; with ``crossfade`` it must not make more than that.
+        Whether the tree can be built and the video length fits it is the planner's check
+        (``studio.blend.plan.plan_blend``, which takes a checked spec).
         """
-        from studio.blend.plan import plan_blend  # the plan's own checks; keeps this light
-
-        plan_blend(self)
-
-    def _check_fields(self) -> None:
-        """Range checks of single settings; ``plan_blend`` calls this first."""
         b, u, o = self.blend, self.upscale, self.output
         check_diffusion(self.diffusion, BLEND_SCHEDULERS)
         keys = self.prompts.keyframes
