@@ -9,8 +9,8 @@ from test_app import APP, TIMEOUT, navigation_v2  # noqa: F401  (an autouse fixt
 from db import Store, get_run, list_runs
 from studio.blend.tree import auto_tree
 from studio.errors import PromptListError
-from studio.languages.prompt_list import format_prompt_lines, parse_prompt_lines
 from studio.spec import BlendKeyframe
+from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from studio.errors import PromptListError, ScheduleError, TextError
 from studio.languages.brackets import unmatched_bracket
-from studio.languages.prompt_list import parse_prompt_lines
 from studio.languages.schedule import Keyframe, PromptSchedule, format_schedule, parse_schedule
 from studio.spec import (
     AnimationSpec,
@@ -22,6 +21,7 @@ from studio.spec import (
     BlendSpec,
     PromptSettings,
 )
+from studio.spec.prompt_list import parse_prompt_lines
 from tests.run_cli import studio
 
 BALANCED = [

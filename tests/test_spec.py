@@ -513,8 +513,8 @@ def test_check_inputs_finds_a_missing_input_file(group):
 
 
 def test_check_audio_finds_a_missing_audio_file():
-    from studio.media.audio import check_audio
     from studio.errors import MediaError
+    from studio.media.audio import check_audio
 
     spec = AnimationSpec(audio=AudioSettings(path="/nonexistent/studio-test/missing.wav"))
     with pytest.raises(MediaError, match="missing.wav"):

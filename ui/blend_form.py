@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from studio.errors import SpecError
-from studio.languages.prompt_list import format_prompt_lines, parse_prompt_lines
 from studio.pipeline.builtin import (
     recommended_guidance,
     recommended_guidance_stop,
     recommended_size,
 )
 from studio.spec import BlendSpec
+from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, set_value
 

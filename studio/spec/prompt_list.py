@@ -23,7 +23,7 @@ import re
 
 from studio.errors import PromptListError
 from studio.languages.brackets import unmatched_bracket
-from studio.spec import BlendKeyframe
+from studio.spec.blend import BlendKeyframe
 
 __all__ = ["format_prompt_lines", "parse_prompt_lines"]
 
