@@ -13,6 +13,9 @@ Prints one JSON object: per method the wall time, the peak RSS of the Python pro
 its largest child (ffmpeg), whether the decoded frames are byte-identical to the video
 before muxing, and the audio length found in the result.
 
+moviepy is not a requirement of the studio (docs/architecture.md says why); install it into
+the virtual environment first: ``.venv/bin/pip install moviepy==2.2.1``.
+
     .venv/bin/python benchmarks/mux_moviepy.py                  # 30 s, 256 px, 12 fps
     .venv/bin/python benchmarks/mux_moviepy.py --size 512 --fps 24
 """
