@@ -133,7 +133,7 @@ def _result(job, run_id: str, state_key: str) -> None:
         st.session_state[FOCUS_RUN] = run_id
         st.switch_page(HISTORY_PAGE)
     if job.status == "done":
-        for note in job.result.extra.get("notes", []):
+        for note in job.result.notes:
             st.info(note)
     _scroll_into_view_once(job.id, f"st-key-{state_key.replace('.', '_')}_result")
 

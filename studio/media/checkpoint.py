@@ -176,7 +176,7 @@ class FrameCheckpoint:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def resume_facts(self, denoise_steps_total: int) -> dict[str, Any]:
-        """What the store keeps about a resumed render (``RenderResult.extra["resume"]``)."""
+        """What the store keeps about a resumed render (``RenderResult.resume``)."""
         return {
             "attempt": self.attempt,
             "from_frame": self.frames_done,

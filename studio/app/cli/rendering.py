@@ -43,7 +43,7 @@ def resume(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload))
     else:
-        facts = result.extra.get("resume", {})
+        facts = result.resume or {}
         print(
             f"run {run_id} resumed from frame {facts.get('from_frame', 0)}: "
             f"{result.frames} frames, {facts.get('denoise_steps_this_attempt', result.denoise_steps)} denoise "
@@ -75,6 +75,6 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
             f"run {run_id}: {result.frames} frames at {result.fps:g} fps, "
             f"{result.denoise_steps} denoise steps, {result.seconds:.1f} s -> {outputs[0]}"
         )
-        for note in result.extra.get("notes", []):
+        for note in result.notes:
             print(f"note: {note}", file=sys.stderr)
     return 0
