@@ -142,7 +142,9 @@ def render_blend(
         for t in range(first, plan.transitions):
             span = plan.joins[t + 1] - plan.joins[t]
 
-            def computed(image, made, planned, done=written, span=span):
+            def computed(
+                image: np.ndarray, made: int, planned: int, done: int = written, span: int = span
+            ) -> None:
                 # Each diffusion frame moves the count by its share of the transition's video
                 # frames (short of all of them: those are counted as they are written).
                 share = min(span - 1, made * span // planned)
