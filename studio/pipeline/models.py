@@ -37,13 +37,16 @@ __all__ = [
     "LoadOptions",
     "LoadedModel",
     "ModelManager",
+    "Pipeline",
     "default_cache_dir",
     "resolve_device",
     "resolve_dtype",
 ]
 
-# A diffusers pipeline class named by ``LoadOptions.pipeline`` (read from ``diffusers`` by name);
-# what it returns is a pipeline, typed ``Any`` like ``LoadedModel.pipe``.
+# A diffusers ``DiffusionPipeline``. ``Any``: its components (unet, vae, text_encoder, ...) are
+# attributes diffusers registers at runtime, per pipeline class, so no static type names them.
+Pipeline = Any
+# The pipeline class ``LoadOptions.pipeline`` names, read from ``diffusers`` by name.
 _PipelineClass = type[Any]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -66,9 +69,7 @@ class LoadOptions:
 @dataclass(frozen=True)
 class LoadedModel:
     ref: str
-    # A diffusers DiffusionPipeline; read it, never change it. ``Any``: its components (unet,
-    # vae, text_encoder, ...) are attributes diffusers registers at runtime, per pipeline class.
-    pipe: Any
+    pipe: Pipeline  # read it, never change it
     device: torch.device  # where the render runs
     dtype: torch.dtype  # of the weights
     source: str  # the folder or file it came from
@@ -208,7 +209,9 @@ class ModelManager:
             xformers=xformers,
         )
 
-    def _from_reference(self, cls: _PipelineClass, ref: str, dtype: torch.dtype) -> tuple[Any, str]:
+    def _from_reference(
+        self, cls: _PipelineClass, ref: str, dtype: torch.dtype
+    ) -> tuple[Pipeline, str]:
         if not ref or not ref.strip():
             raise ModelLoadError("no model given; use builtin:tiny, a folder, a file or a Hub id")
         if ref.startswith("builtin:"):
@@ -242,7 +245,7 @@ def _quiet_loading() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _from_folder(cls: _PipelineClass, folder: Path, dtype: torch.dtype) -> Any:
+def _from_folder(cls: _PipelineClass, folder: Path, dtype: torch.dtype) -> Pipeline:
     _quiet_loading()
     try:
         return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)
@@ -250,7 +253,7 @@ def _from_folder(cls: _PipelineClass, folder: Path, dtype: torch.dtype) -> Any:
         raise ModelLoadError(f"could not load the diffusers folder {folder}: {exc}") from exc
 
 
-def _from_single_file(cls: _PipelineClass, path: Path, dtype: torch.dtype) -> Any:
+def _from_single_file(cls: _PipelineClass, path: Path, dtype: torch.dtype) -> Pipeline:
     try:
         return cls.from_single_file(str(path), dtype=dtype, local_files_only=True)
     except Exception as exc:
@@ -261,7 +264,7 @@ def _from_single_file(cls: _PipelineClass, path: Path, dtype: torch.dtype) -> An
         ) from exc
 
 
-def _from_hub(cls: _PipelineClass, ref: str, dtype: torch.dtype) -> Any:
+def _from_hub(cls: _PipelineClass, ref: str, dtype: torch.dtype) -> Pipeline:
     _quiet_loading()
     try:  # the local Hugging Face cache first: works offline once downloaded
         return cls.from_pretrained(ref, dtype=dtype, local_files_only=True)
