@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -93,7 +93,7 @@ class VideoInfo:
         """How many frames the video gives at ``fps`` (see ``resample_indices``)."""
         return _output_count(self.frames, self.fps, fps)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe facts for the CLI's ``--json`` and the pages."""
         width, height = self.rounded_size
         return {
@@ -117,7 +117,7 @@ class ImageInfo:
     width: int
     height: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "width": self.width, "height": self.height}
 
 
