@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, NoReturn
 from studio.app.cli.flags import add_animate_parser, add_blend_parser
 from studio.errors import SpecError
 
-if TYPE_CHECKING:
-    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-
 __all__ = ["build_parser"]
 
 
@@ -25,6 +22,10 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise SpecError(f"{self.prog}: {message}")
+
+
+if TYPE_CHECKING:
+    _Subparsers = argparse._SubParsersAction[_Parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
