@@ -15,10 +15,13 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import SessionTransaction
 
 __all__ = ["FolderMoves", "digest", "folder_members", "follow_transaction", "human_bytes"]
 
@@ -72,7 +75,13 @@ def human_bytes(size: int) -> str:
     return f"{value:.1f} GiB"
 
 
-def _feed(h: Any, path: Path) -> int:
+class _Hasher(Protocol):
+    """What ``_feed`` needs of a ``hashlib`` hash object."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+def _feed(h: _Hasher, path: Path) -> int:
     """Stream ``path`` into the hash object ``h``; return the number of bytes read."""
     size = 0
     with path.open("rb") as f:
@@ -140,7 +149,7 @@ def follow_transaction(
         if not session.in_nested_transaction():
             state["committed"] = True
 
-    def ended(session: Session, transaction: Any) -> None:
+    def ended(session: Session, transaction: SessionTransaction) -> None:
         if transaction is not root or state["done"]:
             return
         state["done"] = True

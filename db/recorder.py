@@ -163,7 +163,7 @@ class RunRecorder:
             plan=_json_safe({k: v for k, v in plan.items() if k != "versions"}),
         )
 
-    def progress(self, done: int, total: int, preview: Any = None) -> None:
+    def progress(self, done: int, total: int, preview: object = None) -> None:
         """``done`` of ``total`` frames finished. Written at most every ``PROGRESS_INTERVAL_S``
         seconds, plus always when ``done >= total``; ``preview`` is not stored."""
         now = time.monotonic()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import repository
 from db.migrations import upgrade_to_head
 from db.paths import db_path, studio_home
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 __all__ = ["BUSY_TIMEOUT_S", "Store", "open_store", "pid_alive"]
 
@@ -164,7 +169,9 @@ def _make_engine(path: Path) -> Engine:
     return engine
 
 
-def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def _on_connect(
+    dbapi_connection: sqlite3.Connection, connection_record: ConnectionPoolEntry
+) -> None:
     # Take transaction control away from the sqlite3 module (its legacy mode neither begins
     # before SELECT nor before DDL); _on_begin emits BEGIN itself. This is what makes
     # migrations atomic and reads repeatable.

@@ -24,7 +24,7 @@ Curve evaluation is numpy only (the plan and the pages use it); ``warp`` imports
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -106,7 +106,9 @@ def evaluate_curves(
     return FrameCurves(**values, feedback=feedback)
 
 
-def _check_range(values: np.ndarray, name: str, ok, wanted: str) -> None:
+def _check_range(
+    values: np.ndarray, name: str, ok: Callable[[np.ndarray], np.ndarray], wanted: str
+) -> None:
     bad = np.flatnonzero(~ok(values))
     if bad.size:
         f = int(bad[0])

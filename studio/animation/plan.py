@@ -14,7 +14,7 @@ import numpy as np
 
 from studio.animation.motion import FrameCurves, evaluate_curves, img2img_steps, init_kinds
 from studio.errors import SpecError
-from studio.languages.curves import naming_curve, parse_curve
+from studio.languages.curves import Curve, naming_curve, parse_curve
 from studio.languages.easing import FrameWeights, frame_weights
 from studio.languages.schedule import PromptSchedule, parse_schedule
 from studio.pipeline.text import unique_texts
@@ -141,7 +141,7 @@ def plan_animation(
 
 
 def _audio_timing(
-    spec: AnimationSpec, schedule: PromptSchedule, curve
+    spec: AnimationSpec, schedule: PromptSchedule, curve: Curve | None
 ) -> tuple[np.ndarray | None, dict[str, np.ndarray] | None]:
     """Audio-driven progress between keyframes (``spec.audio.timing``), and the ``audio``
     variable of an easing curve that reads it (zeros without a track), each ``(F,)``."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +46,8 @@ from studio.pipeline.latents import (
     seeded_noise,
     step_seed,
 )
-from studio.pipeline.models import ModelManager
+from studio.pipeline.models import ModelManager, Pipeline
+from studio.pipeline.schedulers import Scheduler
 from studio.pipeline.text import encode_prompts
 from studio.spec import AnimationSpec
 
@@ -190,7 +190,7 @@ def _plan(spec: AnimationSpec, media: InputMedia) -> AnimationPlan:
 
 
 def _encode_keyframes(
-    pipe: Any, plan: AnimationPlan, device: Any
+    pipe: Pipeline, plan: AnimationPlan, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each keyframe's prompt and negative embeddings, (K, L, D); negatives None unguided."""
     lines: dict[str, int] = {}
@@ -219,8 +219,8 @@ class _Batches:
     def __init__(
         self,
         plan: AnimationPlan,
-        pipe: Any,
-        scheduler: Any,
+        pipe: Pipeline,
+        scheduler: Scheduler,
         noise: torch.Tensor,
         cond: torch.Tensor,
         uncond: torch.Tensor | None,

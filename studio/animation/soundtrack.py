@@ -6,23 +6,26 @@ spec has a track).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from studio.events import OutputFile
 from studio.spec import AnimationSpec
 
+if TYPE_CHECKING:
+    from studio.pipeline.common import Clock
+
 __all__ = ["add_soundtrack", "audio_path", "curve_variables"]
 
 
-def audio_path(spec: Any) -> str:
+def audio_path(spec: AnimationSpec) -> str:
     """The spec's audio track, if the audio group (issue 5, AUDIO) exists and sets one."""
     return getattr(getattr(spec, "audio", None), "path", "") or ""
 
 
 def add_soundtrack(
-    spec: AnimationSpec, output: OutputFile, clock: Any
+    spec: AnimationSpec, output: OutputFile, clock: Clock
 ) -> tuple[OutputFile, list[str]]:
     """Mux the spec's audio track into finished MP4 output; ``(output, notes)``.
 

@@ -60,7 +60,7 @@ class Job:
         label: str = "",
         meta: dict[str, Any] | None = None,
         on_skip: Callable[[], None] | None = None,
-    ):
+    ) -> None:
         self.id: str = uuid.uuid4().hex[:12]
         self.label: str = label
         self.device: str = device
@@ -213,7 +213,7 @@ class JobRunner:
         *,
         max_finished: int = 50,
         device_key: Callable[[str], str] | None = None,
-    ):
+    ) -> None:
         if max_finished < 0:
             raise ValueError(f"max_finished must be >= 0, got {max_finished}")
         self.max_finished = max_finished

@@ -16,11 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.errors import SpecError
 from studio.events import CancelToken, RenderEvents, RenderResult
 from studio.spec import AnimationSpec, BlendSpec, Spec
+
+if TYPE_CHECKING:
+    from studio.animation.plan import AnimationPlan
+    from studio.blend.plan import BlendPlan
+    from studio.pipeline.models import ModelManager
 
 __all__ = ["KINDS", "RenderKind", "kind_for"]
 
@@ -40,8 +45,9 @@ class RenderKind:
 
     name: str
     spec_class: type[Spec]
+    # ``Any``: each kind's functions take its own spec class (``spec_class``), not every ``Spec``.
     check_inputs: Callable[[Any], None]
-    plan: Callable[[Any], Any]
+    plan: Callable[[Any], AnimationPlan | BlendPlan]
     render: Callable[..., RenderResult]
 
 
@@ -59,7 +65,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
         check_audio(spec.audio.path)
 
 
-def _plan_animation(spec: AnimationSpec) -> Any:
+def _plan_animation(spec: AnimationSpec) -> AnimationPlan:
     """The animation's plan; a video input sets its length. The audio envelope is left out of
     the motion curves (it moves frames, not their number or the denoise steps)."""
     from studio.animation.plan import plan_animation
@@ -74,7 +80,7 @@ def _render_animation(
     spec: AnimationSpec,
     out_dir: Path,
     *,
-    manager: Any,
+    manager: ModelManager,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
     resume: bool = False,
@@ -96,7 +102,7 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
             raise SpecError(f"inpaint {what} file {name} does not exist")
 
 
-def _plan_blend(spec: BlendSpec) -> Any:
+def _plan_blend(spec: BlendSpec) -> BlendPlan:
     from studio.blend.plan import plan_blend
 
     return plan_blend(spec)
@@ -106,7 +112,7 @@ def _render_blend(
     spec: BlendSpec,
     out_dir: Path,
     *,
-    manager: Any,
+    manager: ModelManager,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
     resume: bool = False,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db import RunRecorder, Store
 from db.repository import slugify
@@ -28,6 +28,9 @@ from studio.app.store import store_for
 from studio.errors import SpecError
 from studio.events import CancelToken, Fanout, RenderEvents, RenderResult
 from studio.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from studio.pipeline.models import ModelManager
 
 __all__ = [
     "attach_for_resume",
@@ -45,7 +48,7 @@ def render(
     *,
     session: str = "default",
     home: Path | None = None,
-    manager: Any = None,
+    manager: ModelManager | None = None,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
     out: Path | None = None,
@@ -91,7 +94,7 @@ def submit(
     session_slug: str,
     jobs: JobRunner,
     home: Path | None = None,
-    manager: Any = None,
+    manager: ModelManager | None = None,
     meta_for: Callable[[Spec], dict[str, Any]] | None = None,
 ) -> Job:
     """``render`` as a job on ``jobs`` (the worker of ``spec.diffusion.device``): the
@@ -115,7 +118,7 @@ def resume(
     run_id: str,
     *,
     home: Path | None = None,
-    manager: Any = None,
+    manager: ModelManager | None = None,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[str, RenderResult]:
@@ -132,7 +135,7 @@ def resume_run(
     run_id: str,
     *,
     home: Path | None = None,
-    manager: Any = None,
+    manager: ModelManager | None = None,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[str, RenderResult, Path | None]:
@@ -161,7 +164,7 @@ def submit_resume(
     *,
     jobs: JobRunner,
     home: Path | None = None,
-    manager: Any = None,
+    manager: ModelManager | None = None,
     meta_for: Callable[[Spec], dict[str, Any]] | None = None,
 ) -> Job:
     """``resume`` as a job on ``jobs``, like ``submit``: it continues from the run's last
@@ -220,7 +223,7 @@ def _queue(
     kind: RenderKind,
     spec: Spec,
     recorder: RunRecorder,
-    manager: Any,
+    manager: ModelManager,
     resume: bool,
     meta: dict[str, Any] | None,
 ) -> Job:
@@ -271,7 +274,7 @@ def _resumable(store: Store, run_id: str) -> tuple[Spec, Path | None]:
     return spec, None if deliver_to is None else Path(deliver_to)
 
 
-def _new_manager(store: Store) -> Any:
+def _new_manager(store: Store) -> ModelManager:
     """A model manager caching under the store's home (the engines load weights through it)."""
     from studio.pipeline.models import ModelManager
 

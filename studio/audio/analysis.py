@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -88,7 +88,7 @@ class AudioKeyframes:
         # The small tolerance keeps a track of exactly N frames from needing N + 1.
         return max(0, math.ceil(self.duration * self.fps - 1e-6) - 1)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """What ``python -m studio audio-keyframes --json`` prints."""
         return {
             "keyframes": list(self.frames),

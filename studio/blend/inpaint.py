@@ -19,13 +19,17 @@ It works with any text-to-image UNet, no inpainting model needed, in two places:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from studio.errors import MediaError
 from studio.pipeline.latents import encode_images
+
+if TYPE_CHECKING:
+    from studio.pipeline.models import Pipeline
+    from studio.pipeline.schedulers import Scheduler
 
 __all__ = ["InpaintGuide", "read_mask", "read_picture"]
 
@@ -63,7 +67,7 @@ class InpaintGuide:
         self._trajectory: dict[int, torch.Tensor] | None = None
         self._clean: torch.Tensor | None = None
         self._noise: torch.Tensor | None = None
-        self._scheduler = None
+        self._scheduler: Scheduler | None = None
         self._steps = 0
 
     @classmethod
@@ -72,8 +76,8 @@ class InpaintGuide:
         mask_path: str,
         image_path: str,
         *,
-        pipe: Any,
-        scheduler: Any,
+        pipe: Pipeline,
+        scheduler: Scheduler,
         steps: int,
         width: int,
         height: int,

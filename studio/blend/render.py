@@ -35,8 +35,8 @@ from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.writers import open_writer
 from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
-from studio.pipeline.models import ModelManager
-from studio.pipeline.schedulers import make_scheduler
+from studio.pipeline.models import LoadedModel, ModelManager
+from studio.pipeline.schedulers import Scheduler, make_scheduler
 from studio.pipeline.text import encode_prompts, unique_texts
 from studio.spec import BlendSpec
 
@@ -142,7 +142,9 @@ def render_blend(
         for t in range(first, plan.transitions):
             span = plan.joins[t + 1] - plan.joins[t]
 
-            def computed(image, made, planned, done=written, span=span):
+            def computed(
+                image: np.ndarray, made: int, planned: int, done: int = written, span: int = span
+            ) -> None:
                 # Each diffusion frame moves the count by its share of the transition's video
                 # frames (short of all of them: those are counted as they are written).
                 share = min(span - 1, made * span // planned)
@@ -195,7 +197,9 @@ def render_blend(
         raise
 
 
-def _inpaint_guide(spec: BlendSpec, loaded: Any, scheduler: Any) -> InpaintGuide | None:
+def _inpaint_guide(
+    spec: BlendSpec, loaded: LoadedModel, scheduler: Scheduler
+) -> InpaintGuide | None:
     """An inpainting transition keeps the mask's black region on a reference; else None."""
     b, d = spec.blend, spec.diffusion
     if not b.inpaint_mask:

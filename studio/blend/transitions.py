@@ -19,7 +19,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +31,12 @@ from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
 from studio.pipeline.text import with_negative
+
+if TYPE_CHECKING:
+    from studio.events import CancelToken
+    from studio.pipeline.common import Clock
+    from studio.pipeline.models import Pipeline
+    from studio.pipeline.schedulers import Scheduler
 
 __all__ = ["DISTANCES", "Frame", "Transitions"]
 
@@ -76,13 +82,13 @@ class Transitions:
     def __init__(
         self,
         plan: BlendPlan,
-        pipe: Any,
+        pipe: Pipeline,
         dtype: torch.dtype,
         device: torch.device,
-        scheduler: Any,
+        scheduler: Scheduler,
         embeddings: dict[str, torch.Tensor],
-        clock: Any,
-        cancel: Any,
+        clock: Clock,
+        cancel: CancelToken,
         inpaint: InpaintGuide | None = None,
     ) -> None:
         spec = plan.spec

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,6 +32,12 @@ from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
 from studio.pipeline.text import with_negative
 
+if TYPE_CHECKING:
+    from studio.events import CancelToken
+    from studio.pipeline.common import Clock
+    from studio.pipeline.models import LoadedModel
+    from studio.pipeline.schedulers import Scheduler
+
 __all__ = ["UpscaleStage"]
 
 
@@ -41,11 +47,11 @@ class UpscaleStage:
     def __init__(
         self,
         plan: BlendPlan,
-        loaded: Any,
-        scheduler: Any,
+        loaded: LoadedModel,
+        scheduler: Scheduler,
         embeddings: dict[str, torch.Tensor],
-        clock: Any,
-        cancel: Any,
+        clock: Clock,
+        cancel: CancelToken,
     ) -> None:
         spec = plan.spec
         u, d = spec.upscale, spec.diffusion

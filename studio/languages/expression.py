@@ -98,7 +98,7 @@ Instruction = tuple
 class Locator:
     """Turns an offset into the text into a 1-based (line, column)."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str) -> None:
         self._starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
 
     def __call__(self, offset: int) -> tuple[int, int]:
@@ -167,7 +167,7 @@ class _Parser:
         end: int,
         allowed: frozenset[str],
         locate: Locator,
-    ):
+    ) -> None:
         self.tokens = tokens
         self.index = 0
         self.end = end  # offset of the closing ')', where "unexpected end" errors point

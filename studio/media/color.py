@@ -51,7 +51,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 class ColorReference:
     """The LAB distribution of one reference image, ready to match many frames to it."""
 
-    def __init__(self, reference: np.ndarray):
+    def __init__(self, reference: np.ndarray) -> None:
         """``reference``: (H, W, 3) uint8 RGB, any size."""
         lab = rgb_to_lab(reference).reshape(-1, 3)
         self._values = []

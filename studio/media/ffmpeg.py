@@ -132,7 +132,7 @@ class Encoder:
     deadlock ffmpeg while we block writing to its stdin. Not thread-safe.
     """
 
-    def __init__(self, args: list[str], *, what: str):
+    def __init__(self, args: list[str], *, what: str) -> None:
         """``args``: after the common options, e.g. ``raw_rgb_input(...) + [..., out]``."""
         self.what = what
         # Held open for the life of the process; finish() or kill() closes it.

@@ -23,10 +23,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -93,7 +93,7 @@ class VideoInfo:
         """How many frames the video gives at ``fps`` (see ``resample_indices``)."""
         return _output_count(self.frames, self.fps, fps)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe facts for the CLI's ``--json`` and the pages."""
         width, height = self.rounded_size
         return {
@@ -117,7 +117,7 @@ class ImageInfo:
     width: int
     height: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "width": self.width, "height": self.height}
 
 
@@ -184,12 +184,14 @@ def video_info(path: str | Path) -> VideoInfo:
 
 # (probe function, path, mtime_ns, size) -> what it returned. ``spec.check`` probes the inputs
 # and pages check the spec on every rerun, so a file is decoded once per version of it.
-_PROBED: OrderedDict[tuple, VideoInfo | ImageInfo] = OrderedDict()
+_PROBED: OrderedDict[tuple[str, str, int, int], VideoInfo | ImageInfo] = OrderedDict()
 _PROBED_LOCK = threading.Lock()
 _PROBED_MAX = 32
 
+_Info = TypeVar("_Info", VideoInfo, ImageInfo)
 
-def _cached(probe, path: Path):
+
+def _cached(probe: Callable[[Path], _Info], path: Path) -> _Info:
     try:
         stat = path.stat()
     except OSError:
@@ -198,7 +200,7 @@ def _cached(probe, path: Path):
     with _PROBED_LOCK:
         if key in _PROBED:
             _PROBED.move_to_end(key)
-            return _PROBED[key]
+            return cast(_Info, _PROBED[key])
     info = probe(path)  # errors are not cached: a fixed file is probed again
     with _PROBED_LOCK:
         _PROBED[key] = info

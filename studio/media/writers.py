@@ -177,7 +177,7 @@ class _Writer:
 
     kind = ""
 
-    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+    def __init__(self, path: Path, *, fps: float, width: int, height: int) -> None:
         self.path = path
         self.fps = float(fps)
         self.width = width
@@ -255,7 +255,7 @@ class _Mp4Writer(_Writer):
 
     kind = "mp4"
 
-    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+    def __init__(self, path: Path, *, fps: float, width: int, height: int) -> None:
         super().__init__(path, fps=fps, width=width, height=height)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _temp_sibling(path, "part.mp4")
@@ -306,7 +306,7 @@ class _GifWriter(_Writer):
 
     kind = "gif"
 
-    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+    def __init__(self, path: Path, *, fps: float, width: int, height: int) -> None:
         super().__init__(path, fps=fps, width=width, height=height)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _temp_sibling(path, "part.gif")
@@ -350,7 +350,7 @@ class _PngWriter(_Writer):
 
     kind = "png"
 
-    def __init__(self, path: Path, *, fps: float, width: int, height: int):
+    def __init__(self, path: Path, *, fps: float, width: int, height: int) -> None:
         super().__init__(path, fps=fps, width=width, height=height)
         if path.exists() and not path.is_dir():
             raise MediaError(f"png output must be a folder, but a file is there: {str(path)!r}")

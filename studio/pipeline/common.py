@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,12 @@ from studio.events import RenderEvents
 from studio.pipeline.models import LoadedModel, LoadOptions, ModelManager
 from studio.pipeline.schedulers import make_scheduler
 from studio.versions import library_versions
+
+if TYPE_CHECKING:
+    from studio.media.checkpoint import FrameCheckpoint
+    from studio.media.writers import FrameWriter
+    from studio.pipeline.schedulers import Scheduler
+    from studio.spec import AnimationSpec, BlendSpec
 
 __all__ = ["Clock", "load_options", "open_model", "output_path", "stop_early"]
 
@@ -29,8 +35,13 @@ def output_path(out_dir: Path, name: str, fmt: str) -> Path:
 
 
 def open_model(
-    spec: Any, summary: dict[str, Any], *, manager: ModelManager, clock: Clock, events: RenderEvents
-) -> tuple[LoadedModel, Any]:
+    spec: AnimationSpec | BlendSpec,
+    summary: dict[str, Any],
+    *,
+    manager: ModelManager,
+    clock: Clock,
+    events: RenderEvents,
+) -> tuple[LoadedModel, Scheduler]:
     """Load ``spec``'s model, build this run's own scheduler and report ``started``.
 
     ``summary`` is the plan's (``plan.summary()``); ``started`` hears it with the device,
@@ -53,7 +64,7 @@ def open_model(
     return loaded, scheduler
 
 
-def load_options(spec: Any) -> LoadOptions:
+def load_options(spec: AnimationSpec | BlendSpec) -> LoadOptions:
     """The model manager's options from ``spec.diffusion`` (device, dtype, memory savers)."""
     d = spec.diffusion
     return LoadOptions(
@@ -76,7 +87,7 @@ class Clock:
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.stages: dict[str, float] = {}
-        self.device = None
+        self.device: torch.device | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -102,9 +113,9 @@ class Clock:
 def stop_early(
     exc: BaseException,
     *,
-    writer: Any,
+    writer: FrameWriter | None,
     frames_written: bool,
-    checkpoint: Any,
+    checkpoint: FrameCheckpoint | None,
     events: RenderEvents,
 ) -> None:
     """What a render does when ``exc`` stops it before the end (the caller re-raises).

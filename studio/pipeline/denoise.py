@@ -25,11 +25,16 @@ import copy
 import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from studio.errors import SpecError
+
+if TYPE_CHECKING:
+    from studio.events import CancelToken
+    from studio.pipeline.common import Clock
+    from studio.pipeline.schedulers import Scheduler
 
 __all__ = ["Denoised", "denoise", "guided_noise", "one_timestep_per_step", "unguided_below"]
 
@@ -43,15 +48,15 @@ class Denoised:
     trajectory: dict[int, torch.Tensor]  # step index -> latents entering it (see ``keep``)
 
 
-def unguided_below(scheduler: Any, guidance_stop: float) -> float:
+def unguided_below(scheduler: Scheduler, guidance_stop: float) -> float:
     """The timestep under which steps skip guidance: ``guidance_stop`` of the noise schedule."""
     return guidance_stop * scheduler.config.get("num_train_timesteps", 1000)
 
 
 def guided_noise(
-    call: Callable[[torch.Tensor, Any, torch.Tensor], torch.Tensor],
+    call: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
     x: torch.Tensor,
-    t: Any,
+    t: torch.Tensor,
     text: torch.Tensor,
     guidance: float,
     below: float = 0.0,
@@ -72,7 +77,7 @@ def guided_noise(
     return eps_uncond + guidance * (eps_text - eps_uncond)
 
 
-def one_timestep_per_step(scheduler: Any, steps: int) -> None:
+def one_timestep_per_step(scheduler: Scheduler, steps: int) -> None:
     """Refuse a scheduler that makes other than ``steps`` timesteps for ``steps`` steps.
 
     A blend tree names the latents entering each step, so a step must be one timestep
@@ -88,15 +93,15 @@ def one_timestep_per_step(scheduler: Any, steps: int) -> None:
 
 
 def denoise(
-    unet: Any,
-    scheduler: Any,
+    unet: torch.nn.Module,  # a diffusers UNet2DConditionModel: the pipeline's or an upscaler's
+    scheduler: Scheduler,
     steps: int,
     x: torch.Tensor,
     text: torch.Tensor,
     guidance: float,
     *,
-    cancel: Any,
-    clock: Any,
+    cancel: CancelToken,
+    clock: Clock,
     start: int = 0,
     init: torch.Tensor | None = None,
     guidance_stop: float = 0.0,
@@ -140,7 +145,7 @@ def denoise(
     )
     below = unguided_below(scheduler, guidance_stop)
 
-    def call(model_in: torch.Tensor, t: Any, states: torch.Tensor) -> torch.Tensor:
+    def call(model_in: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         rows = model_in.shape[0]  # the last rows of image and labels go with the cond
         if image is not None:
             model_in = torch.cat([model_in, image[-rows:]], dim=1)

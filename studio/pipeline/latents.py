@@ -11,9 +11,14 @@ same spec gives the same frames on every device and whatever the batch size:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from studio.pipeline.models import Pipeline
 
 __all__ = [
     "branch_seed",
@@ -28,7 +33,7 @@ __all__ = [
 _SEEDS = 2**63  # seeds are taken modulo this: torch's generators read a signed 64-bit seed
 
 
-def latent_shape(pipe: Any, width: int, height: int) -> tuple[int, int, int]:
+def latent_shape(pipe: Pipeline, width: int, height: int) -> tuple[int, int, int]:
     """(C, h, w) of the latents ``pipe``'s VAE decodes into a ``width`` x ``height`` frame.
 
     C is the VAE's latent channels: an upscaler's or inpainting UNet takes more (its extra
@@ -41,7 +46,9 @@ def latent_shape(pipe: Any, width: int, height: int) -> tuple[int, int, int]:
     )
 
 
-def seeded_noise(shape: tuple[int, ...], seeds: list[int], device: Any, dtype: Any) -> torch.Tensor:
+def seeded_noise(
+    shape: tuple[int, ...], seeds: list[int], device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     """Standard Gaussian noise (len(seeds), *shape), one draw of ``shape`` per seed.
 
     Drawn on the CPU so every device starts from the same noise, then moved to ``device``.
@@ -67,7 +74,7 @@ def frame_seed(seed: int, frame: int) -> int:
     return (seed + 0x9E3779B9 * (frame + 1)) % _SEEDS
 
 
-def encode_images(pipe: Any, pixels: torch.Tensor) -> torch.Tensor:
+def encode_images(pipe: Pipeline, pixels: torch.Tensor) -> torch.Tensor:
     """Pixels (B, 3, H, W) in [-1, 1], on the VAE's device and dtype -> latents (B, C, h, w).
 
     The posterior's mean, not a sample: the same image always gives the same latents.
@@ -77,7 +84,7 @@ def encode_images(pipe: Any, pixels: torch.Tensor) -> torch.Tensor:
     return latents * pipe.vae.config.scaling_factor
 
 
-def decode(pipe: Any, latents: torch.Tensor) -> list:
+def decode(pipe: Pipeline, latents: torch.Tensor) -> list[np.ndarray]:
     """Latents (B, C, h, w) -> list of B frames (H, W, 3) uint8 on the CPU."""
     with torch.no_grad():
         images = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample

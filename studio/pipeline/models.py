@@ -24,20 +24,30 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from studio.errors import ModelLoadError, SpecError
 from studio.pipeline.builtin import builtin_folder
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = [
     "LoadOptions",
     "LoadedModel",
     "ModelManager",
+    "Pipeline",
     "default_cache_dir",
     "resolve_device",
     "resolve_dtype",
 ]
+
+# A diffusers ``DiffusionPipeline``. ``Any``: its components (unet, vae, text_encoder, ...) are
+# attributes diffusers registers at runtime, per pipeline class, so no static type names them.
+Pipeline = Any
+# The pipeline class ``LoadOptions.pipeline`` names, read from ``diffusers`` by name.
+_PipelineClass = type[Any]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -59,9 +69,9 @@ class LoadOptions:
 @dataclass(frozen=True)
 class LoadedModel:
     ref: str
-    pipe: Any  # a diffusers DiffusionPipeline; read it, never change it
-    device: Any  # torch.device where the render runs
-    dtype: Any  # torch.dtype of the weights
+    pipe: Pipeline  # read it, never change it
+    device: torch.device  # where the render runs
+    dtype: torch.dtype  # of the weights
     source: str  # the folder or file it came from
     seconds: float  # how long the load took
     xformers: bool
@@ -74,7 +84,7 @@ def default_cache_dir() -> Path:
     return studio_home() / "cache" / "models"
 
 
-def resolve_device(name: str = "auto") -> Any:
+def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then CPU. An unavailable device is an error."""
     import torch
 
@@ -103,7 +113,7 @@ def resolve_device(name: str = "auto") -> Any:
     return device
 
 
-def resolve_dtype(name: str, device: Any) -> Any:
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     """``auto`` is float16 on a GPU and float32 on the CPU."""
     import torch
 
@@ -163,7 +173,9 @@ class ModelManager:
 
     # -- loading -------------------------------------------------------------------------
 
-    def _load(self, ref: str, options: LoadOptions, device, dtype) -> LoadedModel:
+    def _load(
+        self, ref: str, options: LoadOptions, device: torch.device, dtype: torch.dtype
+    ) -> LoadedModel:
         import diffusers
 
         start = time.perf_counter()
@@ -197,7 +209,9 @@ class ModelManager:
             xformers=xformers,
         )
 
-    def _from_reference(self, cls, ref: str, dtype) -> tuple[Any, str]:
+    def _from_reference(
+        self, cls: _PipelineClass, ref: str, dtype: torch.dtype
+    ) -> tuple[Pipeline, str]:
         if not ref or not ref.strip():
             raise ModelLoadError("no model given; use builtin:tiny, a folder, a file or a Hub id")
         if ref.startswith("builtin:"):
@@ -231,7 +245,7 @@ def _quiet_loading() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _from_folder(cls, folder: Path, dtype):
+def _from_folder(cls: _PipelineClass, folder: Path, dtype: torch.dtype) -> Pipeline:
     _quiet_loading()
     try:
         return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)
@@ -239,7 +253,7 @@ def _from_folder(cls, folder: Path, dtype):
         raise ModelLoadError(f"could not load the diffusers folder {folder}: {exc}") from exc
 
 
-def _from_single_file(cls, path: Path, dtype):
+def _from_single_file(cls: _PipelineClass, path: Path, dtype: torch.dtype) -> Pipeline:
     try:
         return cls.from_single_file(str(path), dtype=dtype, local_files_only=True)
     except Exception as exc:
@@ -250,7 +264,7 @@ def _from_single_file(cls, path: Path, dtype):
         ) from exc
 
 
-def _from_hub(cls, ref: str, dtype):
+def _from_hub(cls: _PipelineClass, ref: str, dtype: torch.dtype) -> Pipeline:
     _quiet_loading()
     try:  # the local Hugging Face cache first: works offline once downloaded
         return cls.from_pretrained(ref, dtype=dtype, local_files_only=True)

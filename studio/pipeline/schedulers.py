@@ -13,13 +13,27 @@ every denoising loop steps a copy of that (``studio.pipeline.denoise``).
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.errors import SpecError
 from studio.spec.common import BLEND_SCHEDULERS, SCHEDULER_CLASSES
 from studio.spec.common import SCHEDULERS as SPEC_SCHEDULERS
 
-__all__ = ["BLEND_SCHEDULER_NAMES", "SCHEDULERS", "SCHEDULER_NAMES", "make_scheduler"]
+if TYPE_CHECKING:
+    from studio.pipeline.models import Pipeline
+
+__all__ = [
+    "BLEND_SCHEDULER_NAMES",
+    "SCHEDULERS",
+    "SCHEDULER_NAMES",
+    "Scheduler",
+    "make_scheduler",
+]
+
+# A diffusers scheduler (a ``SchedulerMixin`` subclass). ``Any``: what the loop calls on it
+# (``set_timesteps``, ``step``, ``timesteps``, ``order``...) each class defines for itself, and
+# ``SchedulerMixin`` declares none of it.
+Scheduler = Any
 
 # The table lives with the spec's choices (plain data); the names a blend may use too.
 SCHEDULERS = SCHEDULER_CLASSES
@@ -27,7 +41,7 @@ SCHEDULER_NAMES: tuple[str, ...] = SPEC_SCHEDULERS
 BLEND_SCHEDULER_NAMES: tuple[str, ...] = BLEND_SCHEDULERS
 
 
-def make_scheduler(pipe: Any, name: str, kwargs: dict[str, Any] | None = None) -> Any:
+def make_scheduler(pipe: Pipeline, name: str, kwargs: dict[str, Any] | None = None) -> Scheduler:
     """A new scheduler of kind ``name`` built ``from_config`` of the pipeline's own scheduler.
 
     ``kwargs`` override config entries (a spec's ``scheduler_kwargs``). Raises ``SpecError``

@@ -11,12 +11,14 @@ when a prompt is encoded: plans (``unique_texts``) stay light for the dashboard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from studio.errors import ScheduleError, SpecError
 
 if TYPE_CHECKING:
     import torch
+
+    from studio.pipeline.models import Pipeline
 
 __all__ = ["encode_prompts", "unique_texts", "with_negative"]
 
@@ -32,9 +34,9 @@ def unique_texts(
 
 
 def encode_prompts(
-    pipe: Any,
+    pipe: Pipeline,
     texts: Iterable[str],
-    device: Any,
+    device: torch.device,
     *,
     lines: Mapping[str, int] | None = None,
 ) -> dict[str, torch.Tensor]:

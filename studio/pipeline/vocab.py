@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import CLIPTokenizer
 
 __all__ = ["WORDS", "build_tokenizer", "build_vocab"]
 
@@ -199,7 +202,7 @@ def build_vocab(words: Iterable[str] = WORDS) -> tuple[dict[str, int], list[tupl
     return vocab, merges
 
 
-def build_tokenizer(words: Iterable[str] = WORDS, max_length: int = 77) -> Any:
+def build_tokenizer(words: Iterable[str] = WORDS, max_length: int = 77) -> CLIPTokenizer:
     """A ``CLIPTokenizer`` over ``words`` (imports transformers when called)."""
     from transformers import CLIPTokenizer
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from studio.app.cli.flags import add_animate_parser, add_blend_parser
 from studio.errors import SpecError
@@ -19,8 +20,12 @@ __all__ = ["build_parser"]
 class _Parser(argparse.ArgumentParser):
     """argparse that reports bad flags as a StudioError (one line, exit 2) like any bad input."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise SpecError(f"{self.prog}: {message}")
+
+
+if TYPE_CHECKING:
+    _Subparsers = argparse._SubParsersAction[_Parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_audio_keyframes_parser(commands) -> None:
+def _add_audio_keyframes_parser(commands: _Subparsers) -> None:
     keyframes = commands.add_parser(
         "audio-keyframes", help="key frames at the onsets (beats, notes) of an audio file"
     )
@@ -75,7 +80,7 @@ def _add_audio_keyframes_parser(commands) -> None:
     )
 
 
-def _add_sessions_parser(commands) -> None:
+def _add_sessions_parser(commands: _Subparsers) -> None:
     sessions = commands.add_parser(
         "sessions", help="experiment sessions, and their sync with Hugging Face Hub dataset repos"
     )
