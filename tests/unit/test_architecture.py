@@ -47,3 +47,14 @@ def test_the_contracts_cover_every_engine_package():
     )
     missing = [name for name in packages if f'"studio.{name}' not in config]
     assert not missing, f"studio subpackages in no import-linter contract: {missing}"
+
+
+def test_ruff_lint_and_format_are_clean():
+    """Lint (with type hints on every function of studio/ and db/: ruff's ANN rules) and format,
+    as configured in pyproject.toml; CI runs the tests, so this is where it enforces them."""
+    ruff = Path(sys.executable).with_name("ruff")
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        done = subprocess.run(
+            [str(ruff), *command], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, f"ruff {' '.join(command)}:\n{done.stdout}{done.stderr}"
