@@ -42,9 +42,7 @@ def test_no_product_file_is_longer_than_500_lines():
 def test_the_contracts_cover_every_engine_package():
     """A new engine subpackage must join the layers, or nothing would check its imports."""
     config = (ROOT / "pyproject.toml").read_text()
-    packages = sorted(
-        p.name for p in (ROOT / "studio").iterdir() if (p / "__init__.py").is_file()
-    )
+    packages = sorted(p.name for p in (ROOT / "studio").iterdir() if (p / "__init__.py").is_file())
     missing = [name for name in packages if f'"studio.{name}' not in config]
     assert not missing, f"studio subpackages in no import-linter contract: {missing}"
 
