@@ -224,3 +224,38 @@ def test_every_described_field_draws_as_its_widget():
     ]
     assert at.checkbox(key="animation.audio.mux").value is True
     assert at.text_area(key="animation.prompts.schedule").value.startswith("0: ")
+
+
+def _two_diffusion_blocks() -> None:
+    import streamlit as st
+
+    from studio.pipeline.builtin import model_defaults
+    from studio.spec import BLEND_SCHEDULERS, SCHEDULERS
+    from studio.spec.common import DiffusionSettings
+    from ui.fields import DIFFUSION_FIELDS, draw_diffusion
+
+    defaults = {**DiffusionSettings().model_dump(), **model_defaults("builtin:tiny")}
+    for prefix in ("ps.", "blend."):
+        for name in DIFFUSION_FIELDS:
+            st.session_state.setdefault(prefix + name, defaults[name])
+    draw_diffusion("ps.", SCHEDULERS).write("the page's own column")
+    draw_diffusion("blend.", BLEND_SCHEDULERS, min_steps=2)
+
+
+def test_both_pages_draw_one_diffusion_block_with_their_kinds_limits():
+    from streamlit.testing.v1 import AppTest
+
+    from studio.spec import BLEND_SCHEDULERS, SCHEDULERS
+
+    at = AppTest.from_function(_two_diffusion_blocks).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="ps.scheduler").options == list(SCHEDULERS)
+    assert at.selectbox(key="blend.scheduler").options == list(BLEND_SCHEDULERS)
+    assert (at.number_input(key="ps.steps").min, at.number_input(key="blend.steps").min) == (1, 2)
+    for prefix in ("ps.", "blend."):
+        assert at.number_input(key=prefix + "width").value == 64  # builtin:tiny's own
+        assert at.number_input(key=prefix + "guidance_stop").max == 0.99
+        assert at.number_input(key=prefix + "seed").max == 2**53 - 1
+        labels = [w.label for w in at.number_input if w.key.startswith(prefix)]
+        assert labels == ["Steps", "Guidance", "Guidance stop", "Width", "Height", "Seed"]
+    assert "the page's own column" in at.markdown[0].value

@@ -1,7 +1,9 @@
 """The Prompt Schedule page's widgets <-> an ``AnimationSpec``, both ways.
 
 One table says which widget holds which spec field, so building a spec from the page and
-restoring a recorded spec into the page ("restore settings" in History) cannot drift apart.
+restoring a recorded spec into the page ("restore settings" in History) cannot drift apart;
+it is derived from the field descriptions (``ui.fields.form_keys``), and the page draws its
+widgets from the same descriptions. Defaults for the model come from ``model_defaults``.
 The model and device live in the shared sidebar.
 """
 

@@ -4,6 +4,12 @@
 tree; ``spec_from_args`` and ``blend_spec_from_args`` turn their parsed flags into a checked
 spec: ``--spec`` (or the defaults) with each flag that was given applied. Every flag that is
 not given is None, so that it changes nothing.
+
+A setting's option is generated from its description (``studio.app.cli.generated``), group
+by group; the diffusion group's by one function both commands share. Written here by hand,
+next to them: options a description cannot carry (comma lists, prompts by position) and
+those of the run, not of the spec (``--out``, ``--json``...). ``--prompts`` and the two
+inputs are generated too, into groups of options that exclude each other.
 """
 
 from __future__ import annotations
