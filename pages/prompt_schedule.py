@@ -4,63 +4,43 @@ import streamlit as st
 
 from studio.animation.plan import plan_animation
 from studio.errors import StudioError
-from studio.spec import SCHEDULERS
+from studio.spec import SCHEDULERS, AnimationSpec
 from ui.charts import interpolation_chart
+from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
 from ui.job_panel import job_panel
 from ui.media_input import draw_motion_options, input_frames
 from ui.render import speed_for, submit_animation
 from ui.sidebar import current
-from ui.spec_form import keep_defaults, spec_from_state
+from ui.spec_form import FIELDS, keep_defaults, spec_from_state
 from ui.words import warn_unknown_words
 
 choice = current()
 keep_defaults(choice.model, drawn="ps.")
 
 st.title("Prompt Schedule")
-st.text_area(
-    "Schedule",
-    key="ps.schedule",
+field = field_drawer(AnimationSpec, FIELDS)
+field(
+    st,
+    "ps.schedule",
     height=180,
     help="`FRAME: prompt` per line; `12 [seed=42]: ...` sets a keyframe's seed; "
     "`... | negative: text` its negative prompt; a `negative: text` line sets the default; "
     "`#` starts a comment.",
 )
-st.text_input("Negative prompt", key="ps.negative")
+field(st, "ps.negative")
 
-c1, c2, c3, c4 = st.columns(4)
-c1.number_input("Steps", 1, 1000, key="ps.steps")
-c1.number_input("Guidance", 0.0, 50.0, step=0.5, key="ps.guidance")
-c1.number_input(
-    "Guidance stop",
-    0.0,
-    0.99,
-    step=0.05,
-    key="ps.guidance_stop",
-    help="share of the schedule, at its clean end, whose steps run without guidance "
-    "(0: every step is guided)",
-)
-c2.number_input("Width", 8, 4096, step=8, key="ps.width")
-c2.number_input("Height", 8, 4096, step=8, key="ps.height")
-c3.number_input("Frames per second", 1, 120, key="ps.fps")
-c3.number_input("Seed", 0, 2**53 - 1, key="ps.seed")  # the browser holds doubles
-c4.selectbox("Scheduler", SCHEDULERS, key="ps.scheduler")
-c4.selectbox("Format", ("mp4", "gif", "png"), key="ps.format")
+c4 = draw_diffusion("ps.", SCHEDULERS)
+field(c4, "ps.fps", label="Frames per second")
+field(c4, "ps.format")
 with st.expander("Interpolation"):
     e1, e2, e3 = st.columns(3)
-    e1.selectbox("Text embeddings", ("slerp", "lerp"), key="ps.interpolation")
-    e1.selectbox(
-        "Latents",
-        ("keyframe", "fixed"),
-        key="ps.latents",
-        help="keyframe: a seeded latent per keyframe; fixed: one latent for all",
-    )
-    e2.selectbox("Easing", ("linear", "sine", "curve"), key="ps.easing")
-    e2.text_input("Sine frequencies", key="ps.frequencies", help="comma-separated, e.g. 1,3")
-    e3.text_input(
-        "Easing curve", key="ps.curve", help="`s` is progress in the segment, `t` the frame"
-    )
-    e3.number_input("Batch size", 1, 256, key="ps.batch")
+    field(e1, "ps.interpolation", label="Text embeddings")
+    field(e1, "ps.latents")
+    field(e2, "ps.easing")
+    field(e2, "ps.frequencies")
+    field(e3, "ps.curve", help="`s` is progress in the segment, `t` the frame")
+    field(e3, "ps.batch")
 draw_motion_options()
 
 try:

@@ -1,7 +1,9 @@
 """The Blend page's widgets <-> a ``BlendSpec``, both ways.
 
 One table says which widget holds which spec field, so building a spec from the page and
-restoring a recorded spec into the page ("restore settings" in History) cannot drift apart.
+restoring a recorded spec into the page ("restore settings" in History) cannot drift apart;
+it is derived from the field descriptions (``ui.fields.form_keys``), and the page draws its
+widgets from the same descriptions. Defaults for the model come from ``model_defaults``.
 A few fields need a conversion (the prompt list, the manual tree's lists, the budget); they
 are handled next to the table. The model and device live in the shared sidebar.
 """
@@ -11,13 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from studio.errors import SpecError
-from studio.pipeline.builtin import (
-    recommended_guidance,
-    recommended_guidance_stop,
-    recommended_size,
-)
+from studio.pipeline.builtin import model_defaults
 from studio.spec import BlendSpec
+from studio.spec.blend import (
+    BlendOutputSettings,
+    BlendPromptSettings,
+    BlendSettings,
+    UpscaleSettings,
+)
+from studio.spec.common import DiffusionSettings
 from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
+from ui.fields import DIFFUSION_FIELDS, form_keys
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, set_value
 
@@ -36,39 +42,32 @@ PAGE = "pages/blend.py"
 GROUPS = ("prompts", "diffusion", "blend", "upscale", "output")
 INJECTIONS = ("strengths", "steps")  # how a manual tree gives its injection points
 BUDGETS = ("none", "denoise steps", "seconds")
+# Blend settings held by the converted widgets below, not by a widget of their own.
+CONVERTED_FIELDS = (
+    "branches",
+    "injection_strengths",
+    "injection_steps",
+    "budget_steps",
+    "budget_seconds",
+)
 
-# widget key -> (spec group, field), for the fields a widget holds as they are
+# widget key -> (spec group, field), for the fields a widget holds as they are; from the
+# field descriptions: "blend." plus the field's name, or the older key the tests know.
 FIELDS: dict[str, tuple[str, str]] = {
-    "blend.negative": ("prompts", "negative_prompt"),
-    "blend.scheduler": ("diffusion", "scheduler"),
-    "blend.steps": ("diffusion", "steps"),
-    "blend.guidance": ("diffusion", "guidance"),
-    "blend.guidance_stop": ("diffusion", "guidance_stop"),
-    "blend.width": ("diffusion", "width"),
-    "blend.height": ("diffusion", "height"),
-    "blend.seed": ("diffusion", "seed"),
-    "blend.setup": ("blend", "setup"),
-    "blend.preset": ("blend", "preset"),
-    "blend.depth": ("blend", "depth_strength"),
-    "blend.frames": ("blend", "diffusion_frames"),
-    "blend.insertion": ("blend", "insertion"),
-    "blend.distance": ("blend", "distance"),
-    "blend.crossfeed_power": ("blend", "crossfeed_power"),
-    "blend.crossfeed_range": ("blend", "crossfeed_range"),
-    "blend.crossfeed_decay": ("blend", "crossfeed_decay"),
-    "blend.dampening": ("blend", "guidance_dampening"),
-    "blend.embeddings": ("blend", "embeddings"),
-    "blend.inpaint_mask": ("blend", "inpaint_mask"),
-    "blend.inpaint_image": ("blend", "inpaint_image"),
-    "blend.upscale_model": ("upscale", "model"),
-    "blend.upscale_steps": ("upscale", "steps"),
-    "blend.upscale_guidance": ("upscale", "guidance"),
-    "blend.upscale_noise": ("upscale", "noise_level"),
-    "blend.upscale_scheduler": ("upscale", "scheduler"),
-    "blend.fps": ("output", "fps"),
-    "blend.duration": ("output", "duration"),
-    "blend.fill": ("output", "fill"),
-    "blend.format": ("output", "format"),
+    **form_keys("blend.", BlendPromptSettings, rename={"negative_prompt": "negative"}),
+    **form_keys("blend.", DiffusionSettings, only=DIFFUSION_FIELDS),
+    **form_keys(
+        "blend.",
+        BlendSettings,
+        rename={
+            "depth_strength": "depth",
+            "diffusion_frames": "frames",
+            "guidance_dampening": "dampening",
+        },
+        skip=CONVERTED_FIELDS,
+    ),
+    **form_keys("blend.upscale_", UpscaleSettings, rename={"noise_level": "noise"}),
+    **form_keys("blend.", BlendOutputSettings),
 }
 # Widgets whose value is converted: prompts.keyframes, the manual tree, the budget.
 CONVERTED = {
@@ -113,15 +112,11 @@ def _converted_values(spec: BlendSpec) -> dict[str, Any]:
 def keep_defaults(model: str) -> None:
     """Give every page widget its kept value, or the default of a new spec for ``model``."""
     spec = BlendSpec()
-    size = recommended_size(model)
+    brought = model_defaults(model)
     for key, (group, name) in FIELDS.items():
         default = getattr(getattr(spec, group), name)
-        if name in ("width", "height"):
-            default = size
-        elif name == "guidance" and group == "diffusion":
-            default = recommended_guidance(model)
-        elif name == "guidance_stop":
-            default = recommended_guidance_stop(model)
+        if group == "diffusion" and name in brought:
+            default = brought[name]
         keep(key, default)
     converted = _converted_values(spec)
     converted["blend.prompts"] = EXAMPLE

@@ -1,7 +1,9 @@
 """The Prompt Schedule page's widgets <-> an ``AnimationSpec``, both ways.
 
 One table says which widget holds which spec field, so building a spec from the page and
-restoring a recorded spec into the page ("restore settings" in History) cannot drift apart.
+restoring a recorded spec into the page ("restore settings" in History) cannot drift apart;
+it is derived from the field descriptions (``ui.fields.form_keys``), and the page draws its
+widgets from the same descriptions. Defaults for the model come from ``model_defaults``.
 The model and device live in the shared sidebar.
 """
 
@@ -10,58 +12,40 @@ from __future__ import annotations
 from typing import Any
 
 from studio.errors import SpecError
-from studio.pipeline.builtin import (
-    recommended_guidance,
-    recommended_guidance_stop,
-    recommended_size,
-)
+from studio.pipeline.builtin import model_defaults
 from studio.spec import AnimationSpec
+from studio.spec.animation import (
+    AnimationSettings,
+    AudioSettings,
+    InputSettings,
+    MotionSettings,
+    OutputSettings,
+    PromptSettings,
+)
+from studio.spec.common import DiffusionSettings
+from ui.fields import DIFFUSION_FIELDS, form_keys
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
 
 __all__ = ["FIELDS", "GROUPS", "keep_defaults", "restore", "spec_from_state"]
 
-# widget key -> (spec group, field)
+# widget key -> (spec group, field), from the field descriptions: a page prefix plus the
+# field's name, or the older key the browser tests and users' sessions know.
 FIELDS: dict[str, tuple[str, str]] = {
-    "ps.schedule": ("prompts", "schedule"),
-    "ps.negative": ("prompts", "negative_prompt"),
-    "ps.scheduler": ("diffusion", "scheduler"),
-    "ps.steps": ("diffusion", "steps"),
-    "ps.guidance": ("diffusion", "guidance"),
-    "ps.guidance_stop": ("diffusion", "guidance_stop"),
-    "ps.width": ("diffusion", "width"),
-    "ps.height": ("diffusion", "height"),
-    "ps.seed": ("diffusion", "seed"),
-    "ps.fps": ("animation", "fps"),
-    "ps.interpolation": ("animation", "interpolation"),
-    "ps.easing": ("animation", "easing"),
-    "ps.frequencies": ("animation", "sine_frequencies"),
-    "ps.curve": ("animation", "easing_curve"),
-    "ps.latents": ("animation", "latents"),
-    "ps.batch": ("animation", "batch_size"),
-    "ps.format": ("output", "format"),
+    **form_keys("ps.", PromptSettings, rename={"negative_prompt": "negative"}),
+    **form_keys("ps.", DiffusionSettings, only=DIFFUSION_FIELDS),
+    **form_keys(
+        "ps.",
+        AnimationSettings,
+        rename={"sine_frequencies": "frequencies", "easing_curve": "curve", "batch_size": "batch"},
+    ),
+    **form_keys("ps.", OutputSettings),
     # The Audio & Video page; "av.audio" is no widget: the page sets it to the uploaded file.
-    "av.audio": ("audio", "path"),
-    "av.component": ("audio", "component"),
-    "av.timing": ("audio", "timing"),
-    "av.smoothing": ("audio", "smoothing"),
-    "av.mux": ("audio", "mux"),
+    **form_keys("av.", AudioSettings, rename={"path": "audio"}),
     # Video or image input (Audio & Video page; the paths are set by ui.media_input).
-    "av.video": ("input", "video"),
-    "av.image": ("input", "image"),
-    "av.keep_audio": ("input", "keep_audio"),
+    **form_keys("av.", InputSettings),
     # Motion, strength, coherence and colour (Prompt Schedule's expander).
-    "ps.strength": ("motion", "strength"),
-    "ps.zoom": ("motion", "zoom"),
-    "ps.angle": ("motion", "angle"),
-    "ps.translate_x": ("motion", "translate_x"),
-    "ps.translate_y": ("motion", "translate_y"),
-    "ps.noise": ("motion", "noise"),
-    "ps.border": ("motion", "border"),
-    "ps.coherence_scale": ("motion", "coherence_scale"),
-    "ps.coherence_alpha": ("motion", "coherence_alpha"),
-    "ps.coherence_noise": ("motion", "coherence_noise"),
-    "ps.color_match": ("motion", "color_match"),
+    **form_keys("ps.", MotionSettings),
 }
 GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion")
 
@@ -87,17 +71,13 @@ def keep_defaults(model: str, drawn: str) -> None:
     given a default, so a page never re-creates the widget keys of another page.
     """
     spec = AnimationSpec()
-    size = recommended_size(model)
+    brought = model_defaults(model)
     for key, (group, name) in FIELDS.items():
         default = getattr(getattr(spec, group), name)
-        if name in ("width", "height"):
-            default = size
+        if group == "diffusion" and name in brought:
+            default = brought[name]
         elif name == "schedule":
             default = EXAMPLE
-        elif name == "guidance":
-            default = recommended_guidance(model)
-        elif name == "guidance_stop":
-            default = recommended_guidance_stop(model)
         elif name == "easing_curve":
             default = "0: (s**2)"
         (keep if key.startswith(drawn) else seed)(key, _to_widget(key, default))

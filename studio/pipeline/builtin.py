@@ -32,6 +32,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "BuiltinModel",
     "builtin_folder",
+    "model_defaults",
     "recommended_guidance",
     "recommended_guidance_stop",
     "recommended_size",
@@ -55,6 +56,7 @@ class BuiltinModel:
     # Share of the noise schedule, from the clean end, whose steps it draws best without
     # classifier-free guidance (DiffusionSettings.guidance_stop).
     guidance_stop: float = 0.0
+    steps: int = 20  # denoise steps per frame it is meant to run
     # The words it learnt, by kind (None: any text is worth a try).
     words: Callable[[], dict[str, tuple[str, ...]]] | None = None
     # Finds the words of a prompt it never learnt.
@@ -177,6 +179,27 @@ def _builtin(model_ref: str) -> BuiltinModel | None:
     if not model_ref.startswith("builtin:"):
         return None
     return BUILTIN_MODELS.get(model_ref.removeprefix("builtin:"))
+
+
+def model_defaults(model_ref: str) -> dict[str, int | float]:
+    """The diffusion settings a model brings: the one place the CLI, the dashboard and the
+    API take per-model defaults from.
+
+    Keys (all present, plain numbers, named as ``DiffusionSettings`` fields): ``width`` and
+    ``height`` (pixels, its native size), ``guidance`` (the scale it draws best at),
+    ``guidance_stop`` (share of the schedule, at its clean end, left unguided) and ``steps``
+    (denoise steps per frame). A model that is not built in gets Stable Diffusion's usual
+    512x512, guidance 7.5, no guidance stop, 20 steps.
+    """
+    model = _builtin(model_ref)
+    size = recommended_size(model_ref)
+    return {
+        "width": size,
+        "height": size,
+        "guidance": recommended_guidance(model_ref),
+        "guidance_stop": recommended_guidance_stop(model_ref),
+        "steps": 20 if model is None else model.steps,
+    }
 
 
 def recommended_size(model_ref: str) -> int:
