@@ -85,7 +85,7 @@ def tiny_text_encoder(tokenizer: Any) -> Any:
     )
 
 
-def _build_tiny():
+def _build_tiny() -> Any:  # a StableDiffusionPipeline (diffusers is imported in here)
     import torch
     from diffusers import (
         AutoencoderKL,

@@ -17,6 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from studio.app.cli.files import format_from_args, read_text
 from studio.app.cli.generated import add_flag, add_group_flags, apply_flags, described, given_values
@@ -38,6 +41,8 @@ from studio.spec.blend import (
 )
 from studio.spec.common import DiffusionSettings
 
+_Group = TypeVar("_Group", bound=BaseModel)  # a spec settings group
+
 __all__ = [
     "add_animate_parser",
     "add_blend_parser",
@@ -48,7 +53,7 @@ __all__ = [
 ]
 
 
-def add_animate_parser(commands) -> None:
+def add_animate_parser(commands: argparse._SubParsersAction) -> None:
     """The ``animate`` command and its flags, on the ``commands`` subparsers."""
     animate = commands.add_parser("animate", help="render a keyframed prompt animation")
     source = animate.add_mutually_exclusive_group()
@@ -75,7 +80,7 @@ _INPUTS = ("image", "video")  # one or the other: a mutually exclusive pair of f
 _TREE_LISTS = ("branches", "injection_strengths", "injection_steps")  # comma lists
 
 
-def add_blend_parser(commands) -> None:
+def add_blend_parser(commands: argparse._SubParsersAction) -> None:
     """The ``blend`` command and its flags, on the ``commands`` subparsers."""
     blend = commands.add_parser(
         "blend", help="render latent-blending transitions through two or more prompts"
@@ -313,7 +318,7 @@ def diffusion_from_args(d: DiffusionSettings, args: argparse.Namespace) -> Diffu
     return d
 
 
-def _replace(group, **changes):
+def _replace(group: _Group, **changes: object) -> _Group:
     """``group.replace`` with only the changes that were given (not None)."""
     given = {k: v for k, v in changes.items() if v is not None}
     return group.replace(**given) if given else group
