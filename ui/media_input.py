@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from studio.errors import StudioError
+from studio.spec import AnimationSpec
 from ui.state import get_value, keep, set_value
 
 __all__ = [
@@ -171,50 +172,34 @@ def draw_motion_options() -> None:
                 "No input (add one on the Audio & Video page). Strength applies to frames "
                 "that start from an image: the input, or the previous frame with motion."
             )
-        st.text_input(
-            "Strength",
-            key="ps.strength",
-            help="curve, 0..1: 0 keeps the init image, 1 ignores it; e.g. `0: (0.6)`",
-        )
+        draw = _motion_drawer()
+        draw(st, "ps.strength")
         m1, m2, m3, m4 = st.columns(4)
-        m1.text_input("Zoom", key="ps.zoom", help="per frame, e.g. `0: (1.02)`; empty: none")
-        m2.text_input("Angle", key="ps.angle", help="degrees per frame, counter-clockwise")
-        m3.text_input("Translate x", key="ps.translate_x", help="pixels per frame, right")
-        m4.text_input("Translate y", key="ps.translate_y", help="pixels per frame, down")
+        for column, key in zip(
+            (m1, m2, m3, m4),
+            ("ps.zoom", "ps.angle", "ps.translate_x", "ps.translate_y"),
+            strict=True,
+        ):
+            draw(column, key)
         st.caption(
             "Any motion curve turns on feedback: each frame is the previous one moved, then "
             "img2img; such renders go one frame at a time. Curves may use `t` and `audio`."
         )
         c1, c2, c3, c4, c5 = st.columns(5)
-        c1.selectbox("Border", ("replicate", "reflect", "zero"), key="ps.border")
-        c2.text_input("Noise", key="ps.noise", help="curve: noise added to each init latent")
-        c3.number_input(
-            "Coherence",
-            0.0,
-            1.0,
-            step=0.05,
-            key="ps.coherence_scale",
-            help="pull each frame toward a running mean of the earlier ones; 0: off",
-        )
-        c4.number_input(
-            "Coherence alpha",
-            0.01,
-            1.0,
-            step=0.05,
-            key="ps.coherence_alpha",
-            help="how fast the running mean follows new frames",
-        )
-        c5.selectbox(
-            "Colour match",
-            ("none", "first", "input"),
-            key="ps.color_match",
-            help="LAB histogram matching to the first frame or to the input",
-        )
-        st.text_input(
-            "Coherence noise",
-            key="ps.coherence_noise",
-            help="curve: std of seeded noise added to each pulled frame, e.g. `0: (0.05)`",
-        )
+        draw(c1, "ps.border", options=("replicate", "reflect", "zero"))
+        draw(c2, "ps.noise")
+        draw(c3, "ps.coherence_scale", label="Coherence")
+        draw(c4, "ps.coherence_alpha")
+        draw(c5, "ps.color_match", label="Colour match")
+        draw(st, "ps.coherence_noise")
+
+
+def _motion_drawer() -> Any:
+    """The Prompt Schedule form's drawer: widgets from the spec's field descriptions."""
+    from ui.fields import field_drawer
+    from ui.spec_form import FIELDS
+
+    return field_drawer(AnimationSpec, FIELDS)
 
 
 # -- Gallery -----------------------------------------------------------------------------------
