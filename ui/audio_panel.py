@@ -8,9 +8,12 @@ live in the ``av.*`` keys that ``ui.spec_form`` maps to the spec's audio group.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from studio.errors import StudioError
+from studio.spec import AnimationSpec
 from ui.sidebar import SidebarChoice
 from ui.state import get_value, keep, set_value
 
@@ -32,12 +35,8 @@ def draw_audio_section(choice: SidebarChoice) -> None:
         _show_track(path)
 
     c1, c2, c3 = st.columns(3)
-    c1.selectbox(
-        "Component",
-        _COMPONENTS,
-        key="av.component",
-        help="percussive: drums and clicks; harmonic: notes and chords; both: the whole track",
-    )
+    draw = _drawer()
+    draw(c1, "av.component", options=_COMPONENTS)
     # One fps for the key frames and the render: this widget mirrors Prompt Schedule's.
     # (Not the same key: Streamlit resets a key drawn by a widget on another page.)
     st.session_state["av.fps"] = get_value("ps.fps")
@@ -62,21 +61,9 @@ def draw_audio_section(choice: SidebarChoice) -> None:
 
     st.markdown("**How the track drives the animation**")
     t1, t2, t3 = st.columns(3)
-    t1.checkbox(
-        "Audio-driven timing",
-        key="av.timing",
-        disabled=not path,
-        help="between keyframes, move faster where the component is loud",
-    )
-    t2.slider(
-        "Smoothing",
-        0.0,
-        1.0,
-        step=0.05,
-        key="av.smoothing",
-        help="0: timing from the audio alone; 1: linear",
-    )
-    t3.checkbox("Put the track into MP4 output", key="av.mux")
+    draw(t1, "av.timing", label="Audio-driven timing", disabled=not path)
+    draw(t2, "av.smoothing", widget="slider")
+    draw(t3, "av.mux", label="Put the track into MP4 output")
     notes = [
         "Every curve (the easing curve, motion and strength) may use the variable `audio`: "
         "the component's loudness at that frame, 0 to 1, e.g. `0: (1 + 0.05*audio)`."
@@ -214,3 +201,11 @@ def _write_keyframes(found) -> None:
         "success",
         f"Schedule updated: {done}; your prompts are kept. See Prompt Schedule.",
     )
+
+
+def _drawer() -> Any:
+    """The Audio & Video form's drawer: widgets from the spec's field descriptions."""
+    from ui.fields import field_drawer
+    from ui.spec_form import FIELDS
+
+    return field_drawer(AnimationSpec, FIELDS)
