@@ -91,7 +91,7 @@ def matches(
 
 def prompts_text(spec: dict[str, Any]) -> str:
     """What a run's spec asks to draw, as its page shows it: an animation's schedule, or a
-    blend's prompts one per line (``studio.languages.prompt_list``)."""
+    blend's prompts one per line (``studio.spec.prompt_list``)."""
     prompts = spec.get("prompts") or {}
     if "keyframes" in prompts:
         lines = []

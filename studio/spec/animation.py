@@ -3,7 +3,7 @@
 Groups: prompts, diffusion, animation, output, input, motion, audio; each can be restored
 on its own. ``AnimationSpec.check()`` is pure: ranges, choices and parsing of the prompt
 schedule and curves. The input and audio files are probed by the render kind's
-``check_inputs`` (``studio.media.inputs.check_inputs``, ``studio.audio.analysis.check_audio``).
+``check_inputs`` (``studio.media.inputs.check_inputs``, ``studio.media.audio.check_audio``).
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ class AnimationSpec(SpecBase):
         """Raise ``SpecError`` (or ``ScheduleError``/``CurveError``) naming the bad value.
 
         Pure: no file is opened. The image, video and audio files are checked by
-        ``studio.media.inputs.check_inputs`` and ``studio.audio.analysis.check_audio``.
+        ``studio.media.inputs.check_inputs`` and ``studio.media.audio.check_audio``.
         """
         a = self.animation
         check_diffusion(self.diffusion)
