@@ -182,8 +182,9 @@ def video_info(path: str | Path) -> VideoInfo:
     return _cached(probe_video, resolve_input_path(path))
 
 
-# (probe function, path, mtime_ns, size) -> what it returned. ``spec.check`` probes the inputs
-# and pages check the spec on every rerun, so a file is decoded once per version of it.
+# (probe function, path, mtime_ns, size) -> what it returned. The app layer, the engine and the
+# pages (which show the input on every rerun) all probe the inputs: a file is decoded once per
+# version of it.
 _PROBED: OrderedDict[tuple[str, str, int, int], VideoInfo | ImageInfo] = OrderedDict()
 _PROBED_LOCK = threading.Lock()
 _PROBED_MAX = 32
