@@ -9,10 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_app import app, navigation_v2  # noqa: F401  (the dashboard fixtures)
-from test_sessions import widget_labels
 
 from db import Store
+from tests.support.dashboard import widget_labels
 from tests.support.hub import make_session
 from ui.history import (
     ago,

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from test_app import app, navigation_v2  # noqa: F401  (the dashboard fixtures)
 
 from db import RunRecorder, Store, update_session
 from ui.text import WORD_JOINER, plain

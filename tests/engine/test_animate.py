@@ -136,7 +136,9 @@ def test_an_ancestral_scheduler_draws_its_noise_from_the_seed(tmp_path, manager)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     for x, y in zip(a, c, strict=True):
         assert np.abs(x.astype(int) - y.astype(int)).max() <= 2
-    assert any(np.abs(x.astype(int) - y.astype(int)).max() > 8 for x, y in zip(a, other_seed, strict=True))
+    assert any(
+        np.abs(x.astype(int) - y.astype(int)).max() > 8 for x, y in zip(a, other_seed, strict=True)
+    )
 
 
 def test_each_unique_prompt_is_encoded_once(tmp_path, manager):
