@@ -204,7 +204,7 @@ def test_compare_rows_are_plain_text():
 
 
 @pytest.fixture
-def page(app, studio_home):  # noqa: F811
+def page(app, studio_home):
     """The History page over a session with two finished runs."""
     ids = make_session(Store.open(studio_home), "demo", runs=2)
     app.switch_page("pages/history.py").run()
