@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGETS = {"colour": 0.95, "shape": 0.90, "background": 0.90, "position": 0.85}
-TRANSITION = "0: a red circle\n24: a blue circle"  # as tests/test_shapes_model.py renders it
+TRANSITION = "0: a red circle\n24: a blue circle"  # as tests/engine/test_shapes_model.py renders it
 
 
 def held_out_scenes(per_combo: int, seed: int):

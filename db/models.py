@@ -1,7 +1,7 @@
 """The tables of the store, as SQLAlchemy 2 typed declarative models.
 
 The schema itself is created and changed only by the Alembic migrations in
-``db/migrations/versions``; these classes must match them (``tests/test_store.py`` checks
+``db/migrations/versions``; these classes must match them (``tests/store/test_store.py`` checks
 that autogenerate finds no difference).
 
 Every timestamp is a timezone-aware ``datetime`` in UTC. SQLite has no time-zone type, so

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (first time only) and run the test suite. Extra arguments go to pytest.
+# Set up (first time only) and run the test suite: every tier under tests/ (pyproject's testpaths).
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/unit` for one tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev

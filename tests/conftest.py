@@ -1,7 +1,10 @@
-"""Shared fixtures: a fresh STUDIO_HOME per test, and one model cache for the whole run.
+"""Shared fixtures: a fresh STUDIO_HOME per test, one model cache for the whole run, a local
+Hub, and the dashboard under AppTest run as the server runs it.
 
 Building ``builtin:tiny`` takes a few seconds, so every test shares one cache folder and one
-ModelManager; each test still gets its own empty database and outputs.
+ModelManager; each test still gets its own empty database and outputs. Fixtures of one tier
+only live in that tier's conftest.py (tests/ui/conftest.py: the ``app`` under AppTest);
+helpers that are not fixtures live in tests/support/.
 """
 
 from __future__ import annotations
@@ -47,7 +50,28 @@ def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    """A local Hugging Face Hub (tests/hub_server.py) that db.hub and the CLI talk to."""
+    """A local Hugging Face Hub (tests/support/hub_server.py) that db.hub and the CLI talk to."""
     from tests.support.hub import serve_hub
 
     yield from serve_hub(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def navigation_v2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the dashboard under AppTest as the real server runs it: entry point, sidebar, page.
+
+    Before every run, AppTest (Streamlit 1.67 included) sets ``PagesManager.uses_pages_directory``
+    back to None, and the new PagesManager then sets it to True because a ``pages/`` folder
+    exists; the script runner then runs the old pages-folder mode, where a page chosen with
+    ``switch_page`` runs alone, without the entry point and its sidebar. The real server has
+    it False once ``st.navigation`` has run. Autouse for tests/ui (see its conftest.py).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

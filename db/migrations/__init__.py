@@ -16,7 +16,7 @@ To write a new revision, change ``db/models.py``, then from the repository root:
 
 which writes ``versions/0002_add_foo.py``; read and fix what autogenerate wrote before keeping
 it. Revisions never import ``db.models``: a migration describes the schema as it was at that
-revision, not as the models are today. ``tests/test_store.py`` fails until models and
+revision, not as the models are today. ``tests/store/test_store.py`` fails until models and
 migrations agree.
 """
 

@@ -3,7 +3,7 @@
 ``STUDIO_HOME`` (environment variable) is the data folder; when it is unset or empty the
 default is ``DEFAULT_HOME``, ``~/.latent-studio``. The store (``db.paths``) keeps its own copy
 of that default because the store never imports the engine; both say the same thing, and
-``tests/test_media.py`` checks that they do.
+``tests/engine/test_media.py`` checks that they do.
 
 A spec holds media paths as the user gave them: absolute, relative to the working folder,
 or relative to ``STUDIO_HOME`` (dashboard uploads are stored under

@@ -3,7 +3,7 @@ Sessions, History and dashboard tests.
 
 Runs are made with the store's own ``RunRecorder`` (no torch): finished runs with a video (or
 a folder of PNG frames) of random bytes. The ``hub`` fixture (tests/conftest.py) serves
-``serve_hub``: a fresh ``tests.hub_server.FakeHub`` that this process and its subprocesses
+``serve_hub``: a fresh ``tests.support.hub_server.FakeHub`` that this process and its subprocesses
 reach through ``HF_ENDPOINT``, logged in with ``TOKEN``.
 """
 
@@ -26,7 +26,7 @@ from db import (
     get_session,
     update_session,
 )
-from tests.hub_server import FakeHub
+from tests.support.hub_server import FakeHub
 
 __all__ = ["REPO", "TOKEN", "StubOutput", "StubResult", "make_run", "make_session", "serve_hub"]
 

@@ -22,7 +22,7 @@ from studio.spec import (
     BlendSpec,
     DiffusionSettings,
 )
-from tests.run_cli import studio as studio_cli
+from tests.support.run_cli import studio as studio_cli
 
 PROMPTS = ("a red circle", "a blue square", "a green star")
 

@@ -27,7 +27,7 @@ from studio.errors import StudioError
 from studio.languages.schedule import parse_schedule
 from training.shapes.dataset import parse_caption
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README_PATH = ROOT / "README.md"
 README = README_PATH.read_text()
 DOCS = sorted((ROOT / "docs").glob("*.md"))

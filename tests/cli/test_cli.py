@@ -13,9 +13,9 @@ import pytest
 
 from studio.errors import SpecError
 from studio.media.readers import read_frames
-from tests.run_cli import studio
+from tests.support.run_cli import studio
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE = "0: a red circle\n12: a blue square\n24: a green triangle"
 
 

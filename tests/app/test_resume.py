@@ -36,13 +36,9 @@ from studio.spec import (
     DiffusionSettings,
     PromptSettings,
 )
-from tests.support.dashboard import (  # noqa: F401  (autouse: AppTest runs the app as served)
-    APP,
-    TIMEOUT,
-    navigation_v2,
-)
+from tests.support.dashboard import APP, TIMEOUT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIFFUSION = DiffusionSettings(
     model="builtin:tiny", steps=3, guidance=3.0, width=64, height=64, seed=3
 )
@@ -249,6 +245,7 @@ def test_a_checkpoint_of_another_spec_is_not_taken_up(tmp_path, manager):
     assert [p.name for p in tmp_path.iterdir()] == ["animation.mp4"]
 
 
+@pytest.mark.usefixtures("navigation_v2")
 def test_history_resumes_an_interrupted_run(studio_home, tmp_path):
     from streamlit.testing.v1 import AppTest
 

@@ -395,7 +395,7 @@ def test_draw_rejects_tiny_images():
 
 def test_shapes_do_not_import_torch():
     code = "import sys, training.shapes.dataset; assert 'torch' not in sys.modules and 'scipy' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_draw_between_starts_and_ends_on_the_two_scenes():

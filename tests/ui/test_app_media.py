@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from db import Store
 from db.repository import get_session
+from tests.support.dashboard import APP, TIMEOUT, render
 from tests.support.media import make_video
-from tests.test_app import APP, TIMEOUT, navigation_v2, render  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture

@@ -4,55 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from db import Store, list_runs
-
-TIMEOUT = 120
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-
-
-@pytest.fixture(autouse=True)
-def navigation_v2(monkeypatch):
-    """Run the app as the real server does once st.navigation has been called.
-
-    AppTest forgets, before every run, that the app uses st.navigation; seeing a ``pages/``
-    folder it then falls back to the old pages-folder mode and runs a page script alone,
-    without the entry point and its sidebar. The server remembers it after the first run.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture
-def app(studio_home):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def render(at: AppTest, schedule: str, steps: int = 2):
-    """Type a schedule, press Render, and wait for the background job to end."""
-    from ui.resources import get_jobs
-
-    at.text_area(key="ps.schedule").set_value(schedule)
-    at.number_input(key="ps.steps").set_value(steps)
-    at.run()
-    at.button(key="ps.render").click().run()
-    assert not at.exception, at.exception
-    job = get_jobs().get(at.session_state["ps.job"])
-    assert job.wait(TIMEOUT), "render did not finish"
-    at.run()
-    return job
+from tests.support.dashboard import TIMEOUT, render
 
 
 def test_prompt_schedule_page_shows_plan_and_chart(app):
@@ -399,7 +354,7 @@ def test_the_dashboard_config_turns_off_streamlits_collection_after_every_rerun(
 
     from streamlit import config
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     settings = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
     assert settings["runner"]["postScriptGC"] is False
     # and it is an option this Streamlit knows (a misspelt key would be ignored)

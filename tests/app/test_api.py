@@ -22,7 +22,7 @@ from studio.spec import (
     PromptSettings,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_spec(schedule="0: a red circle\n3: a blue square", model="builtin:tiny"):

@@ -11,8 +11,8 @@ import soundfile as sf
 
 from db import Store, list_runs
 from studio.media.readers import probe
-from tests.run_cli import studio
 from tests.support.media import audio_seconds, ffmpeg
+from tests.support.run_cli import studio
 
 RATE = 22050
 CLICKS = (0.5, 1.25, 2.0)

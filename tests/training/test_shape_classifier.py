@@ -190,7 +190,7 @@ def test_classifier_does_not_import_torch():
         "import sys, training.shapes.classifier; "
         "assert 'torch' not in sys.modules and 'scipy' not in sys.modules"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_hue_walk_tells_a_steady_walk_from_a_jump_and_a_wobble():

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from test_app import app, navigation_v2  # noqa: F401  (the dashboard fixtures)
 
 from db import RunRecorder, Store, update_session
 from ui.text import WORD_JOINER, plain
@@ -194,7 +193,7 @@ def markdown_shown(at) -> list[str]:
     return bodies
 
 
-def test_history_shows_hostile_errors_and_settings_as_text(app, hostile):  # noqa: F811
+def test_history_shows_hostile_errors_and_settings_as_text(app, hostile):
     app.switch_page("pages/history.py").run()
     assert not app.exception, app.exception
     app.selectbox(key="history.run").set_value(hostile["failed"]).run()
@@ -206,7 +205,7 @@ def test_history_shows_hostile_errors_and_settings_as_text(app, hostile):  # noq
         assert_harmless(body)
 
 
-def test_sessions_page_shows_hostile_text_as_text(app, hostile):  # noqa: F811
+def test_sessions_page_shows_hostile_text_as_text(app, hostile):
     app.switch_page("pages/sessions.py").run()
     assert not app.exception, app.exception
     assert list(app.dataframe[0].value["title"]) == [EVIL]  # a table cell is never Markdown
@@ -220,7 +219,7 @@ def test_sessions_page_shows_hostile_text_as_text(app, hostile):  # noqa: F811
         assert_harmless(body)
 
 
-def test_gallery_shows_hostile_settings_as_text(app, hostile):  # noqa: F811
+def test_gallery_shows_hostile_settings_as_text(app, hostile):
     app.switch_page("pages/gallery.py").run()
     assert not app.exception, app.exception
     bodies = markdown_shown(app)

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio.app.jobs import JobRunner
-from tests.test_app import APP, TIMEOUT, navigation_v2  # noqa: F401  (autouse fixture)
+from tests.support.dashboard import APP, TIMEOUT, render
 from ui.job_panel import job_status_text
 
 
@@ -154,7 +154,6 @@ def test_heavy_libraries_are_imported_once_before_any_page_runs():
 
 
 def test_a_finished_render_opens_its_run_in_history(studio_home):
-    from tests.test_app import render
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()

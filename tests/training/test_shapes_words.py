@@ -12,7 +12,7 @@ from studio.pipeline import builtin, shapes_words
 from studio.pipeline.shapes_words import unknown_words, vocabulary
 from training.shapes import dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("studio", "db", "ui", "pages", "streamlit_app.py")
 
 

@@ -20,7 +20,7 @@ from training.shapes.config import MAX_TOKENS, TrainConfig
 from training.shapes.dataset import COLOURS, Scene, draw
 from training.shapes.train import parse_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_training(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import APP, TIMEOUT, navigation_v2  # noqa: F401  (an autouse fixture)
 
 from db import Store, get_run, list_runs
 from studio.blend.tree import auto_tree
 from studio.errors import PromptListError
 from studio.spec import BlendKeyframe
 from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
+from tests.support.dashboard import APP, TIMEOUT
 
 
 @pytest.fixture

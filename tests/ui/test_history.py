@@ -9,10 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_app import app, navigation_v2  # noqa: F401  (the dashboard fixtures)
-from test_sessions import widget_labels
 
 from db import Store
+from tests.support.dashboard import widget_labels
 from tests.support.hub import make_session
 from ui.history import (
     ago,
@@ -205,7 +204,7 @@ def test_compare_rows_are_plain_text():
 
 
 @pytest.fixture
-def page(app, studio_home):  # noqa: F811
+def page(app, studio_home):
     """The History page over a session with two finished runs."""
     ids = make_session(Store.open(studio_home), "demo", runs=2)
     app.switch_page("pages/history.py").run()

@@ -1,4 +1,4 @@
-"""Hub sync through the real huggingface_hub client, against a local Hub (tests/hub_server.py).
+"""Hub sync through the real huggingface_hub client, against a local Hub (tests/support/hub_server.py).
 
 Every test gets a fresh server on 127.0.0.1 and fresh STUDIO_HOMEs with real SQLite stores;
 runs and their files are made with the store's own RunRecorder (no torch).
@@ -37,9 +37,9 @@ from db import (
 from db.files import FolderMoves
 from db.hub import list_remote_sessions, pull_session, push_session
 from db.manifest import FORMAT, MAX_FILE_BYTES, parse_manifest
-from tests.hub_server import FakeHub
-from tests.run_cli import studio
 from tests.support.hub import REPO, TOKEN, StubOutput, StubResult, make_run, make_session
+from tests.support.hub_server import FakeHub
+from tests.support.run_cli import studio
 
 # -- fixtures and helpers ------------------------------------------------------------------
 

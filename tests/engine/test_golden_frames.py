@@ -11,7 +11,7 @@ through the public API to PNG frames, and compared with the frames kept in
   tolerance instead (and the test says which comparison it made).
 
 Re-record only for an intended change of output:
-``STUDIO_GOLDEN_RECORD=1 .venv/bin/python -m pytest tests/test_golden_frames.py``.
+``STUDIO_GOLDEN_RECORD=1 .venv/bin/python -m pytest tests/engine/test_golden_frames.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from PIL import Image
 import studio
 from studio.spec import load_spec
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 RECORD = os.environ.get("STUDIO_GOLDEN_RECORD") == "1"
 SIZE = 64
 

@@ -145,4 +145,4 @@ def test_curve_easing_errors():
 
 def test_easing_does_not_import_torch():
     code = "import sys, studio.languages.easing; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

@@ -146,7 +146,7 @@ def assert_download_advice(message: str, ref: str) -> None:
     assert "huggingface-cli" not in message
     assert "--model FOLDER" in message  # the command line
     assert f'"{SIDEBAR_OTHER_MODEL}"' in message  # the dashboard sidebar's Model box
-    sidebar = Path(__file__).parents[1] / "ui" / "sidebar.py"
+    sidebar = Path(__file__).parents[2] / "ui" / "sidebar.py"
     assert f'"{SIDEBAR_OTHER_MODEL}"' in sidebar.read_text()  # still the words it offers
     hf = Path(sys.executable).with_name("hf")
     usage = subprocess.run(

@@ -22,7 +22,7 @@ from studio.spec import (
     PromptSettings,
 )
 from studio.spec.prompt_list import parse_prompt_lines
-from tests.run_cli import studio
+from tests.support.run_cli import studio
 
 BALANCED = [
     "a red circle",
