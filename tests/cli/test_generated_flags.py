@@ -149,3 +149,13 @@ def test_the_cli_takes_a_new_models_defaults_but_keeps_a_specs_steps(tmp_path):
         parser.parse_args(["animate", "--spec", str(path), "--model", "builtin:tiny"])
     )
     assert (again.diffusion.steps, again.diffusion.width) == (3, 64)
+
+
+def test_the_hand_written_comma_lists_reach_the_spec_beside_the_generated_options():
+    from studio.app.cli import blend_spec_from_args
+
+    args = build_parser().parse_args(
+        ["blend", "a", "b", "--steps", "10", "--branches", "2,3", "--injection-steps", "3,6"]
+    )
+    blend = blend_spec_from_args(args).blend
+    assert (blend.setup, blend.branches, blend.injection_steps) == ("manual", (2, 3), (3, 6))

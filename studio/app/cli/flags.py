@@ -272,7 +272,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
             injection_strengths=_float_list(args.injection_strengths, "--injection-strengths"),
             injection_steps=_int_list(args.injection_steps, "--injection-steps"),
         )
-    b = _replace(apply_flags(b, args), setup=setup)
+    b = _replace(apply_flags(b, args, skip=_TREE_LISTS), setup=setup)
     u = apply_flags(spec.upscale, args)
     o = _replace(apply_flags(o, args), format=fmt)
     spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
