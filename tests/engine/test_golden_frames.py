@@ -7,8 +7,9 @@ through the public API to PNG frames, and compared with the frames kept in
 
 - on the platform the frames were recorded on (torch version, CPU kernel family, machine),
   every decoded frame must be byte-identical;
-- elsewhere, float kernels differ in their last bits, so frames must agree within a small
-  tolerance instead (and the test says which comparison it made).
+- elsewhere, float kernels differ in their last bits, so animation frames must agree within
+  a small tolerance instead (and the test says which comparison it made); the blend, whose
+  adaptive insertion turns a last-bit difference into other frames, is skipped there.
 
 Re-record only for an intended change of output:
 ``STUDIO_GOLDEN_RECORD=1 .venv/bin/python -m pytest tests/engine/test_golden_frames.py``.
@@ -294,6 +295,11 @@ def test_render_gives_the_recorded_frames(case, inputs, tmp_path, manager):
             f"{case}: frames differ from the recorded ones (max difference "
             f"{np.abs(frames.astype(int) - expected.astype(int)).max()})"
         )
+    elif spec.kind == "blend":
+        # Adaptive insertion picks where each new frame goes by comparing SSIM distances: a
+        # last-bit difference of other float kernels may pick another place, which makes
+        # other frames, not slightly different ones. Only the recording platform can say.
+        pytest.skip(f"blend frames are compared on {record['platform']} only")
     else:  # other float kernels: the same picture within a few levels
         difference = np.abs(frames.astype(int) - expected.astype(int))
         assert difference.mean() < 1.0 and difference.max() <= 24, (
