@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import SpecError
 from studio.events import CancelToken, RenderEvents, RenderResult
+from studio.pipeline.families import check_model_ref
 from studio.spec import AnimationSpec, BlendSpec, Spec
 
 if TYPE_CHECKING:
@@ -55,11 +56,12 @@ class RenderKind:
 
 
 def _check_animation_inputs(spec: AnimationSpec) -> None:
-    """The input image or video (and its audio when kept), and the soundtrack: each probed or
-    decoded once per version of its file."""
+    """The model's family can animate (configs only); the input image or video (and its audio
+    when kept), and the soundtrack: each probed or decoded once per version of its file."""
     from studio.media.audio import check_audio
     from studio.media.inputs import check_inputs
 
+    check_model_ref(spec.diffusion.model)
     check_inputs(spec)
     if spec.audio.path:
         check_audio(spec.audio.path)
@@ -96,7 +98,8 @@ def _render_animation(
 
 
 def _check_blend_inputs(spec: BlendSpec) -> None:
-    """The inpaint mask and image, when the spec names them, exist."""
+    """The model's family can blend, and the inpaint mask and image the spec names exist."""
+    check_model_ref(spec.diffusion.model)
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")

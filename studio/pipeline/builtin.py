@@ -27,6 +27,7 @@ from typing import Any
 
 from studio.errors import ModelLoadError
 from studio.pipeline import shapes_words
+from studio.pipeline.families import few_step_name, folder_family
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -188,17 +189,38 @@ def model_defaults(model_ref: str) -> dict[str, int | float]:
     Keys (all present, plain numbers, named as ``DiffusionSettings`` fields): ``width`` and
     ``height`` (pixels, its native size), ``guidance`` (the scale it draws best at),
     ``guidance_stop`` (share of the schedule, at its clean end, left unguided) and ``steps``
-    (denoise steps per frame). A model that is not built in gets Stable Diffusion's usual
-    512x512, guidance 7.5, no guidance stop, 20 steps.
+    (denoise steps per frame). Built-in models bring their own; a local diffusers folder its
+    family's (``studio.pipeline.families``: native size = UNet sample size x VAE factor,
+    few-step Turbo/LCM models 4 steps without guidance); anything else Stable Diffusion's
+    usual 512x512, guidance 7.5, 20 steps, or the few-step values when its name says
+    Turbo/LCM.
     """
     model = _builtin(model_ref)
-    size = recommended_size(model_ref)
+    if model is not None:
+        size = model.native_size
+        return {
+            "width": size,
+            "height": size,
+            "guidance": model.guidance,
+            "guidance_stop": model.guidance_stop,
+            "steps": model.steps,
+        }
+    try:
+        family = folder_family(model_ref)
+    except ModelLoadError:  # a broken folder: loading it will say what is wrong
+        family = None
+    if family is not None:
+        size, guidance, steps = family.native_size, family.guidance, family.steps
+    elif few_step_name(model_ref):
+        size, guidance, steps = 512, 0.0, 4
+    else:
+        size, guidance, steps = 512, 7.5, 20
     return {
         "width": size,
         "height": size,
-        "guidance": recommended_guidance(model_ref),
-        "guidance_stop": recommended_guidance_stop(model_ref),
-        "steps": 20 if model is None else model.steps,
+        "guidance": guidance,
+        "guidance_stop": 0.0,
+        "steps": steps,
     }
 
 

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from studio.errors import ModelLoadError, SpecError
 from studio.pipeline.builtin import builtin_folder
+from studio.pipeline.families import check_runnable, read_family
 
 if TYPE_CHECKING:
     import torch
@@ -223,6 +224,7 @@ class ModelManager:
                 raise ModelLoadError(
                     f"{path} is a folder but not a diffusers model (no model_index.json in it)"
                 )
+            check_runnable(read_family(path, ref), ref)  # configs only, before any weight
             return _from_folder(cls, path, dtype), str(path)
         if path.suffix in (".safetensors", ".ckpt"):
             if not path.is_file():

@@ -1,0 +1,171 @@
+"""Model families, read from a diffusers folder's configs without loading a weight.
+
+A family says what a model is (Stable Diffusion 1.x, 2.x with epsilon or v-prediction, SDXL,
+a few-step Turbo/LCM model, an inpainting or InstructPix2Pix UNet), what it draws best with
+(native size, guidance, steps) and whether the studio's render kinds can run it yet. It is
+read from ``model_index.json`` (the pipeline class), ``unet/config.json`` (input channels,
+sample size, cross-attention width, SDXL's added time embeddings, LCM's guidance embedding),
+``vae/config.json`` (the VAE's downsampling factor) and the scheduler config (prediction
+type). Nothing here imports torch or diffusers: the dashboard reads a family on every pick.
+
+A model the render kinds cannot run yet is refused by ``check_runnable`` with the reason,
+before any weight is loaded, instead of failing inside the UNet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.errors import ModelLoadError
+
+__all__ = [
+    "ModelFamily",
+    "check_model_ref",
+    "check_runnable",
+    "family_of_folder",
+    "few_step_name",
+    "folder_family",
+    "read_family",
+]
+
+# Few-step distilled models name themselves; their configs look like their base model's.
+_FEW_STEP = re.compile(r"(turbo|lightning|lcm|hyper)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """What a model is and what it draws best with.
+
+    ``name``: ``sd1``, ``sd2``, ``sd2-v``, ``sdxl``, ``inpaint``, ``pix2pix``, or one of
+    those with ``-turbo`` / ``-lcm`` for a few-step model. ``native_size``: pixels a side
+    (UNet sample size x VAE factor). ``guidance``, ``steps``: what it is meant to run with
+    (few-step models: 1-4 steps, no guidance). ``unsupported``: why the render kinds cannot
+    run it yet, or "" when they can.
+    """
+
+    name: str
+    label: str
+    native_size: int
+    guidance: float
+    steps: int
+    unsupported: str = ""
+
+
+def read_family(folder: Path, name: str | None = None) -> ModelFamily:
+    """The family of the diffusers folder ``folder`` (``name``: how the user named the model,
+    e.g. a Hub id, which is where few-step models say what they are).
+
+    Raises ``ModelLoadError`` when the folder has no readable ``model_index.json`` or UNet
+    config.
+    """
+    index = _json(folder / "model_index.json", "model index")
+    unet = _json(folder / "unet" / "config.json", "UNet config")
+    vae = _optional_json(folder / "vae" / "config.json")
+    scheduler = _optional_json(folder / "scheduler" / "scheduler_config.json")
+    return family_of_folder(index, unet, vae, scheduler, name or folder.name)
+
+
+def family_of_folder(
+    index: dict[str, Any],
+    unet: dict[str, Any],
+    vae: dict[str, Any] | None,
+    scheduler: dict[str, Any] | None,
+    name: str,
+) -> ModelFamily:
+    """The family the configs of one model describe (see ``read_family``)."""
+    pipeline = str(index.get("_class_name", ""))
+    channels = int(unet.get("in_channels", 4))
+    factor = 2 ** (len((vae or {}).get("block_out_channels", [0, 0, 0, 0])) - 1)
+    sample = unet.get("sample_size", 64)
+    size = int((sample[0] if isinstance(sample, list) else sample) * factor)
+    xl = unet.get("addition_embed_type") == "text_time" or "XL" in pipeline
+    v_prediction = (scheduler or {}).get("prediction_type") == "v_prediction"
+    few_step = few_step_name(name) or unet.get("time_cond_proj_dim") is not None
+
+    if channels == 9 or "Inpaint" in pipeline:
+        base, label = "inpaint", "Stable Diffusion inpainting"
+        unsupported = (
+            "an inpainting UNet (9 input channels: latents, masked image and mask) needs a mask "
+            "for every frame; animate and blend do not give one yet"
+        )
+    elif channels == 8 or "InstructPix2Pix" in pipeline:
+        base, label = "pix2pix", "InstructPix2Pix"
+        unsupported = (
+            "an InstructPix2Pix UNet (8 input channels: latents and the image to edit) needs "
+            "an input image and an image guidance scale; animate and blend do not give them yet"
+        )
+    elif xl:
+        base, label = "sdxl", "Stable Diffusion XL"
+        unsupported = (
+            "SDXL needs its two text encoders, pooled embeddings and time ids at every step; "
+            "animate and blend drive one text encoder so far"
+        )
+    elif unet.get("cross_attention_dim") == 1024:
+        base = "sd2-v" if v_prediction else "sd2"
+        label = "Stable Diffusion 2.x" + (" (v-prediction)" if v_prediction else "")
+        unsupported = ""
+    else:
+        base, label, unsupported = "sd1", "Stable Diffusion 1.x", ""
+    if channels not in (4, 8, 9):
+        unsupported = f"a UNet with {channels} input channels is no family the studio knows"
+    if few_step:
+        kind = (
+            "lcm"
+            if unet.get("time_cond_proj_dim") is not None or "lcm" in name.lower()
+            else "turbo"
+        )
+        return ModelFamily(
+            f"{base}-{kind}", f"{label}, few-step ({kind})", size, 0.0, 4, unsupported
+        )
+    return ModelFamily(base, label, size, 7.5, 30 if xl else 20, unsupported)
+
+
+def few_step_name(name: str) -> bool:
+    """Whether a model's name says it is a few-step distilled model (Turbo, LCM, ...)."""
+    return bool(_FEW_STEP.search(name))
+
+
+def check_runnable(family: ModelFamily, model: str) -> None:
+    """Raise ``ModelLoadError`` naming ``model``, its family and why, when the render kinds
+    cannot run it yet."""
+    if family.unsupported:
+        raise ModelLoadError(f"{model} is a {family.label} model: {family.unsupported}")
+
+
+def _json(path: Path, what: str) -> dict[str, Any]:
+    found = _optional_json(path)
+    if found is None:
+        raise ModelLoadError(f"{path.parent} has no readable {what} ({path.name})")
+    return found
+
+
+def _optional_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def folder_family(model_ref: str) -> ModelFamily | None:
+    """The family of ``model_ref`` when it names a local diffusers folder (``model_index.json``
+    in it), else None (built-in models, Hub ids, single files: their configs are not at hand
+    without downloading)."""
+    if not model_ref or model_ref.startswith("builtin:"):
+        return None
+    path = Path(model_ref).expanduser()
+    if not (path / "model_index.json").is_file():
+        return None
+    return read_family(path, model_ref)
+
+
+def check_model_ref(model_ref: str) -> None:
+    """Refuse, with the reason, a local model folder the render kinds cannot run yet
+    (``ModelLoadError``); reads configs only, so it runs before any run is recorded."""
+    family = folder_family(model_ref)
+    if family is not None:
+        check_runnable(family, model_ref)

@@ -1,0 +1,80 @@
+"""Model families read from a folder's configs: what a model is, what it draws best with, and
+whether the render kinds can run it (studio.pipeline.families)."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.errors import ModelLoadError
+from studio.pipeline.builtin import model_defaults
+from studio.pipeline.families import check_model_ref, read_family
+from tests.support.families import model_folder
+
+
+@pytest.mark.parametrize(
+    "family, size, guidance, steps, runs",
+    [
+        ("sd1", 512, 7.5, 20, True),
+        ("sd2", 512, 7.5, 20, True),
+        ("sd2-v", 768, 7.5, 20, True),
+        ("sdxl", 1024, 7.5, 30, False),
+        ("inpaint", 512, 7.5, 20, False),
+        ("pix2pix", 512, 7.5, 20, False),
+        ("sd1-lcm", 512, 0.0, 4, True),
+    ],
+)
+def test_a_folder_says_its_family_size_guidance_and_steps(
+    tmp_path, family, size, guidance, steps, runs
+):
+    folder = model_folder(tmp_path, family)
+    found = read_family(folder)
+    assert (found.name, found.native_size, found.guidance, found.steps) == (
+        family,
+        size,
+        guidance,
+        steps,
+    )
+    assert (found.unsupported == "") is runs
+    assert model_defaults(str(folder)) == {
+        "width": size,
+        "height": size,
+        "guidance": guidance,
+        "guidance_stop": 0.0,
+        "steps": steps,
+    }
+
+
+def test_a_turbo_model_says_so_in_its_name(tmp_path):
+    found = read_family(model_folder(tmp_path, "sd2", name="sd-turbo"))
+    assert (found.name, found.guidance, found.steps) == ("sd2-turbo", 0.0, 4)
+    assert model_defaults("stabilityai/sdxl-turbo")["guidance"] == 0.0
+    assert model_defaults("runwayml/stable-diffusion-v1-5")["steps"] == 20
+
+
+@pytest.mark.parametrize(
+    "family, reason",
+    [
+        ("sdxl", "two text encoders"),
+        ("inpaint", "9 input channels"),
+        ("pix2pix", "8 input channels"),
+    ],
+)
+def test_a_family_the_kinds_cannot_run_is_refused_with_the_reason(tmp_path, family, reason):
+    folder = model_folder(tmp_path, family)
+    with pytest.raises(ModelLoadError, match=reason):
+        check_model_ref(str(folder))
+
+
+def test_built_in_models_and_other_references_are_not_read(tmp_path):
+    check_model_ref("builtin:shapes")
+    check_model_ref("org/name")
+    check_model_ref(str(tmp_path))  # not a diffusers folder: loading says so
+    assert model_defaults("builtin:shapes")["width"] == 128
+
+
+def test_a_folder_without_a_unet_config_is_named(tmp_path):
+    folder = model_folder(tmp_path, "sd1")
+    (folder / "unet" / "config.json").unlink()
+    with pytest.raises(ModelLoadError, match="no readable UNet config"):
+        read_family(folder)
+    assert model_defaults(str(folder))["width"] == 512  # loading will say what is wrong
