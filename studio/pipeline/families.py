@@ -40,7 +40,8 @@ _FEW_STEP = re.compile(r"(turbo|lightning|lcm|hyper)", re.IGNORECASE)
 class ModelFamily:
     """What a model is and what it draws best with.
 
-    ``name``: ``sd1``, ``sd2``, ``sd2-v``, ``sdxl``, ``inpaint``, ``pix2pix``, or one of
+    ``name``: ``sd1``, ``sd2``, ``sd2-v``, ``sdxl``, ``inpaint``, ``pix2pix``,
+    ``upscale-x4``, or one of
     those with ``-turbo`` / ``-lcm`` for a few-step model. ``native_size``: pixels a side
     (UNet sample size x VAE factor). ``guidance``, ``steps``: what it is meant to run with
     (few-step models: 1-4 steps, no guidance). ``unsupported``: why the render kinds cannot
@@ -86,7 +87,13 @@ def family_of_folder(
     v_prediction = (scheduler or {}).get("prediction_type") == "v_prediction"
     few_step = few_step_name(name) or unet.get("time_cond_proj_dim") is not None
 
-    if channels == 9 or "Inpaint" in pipeline:
+    if channels == 7 or "Upscale" in pipeline:
+        base, label = "upscale-x4", "Stable Diffusion x4 upscaler"
+        unsupported = (
+            "an upscaler (7 input channels: latents and the low-resolution image) enlarges "
+            "frames; give it as a blend's upscale model, not as the model that draws them"
+        )
+    elif channels == 9 or "Inpaint" in pipeline:
         base, label = "inpaint", "Stable Diffusion inpainting"
         unsupported = (
             "an inpainting UNet (9 input channels: latents, masked image and mask) needs a mask "
@@ -110,7 +117,7 @@ def family_of_folder(
         unsupported = ""
     else:
         base, label, unsupported = "sd1", "Stable Diffusion 1.x", ""
-    if channels not in (4, 8, 9):
+    if channels not in (4, 7, 8, 9):
         unsupported = f"a UNet with {channels} input channels is no family the studio knows"
     if few_step:
         kind = (

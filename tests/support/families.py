@@ -43,6 +43,10 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "pipeline": "StableDiffusionInstructPix2PixPipeline",
         "unet": {**_SD1_UNET, "in_channels": 8},
     },
+    "upscale-x4": {
+        "pipeline": "StableDiffusionUpscalePipeline",
+        "unet": {**_SD1_UNET, "in_channels": 7},
+    },
     "sd1-lcm": {
         "pipeline": "LatentConsistencyModelPipeline",
         "unet": {**_SD1_UNET, "time_cond_proj_dim": 256},

@@ -20,6 +20,7 @@ from tests.support.families import model_folder
         ("sdxl", 1024, 7.5, 30, False),
         ("inpaint", 512, 7.5, 20, False),
         ("pix2pix", 512, 7.5, 20, False),
+        ("upscale-x4", 512, 7.5, 20, False),
         ("sd1-lcm", 512, 0.0, 4, True),
     ],
 )
@@ -57,6 +58,7 @@ def test_a_turbo_model_says_so_in_its_name(tmp_path):
         ("sdxl", "two text encoders"),
         ("inpaint", "9 input channels"),
         ("pix2pix", "8 input channels"),
+        ("upscale-x4", "blend's upscale model"),
     ],
 )
 def test_a_family_the_kinds_cannot_run_is_refused_with_the_reason(tmp_path, family, reason):
