@@ -36,6 +36,7 @@ from studio.media.checkpoint import FrameCheckpoint
 from studio.media.inputs import InputMedia, check_inputs
 from studio.media.writers import open_writer
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
+from studio.pipeline.conditioning import TextStates
 from studio.pipeline.denoise import denoise
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import (
@@ -48,7 +49,7 @@ from studio.pipeline.latents import (
 )
 from studio.pipeline.models import ModelManager, Pipeline
 from studio.pipeline.schedulers import Scheduler
-from studio.pipeline.text import encode_prompts
+from studio.pipeline.text import encode_prompts, with_negative
 from studio.spec import AnimationSpec
 
 __all__ = ["AnimationResult", "render_animation"]
@@ -191,16 +192,16 @@ def _plan(spec: AnimationSpec, media: InputMedia) -> AnimationPlan:
 
 def _encode_keyframes(
     pipe: Pipeline, plan: AnimationPlan, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Each keyframe's prompt and negative embeddings, (K, L, D); negatives None unguided."""
+) -> tuple[TextStates, TextStates | None]:
+    """Each keyframe's prompt and negative text states, K rows; negatives None unguided."""
     lines: dict[str, int] = {}
     for key in plan.schedule.keyframes:
         lines.setdefault(key.prompt, key.line)
         lines.setdefault(key.negative or "", key.line)
     embeddings = encode_prompts(pipe, plan.unique_prompts, device, lines=lines)
-    cond = torch.cat([embeddings[p] for p in plan.prompts])
+    cond = TextStates.cat([embeddings[p] for p in plan.prompts])
     guided = plan.spec.diffusion.guidance > 1.0
-    uncond = torch.cat([embeddings[n] for n in plan.negatives]) if guided else None
+    uncond = TextStates.cat([embeddings[n] for n in plan.negatives]) if guided else None
     return cond, uncond
 
 
@@ -222,8 +223,8 @@ class _Batches:
         pipe: Pipeline,
         scheduler: Scheduler,
         noise: torch.Tensor,
-        cond: torch.Tensor,
-        uncond: torch.Tensor | None,
+        cond: TextStates,
+        uncond: TextStates | None,
         inits: InitImages,
         coherence: Coherence | None,
     ) -> None:
@@ -247,10 +248,11 @@ class _Batches:
         nxt = torch.clamp(seg + 1, max=self.last_key)
         w = torch.from_numpy(plan.weights.weight[idx.numpy()]).to(device)
         latents = slerp(self.noise[seg], self.noise[nxt], w)
-        text = self.embed_mix(self.cond[seg], self.cond[nxt], w.to(self.cond.device))
+        w_text = w.to(self.cond.states.device)
+        text = TextStates.mix(self.cond[seg], self.cond[nxt], w_text, self.embed_mix)
         negative = None
         if self.uncond is not None:
-            negative = self.embed_mix(self.uncond[seg], self.uncond[nxt], w.to(self.cond.device))
+            negative = TextStates.mix(self.uncond[seg], self.uncond[nxt], w_text, self.embed_mix)
         latents, steps = self._denoise(batch, latents, text, negative, cancel, clock)
         if self.coherence is not None:
             latents = self.coherence.apply(latents, frames=batch)
@@ -262,8 +264,8 @@ class _Batches:
         self,
         batch: tuple[int, ...],
         noise: torch.Tensor,
-        text: torch.Tensor,
-        negative: torch.Tensor | None,
+        text: TextStates,
+        negative: TextStates | None,
         cancel: CancelToken,
         clock: Clock,
     ) -> tuple[torch.Tensor, int]:
@@ -271,7 +273,7 @@ class _Batches:
 
         ``noise`` (B, C, h, w): the frames' interpolated noise, which also noises an init
         image, so a frame at strength 1 is exactly its text-to-image frame. ``text``/
-        ``negative`` (B, L, D); ``negative`` None without guidance. Consecutive frames that
+        ``negative``: B rows of text states; ``negative`` None without guidance. Consecutive frames that
         enter the schedule at the same step are denoised together. Returns the latents and
         the denoise steps taken (one latent through one scheduler step).
         """
@@ -289,9 +291,7 @@ class _Batches:
             while end < len(batch) and starts[end] == starts[begin]:
                 end += 1
             group = slice(begin, end)
-            group_text = text[group]
-            if negative is not None:
-                group_text = torch.cat([negative[group], group_text])
+            group_text = with_negative(text[group], None if negative is None else negative[group])
             run = starts[begin]  # steps this group runs: None = all, from noise
             init, start = None, 0
             if run is not None:

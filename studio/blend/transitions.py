@@ -27,6 +27,7 @@ import torch
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
+from studio.pipeline.conditioning import TextStates
 from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
@@ -86,7 +87,7 @@ class Transitions:
         dtype: torch.dtype,
         device: torch.device,
         scheduler: Scheduler,
-        embeddings: dict[str, torch.Tensor],
+        embeddings: dict[str, TextStates],
         clock: Clock,
         cancel: CancelToken,
         inpaint: InpaintGuide | None = None,
@@ -99,7 +100,7 @@ class Transitions:
         self.guidance = spec.diffusion.guidance
         self.guidance_stop = spec.diffusion.guidance_stop
         self.guided = self.guidance > 1.0
-        self.cond = [embeddings[p] for p in plan.prompts]  # each (1, L, D)
+        self.cond = [embeddings[p] for p in plan.prompts]  # each one row
         self.uncond = [embeddings[n] for n in plan.negatives] if self.guided else None
         self.mix = slerp if self.blend.embeddings == "slerp" else lerp
         self.distance = DISTANCES[self.blend.distance]
@@ -229,8 +230,12 @@ class Transitions:
         position = (a.position + b.position) / 2
         w = (position - a.position) / (b.position - a.position)
         start = slerp(a.trajectory[k], b.trajectory[k], w)
-        cond = self.mix(self.cond[t], self.cond[t + 1], position)
-        uncond = self.mix(self.uncond[t], self.uncond[t + 1], position) if self.guided else None
+        cond = TextStates.mix(self.cond[t], self.cond[t + 1], position, self.mix)
+        uncond = (
+            TextStates.mix(self.uncond[t], self.uncond[t + 1], position, self.mix)
+            if self.guided
+            else None
+        )
         damp = self.blend.guidance_dampening * 4 * position * (1 - position)
         # A seed of its own per branch, for stochastic (ancestral) schedulers.
         seed = branch_seed(self.plan.keyframe_seeds[t], n)
@@ -254,7 +259,7 @@ class Transitions:
         self,
         x: torch.Tensor,
         start: int,
-        text: torch.Tensor,
+        text: TextStates,
         guidance: float,
         generator: torch.Generator,
         feed: tuple[Frame, Frame, float] | None,

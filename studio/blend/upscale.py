@@ -27,6 +27,7 @@ import torch
 
 from studio.blend.plan import BlendPlan
 from studio.blend.transitions import Frame
+from studio.pipeline.conditioning import TextStates
 from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
@@ -49,7 +50,7 @@ class UpscaleStage:
         plan: BlendPlan,
         loaded: LoadedModel,
         scheduler: Scheduler,
-        embeddings: dict[str, torch.Tensor],
+        embeddings: dict[str, TextStates],
         clock: Clock,
         cancel: CancelToken,
     ) -> None:
@@ -111,8 +112,10 @@ class UpscaleStage:
                 start = slerp(trajectories[id(a)][k], trajectories[id(b)][k], frame.weight)
                 p = frame.position
                 text = with_negative(
-                    self.mix(self.cond[t], self.cond[t + 1], p),
-                    self.mix(self.uncond[t], self.uncond[t + 1], p) if self.guided else None,
+                    TextStates.mix(self.cond[t], self.cond[t + 1], p, self.mix),
+                    TextStates.mix(self.uncond[t], self.uncond[t + 1], p, self.mix)
+                    if self.guided
+                    else None,
                 )
                 guidance = self.guidance * (1 - self.dampening * 4 * p * (1 - p))
                 branch = frame.created - 2  # 0 for the first in-between made

@@ -17,19 +17,25 @@ Guidance is skipped for steps whose timestep lies under ``guidance_stop`` of the
 schedule (``unguided_below``). A hook may change the latents after every step (a blend's
 crossfeed and inpainting); the steps a caller asks for are kept (a blend tree's trajectory).
 The loop checks ``cancel`` before every step and times the UNet under the clock's ``unet``.
+
+Text conditioning is ``TextStates`` (hidden states, and SDXL's pooled embedding); ``extras``
+add keyword arguments to every UNet call (SDXL's time ids, ControlNet residuals), so a model
+family with more inputs plugs in here without a loop of its own
+(``studio.pipeline.conditioning``).
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
 from studio.errors import SpecError
+from studio.pipeline.conditioning import TextStates, UNetExtra, as_text, extra_kwargs
 
 if TYPE_CHECKING:
     from studio.events import CancelToken
@@ -54,10 +60,10 @@ def unguided_below(scheduler: Scheduler, guidance_stop: float) -> float:
 
 
 def guided_noise(
-    call: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    call: Callable[[torch.Tensor, torch.Tensor, TextStates], torch.Tensor],
     x: torch.Tensor,
     t: torch.Tensor,
-    text: torch.Tensor,
+    text: TextStates,
     guidance: float,
     below: float = 0.0,
 ) -> torch.Tensor:
@@ -69,7 +75,7 @@ def guided_noise(
     the cond half alone, one UNet batch of B instead of 2B.
     """
     n = x.shape[0]
-    if text.shape[0] != 2 * n:
+    if text.rows != 2 * n:
         return call(x, t, text)
     if t < below:
         return call(x, t, text[n:])
@@ -97,7 +103,7 @@ def denoise(
     scheduler: Scheduler,
     steps: int,
     x: torch.Tensor,
-    text: torch.Tensor,
+    text: TextStates | torch.Tensor,
     guidance: float,
     *,
     cancel: CancelToken,
@@ -110,17 +116,19 @@ def denoise(
     keep: Collection[int] = (),
     image: torch.Tensor | None = None,
     class_labels: torch.Tensor | None = None,
+    extras: Sequence[UNetExtra] = (),
 ) -> Denoised:
     """Denoise ``x`` (B, C, h, w) from step ``start`` of a ``steps``-step schedule to the end.
 
     ``scheduler`` is the run's own and is not changed: the loop steps a copy. ``text``:
-    (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at ``guidance``,
+    ``TextStates`` (or a bare hidden-states tensor) of B rows, or 2B ``[uncond; cond]`` for classifier-free guidance at ``guidance``,
     skipped in the last ``guidance_stop`` of the noise schedule (``guided_noise``).
     ``init``: clean latents (B, C, h, w) that ``x``, then the noise, is added to for step
     ``start`` (img2img). ``generator`` (one, or one per latent of the batch) goes to a scheduler step that
     draws noise (ancestral schedulers), when given. ``after_step(i, x)`` may change the latents entering step ``i``
     (``i == steps``: the final ones). ``image``/``class_labels``: an upscaler's extra input,
     concatenated to the latents along channels (batched like ``text``), and its noise level.
+    ``extras``: keyword arguments for every UNet call (``studio.pipeline.conditioning``).
 
     Returns the final latents, the steps taken (one latent through one scheduler step:
     ``steps - start`` for one-timestep schedulers) and the trajectory: the latents entering
@@ -144,14 +152,21 @@ def denoise(
         else {}
     )
     below = unguided_below(scheduler, guidance_stop)
+    text = as_text(text)
 
-    def call(model_in: torch.Tensor, t: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        rows = model_in.shape[0]  # the last rows of image and labels go with the cond
-        if image is not None:
-            model_in = torch.cat([model_in, image[-rows:]], dim=1)
-        labels = None if class_labels is None else class_labels[-rows:]
+    def call(latents: torch.Tensor, t: torch.Tensor, rows_text: TextStates) -> torch.Tensor:
+        rows = latents.shape[0]  # the last rows of image and labels go with the cond
         with clock.stage("unet"):
-            return unet(model_in, t, encoder_hidden_states=states, class_labels=labels).sample
+            kwargs = extra_kwargs(extras, latents, t, rows_text)
+            model_in = latents if image is None else torch.cat([latents, image[-rows:]], dim=1)
+            labels = None if class_labels is None else class_labels[-rows:]
+            return unet(
+                model_in,
+                t,
+                encoder_hidden_states=rows_text.states,
+                class_labels=labels,
+                **kwargs,
+            ).sample
 
     trajectory = {start: x}
     taken = 0

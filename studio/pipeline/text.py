@@ -18,6 +18,7 @@ from studio.errors import ScheduleError, SpecError
 if TYPE_CHECKING:
     import torch
 
+    from studio.pipeline.conditioning import TextStates
     from studio.pipeline.models import Pipeline
 
 __all__ = ["encode_prompts", "unique_texts", "with_negative"]
@@ -39,14 +40,16 @@ def encode_prompts(
     device: torch.device,
     *,
     lines: Mapping[str, int] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Embeddings (1, L, D) on ``device`` for each distinct text of ``texts``, in order.
+) -> dict[str, TextStates]:
+    """``TextStates`` (1, L, D) on ``device`` for each distinct text of ``texts``, in order.
 
     A text compel cannot read raises ``ScheduleError`` at its line of the prompt schedule
     when ``lines`` (text -> line number) is given, else ``SpecError``; both name the text.
     """
     import torch
     from compel import Compel
+
+    from studio.pipeline.conditioning import TextStates
 
     compel = Compel(tokenizer=pipe.tokenizer, text_encoder=pipe.text_encoder, device=str(device))
     embeddings: dict[str, torch.Tensor] = {}
@@ -63,12 +66,12 @@ def encode_prompts(
         # Long prompts split into chunks: pad so every keyframe mixes with every other.
         padded = compel.pad_conditioning_tensors_to_same_length(list(embeddings.values()))
         embeddings = dict(zip(embeddings, padded, strict=True))
-    return embeddings
+    return {text: TextStates(states) for text, states in embeddings.items()}
 
 
-def with_negative(cond: torch.Tensor, uncond: torch.Tensor | None) -> torch.Tensor:
-    """The text states a guided step reads: ``[uncond; cond]`` (2B, L, D), or ``cond`` alone
-    (B, L, D) without guidance (``uncond`` None)."""
-    import torch
+def with_negative(cond: TextStates, uncond: TextStates | None) -> TextStates:
+    """The text states a guided step reads: ``[uncond; cond]`` (2B rows), or ``cond`` alone
+    (B rows) without guidance (``uncond`` None)."""
+    from studio.pipeline.conditioning import TextStates
 
-    return cond if uncond is None else torch.cat([uncond, cond])
+    return cond if uncond is None else TextStates.cat([uncond, cond])
