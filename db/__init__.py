@@ -16,7 +16,7 @@ Hub sync lives in ``db.hub`` (``push_session``, ``pull_session``, ``list_remote_
 is not imported here, so that opening the store never imports ``huggingface_hub``.
 """
 
-from db.errors import HubSyncError, NotFound, SessionBusy, SlugTaken, StoreError
+from db.errors import HubSyncError, NotFound, RunTaken, SessionBusy, SlugTaken, StoreError
 from db.files import digest
 from db.models import (
     ACTIVE_STATUSES,
@@ -84,6 +84,7 @@ __all__ = [
     "Output",
     "Run",
     "RunRecorder",
+    "RunTaken",
     "SessionBusy",
     "SessionStats",
     "SlugTaken",

@@ -8,7 +8,7 @@ They are plain exceptions (not ``studio.errors.StudioError``) because ``db`` nev
 
 from __future__ import annotations
 
-__all__ = ["HubSyncError", "NotFound", "SessionBusy", "SlugTaken", "StoreError"]
+__all__ = ["HubSyncError", "NotFound", "RunTaken", "SessionBusy", "SlugTaken", "StoreError"]
 
 
 class StoreError(Exception):
@@ -26,6 +26,11 @@ class SlugTaken(StoreError, ValueError):
 class SessionBusy(StoreError):
     """A session cannot be renamed, deleted or pushed while one of its runs is queued or
     running; the message names the run."""
+
+
+class RunTaken(StoreError):
+    """Another process took over a run between this one's check and its takeover (two resumes
+    of one run at once); the message names the run."""
 
 
 class HubSyncError(StoreError):

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -211,6 +212,8 @@ class Output(Base):
     """
 
     __tablename__ = "outputs"
+    # One row per file of a run: a resume that writes the file again updates it.
+    __table_args__ = (UniqueConstraint("run_id", "path", name="uq_outputs_run_path"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)

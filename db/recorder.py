@@ -26,6 +26,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from db import repository
+from db.errors import RunTaken
 from db.files import digest
 from db.models import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Run, utcnow
 from db.paths import relative_to_home, run_output_dir
@@ -127,23 +128,70 @@ class RunRecorder:
         return cls(store, run_id, session_slug, deliver_to)
 
     @classmethod
-    def attach(cls, store: Store, run_id: str) -> RunRecorder:
+    def attach(cls, store: Store, run_id: str, *, expect: str | None = None) -> RunRecorder:
         """Take over an existing run (to resume it): it becomes ``queued`` again, owned by this
         process, its error and finish time cleared; ``frames_done``, outputs and
         ``deliver_to`` are kept.
+
+        ``expect``: the status the run must still have (``interrupted`` for a resume). The
+        check and the takeover are one UPDATE, so of two processes resuming one run at the
+        same moment exactly one gets it; the other gets ``RunTaken``.
 
         Raises ``repository.NotFound`` naming the id.
         """
         with store.begin() as s:
             run = repository.get_run(s, run_id)
-            run.status = QUEUED
-            run.error = None
-            run.error_type = None
-            run.finished_at = None
-            run.pid = os.getpid()
-            run.hostname = socket.gethostname()
             slug, deliver_to = run.session.slug, run.deliver_to
+            query = update(Run).where(Run.id == run_id)
+            if expect is not None:
+                query = query.where(Run.status == expect)
+            taken = s.execute(
+                query.values(
+                    status=QUEUED,
+                    error=None,
+                    error_type=None,
+                    finished_at=None,
+                    pid=os.getpid(),
+                    hostname=socket.gethostname(),
+                ).execution_options(synchronize_session=False)
+            ).rowcount
+        if not taken:
+            raise RunTaken(
+                f"run {run_id} was taken over by another process a moment ago; "
+                "see `runs show` for its status"
+            )
         return cls(store, run_id, slug, deliver_to)
+
+    def complete_output(self) -> dict[str, Any] | None:
+        """The output an earlier attempt of this run finished and recorded, when its file (or
+        folder of frames) is still on disk with the recorded sha256: a kill after the output
+        row and before ``finished`` leaves a run whose work is done. ``None`` otherwise.
+
+        The dict has the output's facts (``path`` absolute) and the run's
+        ``predicted_denoise_steps``.
+        """
+        with self.store.session() as s:
+            run = repository.get_run(s, self.run_id)
+            rows = [(o.path, o.sha256, o) for o in run.outputs]
+            if len(rows) != 1:
+                return None
+            relative, sha256, o = rows[0]
+            facts = {
+                "kind": o.kind,
+                "frames": o.frames,
+                "fps": o.fps,
+                "width": o.width,
+                "height": o.height,
+                "has_audio": o.has_audio,
+                "denoise_steps": run.predicted_denoise_steps or 0,
+            }
+        path = self.store.home / relative
+        try:
+            if not path.exists() or digest(path)[0] != sha256:
+                return None
+        except OSError:
+            return None
+        return {**facts, "path": path}
 
     # -- RenderEvents ----------------------------------------------------------------------
 

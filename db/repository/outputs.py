@@ -30,24 +30,32 @@ def add_output(
     fps: float,
     has_audio: bool,
 ) -> Output:
-    """Record a file ``run`` wrote. ``path`` is relative to ``STUDIO_HOME``, POSIX form.
+    """Record a file ``run`` wrote, once: a second record of the same ``path`` for ``run``
+    (a resumed run that writes its file again) updates the first instead of adding a row.
+    ``path`` is relative to ``STUDIO_HOME``, POSIX form.
 
     Raises ``ValueError`` if ``path`` is absolute or climbs out with ``..``.
     """
     check_relative(path)
-    output = Output(
-        run=run,
-        kind=kind,
-        path=path,
-        sha256=sha256,
-        bytes=bytes,
-        width=width,
-        height=height,
-        frames=frames,
-        fps=float(fps),
-        has_audio=bool(has_audio),
-    )
-    s.add(output)
+    values = {
+        "kind": kind,
+        "sha256": sha256,
+        "bytes": bytes,
+        "width": width,
+        "height": height,
+        "frames": frames,
+        "fps": float(fps),
+        "has_audio": bool(has_audio),
+    }
+    output = s.scalars(
+        select(Output).where(Output.run_id == run.id, Output.path == path)
+    ).one_or_none()
+    if output is None:
+        output = Output(run=run, path=path, **values)
+        s.add(output)
+    else:
+        for name, value in values.items():
+            setattr(output, name, value)
     s.flush()
     return output
 

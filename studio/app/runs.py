@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from db import RunRecorder, Store
+from db.models import INTERRUPTED
 from db.repository import slugify
 from studio.app.delivery import checked_out, deliver
 from studio.app.jobs import Job, JobRunner
 from studio.app.registry import RenderKind, kind_for
 from studio.app.store import store_for
 from studio.errors import SpecError
-from studio.events import CancelToken, Fanout, RenderEvents, RenderResult
+from studio.events import CancelToken, Fanout, OutputFile, RenderEvents, RenderResult
 from studio.spec import Spec, load_spec
 
 if TYPE_CHECKING:
@@ -145,13 +146,14 @@ def resume_run(
     spec, out = _resumable(store, run_id)
     if out is not None:  # checked before the run is taken over, as at its first start
         checked_out(out, spec.output.format)
-    recorder = RunRecorder.attach(store, run_id)
-    result = kind_for(spec.kind).render(
+    recorder = RunRecorder.attach(store, run_id, expect=INTERRUPTED)
+    result = _render(
+        kind_for(spec.kind),
         spec,
-        recorder.output_dir,
-        manager=manager or _new_manager(store),
-        events=Fanout(recorder, events),
-        cancel=cancel,
+        recorder,
+        manager or _new_manager(store),
+        Fanout(recorder, events),
+        cancel,
         resume=True,
     )
     if out is not None:
@@ -187,7 +189,7 @@ def attach_for_resume(store: Store, run_id: str) -> tuple[Spec, RunRecorder]:
     the run was started with) is the caller's part; ``resume`` does it.
     """
     spec, _ = _resumable(store, run_id)
-    return spec, RunRecorder.attach(store, run_id)
+    return spec, RunRecorder.attach(store, run_id, expect=INTERRUPTED)
 
 
 # -- the steps -------------------------------------------------------------------------------
@@ -230,14 +232,7 @@ def _queue(
     """Steps 3 and 4 as a job on the worker of the spec's device."""
 
     def work(job: Job) -> RenderResult:
-        result = kind.render(
-            spec,
-            recorder.output_dir,
-            manager=manager,
-            events=Fanout(recorder, job),
-            cancel=job.token,
-            resume=resume,
-        )
+        result = _render(kind, spec, recorder, manager, Fanout(recorder, job), job.token, resume)
         if recorder.deliver_to:  # a CLI run started with --out, resumed here
             deliver(result.outputs[0].path, Path(recorder.deliver_to))
         return result
@@ -251,10 +246,51 @@ def _queue(
     )
 
 
+def _render(
+    kind: RenderKind,
+    spec: Spec,
+    recorder: RunRecorder,
+    manager: ModelManager,
+    events: RenderEvents,
+    cancel: CancelToken | None,
+    resume: bool,
+) -> RenderResult:
+    """Step 3: the kind's engine into the run's folder. A resumed run whose earlier attempt
+    finished and recorded its file (killed before it was marked finished) is finished from
+    that file, not rendered again."""
+    made = recorder.complete_output() if resume else None
+    if made is None:
+        return kind.render(
+            spec,
+            recorder.output_dir,
+            manager=manager,
+            events=events,
+            cancel=cancel,
+            resume=resume,
+        )
+    denoise_steps = made.pop("denoise_steps")
+    output = OutputFile(**made)
+    result = RenderResult(
+        outputs=[output],
+        frames=output.frames,
+        fps=output.fps,
+        denoise_steps=denoise_steps,
+        seconds=0.0,
+        notes=["the earlier attempt had finished its file; it was kept, not rendered again"],
+        resume={
+            "reused_output": True,
+            "from_frame": output.frames,
+            "denoise_steps_this_attempt": 0,
+        },
+    )
+    events.output(output)
+    events.finished(result)
+    return result
+
+
 def _resumable(store: Store, run_id: str) -> tuple[Spec, Path | None]:
     """The checks of ``attach_for_resume``, taking nothing over: the run's spec and the
     destination it was started with (None for none)."""
-    from db.models import INTERRUPTED
     from db.repository import get_run
 
     store.mark_interrupted()

@@ -81,7 +81,7 @@ def test_open_creates_tables_and_records_the_migration(store: Store, home: Path)
     assert set(inspect(store.engine).get_table_names()) >= TABLES
     with store.engine.connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    assert versions == [head_revision()] == ["0003_run_deliver_to"]
+    assert versions == [head_revision()] == ["0004_output_once"]
 
 
 def test_sqlite_settings(store: Store) -> None:
