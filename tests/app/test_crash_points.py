@@ -14,8 +14,8 @@ import pytest
 
 import studio
 from db import RunTaken, Store, get_run, list_runs, run_to_dict
-from db.recorder import RunRecorder
 from db.models import INTERRUPTED
+from db.recorder import RunRecorder
 from studio.spec import AnimationSettings, AnimationSpec, DiffusionSettings, PromptSettings
 
 ROOT = Path(__file__).resolve().parents[2]
