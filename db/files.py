@@ -11,8 +11,10 @@ or finishes them (e.g. empties the trash) once it commits.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -23,7 +25,17 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from sqlalchemy.orm import SessionTransaction
 
-__all__ = ["FolderMoves", "digest", "folder_members", "follow_transaction", "human_bytes"]
+__all__ = [
+    "MOVES_NAME",
+    "OWNER_NAME",
+    "FolderMoves",
+    "digest",
+    "folder_members",
+    "follow_transaction",
+    "human_bytes",
+    "write_moves",
+    "write_owner",
+]
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +175,24 @@ def follow_transaction(
 
     event.listen(s, "after_commit", committed)
     event.listen(s, "after_transaction_end", ended)
+
+
+# -- who owns a folder a pull or a delete is working in (read by db.recovery) -----------
+
+OWNER_NAME = "owner.json"
+MOVES_NAME = "moves.json"
+
+
+def write_owner(staging: Path) -> None:
+    """Create ``staging`` and say which process owns it."""
+    staging.mkdir(parents=True, exist_ok=True)
+    owner = {"pid": os.getpid(), "host": socket.gethostname()}
+    (staging / OWNER_NAME).write_text(json.dumps(owner))
+
+
+def write_moves(staging: Path, slug: str, destinations: list[Path]) -> None:
+    """Record, before moving them, the folders a pull is about to move in for ``slug``."""
+    moves = {"slug": slug, "destinations": [str(d) for d in destinations]}
+    path = staging / MOVES_NAME
+    path.with_suffix(".tmp").write_text(json.dumps(moves))
+    os.replace(path.with_suffix(".tmp"), path)

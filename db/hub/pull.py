@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.hf_api import RepoFile
 
 from db.errors import HubSyncError
-from db.files import human_bytes
+from db.files import human_bytes, write_owner
 from db.hub.client import (
     REPO_TYPE,
     check_repo_id,
@@ -35,6 +35,7 @@ from db.hub.reports import PullReport
 from db.hub.staging import free_slug, import_session, verify_and_arrange
 from db.manifest import MANIFEST_NAME, Manifest, ManifestFile, NotAManifest, parse_manifest, refusal
 from db.paths import staging_root
+from db.recovery import recover
 from db.repository import validate_slug
 from db.store import Store
 
@@ -75,11 +76,13 @@ def pull_session(
         raise ValueError(f"on_conflict must be 'error' or 'rename', got {on_conflict!r}")
     check_slug(slug, "session")
     wanted = validate_slug(as_slug) if as_slug is not None else slug
+    recover(store)  # a pull a killed process left half-done must not hold the name
     with store.session() as s:
         free_slug(s, store.home, wanted, on_conflict)  # fail before downloading anything
 
     staging = staging_root(store.home) / f"pull-{secrets.token_hex(6)}"
     try:
+        write_owner(staging)
         with hub_errors(api, repo_id, f"pulling session {slug!r} from {repo_id}"):
             head = head_commit(api, repo_id)
             manifest = _fetch_manifest(api, repo_id, slug, head, staging / "manifest")

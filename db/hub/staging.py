@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.errors import HubSyncError
-from db.files import FolderMoves, digest
+from db.files import FolderMoves, digest, write_moves
 from db.manifest import MANIFEST_NAME, Manifest, refusal
 from db.models import (
     ACTIVE_STATUSES,
@@ -142,6 +142,8 @@ def import_session(
                     if old != new and (staged_outputs / old).exists():
                         os.rename(staged_outputs / old, staged_outputs / new)
                 outputs_dir, inputs_dir = session_folders(store.home, slug)
+                # What a recovery must undo if this process dies before the commit.
+                write_moves(session_dir.parent, slug, [outputs_dir, inputs_dir])
                 if staged_outputs.exists():
                     moves.move(staged_outputs, outputs_dir)
                 if (session_dir / "inputs").exists():

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound, SessionBusy, SlugTaken
-from db.files import FolderMoves, follow_transaction
+from db.files import FolderMoves, follow_transaction, write_owner
 from db.models import ACTIVE_STATUSES, ExperimentSession, Output, Run, iso_or_none
 from db.paths import session_folders, trash_root
 
@@ -224,13 +224,20 @@ def delete_session(s: Session, home: Path, slug: str) -> int:
     trash = trash_root(home) / f"{slug}-{secrets.token_hex(4)}"
     moves = FolderMoves()
     try:
+        write_owner(trash)  # so a recovery leaves a live delete alone (db.recovery)
         for name, folder in zip(("outputs", "inputs"), session_folders(home, slug), strict=True):
             if folder.exists() or folder.is_symlink():
                 moves.move(folder, trash / name)
     except OSError:
         moves.undo()
+        _empty_trash(trash)
         raise
-    follow_transaction(s, on_commit=lambda: _empty_trash(trash), on_rollback=moves.undo)
+
+    def undo() -> None:
+        moves.undo()
+        _empty_trash(trash)
+
+    follow_transaction(s, on_commit=lambda: _empty_trash(trash), on_rollback=undo)
     return runs
 
 

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from db import Store, studio_home
+from db.recovery import recover
 
 __all__ = ["close_stores", "store_for"]
 
@@ -32,6 +33,7 @@ def store_for(home: Path | None = None) -> Store:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = Store.open(key)
+            recover(store)  # what a killed pull or delete left half-done (db.recovery)
         return store
 
 
