@@ -28,12 +28,20 @@ def load_spec(data: dict[str, Any] | str) -> Spec:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
             raise SpecError(f"spec is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise SpecError(_TOO_DEEP) from None
     if not isinstance(data, dict):
         raise SpecError(f"spec must be a JSON object, got {type(data).__name__}")
     kind = data.get("kind", "animation")
     if not isinstance(kind, str) or kind not in KINDS:
         raise SpecError(f"unknown spec kind {kind!r}; known kinds: {', '.join(KINDS)}")
-    return build_spec(KINDS[kind], data)  # type: ignore[return-value]
+    try:
+        return build_spec(KINDS[kind], data)  # type: ignore[return-value]
+    except RecursionError:
+        raise SpecError(_TOO_DEEP) from None
+
+
+_TOO_DEEP = "spec is nested too deeply to be a spec (lists or objects inside each other)"
 
 
 def diff_specs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:

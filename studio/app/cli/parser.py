@@ -8,9 +8,11 @@ the functions that turn them into a spec; this module adds the rest: ``runs``, `
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from db.models import RUN_STATUSES
 from studio.app.cli.flags import add_animate_parser, add_blend_parser
 from studio.errors import SpecError
 
@@ -28,6 +30,24 @@ if TYPE_CHECKING:
     _Subparsers = argparse._SubParsersAction[_Parser]
 
 
+MAX_LIST = 100_000  # rows a list command prints at most
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, else a message naming both."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high:,}, got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; a bad flag raises ``SpecError`` (it does not exit)."""
     parser = _Parser(prog="python -m studio", description="Latent Studio command line")
@@ -41,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs_commands = runs.add_subparsers(dest="runs_command", required=True, parser_class=_Parser)
     runs_list = runs_commands.add_parser("list", help="runs, newest first")
     runs_list.add_argument("--session")
-    runs_list.add_argument("--status")
-    runs_list.add_argument("--limit", type=int, default=50)
+    runs_list.add_argument("--status", choices=RUN_STATUSES)
+    runs_list.add_argument("--limit", type=_count(1, MAX_LIST), default=50)
     runs_list.add_argument("--json", action="store_true")
     runs_show = runs_commands.add_parser("show", help="one run with its spec and outputs")
     runs_show.add_argument("run_id")
