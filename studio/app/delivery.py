@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from studio.errors import SpecError
@@ -42,6 +43,8 @@ def checked_out(out: Path, fmt: str) -> Path:
     """``out`` made absolute, once it is a place a ``fmt`` result can be put (``SpecError``
     naming the problem if not)."""
     out = out.expanduser().absolute()
+    if out.is_symlink():
+        raise SpecError(f"--out {out} is a symbolic link; give the file's own path")
     if out_format(out) != fmt:
         raise SpecError(f"--out {out} does not fit {fmt} output (it looks like {out_format(out)})")
     if fmt == "png":
@@ -51,6 +54,11 @@ def checked_out(out: Path, fmt: str) -> Path:
         raise SpecError(f"--out {out} is a folder; give a file name ending in .{fmt}")
     if not out.parent.exists():
         raise SpecError(f"--out {out}: folder {out.parent} does not exist")
+    try:  # checked before a render, not after it: a probe file, as the result will be
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".studio-probe-"):
+            pass
+    except OSError as exc:
+        raise SpecError(f"--out {out}: cannot write in {out.parent} ({exc.strerror})") from None
     return out
 
 

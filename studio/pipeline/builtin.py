@@ -284,7 +284,7 @@ def builtin_folder(name: str, cache_dir: Path) -> Path:
         cache_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".builtin-{name}-", dir=cache_dir))
         try:
-            model.build().save_pretrained(staging, safe_serialization=True)
+            _quiet_save(lambda: model.build().save_pretrained(staging, safe_serialization=True))
             try:
                 os.rename(staging, folder)
             except OSError:
@@ -293,3 +293,19 @@ def builtin_folder(name: str, cache_dir: Path) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _quiet_save(save: Callable[[], object]) -> None:
+    """Run ``save`` without the libraries' "Writing model shards" bars: a built-in model is
+    written once, on its first use, and must not break ``--quiet`` or the progress bar."""
+    import diffusers
+    import transformers
+
+    bars = diffusers.utils.logging.is_progress_bar_enabled()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        save()
+    finally:
+        if bars:
+            diffusers.utils.logging.enable_progress_bar()

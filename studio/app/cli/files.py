@@ -4,6 +4,7 @@ format an ``--out`` path implies."""
 from __future__ import annotations
 
 import argparse
+import stat
 from pathlib import Path
 
 from studio.app.delivery import out_format
@@ -27,10 +28,22 @@ def format_from_args(args: argparse.Namespace) -> str | None:
     return fmt
 
 
+MAX_TEXT_BYTES = 8 * 1024 * 1024  # a spec or schedule file larger than this is not one
+
+
 def read_text(path: Path, what: str) -> str:
     """The text of ``path`` (UTF-8); ``SpecError`` naming the ``what`` file if it cannot be
-    read."""
+    read, is not a regular file (a FIFO or a device would block or never end) or is over
+    ``MAX_TEXT_BYTES``."""
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError(f"{what} file {path} is not a regular file")
+        if info.st_size > MAX_TEXT_BYTES:
+            raise SpecError(
+                f"{what} file {path} is {info.st_size:,} bytes; a {what} file is at most "
+                f"{MAX_TEXT_BYTES:,}"
+            )
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{what} file {path} does not exist") from None

@@ -132,6 +132,8 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
 
     fmt = format_from_args(args)  # a bad --out fails before any file is read
     spec = load_spec(read_text(args.spec, "spec")) if args.spec is not None else AnimationSpec()
+    if not isinstance(spec, AnimationSpec):
+        raise SpecError(f"--spec {args.spec} is a {spec.kind} spec; render it with `blend`")
     p = apply_flags(spec.prompts, args)
     if args.prompts_file is not None:
         p = p.replace(schedule=read_text(args.prompts_file, "schedule"))

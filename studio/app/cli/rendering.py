@@ -57,11 +57,14 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
     from db.repository import slugify
     from studio.app.runs import render
 
+    replaces = args.out is not None and args.out.is_file()
     bar = ProgressBar(enabled=not args.quiet)
     try:
         run_id, result = render(spec, session=args.session, events=bar, out=args.out)
     finally:
         bar.close()
+    if replaces:
+        print(f"note: replaced the file that was at {args.out}", file=sys.stderr)
     stored = [str(o.path) for o in result.outputs]
     outputs = stored if args.out is None else [str(args.out)]
     payload: dict[str, Any] = {"run_id": run_id, **result.to_dict(), "outputs": outputs}

@@ -1,0 +1,62 @@
+"""Hostile command lines get one line naming the problem and exit 2, never "internal
+error", never a hang, and record no run (issue 26, items 4 and 5).
+
+Run in-process through ``studio.app.cli.main`` (the same code ``python -m studio`` runs) so
+the table stays cheap; each case must end within a time bound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from studio.app.cli import main
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "kind5.json").write_text('{"kind": 5}')
+    (tmp_path / "blend.json").write_text('{"kind": "blend"}')
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    (tmp_path / "deep_object.json").write_text('{"a": ' * 100_000 + "1" + "}" * 100_000)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link.mp4").symlink_to(tmp_path / "elsewhere.mp4")
+    return tmp_path
+
+
+CASES = [
+    (["runs", "list", "--limit", str(10**20)], "--limit: must be from 1 to 100,000"),
+    (["runs", "list", "--limit", "0"], "--limit: must be from 1"),
+    (["runs", "list", "--status", "bogus"], "invalid choice: 'bogus'"),
+    (["animate", "--spec", "{d}/kind5.json"], "unknown spec kind 5"),
+    (["animate", "--spec", "{d}/blend.json"], "is a blend spec; render it with `blend`"),
+    (["animate", "--spec", "{d}/deep.json"], "nested too deeply"),
+    (["animate", "--spec", "{d}/deep_object.json"], "nested too deeply"),
+    (["animate", "--prompts-file", "{d}/fifo"], "is not a regular file"),
+    (["animate", "--prompts-file", "/dev/zero"], "is not a regular file"),
+    (["animate", "--prompts", "0: a", "--width", "0"], "width must be a positive multiple of 8"),
+    (["animate", "--prompts", "0: a", "--out", "{d}/link.mp4"], "is a symbolic link"),
+    (["animate", "--prompts", "0: a", "--out", "{d}/missing/x.mp4"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(c[0])[:40] for c in CASES])
+def test_a_hostile_command_line_is_refused_in_one_line(
+    argv, message, files, studio_home, capsys
+) -> None:
+    began = time.monotonic()
+    status = main([a.format(d=files) for a in argv])
+    took = time.monotonic() - began
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert "internal error" not in err and "Traceback" not in err
+    assert took < 20
+    capsys.readouterr()
+    assert main(["runs", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # nothing was recorded
