@@ -18,6 +18,8 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
+from db.errors import StoreError
+
 __all__ = [
     "DB_FILENAME",
     "DEFAULT_HOME",
@@ -49,7 +51,13 @@ def studio_home() -> Path:
     """
     raw = os.environ.get("STUDIO_HOME") or DEFAULT_HOME
     home = Path(raw).expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create STUDIO_HOME {home} ({exc.strerror}); set STUDIO_HOME to a folder "
+            "you can write"
+        ) from None
     return home
 
 

@@ -10,9 +10,11 @@ Keep transactions short; a writer waits up to ``BUSY_TIMEOUT_S`` for another one
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,9 +22,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import repository
+from db.errors import StoreError
 from db.migrations import upgrade_to_head
 from db.paths import db_path, studio_home
 
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["BUSY_TIMEOUT_S", "Store", "open_store", "pid_alive"]
+__all__ = ["BUSY_TIMEOUT_S", "ReadOnlyHome", "Store", "open_store", "pid_alive"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ class Store:
         # expire_on_commit=False: rows returned from a transaction stay readable after it
         # commits (the dashboard shows them after the Session is gone).
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.read_only = ""  # why this home cannot be written, or "" when it can
 
     @classmethod
     def open(cls, home: Path | None = None) -> Store:
@@ -89,7 +94,16 @@ class Store:
         database again, from this or another process, is safe and changes nothing else.
         """
         home = (studio_home() if home is None else Path(home)).expanduser().resolve()
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create STUDIO_HOME {home} ({exc.strerror}); set STUDIO_HOME to a "
+                "folder you can write"
+            ) from None
+        problem = _unwritable(home)
+        if problem is not None:
+            return cls._open_read_only(home, problem)
         engine = _make_engine(db_path(home))
         try:
             with engine.connect() as conn:
@@ -103,12 +117,32 @@ class Store:
             raise
         return store
 
+    @classmethod
+    def _open_read_only(cls, home: Path, problem: str) -> Store:
+        """A store that reads a home it cannot write (a read-only disk or folder): listing and
+        showing work; anything that writes raises ``ReadOnlyHome`` naming the folder."""
+        path = db_path(home)
+        if not path.is_file():
+            raise ReadOnlyHome(home, problem)
+        url = URL.create(
+            "sqlite+pysqlite",
+            database=f"file:{path}?mode=ro&immutable=1",
+            query={"uri": "true"},
+        )
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        store = cls(home, engine)
+        store.read_only = problem
+        return store
+
     def mark_interrupted(self) -> list[str]:
         """Mark queued or running runs of this host whose process is gone as ``interrupted``.
 
         Done at every open; a long-lived process (the dashboard) also calls it when it shows
-        the history, so a CLI render killed meanwhile is reported too. Returns the run ids.
+        the history, so a CLI render killed meanwhile is reported too. Returns the run ids
+        (none on a read-only home, which is not changed).
         """
+        if self.read_only:
+            return []
         with self.begin() as s:
             marked = repository.mark_interrupted(s, socket.gethostname(), pid_alive)
         if marked:
@@ -132,9 +166,19 @@ class Store:
         reading anything, so two writers queue up (for up to ``BUSY_TIMEOUT_S``) instead of
         one failing with "database is locked" when it tries to upgrade a read lock.
         """
-        with self._sessions.begin() as s:
-            s.connection(execution_options={_WRITE: True})
-            yield s
+        if self.read_only:
+            raise ReadOnlyHome(self.home, self.read_only)
+        try:
+            with self._sessions.begin() as s:
+                s.connection(execution_options={_WRITE: True})
+                yield s
+        except OperationalError as exc:
+            if "full" in str(exc.orig) or "readonly" in str(exc.orig).replace("-", ""):
+                raise StoreError(
+                    f"cannot write the database in STUDIO_HOME {self.home} ({exc.orig}); "
+                    "free some space or make the folder writable"
+                ) from None
+            raise
 
     def close(self) -> None:
         """Close every pooled connection. The store must not be used afterwards."""
@@ -156,6 +200,27 @@ class Store:
 
 
 open_store = Store.open
+
+
+class ReadOnlyHome(StoreError):
+    """``STUDIO_HOME`` cannot be written; the message names the folder and why."""
+
+    def __init__(self, home: Path, problem: str) -> None:
+        super().__init__(
+            f"STUDIO_HOME {home} cannot be written ({problem}); reading the history works, "
+            "but rendering and editing need a writable folder: set STUDIO_HOME to one"
+        )
+
+
+def _unwritable(home: Path) -> str | None:
+    """Why nothing can be written in ``home``, or None when a file can be made there."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=home, prefix=".studio-probe-"):
+            return None
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return exc.strerror or "not writable"
+        return None  # a full disk still opens: reads work and writes say why they fail
 
 
 def _make_engine(path: Path) -> Engine:

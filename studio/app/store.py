@@ -33,7 +33,8 @@ def store_for(home: Path | None = None) -> Store:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = Store.open(key)
-            recover(store)  # what a killed pull or delete left half-done (db.recovery)
+            if not store.read_only:
+                recover(store)  # what a killed pull or delete left half-done (db.recovery)
         return store
 
 
