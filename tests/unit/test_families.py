@@ -17,7 +17,7 @@ from tests.support.families import model_folder
         ("sd1", 512, 7.5, 20, True),
         ("sd2", 512, 7.5, 20, True),
         ("sd2-v", 768, 7.5, 20, True),
-        ("sdxl", 1024, 7.5, 30, False),
+        ("sdxl", 1024, 7.5, 30, True),
         ("inpaint", 512, 7.5, 20, False),
         ("pix2pix", 512, 7.5, 20, False),
         ("upscale-x4", 512, 7.5, 20, False),
@@ -48,6 +48,14 @@ def test_a_folder_says_its_family_size_guidance_and_steps(
 def test_a_turbo_model_says_so_in_its_name(tmp_path):
     found = read_family(model_folder(tmp_path, "sd2", name="sd-turbo"))
     assert (found.name, found.guidance, found.steps) == ("sd2-turbo", 0.0, 4)
+    found = read_family(model_folder(tmp_path, "sdxl", name="sdxl-turbo"))
+    assert (found.name, found.native_size, found.guidance, found.steps) == (
+        "sdxl-turbo",
+        1024,
+        0.0,
+        4,
+    )
+    assert found.unsupported == ""
     assert model_defaults("stabilityai/sdxl-turbo")["guidance"] == 0.0
     assert model_defaults("runwayml/stable-diffusion-v1-5")["steps"] == 20
 
@@ -55,7 +63,7 @@ def test_a_turbo_model_says_so_in_its_name(tmp_path):
 @pytest.mark.parametrize(
     "family, reason",
     [
-        ("sdxl", "two text encoders"),
+        ("sdxl-refiner", "refiner"),
         ("inpaint", "9 input channels"),
         ("pix2pix", "8 input channels"),
         ("upscale-x4", "blend's upscale model"),
