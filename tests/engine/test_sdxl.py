@@ -183,18 +183,32 @@ def test_animate_draws_from_an_image_a_video_and_its_own_frames(
         assert result.denoise_steps == 3
 
 
-def test_blend_makes_sdxl_transitions(tiny_sdxl, tmp_path, manager):
+@pytest.mark.parametrize("inpaint", [False, True])
+def test_blend_makes_sdxl_transitions(tiny_sdxl, tmp_path, manager, inpaint):
+    settings = BlendSettings(setup="auto", diffusion_frames=3)
+    picture = np.zeros((SIZE, SIZE, 3), np.uint8)
+    picture[..., 0] = np.arange(SIZE, dtype=np.uint8)[None, :] * 4
+    if inpaint:  # the left half held on the given image, the right half transitions
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        mask[:, SIZE // 2 :] = 255
+        Image.fromarray(mask).save(tmp_path / "mask.png")
+        Image.fromarray(picture).save(tmp_path / "image.png")
+        settings = settings.replace(
+            inpaint_mask=str(tmp_path / "mask.png"), inpaint_image=str(tmp_path / "image.png")
+        )
     spec = BlendSpec(
         prompts=BlendPromptSettings(
             keyframes=(BlendKeyframe("a red circle"), BlendKeyframe("a blue square"))
         ),
         diffusion=diffusion(tiny_sdxl, steps=3, scheduler="ddim"),
-        blend=BlendSettings(setup="auto", diffusion_frames=3),
+        blend=settings,
         output=BlendOutputSettings(fps=8, format="png"),
     )
-    frames = frames_of(render_blend(spec, tmp_path, manager=manager))
+    frames = frames_of(render_blend(spec, tmp_path / "out", manager=manager))
     assert len(frames) == 3
     assert differ(frames[0], frames[1]) > 0 and differ(frames[1], frames[2]) > 0
+    for frame in frames if inpaint else ():
+        assert np.array_equal(frame[:, : SIZE // 2], picture[:, : SIZE // 2])
 
 
 def test_a_float16_sdxl_vae_decodes_in_float32_without_changing_the_shared_one(tiny_sdxl, manager):
