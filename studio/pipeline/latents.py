@@ -9,10 +9,11 @@ same spec gives the same frames on every device and whatever the batch size:
 - an animation frame's extra init noise (the noise curve) from ``frame_seed(seed, frame)``.
 
 Latents are scaled by the VAE's own ``scaling_factor`` (0.18215 for SD 1.x/2.x, 0.13025 for
-SDXL). A float16 VAE whose config sets ``force_upcast`` (SDXL's, which overflows to NaN in
-float16) encodes and decodes through a float32 copy of itself, made once per VAE and kept as
-long as it lives: the shared pipeline's VAE is never cast in place, as diffusers' own
-pipelines do.
+SDXL). SDXL's VAE overflows to NaN in float16; where its config sets ``force_upcast``, a
+float16 SDXL VAE encodes and decodes through a float32 copy of itself, made once per VAE and
+kept as long as it lives: the shared pipeline's VAE is never cast in place, as diffusers' SDXL
+pipeline does. Other families keep their VAE's dtype, as diffusers' Stable Diffusion pipeline
+does (``force_upcast`` is on by default in every VAE config, so it alone cannot tell).
 """
 
 from __future__ import annotations
@@ -109,10 +110,11 @@ def decode(pipe: Pipeline, latents: torch.Tensor) -> list[np.ndarray]:
 
 
 def _vae(pipe: Pipeline) -> Any:
-    """The VAE to encode and decode with: ``pipe.vae``, or its float32 copy when it is float16
-    and its config asks for ``force_upcast`` (module docstring)."""
+    """The VAE to encode and decode with: ``pipe.vae``, or its float32 copy for an SDXL
+    pipeline (two text encoders) whose float16 VAE asks for ``force_upcast``."""
     vae = pipe.vae
-    if vae.dtype != torch.float16 or not vae.config.get("force_upcast", False):
+    xl = getattr(pipe, "text_encoder_2", None) is not None
+    if not xl or vae.dtype != torch.float16 or not vae.config.get("force_upcast", False):
         return vae
     with _FLOAT32_LOCK:
         upcast = _FLOAT32_VAES.get(vae)

@@ -44,6 +44,15 @@ from tests.support.sdxl import POOLED, SIZE, WIDTHS
 TWO = "0: a red circle\n2: a blue square"
 
 
+@pytest.fixture(scope="module")
+def manager(model_cache):
+    """A manager of this module's own, with room for every load it makes (SDXL in float32
+    and float16, builtin:tiny): the shared one holds two and would load them again and again."""
+    from studio.pipeline.models import ModelManager
+
+    return ModelManager(cache_dir=model_cache, capacity=4)
+
+
 def diffusion(folder, **changes) -> DiffusionSettings:
     return DiffusionSettings(
         **{
@@ -229,6 +238,15 @@ def test_a_float16_sdxl_vae_decodes_in_float32_without_changing_the_shared_one(t
 
 def test_unet_extras_are_none_for_stable_diffusion(manager):
     assert unet_extras(manager.load("builtin:tiny").pipe, 64, 64) == []
+
+
+def test_long_prompts_are_padded_to_one_length_as_with_one_encoder(tiny_sdxl, manager):
+    texts = ["a red circle", '("a red circle", "a blue square").and()']
+    xl = encode_prompts(manager.load(str(tiny_sdxl)).pipe, texts, torch.device("cpu"))
+    sd = encode_prompts(manager.load("builtin:tiny").pipe, texts, torch.device("cpu"))
+    assert [t.states.shape[1] for t in xl.values()] == [t.states.shape[1] for t in sd.values()]
+    assert {t.states.shape for t in xl.values()} == {(1, 154, sum(WIDTHS))}
+    assert {t.pooled.shape for t in xl.values()} == {(1, POOLED)}
 
 
 def test_mixing_keeps_pooled_embeddings_between_keyframes(tiny_sdxl, manager):
