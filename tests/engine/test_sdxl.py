@@ -168,6 +168,17 @@ def test_animate_from_text_differs_between_prompts(tiny_sdxl, tmp_path, manager)
     assert len(one) == len(two) == 1 and differ(one[0], two[0]) > 0
 
 
+@pytest.mark.slow
+def test_guided_batches_give_the_frames_one_at_a_time_gives(tiny_sdxl, tmp_path, manager):
+    """Time ids and pooled embeddings follow the rows: 3 frames guided are 6 UNet rows."""
+    one = animation(tiny_sdxl)
+    three = one.replace(animation=one.animation.replace(batch_size=3))
+    alone = frames_of(render_animation(one, tmp_path / "1", manager=manager))
+    together = frames_of(render_animation(three, tmp_path / "3", manager=manager))
+    assert len(alone) == len(together) == 3
+    assert max(differ(a, b) for a, b in zip(alone, together, strict=True)) <= 1
+
+
 @pytest.mark.parametrize("source", ["image", "video", "motion"])
 def test_animate_draws_from_an_image_a_video_and_its_own_frames(
     tiny_sdxl, tmp_path, manager, source
@@ -192,7 +203,7 @@ def test_animate_draws_from_an_image_a_video_and_its_own_frames(
         assert result.denoise_steps == 3
 
 
-@pytest.mark.parametrize("inpaint", [False, True])
+@pytest.mark.parametrize("inpaint", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_blend_makes_sdxl_transitions(tiny_sdxl, tmp_path, manager, inpaint):
     settings = BlendSettings(setup="auto", diffusion_frames=3)
     picture = np.zeros((SIZE, SIZE, 3), np.uint8)
