@@ -38,6 +38,14 @@ def manager(model_cache):
     return ModelManager(cache_dir=model_cache)
 
 
+@pytest.fixture(scope="session")
+def tiny_sdxl(tmp_path_factory) -> Path:
+    """A tiny random-weight SDXL diffusers folder (tests/support/sdxl.py), built once a run."""
+    from tests.support.sdxl import build_tiny_sdxl
+
+    return build_tiny_sdxl(tmp_path_factory.mktemp("sdxl") / "tiny-sdxl")
+
+
 @pytest.fixture
 def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
     """A new STUDIO_HOME whose model cache links to the shared one."""

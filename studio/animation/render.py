@@ -36,7 +36,7 @@ from studio.media.checkpoint import FrameCheckpoint
 from studio.media.inputs import InputMedia, check_inputs
 from studio.media.writers import open_writer
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
-from studio.pipeline.conditioning import TextStates
+from studio.pipeline.conditioning import TextStates, unet_extras
 from studio.pipeline.denoise import denoise
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import (
@@ -232,6 +232,8 @@ class _Batches:
         self.noise, self.cond, self.uncond = noise, cond, uncond
         self.inits, self.coherence = inits, coherence
         self.embed_mix = slerp if plan.spec.animation.interpolation == "slerp" else lerp
+        d = plan.spec.diffusion
+        self.extras = unet_extras(pipe, d.width, d.height)  # what the family's UNet needs
         self.last_key = len(plan.schedule.keyframes) - 1
 
     def make(
@@ -318,6 +320,7 @@ class _Batches:
                     generator=[
                         torch.Generator().manual_seed(step_seed(d.seed, f)) for f in batch[group]
                     ],
+                    extras=self.extras,
                 )
                 latents, steps = done.latents, done.steps
             out[group] = latents

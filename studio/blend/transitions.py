@@ -27,7 +27,7 @@ import torch
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
-from studio.pipeline.conditioning import TextStates
+from studio.pipeline.conditioning import TextStates, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
@@ -112,6 +112,7 @@ class Transitions:
         self.keep = every if reads_all else {*plan.tree.insertions(), self.steps}
         one_timestep_per_step(scheduler, self.steps)
         self.latent_shape = latent_shape(pipe, spec.diffusion.width, spec.diffusion.height)
+        self.extras = unet_extras(pipe, spec.diffusion.width, spec.diffusion.height)
         self.level_of = {lv.injection_step: i + 1 for i, lv in enumerate(plan.tree.levels)}
         self.denoise_steps = 0
         self.step_seconds = 0.0  # measured wall time per denoise step, decoding included
@@ -299,6 +300,7 @@ class Transitions:
             generator=generator,
             after_step=after_step if fed_steps or masked else None,
             keep=self.keep,
+            extras=self.extras,
         ).trajectory
         self.denoise_steps += self.steps - start
         self._measure(time.perf_counter() - began, self.steps - start)

@@ -9,7 +9,8 @@ guidance are ``[uncond; cond]``: the last rows go with the prompt.
 A ``UNetExtra`` adds keyword arguments to every UNet call of the denoising loop: SDXL's
 ``added_cond_kwargs`` (``SDXLTimeIds``), a ControlNet's residuals. It is called with the
 latents going in (rows: B, or 2B when guided), the timestep and the text states of those
-rows, and picks the last rows of anything it holds per frame.
+rows, and picks the last rows of anything it holds per frame. ``unet_extras`` gives the ones a
+model's UNet needs, so a render kind never asks which family it draws with.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any, Protocol
 
 import torch
 
-__all__ = ["SDXLTimeIds", "TextStates", "UNetExtra", "as_text", "extra_kwargs"]
+from studio.errors import ModelLoadError
+
+__all__ = ["SDXLTimeIds", "TextStates", "UNetExtra", "as_text", "extra_kwargs", "unet_extras"]
 
 Mix = Callable[[torch.Tensor, torch.Tensor, "float | torch.Tensor"], torch.Tensor]
 
@@ -89,10 +92,39 @@ def extra_kwargs(
     return kwargs
 
 
+def unet_extras(pipe: Any, width: int, height: int) -> list[UNetExtra]:
+    """The extras every UNet call of ``pipe`` (a loaded pipeline) needs for ``width`` x
+    ``height`` frames: SDXL's time ids (a UNet with ``addition_embed_type`` "text_time"),
+    else none.
+
+    Raises ``ModelLoadError`` when the UNet's added embedding is not six time ids and the
+    second text encoder's pooled projection (diffusers' ``_get_add_time_ids`` check): such a
+    model (the refiner's five ids) would fail inside the UNet.
+    """
+    unet = pipe.unet
+    if unet.config.get("addition_embed_type") != "text_time":
+        return []
+    encoder = getattr(pipe, "text_encoder_2", None)
+    pooled = encoder.config.projection_dim if encoder is not None else 0
+    given = unet.config.addition_time_embed_dim * 6 + pooled
+    wanted = unet.add_embedding.linear_1.in_features
+    if given != wanted:
+        raise ModelLoadError(
+            f"this SDXL UNet takes an added embedding of {wanted} values, but six time ids and "
+            f"the pooled text embedding make {given}; only SDXL base and Turbo models are drawn"
+        )
+    return [SDXLTimeIds(width, height)]
+
+
 @dataclass(frozen=True)
 class SDXLTimeIds:
     """SDXL's micro-conditioning: the pooled text embedding and the time ids
-    (original size, crop corner, target size) of every UNet call."""
+    (original size, crop corner, target size) of every UNet call.
+
+    As diffusers' SDXL pipelines make them by default: original and target size are the
+    frame's ``(height, width)``, the crop corner ``(0, 0)``, the same for cond and uncond
+    rows, in the dtype of the text embeddings.
+    """
 
     width: int
     height: int

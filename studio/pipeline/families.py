@@ -9,7 +9,9 @@ sample size, cross-attention width, SDXL's added time embeddings, LCM's guidance
 type). Nothing here imports torch or diffusers: the dashboard reads a family on every pick.
 
 A model the render kinds cannot run yet is refused by ``check_runnable`` with the reason,
-before any weight is loaded, instead of failing inside the UNet.
+before any weight is loaded, instead of failing inside the UNet. SDXL base and Turbo run
+(loaded as ``StableDiffusionXLPipeline``: ``studio.pipeline.models.pipeline_class``); the
+SDXL refiner is refused.
 """
 
 from __future__ import annotations
@@ -106,11 +108,14 @@ def family_of_folder(
             "an input image and an image guidance scale; animate and blend do not give them yet"
         )
     elif xl:
-        base, label = "sdxl", "Stable Diffusion XL"
-        unsupported = (
-            "SDXL needs its two text encoders, pooled embeddings and time ids at every step; "
-            "animate and blend drive one text encoder so far"
-        )
+        # Base and Turbo: two text encoders, pooled embeddings and time ids, which the text
+        # encoder (studio.pipeline.text) and the loop's extras (conditioning.unet_extras) give.
+        base, label, unsupported = "sdxl", "Stable Diffusion XL", ""
+        if index.get("requires_aesthetics_score"):
+            unsupported = (
+                "the SDXL refiner (one text encoder, an aesthetic score in its time ids) only "
+                "refines another model's images; draw with SDXL base or Turbo"
+            )
     elif unet.get("cross_attention_dim") == 1024:
         base = "sd2-v" if v_prediction else "sd2"
         label = "Stable Diffusion 2.x" + (" (v-prediction)" if v_prediction else "")

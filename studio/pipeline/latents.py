@@ -7,11 +7,20 @@ same spec gives the same frames on every device and whatever the batch size:
 - a blend branch from ``branch_seed(keyframe seed, branch)``, for schedulers that draw noise
   at each step; an upscale stage offsets the branch by its ``stage`` so its noise is its own;
 - an animation frame's extra init noise (the noise curve) from ``frame_seed(seed, frame)``.
+
+Latents are scaled by the VAE's own ``scaling_factor`` (0.18215 for SD 1.x/2.x, 0.13025 for
+SDXL). SDXL's VAE overflows to NaN in float16; where its config sets ``force_upcast``, a
+float16 SDXL VAE encodes and decodes through a float32 copy of itself, made once per VAE and
+kept as long as it lives: the shared pipeline's VAE is never cast in place, as diffusers' SDXL
+pipeline does. Other families keep their VAE's dtype, as diffusers' Stable Diffusion pipeline
+does (``force_upcast`` is on by default in every VAE config, so it alone cannot tell).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -31,6 +40,10 @@ __all__ = [
 ]
 
 _SEEDS = 2**63  # seeds are taken modulo this: torch's generators read a signed 64-bit seed
+
+# A shared pipeline's VAE -> its float32 copy (see the module docstring).
+_FLOAT32_VAES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_FLOAT32_LOCK = threading.Lock()
 
 
 def latent_shape(pipe: Pipeline, width: int, height: int) -> tuple[int, int, int]:
@@ -75,18 +88,48 @@ def frame_seed(seed: int, frame: int) -> int:
 
 
 def encode_images(pipe: Pipeline, pixels: torch.Tensor) -> torch.Tensor:
-    """Pixels (B, 3, H, W) in [-1, 1], on the VAE's device and dtype -> latents (B, C, h, w).
+    """Pixels (B, 3, H, W) in [-1, 1], on the VAE's device and dtype -> latents (B, C, h, w)
+    in the same dtype.
 
     The posterior's mean, not a sample: the same image always gives the same latents.
     """
+    vae = _vae(pipe)
     with torch.no_grad():
-        latents = pipe.vae.encode(pixels).latent_dist.mean
-    return latents * pipe.vae.config.scaling_factor
+        latents = vae.encode(pixels.to(vae.dtype)).latent_dist.mean
+    return (latents * vae.config.scaling_factor).to(pixels.dtype)
 
 
 def decode(pipe: Pipeline, latents: torch.Tensor) -> list[np.ndarray]:
     """Latents (B, C, h, w) -> list of B frames (H, W, 3) uint8 on the CPU."""
+    vae = _vae(pipe)
     with torch.no_grad():
-        images = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
+        # Unscaled in the VAE's dtype: float16 latents over ~8500 would overflow on the way.
+        images = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
     images = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
     return list(images.permute(0, 2, 3, 1).cpu().numpy())
+
+
+def _vae(pipe: Pipeline) -> Any:
+    """The VAE to encode and decode with: ``pipe.vae``, or its float32 copy for an SDXL
+    pipeline (two text encoders) whose float16 VAE asks for ``force_upcast``."""
+    vae = pipe.vae
+    xl = getattr(pipe, "text_encoder_2", None) is not None
+    if not xl or vae.dtype != torch.float16 or not vae.config.get("force_upcast", False):
+        return vae
+    with _FLOAT32_LOCK:
+        upcast = _FLOAT32_VAES.get(vae)
+        if upcast is None:
+            # From the config and the weights, not deepcopy: CPU offload's hooks stay behind.
+            upcast = type(vae).from_config(vae.config)
+            upcast.load_state_dict(vae.state_dict())
+            upcast.to(_device_of(pipe)).eval()  # float32: built in the default dtype
+            upcast.use_slicing = getattr(vae, "use_slicing", False)
+            upcast.use_tiling = getattr(vae, "use_tiling", False)
+            _FLOAT32_VAES[vae] = upcast
+    return upcast
+
+
+def _device_of(pipe: Pipeline) -> torch.device:
+    """Where ``pipe`` runs its models (the execution device under CPU offload)."""
+    device = getattr(pipe, "_execution_device", None)
+    return device if isinstance(device, torch.device) else pipe.vae.device

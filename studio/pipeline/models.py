@@ -8,6 +8,10 @@ A reference is one of:
 - a Hugging Face Hub id such as ``stabilityai/sd-turbo`` (used from the local Hugging Face
   cache when it is there; downloaded only when the Hub can be reached).
 
+The pipeline class is chosen from the model (``pipeline_class``): SDXL folders load as
+``StableDiffusionXLPipeline`` (two text encoders), everything else as ``StableDiffusionPipeline``,
+unless the caller names a class (a blend's upscaler: ``StableDiffusionUpscalePipeline``).
+
 Each distinct load (reference, pipeline class, device, dtype, memory options) is cached once in
 a bounded, thread-safe LRU. A cached pipeline is shared and must never be changed: renders
 build their own scheduler (``studio.pipeline.schedulers.make_scheduler``) and only read
@@ -16,20 +20,21 @@ build their own scheduler (``studio.pipeline.schedulers.make_scheduler``) and on
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from studio.errors import ModelLoadError, SpecError
-from studio.pipeline.builtin import builtin_folder
-from studio.pipeline.families import check_runnable, read_family
+from studio.pipeline.builtin import BUILTIN_MODELS, builtin_folder
+from studio.pipeline.families import check_runnable, folder_family, read_family
 
 if TYPE_CHECKING:
     import torch
@@ -40,6 +45,7 @@ __all__ = [
     "ModelManager",
     "Pipeline",
     "default_cache_dir",
+    "pipeline_class",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -51,13 +57,15 @@ Pipeline = Any
 _PipelineClass = type[Any]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# The classes a model that draws frames loads as; its family is checked before a weight is read.
+_DRAWING = ("StableDiffusionPipeline", "StableDiffusionXLPipeline")
 
 
 @dataclass(frozen=True)
 class LoadOptions:
     """Everything besides the reference that changes what a load returns."""
 
-    pipeline: str = "StableDiffusionPipeline"
+    pipeline: str = "auto"  # a diffusers pipeline class, or "auto": ``pipeline_class``
     device: str = "auto"
     dtype: str = "auto"
     attention_slicing: bool = False
@@ -141,6 +149,8 @@ class ModelManager:
 
     def load(self, ref: str, options: LoadOptions | None = None) -> LoadedModel:
         options = options or LoadOptions()
+        if options.pipeline == "auto":
+            options = replace(options, pipeline=pipeline_class(ref, self.cache_dir))
         device = resolve_device(options.device)
         dtype = resolve_dtype(options.dtype, device)
         key = (ref, options.pipeline, str(device), str(dtype), options)
@@ -224,7 +234,7 @@ class ModelManager:
                 raise ModelLoadError(
                     f"{path} is a folder but not a diffusers model (no model_index.json in it)"
                 )
-            if cls.__name__ == "StableDiffusionPipeline":  # the model that draws the frames
+            if cls.__name__ in _DRAWING:  # the model that draws the frames
                 check_runnable(read_family(path, ref), ref)  # configs only, before any weight
             return _from_folder(cls, path, dtype), str(path)
         if path.suffix in (".safetensors", ".ckpt"):
@@ -237,6 +247,55 @@ class ModelManager:
             f"cannot read model reference {ref!r}: not builtin:NAME, an existing diffusers "
             "folder, a .safetensors file, or a Hub id like org/name"
         )
+
+
+def pipeline_class(ref: str, cache_dir: Path | None = None) -> str:
+    """The diffusers pipeline class that model ``ref`` draws frames with, read from configs
+    only: ``StableDiffusionXLPipeline`` for an SDXL model (two text encoders, pooled
+    embeddings: a local or built-in folder whose family is ``sdxl...``, or a Hub id whose
+    cached ``model_index.json`` names an XL pipeline), else ``StableDiffusionPipeline``.
+
+    Inpainting and InstructPix2Pix folders load as ``StableDiffusionPipeline`` too: the
+    render kinds read the same components of either. Anything unreadable (a single file, a
+    Hub id not in the cache, a broken folder) falls back to ``StableDiffusionPipeline``;
+    loading it then says what is wrong.
+    """
+    xl = False
+    if ref.startswith("builtin:"):
+        if cache_dir is not None and ref.removeprefix("builtin:") in BUILTIN_MODELS:
+            folder = builtin_folder(ref.removeprefix("builtin:"), cache_dir)
+            xl = _index_class(folder / "model_index.json").startswith("StableDiffusionXL")
+    elif Path(ref).expanduser().is_dir():
+        try:
+            family = folder_family(ref)
+        except ModelLoadError:
+            family = None
+        xl = family is not None and family.name.startswith("sdxl")
+    elif _HUB_ID.match(ref):
+        xl = "XL" in _index_class(_cached_hub_file(ref, "model_index.json"))
+    return "StableDiffusionXLPipeline" if xl else "StableDiffusionPipeline"
+
+
+def _index_class(path: Path | None) -> str:
+    """``_class_name`` of the ``model_index.json`` at ``path`` ("" when there is none)."""
+    if path is None:
+        return ""
+    try:
+        index = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return ""
+    return str(index.get("_class_name", "")) if isinstance(index, dict) else ""
+
+
+def _cached_hub_file(repo: str, filename: str) -> Path | None:
+    """A file of Hub repo ``repo`` from the local Hugging Face cache; None if not there."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo, filename)
+    except Exception:  # an id the cache cannot hold; loading it says what is wrong
+        return None
+    return Path(found) if isinstance(found, str) else None
 
 
 def _quiet_loading() -> None:

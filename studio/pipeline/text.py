@@ -6,6 +6,12 @@ a prompt, and the negative prompt every keyframe uses, cost one encoder call eac
 prompts split into chunks give longer embeddings, so all of one render's are padded to the
 same length, and any two mix (slerp/lerp) with each other. Torch and compel are imported
 when a prompt is encoded: plans (``unique_texts``) stay light for the dashboard.
+
+SDXL (a pipeline with ``text_encoder_2``) reads both encoders as its pipeline does: each
+encoder's penultimate hidden states, not normalised, side by side along the features, and
+the pooled embedding of the second (``TextStates.pooled``). Its empty text (a keyframe
+without a negative prompt) is zeros, states and pooled, where the pipeline's config sets
+``force_zeros_for_empty_prompt``: what diffusers feeds SDXL for "no negative prompt".
 """
 
 from __future__ import annotations
@@ -41,32 +47,99 @@ def encode_prompts(
     *,
     lines: Mapping[str, int] | None = None,
 ) -> dict[str, TextStates]:
-    """``TextStates`` (1, L, D) on ``device`` for each distinct text of ``texts``, in order.
+    """``TextStates`` (1, L, D) on ``device`` for each distinct text of ``texts``, in order;
+    for SDXL with ``pooled`` (1, P) and D the two encoders' widths together (module docstring).
 
     A text compel cannot read raises ``ScheduleError`` at its line of the prompt schedule
     when ``lines`` (text -> line number) is given, else ``SpecError``; both name the text.
     """
     import torch
-    from compel import Compel
 
     from studio.pipeline.conditioning import TextStates
 
-    compel = Compel(tokenizer=pipe.tokenizer, text_encoder=pipe.text_encoder, device=str(device))
-    embeddings: dict[str, torch.Tensor] = {}
+    encoders = _Encoders(pipe, device)
+    states: dict[str, list[torch.Tensor]] = {}  # text -> hidden states, one per encoder
+    pooled: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         for text in dict.fromkeys(texts):
             try:
-                embeddings[text] = compel(text).to(device)
+                states[text], found = encoders(text)
             except Exception as exc:  # compel's parser raises its own assorted types
                 message = f"cannot read the prompt {text!r}: {exc}"
                 if lines is None:
                     raise SpecError(message) from exc
                 raise ScheduleError(message, line=lines.get(text, 1), column=1) from exc
-    if len({e.shape for e in embeddings.values()}) > 1:
+            if found is not None:
+                pooled[text] = found.to(device)
         # Long prompts split into chunks: pad so every keyframe mixes with every other.
-        padded = compel.pad_conditioning_tensors_to_same_length(list(embeddings.values()))
-        embeddings = dict(zip(embeddings, padded, strict=True))
-    return {text: TextStates(states) for text, states in embeddings.items()}
+        joined = dict(zip(states, encoders.pad(list(states.values())), strict=True))
+    out = {text: TextStates(s.to(device), pooled.get(text)) for text, s in joined.items()}
+    if "" in out and encoders.zeros_for_empty:
+        empty = out[""]
+        out[""] = TextStates(torch.zeros_like(empty.states), torch.zeros_like(empty.pooled))
+    return out
+
+
+class _Encoders:
+    """The pipeline's text encoders through compel: one (Stable Diffusion 1.x/2.x) or two
+    (SDXL, whose second gives the pooled embedding)."""
+
+    def __init__(self, pipe: Pipeline, device: torch.device) -> None:
+        from compel import Compel, ReturnedEmbeddingsType
+
+        second = getattr(pipe, "text_encoder_2", None)
+        if second is None:
+            self.compels = [
+                Compel(tokenizer=pipe.tokenizer, text_encoder=pipe.text_encoder, device=str(device))
+            ]
+            self.zeros_for_empty = False
+            return
+        # SDXL: one Compel per encoder (compel's list form prints a deprecation warning).
+        xl = ReturnedEmbeddingsType.PENULTIMATE_HIDDEN_STATES_NON_NORMALIZED
+        self.compels = [
+            Compel(
+                tokenizer=pipe.tokenizer,
+                text_encoder=pipe.text_encoder,
+                returned_embeddings_type=xl,
+                device=str(device),
+            ),
+            Compel(
+                tokenizer=pipe.tokenizer_2,
+                text_encoder=second,
+                returned_embeddings_type=xl,
+                requires_pooled=True,
+                device=str(device),
+            ),
+        ]
+        self.zeros_for_empty = bool(getattr(pipe.config, "force_zeros_for_empty_prompt", False))
+
+    def __call__(self, text: str) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Each encoder's hidden states (1, L, D_i) of ``text``, and the pooled (1, P) or None."""
+        states, pooled = [], None
+        for compel in self.compels:
+            out = compel(text)
+            if compel.requires_pooled:
+                out, pooled = out
+            states.append(out)
+        return states, pooled
+
+    def pad(self, per_text: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+        """Every text's states padded to one length (the longest's, in whole chunks of each
+        encoder's empty-text states), the encoders' side by side: (1, L, sum D_i) each."""
+        import torch
+
+        columns = []
+        for i, compel in enumerate(self.compels):
+            column = compel.pad_conditioning_tensors_to_same_length([t[i] for t in per_text])
+            columns.append(column)
+        length = max(column[0].shape[1] for column in columns)
+        for i, compel in enumerate(self.compels):
+            if columns[i][0].shape[1] < length:  # the encoders' tokenizers chunk differently
+                empty = compel("")
+                empty = empty[0] if compel.requires_pooled else empty
+                chunks = (length - columns[i][0].shape[1]) // empty.shape[1]
+                columns[i] = [torch.cat([c, empty.repeat(1, chunks, 1)], dim=1) for c in columns[i]]
+        return [torch.cat(row, dim=-1) for row in zip(*columns, strict=True)]
 
 
 def with_negative(cond: TextStates, uncond: TextStates | None) -> TextStates:

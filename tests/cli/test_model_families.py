@@ -18,14 +18,14 @@ from tests.support.run_cli import studio
         ["blend", "a red circle", "a blue square"],
     ],
 )
-def test_an_sdxl_folder_is_refused_before_a_run_exists(tmp_path, command):
-    folder = model_folder(tmp_path, "sdxl", name="my-sdxl")
+def test_an_upscaler_folder_is_refused_before_a_run_exists(tmp_path, command):
+    folder = model_folder(tmp_path, "upscale-x4", name="my-upscaler")
     home = tmp_path / "home"
     proc = studio(home, *command, "--model", str(folder))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert "Stable Diffusion XL" in lines[0] and "two text encoders" in lines[0]
+    assert "x4 upscaler" in lines[0] and "blend's upscale model" in lines[0]
     listed = studio(home, "runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []

@@ -35,6 +35,16 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "addition_embed_type": "text_time",
         },
     },
+    "sdxl-refiner": {
+        "pipeline": "StableDiffusionXLImg2ImgPipeline",
+        "index": {"requires_aesthetics_score": True},
+        "unet": {
+            **_SD1_UNET,
+            "sample_size": 128,
+            "cross_attention_dim": 1280,
+            "addition_embed_type": "text_time",
+        },
+    },
     "inpaint": {
         "pipeline": "StableDiffusionInpaintPipeline",
         "unet": {**_SD1_UNET, "in_channels": 9},
@@ -61,7 +71,8 @@ def model_folder(parent: Path, family: str, name: str | None = None) -> Path:
     folder = parent / (name or family)
     for sub in ("unet", "vae", "scheduler"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    (folder / "model_index.json").write_text(json.dumps({"_class_name": case["pipeline"]}))
+    index = {"_class_name": case["pipeline"], **case.get("index", {})}
+    (folder / "model_index.json").write_text(json.dumps(index))
     (folder / "unet" / "config.json").write_text(json.dumps(case["unet"]))
     (folder / "vae" / "config.json").write_text(json.dumps(_VAE))
     scheduler = {"_class_name": "DDIMScheduler", **case.get("scheduler", {})}

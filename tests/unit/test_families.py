@@ -17,7 +17,7 @@ from tests.support.families import model_folder
         ("sd1", 512, 7.5, 20, True),
         ("sd2", 512, 7.5, 20, True),
         ("sd2-v", 768, 7.5, 20, True),
-        ("sdxl", 1024, 7.5, 30, False),
+        ("sdxl", 1024, 7.5, 30, True),
         ("inpaint", 512, 7.5, 20, False),
         ("pix2pix", 512, 7.5, 20, False),
         ("upscale-x4", 512, 7.5, 20, False),
@@ -48,6 +48,14 @@ def test_a_folder_says_its_family_size_guidance_and_steps(
 def test_a_turbo_model_says_so_in_its_name(tmp_path):
     found = read_family(model_folder(tmp_path, "sd2", name="sd-turbo"))
     assert (found.name, found.guidance, found.steps) == ("sd2-turbo", 0.0, 4)
+    found = read_family(model_folder(tmp_path, "sdxl", name="sdxl-turbo"))
+    assert (found.name, found.native_size, found.guidance, found.steps) == (
+        "sdxl-turbo",
+        1024,
+        0.0,
+        4,
+    )
+    assert found.unsupported == ""
     assert model_defaults("stabilityai/sdxl-turbo")["guidance"] == 0.0
     assert model_defaults("runwayml/stable-diffusion-v1-5")["steps"] == 20
 
@@ -55,7 +63,7 @@ def test_a_turbo_model_says_so_in_its_name(tmp_path):
 @pytest.mark.parametrize(
     "family, reason",
     [
-        ("sdxl", "two text encoders"),
+        ("sdxl-refiner", "refiner"),
         ("inpaint", "9 input channels"),
         ("pix2pix", "8 input channels"),
         ("upscale-x4", "blend's upscale model"),
@@ -80,3 +88,33 @@ def test_a_folder_without_a_unet_config_is_named(tmp_path):
     with pytest.raises(ModelLoadError, match="no readable UNet config"):
         read_family(folder)
     assert model_defaults(str(folder))["width"] == 512  # loading will say what is wrong
+
+
+def test_the_pipeline_class_follows_the_family(tmp_path, monkeypatch):
+    """SDXL folders (Turbo too) and cached SDXL Hub ids load as StableDiffusionXLPipeline;
+    everything else, unreadable references included, as StableDiffusionPipeline."""
+    import huggingface_hub.constants
+
+    from studio.pipeline.models import pipeline_class
+
+    assert pipeline_class(str(model_folder(tmp_path, "sdxl"))) == "StableDiffusionXLPipeline"
+    turbo = model_folder(tmp_path, "sdxl", name="sdxl-turbo")
+    assert pipeline_class(str(turbo)) == "StableDiffusionXLPipeline"
+    for family in ("sd1", "sd2-v", "inpaint"):
+        assert pipeline_class(str(model_folder(tmp_path, family))) == "StableDiffusionPipeline"
+    # A Hub id: its model_index.json from the local Hugging Face cache, if it is there.
+    cache = tmp_path / "hf"
+    for repo, cls in (
+        ("org/xl", "StableDiffusionXLPipeline"),
+        ("org/sd", "StableDiffusionPipeline"),
+    ):
+        snapshot = cache / f"models--org--{repo.split('/')[1]}" / "snapshots" / "abc"
+        snapshot.mkdir(parents=True)
+        (snapshot / "model_index.json").write_text(f'{{"_class_name": "{cls}"}}')
+        (snapshot.parents[1] / "refs").mkdir()
+        (snapshot.parents[1] / "refs" / "main").write_text("abc")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    assert pipeline_class("org/xl") == "StableDiffusionXLPipeline"
+    assert pipeline_class("org/sd") == "StableDiffusionPipeline"
+    assert pipeline_class("org/not-cached") == "StableDiffusionPipeline"
+    assert pipeline_class(str(tmp_path / "model.safetensors")) == "StableDiffusionPipeline"
