@@ -170,7 +170,7 @@ def model_fps(folder: Path, size: int, steps: int, guided: bool, device: str) ->
     """Frames per second of the model's own calls (text, UNet steps, VAE decode) for one frame."""
     import torch
 
-    from studio.pipeline.conditioning import SDXLTimeIds
+    from studio.pipeline.conditioning import unet_extras
     from studio.pipeline.models import LoadOptions, ModelManager
     from studio.pipeline.text import encode_prompts, with_negative
 
@@ -178,8 +178,7 @@ def model_fps(folder: Path, size: int, steps: int, guided: bool, device: str) ->
     pipe = loaded.pipe
     factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     x = torch.randn(1, 4, size // factor, size // factor, device=device, dtype=loaded.dtype)
-    xl = getattr(pipe, "text_encoder_2", None) is not None
-    extras = [SDXLTimeIds(size, size)] if xl else []
+    extras = unet_extras(pipe, size, size)
 
     texts = encode_prompts(pipe, ["a red circle", ""], loaded.device)
     text = with_negative(texts["a red circle"], texts[""] if guided else None)
