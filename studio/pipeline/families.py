@@ -171,31 +171,45 @@ def folder_family(model_ref: str) -> ModelFamily | None:
 
 def check_model_ref(model_ref: str, spec: Spec | None = None) -> None:
     """Refuse, with the reason, a local model folder the render kinds cannot run yet
-    (``ModelLoadError``), or cannot run for ``spec`` (``check_family_for``); reads configs
-    only, so it runs before any run is recorded."""
+    (``ModelLoadError``), or a model that cannot make ``spec`` (``check_family_for``); reads
+    configs only, so it runs before any run is recorded."""
     family = folder_family(model_ref)
     if family is not None:
         check_runnable(family, model_ref)
-        if spec is not None:
-            check_family_for(family, spec)
+    if spec is not None:
+        check_family_for(family, spec, model_ref)
 
 
-def check_family_for(family: ModelFamily, spec: Spec) -> None:
-    """Refuse a render ``spec`` that a model of ``family`` cannot make (``SpecError``, one
-    line): InstructPix2Pix edits a picture, so it needs an animation with an input image or
-    video; a text-only animation or a blend gives it none. The engine checks the same
-    against the loaded UNet (``studio.pipeline.edit.check_edit_model``), for models whose
-    folder is not at hand before loading (Hub ids, single files)."""
-    base = family.name.split("-")[0]
+def check_family_for(family: ModelFamily | None, spec: Spec, model_ref: str) -> None:
+    """Refuse a render ``spec`` that model ``model_ref`` of ``family`` cannot make
+    (``SpecError``, one line): InstructPix2Pix edits a picture, so it needs an animation with
+    an input image or video (a text-only animation or a blend gives it none); a mask is for
+    inpainting models only. ``family`` None: a built-in model (plain Stable Diffusion), or a
+    model whose configs are not at hand (Hub id, single file), which the engine checks once
+    loaded (``studio.pipeline.edit.check_edit_model``)."""
+    if family is not None:
+        base = family.name.split("-")[0]
+    elif model_ref.startswith("builtin:"):
+        base = "sd1"
+    else:
+        return
+    mask = spec.edit.mask if spec.kind == "animation" else ""  # type: ignore[union-attr]
+    if mask and base != "inpaint":
+        raise SpecError(
+            f"a mask is for inpainting models; {model_ref} is not one: clear the mask "
+            "(--mask) or choose an inpainting model"
+        )
     if base != "pix2pix":
         return
     if spec.kind != "animation":
         raise SpecError(
-            f"an {family.label} model edits an input picture; a {spec.kind} has none to "
-            "edit: animate an input image or video with it, or choose another model"
+            f"{model_ref} is an InstructPix2Pix model: it edits an input picture, and a "
+            f"{spec.kind} has none; animate an input image or video with it, or choose "
+            "another model"
         )
     if not (spec.input.image or spec.input.video):  # type: ignore[union-attr]
         raise SpecError(
-            f"an {family.label} model edits an input picture; give the animation an input "
-            "image or video (--image-input / --video-input), or choose another model"
+            f"{model_ref} is an InstructPix2Pix model: it edits an input picture, and a "
+            "text-only animation has none; give an input image or video "
+            "(--image-input / --video-input), or choose another model"
         )
