@@ -29,3 +29,16 @@ def test_an_sdxl_folder_is_refused_before_a_run_exists(tmp_path, command):
     listed = studio(home, "runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def test_a_text_only_instruct_pix2pix_animation_is_refused_before_a_run_exists(tmp_path):
+    folder = model_folder(tmp_path, "pix2pix", name="my-pix2pix")
+    home = tmp_path / "home"
+    proc = studio(home, "animate", "--prompts", "0: make it blue", "--model", str(folder))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "InstructPix2Pix" in lines[0] and "text-only animation has none" in lines[0]
+    listed = studio(home, "runs", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

@@ -1,0 +1,198 @@
+"""Inpainting (9-channel) and InstructPix2Pix (8-channel) UNets in animations and blends, on
+tiny random-weight models (tests/support/edit_models.py) through the real engine."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio.animation.render import render_animation
+from studio.blend.render import render_blend
+from studio.errors import SpecError
+from studio.events import CancelToken
+from studio.pipeline.common import Clock
+from studio.pipeline.denoise import denoise
+from studio.pipeline.edit import pix2pix_image, pix2pix_text
+from studio.pipeline.models import LoadOptions
+from studio.pipeline.text import encode_prompts
+from studio.spec import (
+    AnimationSpec,
+    BlendKeyframe,
+    BlendOutputSettings,
+    BlendPromptSettings,
+    BlendSettings,
+    BlendSpec,
+    DiffusionSettings,
+    EditSettings,
+)
+from tests.support.edit_models import edit_model_folder
+
+SIZE = 64
+
+
+@pytest.fixture(scope="session")
+def inpaint_model(tmp_path_factory) -> str:
+    return str(edit_model_folder(tmp_path_factory.mktemp("inpaint"), 9))
+
+
+@pytest.fixture(scope="session")
+def pix2pix_model(tmp_path_factory) -> str:
+    return str(edit_model_folder(tmp_path_factory.mktemp("pix2pix"), 8))
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """An input picture (two colours) and a mask whose white square is to be repainted."""
+    folder = tmp_path_factory.mktemp("pictures")
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    image[:, : SIZE // 2] = (200, 40, 40)
+    image[:, SIZE // 2 :] = (30, 60, 220)
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[16:48, 16:48] = 255
+    Image.fromarray(image).save(folder / "input.png")
+    Image.fromarray(mask).save(folder / "mask.png")
+    return folder / "input.png", folder / "mask.png", image, mask > 0
+
+
+def animation(model: str, image: str = "", **edit) -> AnimationSpec:
+    spec = AnimationSpec()
+    return spec.replace(
+        prompts=spec.prompts.replace(schedule="0: a red circle\n1: a blue square"),
+        diffusion=spec.diffusion.replace(
+            model=model, width=SIZE, height=SIZE, steps=2, guidance=5.0, seed=3, device="cpu"
+        ),
+        output=spec.output.replace(format="png"),
+        input=spec.input.replace(image=image),
+        motion=spec.motion.replace(strength="0: (1.0)"),
+        edit=EditSettings(**edit),
+    )
+
+
+def frames_of(result) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p)) for p in sorted(result.outputs[0].path.glob("*.png"))]
+
+
+def test_inpainting_repaints_the_mask_and_keeps_the_rest(
+    tmp_path, manager, inpaint_model, pictures
+):
+    image_path, mask_path, image, repaint = pictures
+    spec = animation(inpaint_model, str(image_path), mask=str(mask_path))
+    result = render_animation(spec, tmp_path, manager=manager)
+    frames = frames_of(result)
+    assert len(frames) == 2 and result.denoise_steps == 2 * 2
+    for frame in frames:
+        change = np.abs(frame.astype(int) - image.astype(int))
+        assert change[~repaint].max() == 0  # the kept region is the input's own pixels
+        assert change[repaint].mean() > 20  # the masked square was drawn anew
+
+
+def test_a_text_only_inpainting_animation_draws_whole_frames(tmp_path, manager, inpaint_model):
+    result = render_animation(animation(inpaint_model), tmp_path, manager=manager)
+    frames = frames_of(result)
+    assert len(frames) == 2 and frames[0].shape == (SIZE, SIZE, 3)
+    assert frames[0].std() > 5  # drawn, not a blank frame
+
+
+def test_a_mask_on_a_plain_model_is_refused(tmp_path, manager, pictures):
+    image_path, mask_path, _, _ = pictures
+    spec = animation("builtin:tiny", str(image_path), mask=str(mask_path))
+    with pytest.raises(SpecError, match="a mask is for inpainting models"):
+        render_animation(spec, tmp_path, manager=manager)
+
+
+def test_a_blend_with_an_inpainting_model_keeps_the_reference(
+    tmp_path, manager, inpaint_model, pictures
+):
+    image_path, mask_path, image, repaint = pictures
+    prompts = ("a red circle", "a blue square")
+    spec = BlendSpec(
+        prompts=BlendPromptSettings(keyframes=tuple(BlendKeyframe(p) for p in prompts)),
+        diffusion=DiffusionSettings(
+            model=inpaint_model, steps=2, guidance=4.0, width=SIZE, height=SIZE, seed=7
+        ),
+        blend=BlendSettings(
+            setup="auto",
+            diffusion_frames=3,
+            inpaint_mask=str(mask_path),
+            inpaint_image=str(image_path),
+        ),
+        output=BlendOutputSettings(fps=8, format="png"),
+    )
+    result = render_blend(spec, tmp_path, manager=manager)
+    frames = frames_of(result)
+    assert len(frames) == 3
+    for frame in frames:
+        change = np.abs(frame.astype(int) - image.astype(int))
+        assert change[~repaint].max() <= 1 and change[repaint].mean() > 20
+    assert not np.array_equal(frames[0], frames[-1])
+
+
+def test_instruct_pix2pix_edits_the_input_with_an_image_guidance_curve(
+    tmp_path, manager, pix2pix_model, pictures
+):
+    image_path = str(pictures[0])
+    made = {}
+    for curve in ("1.0", "3.0"):
+        spec = animation(pix2pix_model, image_path, image_guidance=curve)
+        made[curve] = frames_of(render_animation(spec, tmp_path / curve, manager=manager))
+    assert len(made["1.0"]) == 2
+    for low, high in zip(made["1.0"], made["3.0"], strict=True):
+        assert not np.array_equal(low, high)
+
+
+def test_a_text_only_instruct_pix2pix_animation_is_refused(tmp_path, manager, pix2pix_model):
+    with pytest.raises(SpecError, match="InstructPix2Pix.*text-only animation has none"):
+        render_animation(animation(pix2pix_model), tmp_path, manager=manager)
+
+
+def test_three_way_guidance_is_the_hand_computed_step(manager, pix2pix_model, pictures):
+    """One step of the loop equals three UNet calls combined by hand, as diffusers'
+    InstructPix2Pix pipeline combines them, with two frames at two image guidance scales."""
+    pipe = manager.load(pix2pix_model, LoadOptions(device="cpu")).pipe
+    texts = encode_prompts(pipe, ("make it blue", ""), torch.device("cpu"))
+    cond = pix2pix_text(texts["make it blue"], None)
+    cond, uncond = torch.cat([cond.states] * 2), torch.cat([texts[""].states] * 2)
+    picture = torch.from_numpy(pictures[2]).permute(2, 0, 1).float()[None] / 255
+    pictures2 = torch.cat([picture, picture.flip(-1)])
+    latents = pix2pix_image(pipe, pictures2, guided=False)  # (2, 4, 8, 8), unscaled
+    x = torch.randn((2, 4, 8, 8), generator=torch.Generator().manual_seed(0))
+    scale = torch.tensor([1.5, 3.0]).view(-1, 1, 1, 1)
+    steps, guidance = 4, 6.0
+
+    from studio.pipeline.conditioning import TextStates
+
+    done = denoise(
+        pipe.unet,
+        pipe.scheduler,
+        steps,
+        x,
+        pix2pix_text(TextStates(cond), TextStates(uncond)),
+        guidance,
+        cancel=CancelToken(),
+        clock=Clock(),
+        image=pix2pix_image(pipe, pictures2, guided=True),
+        image_guidance=scale,
+        keep={1},
+    )
+
+    scheduler = copy.deepcopy(pipe.scheduler)
+    scheduler.set_timesteps(steps)
+    t = scheduler.timesteps[0]
+    x0 = x * scheduler.init_noise_sigma
+    model_in = scheduler.scale_model_input(x0, t)
+    with torch.no_grad():
+
+        def eps(states, image):
+            unet_in = torch.cat([model_in, image], dim=1)
+            return pipe.unet(unet_in, t, encoder_hidden_states=states).sample
+
+        text = eps(cond, latents)
+        image_only = eps(uncond, latents)
+        neither = eps(uncond, torch.zeros_like(latents))
+    noise = neither + guidance * (text - image_only) + scale * (image_only - neither)
+    expected = scheduler.step(noise, t, x0).prev_sample
+    torch.testing.assert_close(done.trajectory[1], expected, atol=1e-5, rtol=1e-4)
