@@ -15,6 +15,7 @@ from studio.blend.render import render_blend
 from studio.errors import SpecError
 from studio.events import CancelToken
 from studio.pipeline.common import Clock
+from studio.pipeline.conditioning import TextStates
 from studio.pipeline.denoise import denoise
 from studio.pipeline.edit import pix2pix_image, pix2pix_text
 from studio.pipeline.models import LoadOptions
@@ -154,17 +155,14 @@ def test_three_way_guidance_is_the_hand_computed_step(manager, pix2pix_model, pi
     InstructPix2Pix pipeline combines them, with two frames at two image guidance scales."""
     pipe = manager.load(pix2pix_model, LoadOptions(device="cpu")).pipe
     texts = encode_prompts(pipe, ("make it blue", ""), torch.device("cpu"))
-    cond = pix2pix_text(texts["make it blue"], None)
-    cond, uncond = torch.cat([cond.states] * 2), torch.cat([texts[""].states] * 2)
+    cond = torch.cat([texts["make it blue"].states] * 2)  # two frames
+    uncond = torch.cat([texts[""].states] * 2)
     picture = torch.from_numpy(pictures[2]).permute(2, 0, 1).float()[None] / 255
     pictures2 = torch.cat([picture, picture.flip(-1)])
     latents = pix2pix_image(pipe, pictures2, guided=False)  # (2, 4, 8, 8), unscaled
     x = torch.randn((2, 4, 8, 8), generator=torch.Generator().manual_seed(0))
     scale = torch.tensor([1.5, 3.0]).view(-1, 1, 1, 1)
     steps, guidance = 4, 6.0
-
-    from studio.pipeline.conditioning import TextStates
-
     done = denoise(
         pipe.unet,
         pipe.scheduler,
