@@ -30,19 +30,25 @@ from studio.spec import (
     DiffusionSettings,
     EditSettings,
 )
-from tests.support.edit_models import edit_model_folder
+from tests.support.edit_models import edit_model_folders
 
 SIZE = 64
 
 
 @pytest.fixture(scope="session")
-def inpaint_model(tmp_path_factory) -> str:
-    return str(edit_model_folder(tmp_path_factory.mktemp("inpaint"), 9))
+def edit_models(tmp_path_factory) -> dict[int, str]:
+    folders = edit_model_folders(tmp_path_factory.mktemp("edit-models"))
+    return {channels: str(folder) for channels, folder in folders.items()}
 
 
-@pytest.fixture(scope="session")
-def pix2pix_model(tmp_path_factory) -> str:
-    return str(edit_model_folder(tmp_path_factory.mktemp("pix2pix"), 8))
+@pytest.fixture
+def inpaint_model(edit_models) -> str:
+    return edit_models[9]
+
+
+@pytest.fixture
+def pix2pix_model(edit_models) -> str:
+    return edit_models[8]
 
 
 @pytest.fixture(scope="module")

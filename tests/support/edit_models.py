@@ -16,29 +16,30 @@ PIPELINES = {
 }
 
 
-def edit_model_folder(parent: Path, in_channels: int) -> Path:
-    """Write a tiny model whose UNet takes ``in_channels`` (9 or 8) into a folder of
-    ``parent``, and return the folder."""
+def edit_model_folders(parent: Path) -> dict[int, Path]:
+    """Write the tiny inpainting (9) and InstructPix2Pix (8) models into folders of
+    ``parent``; returns input channels -> folder."""
     import diffusers
     import torch
     from diffusers import UNet2DConditionModel
 
     from studio.pipeline.builtin import BUILTIN_MODELS
 
-    tiny = BUILTIN_MODELS["tiny"].build()
-    torch.manual_seed(in_channels)  # its own weights, fixed: the same folder every run
-    unet = UNet2DConditionModel(**{**tiny.unet.config, "in_channels": in_channels})
-    cls = getattr(diffusers, PIPELINES[in_channels])
-    pipe = cls(
-        vae=tiny.vae,
-        text_encoder=tiny.text_encoder,
-        tokenizer=tiny.tokenizer,
-        unet=unet,
-        scheduler=tiny.scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    folder = parent / PIPELINES[in_channels].removesuffix("Pipeline").lower()
-    pipe.save_pretrained(folder, safe_serialization=True)
-    return folder
+    tiny = BUILTIN_MODELS["tiny"].build()  # its VAE, text encoder, tokenizer and scheduler
+    folders = {}
+    for in_channels, name in PIPELINES.items():
+        torch.manual_seed(in_channels)  # its own weights, fixed: the same folder every run
+        unet = UNet2DConditionModel(**{**tiny.unet.config, "in_channels": in_channels})
+        pipe = getattr(diffusers, name)(
+            vae=tiny.vae,
+            text_encoder=tiny.text_encoder,
+            tokenizer=tiny.tokenizer,
+            unet=unet,
+            scheduler=tiny.scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        folders[in_channels] = parent / name.removesuffix("Pipeline").lower()
+        pipe.save_pretrained(folders[in_channels], safe_serialization=True)
+    return folders
