@@ -200,3 +200,40 @@ def test_three_way_guidance_is_the_hand_computed_step(manager, pix2pix_model, pi
     noise = neither + guidance * (text - image_only) + scale * (image_only - neither)
     expected = scheduler.step(noise, t, x0).prev_sample
     torch.testing.assert_close(done.trajectory[1], expected, atol=1e-5, rtol=1e-4)
+
+
+def test_one_frame_matches_diffusers_instruct_pix2pix_pipeline(manager, pix2pix_model, pictures):
+    """The studio's loop on a picture gives the latents diffusers' own InstructPix2Pix
+    pipeline gives from the same weights, noise, text states and scales (a wrong image
+    guidance scale or row order is off by ~0.5; float rounding by ~1e-4)."""
+    from diffusers import StableDiffusionInstructPix2PixPipeline
+
+    pipe = manager.load(pix2pix_model, LoadOptions(device="cpu")).pipe
+    texts = encode_prompts(pipe, ("make it blue", ""), torch.device("cpu"))
+    picture = torch.from_numpy(pictures[2].copy()).permute(2, 0, 1).float()[None] / 255
+    x = torch.randn((1, 4, 8, 8), generator=torch.Generator().manual_seed(0))
+    ours = denoise(
+        pipe.unet,
+        pipe.scheduler,
+        3,
+        x,
+        pix2pix_text(texts["make it blue"], texts[""]),
+        5.0,
+        cancel=CancelToken(),
+        clock=Clock(),
+        image=pix2pix_image(pipe, picture, guided=True),
+        image_guidance=1.5,
+    ).latents
+    reference = StableDiffusionInstructPix2PixPipeline(**pipe.components)
+    reference.set_progress_bar_config(disable=True)
+    theirs = reference(
+        prompt_embeds=texts["make it blue"].states,
+        negative_prompt_embeds=texts[""].states,
+        image=Image.fromarray(pictures[2]),
+        num_inference_steps=3,
+        guidance_scale=5.0,
+        image_guidance_scale=1.5,
+        latents=x.clone(),
+        output_type="latent",
+    ).images
+    torch.testing.assert_close(ours, theirs, atol=2e-3, rtol=0)
