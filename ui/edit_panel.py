@@ -20,7 +20,7 @@ from ui.state import get_value, set_value
 
 __all__ = ["draw_edit_options", "model_family_name"]
 
-MASK_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
+MASK_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "mp4", "mov", "webm", "mkv", "avi", "gif"]
 
 
 def model_family_name(model: str) -> str:
@@ -54,11 +54,13 @@ def draw_edit_options(model: str) -> None:
 
 
 def _draw_mask(has_input: bool) -> None:
-    from studio.media.inputs import probe_image, resolve_input_path
+    from studio.media.inputs import probe_image, probe_video, resolve_input_path
+    from studio.pipeline.edit import is_video_mask
 
     st.caption(
-        "White repaints, black keeps the input (image, or each video frame). Without a mask, "
-        "or without an input, the whole frame is drawn from the prompt."
+        "White repaints, black keeps the input (image, or each video frame); a video mask "
+        "gives each frame its own. Without a mask, or without an input, the whole frame is "
+        "drawn from the prompt."
     )
     upload = st.file_uploader("Mask", type=MASK_TYPES, key="ps.mask_upload")
     if upload is not None and st.session_state.get("ps.mask_id") != upload.file_id:
@@ -66,8 +68,11 @@ def _draw_mask(has_input: bool) -> None:
         from ui.sidebar import current
         from ui.uploads import save_upload
 
+        video = is_video_mask(upload.name)
+        check = probe_video if video else probe_image
         try:
-            set_value("ps.mask", save_upload(upload, current().session, "image", check=probe_image))
+            kind = "video" if video else "image"
+            set_value("ps.mask", save_upload(upload, current().session, kind, check=check))
         except StudioError as exc:
             st.error(str(exc))
     mask = get_value("ps.mask", "")
@@ -79,6 +84,10 @@ def _draw_mask(has_input: bool) -> None:
     c1.caption(f"Mask: `{mask}`")
     c2.button("Remove mask", key="ps.remove_mask", on_click=lambda: set_value("ps.mask", ""))
     try:
-        st.image(str(resolve_input_path(mask)), width=128)
+        path = str(resolve_input_path(mask))
+        if is_video_mask(mask):
+            st.video(path, width=128)
+        else:
+            st.image(path, width=128)
     except (OSError, StudioError) as exc:
         st.error(str(exc))

@@ -6,9 +6,11 @@ frame, or the previous frame moved by the motion curves); the UNet's extra chann
 from it (``studio.pipeline.edit``), batched for guidance like the text, so the one denoising
 loop runs these models too:
 
-- inpainting repaints the mask's white region of the picture (the spec's ``edit.mask``; no
-  mask: the whole frame; no picture, as in a text-only animation: the whole frame, drawn
-  from the text). The kept region of each finished frame is the picture's own pixels;
+- inpainting repaints the mask's white region of the picture (the spec's ``edit.mask``: a
+  picture, or a video whose frames, resampled to the animation's fps by timestamp, are the
+  masks of the frames in turn, its last one holding when it is shorter; no mask: the whole
+  frame; no picture, as in a text-only animation: the whole frame, drawn from the text).
+  The kept region of each finished frame is the picture's own pixels;
 - InstructPix2Pix edits the picture as the prompt says, with three-way guidance whose image
   guidance scale is the spec's ``edit.image_guidance`` curve, frame by frame.
 
@@ -18,7 +20,7 @@ pipelines of these models do).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,13 +28,14 @@ import torch
 
 from studio.animation.plan import AnimationPlan
 from studio.languages.curves import naming_curve, parse_curve
-from studio.media.inputs import resolve_input_path
+from studio.media.inputs import probe_video, resolve_input_path, stream_video
 from studio.pipeline.conditioning import TextStates
 from studio.pipeline.edit import (
     INPAINT_CHANNELS,
     PIX2PIX_CHANNELS,
     InpaintInputs,
     check_edit_model,
+    is_video_mask,
     pix2pix_image,
     pix2pix_text,
     read_mask,
@@ -61,10 +64,16 @@ class FrameEdit:
         check_edit_model(pipe, d.model, "animation", has_input, spec.edit.mask)
         self.inpaint: InpaintInputs | None = None
         self.image_guidance: np.ndarray | None = None
+        self.mask_video: Iterator[np.ndarray] | None = None  # one mask per frame, streamed
+        self._mask_frame, self._mask = -1, None
         if self.channels == INPAINT_CHANNELS:
             mask = None
-            if spec.edit.mask:
-                mask = read_mask(resolve_input_path(spec.edit.mask), d.width, d.height)
+            path = resolve_input_path(spec.edit.mask) if spec.edit.mask else None
+            if path is not None and is_video_mask(path):
+                info = probe_video(path)
+                self.mask_video = stream_video(info, spec.animation.fps, d.width, d.height)
+            elif path is not None:
+                mask = read_mask(path, d.width, d.height)
             self.inpaint = InpaintInputs(pipe, mask, d.width, d.height)
         elif self.channels == PIX2PIX_CHANNELS:
             frames = plan.frames
@@ -74,6 +83,7 @@ class FrameEdit:
                 curve = parse_curve(spec.edit.image_guidance, names=("t", "audio"))
                 self.image_guidance = curve.values(frames, given)
         self.pictures: dict[int, torch.Tensor | None] = {}  # frame -> picture, until written
+        self.masks: dict[int, torch.Tensor] = {}  # frame -> its mask video frame, until written
 
     @property
     def active(self) -> bool:
@@ -95,7 +105,11 @@ class FrameEdit:
         guided = negative is not None
         if self.inpaint is not None:
             self.pictures.update(zip(frames, pictures, strict=True))
-            image = self.inpaint.condition(pictures, guided, device, dtype)
+            masks = None
+            if self.mask_video is not None:
+                masks = [self._mask_of(f) for f in frames]
+                self.masks.update(zip(frames, masks, strict=True))
+            image = self.inpaint.condition(pictures, guided, device, dtype, masks)
             return with_negative(text, negative), {"image": image}
         stacked = torch.stack(pictures).to(device=device, dtype=dtype)  # every frame has one
         scale = torch.tensor([self.image_guidance[f] for f in frames], dtype=dtype)
@@ -108,4 +122,20 @@ class FrameEdit:
         """Frame ``f`` as written: with inpainting, the kept region is its picture's."""
         if self.inpaint is None:
             return image
-        return self.inpaint.composite(image, self.pictures.pop(f, None))
+        return self.inpaint.composite(image, self.pictures.pop(f, None), self.masks.pop(f, None))
+
+    def close(self) -> None:
+        """Stop reading the mask video, if there is one."""
+        if self.mask_video is not None:
+            self.mask_video.close()  # type: ignore[attr-defined]  # a generator: stops ffmpeg
+
+    def _mask_of(self, f: int) -> torch.Tensor:
+        """Frame ``f``'s mask from the mask video (frames are asked for in order; a resumed
+        render starts later, so the frames before are read and dropped)."""
+        while self._mask_frame < f:
+            frame = next(self.mask_video, None)
+            if frame is None:  # a shorter video: its last mask holds
+                break
+            self._mask = InpaintInputs.binary(frame.mean(axis=2) / 255.0)
+            self._mask_frame += 1
+        return self._mask

@@ -160,6 +160,7 @@ def render_animation(
             output = writer.close()
         writer = None
         inits.close()
+        edit.close()
         output, notes = add_soundtrack(spec, output, clock)
         if spec.input.keep_audio and not audio_path(spec):
             with clock.stage("write"):

@@ -60,15 +60,19 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     input); the input image or video (and its audio when kept), an inpainting mask, and the
     soundtrack: each probed or decoded once per version of its file."""
     from studio.media.audio import check_audio
-    from studio.media.inputs import check_inputs, probe_image, resolve_input_path
+    from studio.media.inputs import check_inputs, probe_image, probe_video, resolve_input_path
 
     check_model_ref(spec.diffusion.model, spec)
     check_inputs(spec)
-    if spec.edit.mask:  # an inpainting model's mask: a picture, probed like an input image
+    if spec.edit.mask:  # an inpainting model's mask: a picture or a video, probed as inputs are
+        from studio.pipeline.edit import is_video_mask
+
+        video = is_video_mask(spec.edit.mask)
         try:
-            probe_image(resolve_input_path(spec.edit.mask))
+            (probe_video if video else probe_image)(resolve_input_path(spec.edit.mask))
         except MediaError as exc:
-            raise MediaError(str(exc).replace("image input", "mask", 1)) from None
+            what = "video input" if video else "image input"
+            raise MediaError(str(exc).replace(what, "mask", 1)) from None
     if spec.audio.path:
         check_audio(spec.audio.path)
 

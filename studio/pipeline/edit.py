@@ -46,6 +46,7 @@ __all__ = [
     "PIX2PIX_CHANNELS",
     "InpaintInputs",
     "check_edit_model",
+    "is_video_mask",
     "pix2pix_image",
     "pix2pix_text",
     "read_mask",
@@ -79,6 +80,15 @@ def check_edit_model(pipe: Pipeline, model: str, kind: str, has_input: bool, mas
         )
 
 
+_VIDEO_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif"}
+
+
+def is_video_mask(path: str | Path) -> bool:
+    """Whether a mask file is a video (one mask per frame) rather than a picture, by its
+    name, as the dashboard's uploads tell them apart."""
+    return Path(path).suffix.lower() in _VIDEO_SUFFIXES
+
+
 def read_mask(path: str | Path, width: int, height: int) -> np.ndarray:
     """The mask picture at ``path`` as float32 (H, W) in [0, 1] (grey levels; 1 = white),
     resized to ``width`` x ``height``. Raises ``MediaError`` naming the file."""
@@ -95,17 +105,22 @@ def read_mask(path: str | Path, width: int, height: int) -> np.ndarray:
 class InpaintInputs:
     """A 9-channel UNet's mask and masked-picture latents for frames of one render.
 
-    ``mask``: (H, W) in [0, 1] (``read_mask``), or None for the whole frame. It is binarised
-    at 0.5 as diffusers does; ``composite`` puts the picture's own pixels back where the mask
-    keeps them, so the kept region of a frame is exactly the input's (the VAE would otherwise
-    shift it by a few levels).
+    ``mask``: (H, W) in [0, 1] (``read_mask``), or None for the whole frame; a frame may
+    bring its own (a mask video). A mask is binarised at 0.5 as diffusers does; ``composite``
+    puts the picture's own pixels back where the mask keeps them, so the kept region of a
+    frame is exactly the input's (the VAE would otherwise shift it by a few levels).
     """
 
     def __init__(self, pipe: Pipeline, mask: np.ndarray | None, width: int, height: int) -> None:
         self.pipe = pipe
         full = np.ones((height, width), np.float32) if mask is None else mask
-        self.repaint = torch.from_numpy((full >= 0.5).astype(np.float32))[None, None]
+        self.repaint = self.binary(full)
         self.latent_size = (height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
+
+    @staticmethod
+    def binary(mask: np.ndarray) -> torch.Tensor:
+        """A mask (H, W) in [0, 1] as diffusers uses it: (1, 1, H, W), 1 where >= 0.5."""
+        return torch.from_numpy((mask >= 0.5).astype(np.float32))[None, None]
 
     def condition(
         self,
@@ -113,19 +128,21 @@ class InpaintInputs:
         guided: bool,
         device: torch.device,
         dtype: torch.dtype,
+        masks: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """The extra channels (B, 5, h, w) of B frames, or (2B, ...) ``[uncond; cond]`` when
         ``guided``. ``pictures``: each frame's (3, H, W) in [0, 1], or None (no picture: the
-        whole frame is repainted)."""
+        whole frame is repainted). ``masks``: each frame's own (``binary``), else the one
+        given when built."""
         from studio.pipeline.latents import encode_images
 
         rows = []
-        for picture in pictures:
+        for i, picture in enumerate(pictures):
             if picture is None:
                 mask = torch.ones_like(self.repaint)
                 pixels = torch.zeros((1, 3, *self.repaint.shape[-2:]))
             else:
-                mask = self.repaint
+                mask = self.repaint if masks is None else masks[i]
                 pixels = (picture[None] * 2 - 1) * (mask < 0.5)
             small = torch.nn.functional.interpolate(mask, size=self.latent_size)
             latents = encode_images(self.pipe, pixels.to(device=device, dtype=dtype))
@@ -133,12 +150,14 @@ class InpaintInputs:
         image = torch.cat(rows)
         return torch.cat([image, image]) if guided else image
 
-    def composite(self, image: np.ndarray, picture: torch.Tensor | None) -> np.ndarray:
+    def composite(
+        self, image: np.ndarray, picture: torch.Tensor | None, mask: torch.Tensor | None = None
+    ) -> np.ndarray:
         """A decoded frame (H, W, 3) uint8 with the kept region set to ``picture``'s pixels
-        ((3, H, W) in [0, 1]; None: nothing is kept)."""
+        ((3, H, W) in [0, 1]; None: nothing is kept); ``mask``: the frame's own, if any."""
         if picture is None:
             return image
-        keep = self.repaint[0, 0].numpy()[..., None] < 0.5
+        keep = (self.repaint if mask is None else mask)[0, 0].numpy()[..., None] < 0.5
         source = (picture.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         return np.where(keep, source, image)
 

@@ -29,9 +29,10 @@ class EditSettings(SettingsModel):
     mask: StrictStr = setting(
         "",
         "Inpainting models: a picture of what to repaint in the input image or in each "
-        "frame of the input video (white: repaint, black: keep; resized to the frame); "
-        "'' = the whole frame. A path as the user gave it, or relative to STUDIO_HOME for "
-        "dashboard uploads.",
+        "frame of the input video (white: repaint, black: keep; resized to the frame), or a "
+        "video of one mask per frame (resampled to the fps; its last frame holds); '' = the "
+        "whole frame. A path as the user gave it, or relative to STUDIO_HOME for dashboard "
+        "uploads.",
         widget="file",
         flag="--mask",
     )

@@ -237,3 +237,33 @@ def test_one_frame_matches_diffusers_instruct_pix2pix_pipeline(manager, pix2pix_
         output_type="latent",
     ).images
     torch.testing.assert_close(ours, theirs, atol=2e-3, rtol=0)
+
+
+def test_a_mask_video_gives_each_frame_its_own_mask(tmp_path, manager, inpaint_model, pictures):
+    import imageio_ffmpeg
+
+    image_path, _, image, _ = pictures
+    halves = [np.zeros((SIZE, SIZE, 3), np.uint8) for _ in range(2)]
+    halves[0][:, : SIZE // 2] = 255  # frame 0 repaints the left half, frame 1 the right
+    halves[1][:, SIZE // 2 :] = 255
+    path = tmp_path / "masks.mp4"
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (SIZE, SIZE),
+        fps=12,  # the animation's fps: one mask per frame
+        macro_block_size=1,
+        quality=None,
+        output_params=["-crf", "0", "-pix_fmt", "yuv444p"],
+        pix_fmt_out="yuv444p",
+        ffmpeg_log_level="error",
+    )
+    writer.send(None)
+    for frame in halves:
+        writer.send(frame)
+    writer.close()
+    spec = animation(inpaint_model, str(image_path), mask=str(path))
+    frames = frames_of(render_animation(spec, tmp_path / "out", manager=manager))
+    for frame, mask in zip(frames, halves, strict=True):
+        repaint = mask[..., 0] > 127
+        change = np.abs(frame.astype(int) - image.astype(int))
+        assert change[~repaint].max() == 0 and change[repaint].mean() > 20
