@@ -138,6 +138,27 @@ def test_a_blend_with_an_inpainting_model_keeps_the_reference(
     assert not np.array_equal(frames[0], frames[-1])
 
 
+def test_an_inpainting_blend_without_an_image_holds_the_first_keyframe(
+    tmp_path, manager, inpaint_model, pictures
+):
+    """The first keyframe is drawn whole (no reference yet), then is the reference the
+    other frames keep outside the mask."""
+    _, mask_path, _, repaint = pictures
+    spec = BlendSpec(
+        prompts=BlendPromptSettings(
+            keyframes=(BlendKeyframe("a red circle"), BlendKeyframe("sky"))
+        ),
+        diffusion=DiffusionSettings(
+            model=inpaint_model, steps=2, guidance=1.0, width=SIZE, height=SIZE, seed=7
+        ),
+        blend=BlendSettings(setup="auto", diffusion_frames=3, inpaint_mask=str(mask_path)),
+        output=BlendOutputSettings(fps=8, format="png"),
+    )
+    first, _, last = frames_of(render_blend(spec, tmp_path, manager=manager))
+    change = np.abs(last.astype(int) - first.astype(int))
+    assert change[~repaint].max() <= 1 and change[repaint].mean() > 5
+
+
 def test_instruct_pix2pix_edits_the_input_with_an_image_guidance_curve(
     tmp_path, manager, pix2pix_model, pictures
 ):
