@@ -138,6 +138,7 @@ def test_a_blend_with_an_inpainting_model_keeps_the_reference(
     assert not np.array_equal(frames[0], frames[-1])
 
 
+@pytest.mark.slow  # beyond the default tier's budget on a 2-core machine
 def test_an_inpainting_blend_without_an_image_holds_the_first_keyframe(
     tmp_path, manager, inpaint_model, pictures
 ):
@@ -223,6 +224,7 @@ def test_three_way_guidance_is_the_hand_computed_step(manager, pix2pix_model, pi
     torch.testing.assert_close(done.trajectory[1], expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow  # beyond the default tier's budget on a 2-core machine
 def test_one_frame_matches_diffusers_instruct_pix2pix_pipeline(manager, pix2pix_model, pictures):
     """The studio's loop on a picture gives the latents diffusers' own InstructPix2Pix
     pipeline gives from the same weights, noise, text states and scales (a wrong image
@@ -260,6 +262,7 @@ def test_one_frame_matches_diffusers_instruct_pix2pix_pipeline(manager, pix2pix_
     torch.testing.assert_close(ours, theirs, atol=2e-3, rtol=0)
 
 
+@pytest.mark.slow  # beyond the default tier's budget on a 2-core machine
 def test_a_mask_video_gives_each_frame_its_own_mask(tmp_path, manager, inpaint_model, pictures):
     import imageio_ffmpeg
 
