@@ -14,9 +14,10 @@ of the schedule or from part-way through it:
   order, as an img2img start would.
 
 Guidance is skipped for steps whose timestep lies under ``guidance_stop`` of the noise
-schedule (``unguided_below``). InstructPix2Pix's three-way guidance (prompt, picture, neither) is the same step with a third
-batch of rows (``guided_noise``). A hook may change the latents after every step (a blend's
-crossfeed and inpainting); the steps a caller asks for are kept (a blend tree's trajectory).
+schedule (``unguided_below``). InstructPix2Pix's three-way guidance (prompt, picture,
+neither) is the same step with a third batch of rows (``guided_noise``). A hook may change
+the latents after every step (a blend's crossfeed and inpainting); the steps a caller asks
+for are kept (a blend tree's trajectory).
 The loop checks ``cancel`` before every step and times the UNet under the clock's ``unet``.
 
 Text conditioning is ``TextStates`` (hidden states, and SDXL's pooled embedding); ``extras``
