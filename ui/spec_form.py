@@ -23,6 +23,7 @@ from studio.spec.animation import (
     PromptSettings,
 )
 from studio.spec.common import DiffusionSettings
+from studio.spec.edit import EditSettings
 from ui.fields import DIFFUSION_FIELDS, form_keys
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
@@ -46,8 +47,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("av.", InputSettings),
     # Motion, strength, coherence and colour (Prompt Schedule's expander).
     **form_keys("ps.", MotionSettings),
+    # Inpainting / InstructPix2Pix models (ui.edit_panel; "ps.mask" is set by its upload).
+    **form_keys("ps.", EditSettings),
 }
-GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion")
+GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion", "edit")
 
 EXAMPLE = (
     "# one keyframe per line: FRAME: prompt\n"

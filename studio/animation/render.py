@@ -9,9 +9,11 @@
 5. open the writer and replay what an earlier, killed attempt finished;
 6. for each batch of frames: slerp latents, slerp/lerp embeddings; each frame's init image
    (input, video frame, or the previous frame moved by the motion curves) is encoded and
-   noised to the step its strength gives (img2img), or the frame starts from noise; denoise
-   (``studio.pipeline.denoise``); pull toward the coherence reference; decode; match
-   colours; stream each frame to the writer and report progress;
+   noised to the step its strength gives (img2img), or the frame starts from noise; an
+   inpainting or InstructPix2Pix model is also given it as extra UNet channels
+   (``studio.animation.editing``); denoise (``studio.pipeline.denoise``); pull toward the
+   coherence reference; decode; match colours (inpainting: keep the unmasked pixels);
+   stream each frame to the writer and report progress;
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 
 from studio.animation.coherence import Coherence
+from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
 from studio.animation.plan import AnimationPlan, plan_animation
 from studio.animation.soundtrack import add_soundtrack, audio_path, curve_variables
@@ -95,7 +98,7 @@ def render_animation(
         spec.check()
         d, anim = spec.diffusion, spec.animation
         media = check_inputs(spec)
-        plan = _plan(spec, media)
+        plan, variables = _plan(spec, media)
         checkpoint = FrameCheckpoint.open(out_dir, name, spec, resume=resume)
 
         # 2. Load the model; a scheduler of this run's own (the cached pipeline is shared).
@@ -113,7 +116,8 @@ def render_animation(
         noise = seeded_noise(shape, plan.keyframe_seeds, device, loaded.dtype)  # (K, C, h, w)
         inits = InitImages(spec, plan, media)
         coherence = _coherence(spec, plan)
-        batches = _Batches(plan, pipe, scheduler, noise, cond, uncond, inits, coherence)
+        edit = FrameEdit(plan, pipe, variables)  # inpainting / InstructPix2Pix inputs
+        batches = _Batches(plan, pipe, scheduler, noise, cond, uncond, inits, coherence, edit)
 
         # 5. Open the writer; replay the frames an earlier attempt finished.
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +144,7 @@ def render_animation(
             denoise_steps += steps
             with clock.stage("write"):
                 for f, image in zip(batch, images, strict=True):
-                    image = inits.match_colors(f, image)
+                    image = edit.finish(f, inits.match_colors(f, image))
                     writer.write(image)
                     checkpoint.add_frame(image)
                     inits.made(f, image)
@@ -156,6 +160,7 @@ def render_animation(
             output = writer.close()
         writer = None
         inits.close()
+        edit.close()
         output, notes = add_soundtrack(spec, output, clock)
         if spec.input.keep_audio and not audio_path(spec):
             with clock.stage("write"):
@@ -183,11 +188,15 @@ def render_animation(
         raise
 
 
-def _plan(spec: AnimationSpec, media: InputMedia) -> AnimationPlan:
-    """Every frame's plan; a video input sets the length, an audio track drives curves."""
+def _plan(
+    spec: AnimationSpec, media: InputMedia
+) -> tuple[AnimationPlan, dict[str, np.ndarray] | None]:
+    """Every frame's plan; a video input sets the length, an audio track drives curves.
+    Also the curves' variables (the audio envelope), for curves the plan does not hold."""
     input_frames = media.video.output_frames(spec.animation.fps) if media.video else None
     variables = curve_variables(spec, input_frames)
-    return plan_animation(spec, input_frames=input_frames, curve_variables=variables)
+    plan = plan_animation(spec, input_frames=input_frames, curve_variables=variables)
+    return plan, variables
 
 
 def _encode_keyframes(
@@ -227,10 +236,11 @@ class _Batches:
         uncond: TextStates | None,
         inits: InitImages,
         coherence: Coherence | None,
+        edit: FrameEdit,
     ) -> None:
         self.plan, self.pipe, self.scheduler = plan, pipe, scheduler
         self.noise, self.cond, self.uncond = noise, cond, uncond
-        self.inits, self.coherence = inits, coherence
+        self.inits, self.coherence, self.edit = inits, coherence, edit
         self.embed_mix = slerp if plan.spec.animation.interpolation == "slerp" else lerp
         d = plan.spec.diffusion
         self.extras = unet_extras(pipe, d.width, d.height)  # what the family's UNet needs
@@ -293,7 +303,14 @@ class _Batches:
             while end < len(batch) and starts[end] == starts[begin]:
                 end += 1
             group = slice(begin, end)
-            group_text = with_negative(text[group], None if negative is None else negative[group])
+            group_negative = None if negative is None else negative[group]
+            group_text = with_negative(text[group], group_negative)
+            extra = {}  # an inpainting or InstructPix2Pix model's picture (FrameEdit)
+            if self.edit.active:
+                with clock.stage("vae"):
+                    group_text, extra = self.edit.inputs(
+                        batch[group], images[group], text[group], group_negative, noise
+                    )
             run = starts[begin]  # steps this group runs: None = all, from noise
             init, start = None, 0
             if run is not None:
@@ -321,6 +338,7 @@ class _Batches:
                         torch.Generator().manual_seed(step_seed(d.seed, f)) for f in batch[group]
                     ],
                     extras=self.extras,
+                    **extra,
                 )
                 latents, steps = done.latents, done.steps
             out[group] = latents

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.errors import SpecError
+from studio.errors import MediaError, SpecError
 from studio.events import CancelToken, RenderEvents, RenderResult
 from studio.pipeline.families import check_model_ref
 from studio.spec import AnimationSpec, BlendSpec, Spec
@@ -56,13 +56,23 @@ class RenderKind:
 
 
 def _check_animation_inputs(spec: AnimationSpec) -> None:
-    """The model's family can animate (configs only); the input image or video (and its audio
-    when kept), and the soundtrack: each probed or decoded once per version of its file."""
+    """The model's family can animate (configs only; for this spec: InstructPix2Pix needs an
+    input); the input image or video (and its audio when kept), an inpainting mask, and the
+    soundtrack: each probed or decoded once per version of its file."""
     from studio.media.audio import check_audio
-    from studio.media.inputs import check_inputs
+    from studio.media.inputs import check_inputs, probe_image, probe_video, resolve_input_path
 
-    check_model_ref(spec.diffusion.model)
+    check_model_ref(spec.diffusion.model, spec)
     check_inputs(spec)
+    if spec.edit.mask:  # an inpainting model's mask: a picture or a video, probed as inputs are
+        from studio.pipeline.edit import is_video_mask
+
+        video = is_video_mask(spec.edit.mask)
+        try:
+            (probe_video if video else probe_image)(resolve_input_path(spec.edit.mask))
+        except MediaError as exc:
+            what = "video input" if video else "image input"
+            raise MediaError(str(exc).replace(what, "mask", 1)) from None
     if spec.audio.path:
         check_audio(spec.audio.path)
 
@@ -99,7 +109,7 @@ def _render_animation(
 
 def _check_blend_inputs(spec: BlendSpec) -> None:
     """The model's family can blend, and the inpaint mask and image the spec names exist."""
-    check_model_ref(spec.diffusion.model)
+    check_model_ref(spec.diffusion.model, spec)
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")

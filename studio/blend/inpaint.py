@@ -14,6 +14,10 @@ It works with any text-to-image UNet, no inpainting model needed, in two places:
   the context of the fixed one, and edges match;
 - in pixel space, each decoded frame is composited over the reference image with the full
   resolution mask, so the fixed region is exactly the reference, pixel for pixel.
+
+An inpainting model (9-channel UNet) is given the mask and the reference's masked latents
+as its own inputs at every step instead of the latent pull (``studio.blend.transitions``,
+``studio.pipeline.edit``); the pixel composite stays.
 """
 
 from __future__ import annotations

@@ -7,6 +7,13 @@ injection step (adaptive: between the neighbours whose images differ most), each
 soon as it is made; with an inpainting mask, every trajectory's fixed region is held on the
 reference (``studio.blend.inpaint``).
 
+An inpainting model (9-channel UNet) is given the mask and the reference's masked latents at
+every step instead (``studio.pipeline.edit``): it draws the transitioning region in the
+context of the fixed one itself, so the latent pull is left out; with no inpainting mask (or
+for the first keyframe when it is the reference) the whole frame is masked and the model
+draws from the text alone. Decoded frames are composited over the reference either way. An
+InstructPix2Pix model has no picture to edit in a blend and is refused.
+
 Trajectories live on the device as ``{step index: latent entering that step}`` (the final
 latent under index ``N``), holding only the steps a child or the crossfeed will read. A
 branch at step ``k`` runs the one denoising loop (``studio.pipeline.denoise``) from index
@@ -29,6 +36,7 @@ from studio.blend.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
 from studio.pipeline.conditioning import TextStates, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
+from studio.pipeline.edit import INPAINT_CHANNELS, InpaintInputs, check_edit_model, unet_channels
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
 from studio.pipeline.text import with_negative
@@ -111,8 +119,16 @@ class Transitions:
         every = set(range(self.steps + 1))
         self.keep = every if reads_all else {*plan.tree.insertions(), self.steps}
         one_timestep_per_step(scheduler, self.steps)
-        self.latent_shape = latent_shape(pipe, spec.diffusion.width, spec.diffusion.height)
-        self.extras = unet_extras(pipe, spec.diffusion.width, spec.diffusion.height)
+        d = spec.diffusion
+        self.extras = unet_extras(pipe, d.width, d.height)
+        check_edit_model(pipe, d.model, "blend", has_input=False, mask="")
+        self.latent_shape = latent_shape(pipe, d.width, d.height)
+        # An inpainting model's mask and masked reference (None: a plain UNet).
+        self.edit: InpaintInputs | None = None
+        self._edit_inputs: dict[bool, torch.Tensor] = {}  # masked -> its extra channels
+        if unet_channels(pipe) == INPAINT_CHANNELS:
+            mask = None if inpaint is None else inpaint.mask[..., 0]
+            self.edit = InpaintInputs(pipe, mask, d.width, d.height)
         self.level_of = {lv.injection_step: i + 1 for i, lv in enumerate(plan.tree.levels)}
         self.denoise_steps = 0
         self.step_seconds = 0.0  # measured wall time per denoise step, decoding included
@@ -282,9 +298,11 @@ class Transitions:
                 a, c, w = feed
                 pull = b.crossfeed_power * b.crossfeed_decay ** (own - 1)
                 x = slerp(x, slerp(a.trajectory[i], c.trajectory[i], w), pull)
-            if masked:
+            if masked and self.edit is None:
                 x = self.inpaint.pull(x, i)
             return x
+
+        pulled = masked and self.edit is None
 
         trajectory = denoise(
             self.pipe.unet,
@@ -298,13 +316,28 @@ class Transitions:
             start=start,
             guidance_stop=self.guidance_stop,
             generator=generator,
-            after_step=after_step if fed_steps or masked else None,
+            after_step=after_step if fed_steps or pulled else None,
             keep=self.keep,
             extras=self.extras,
+            image=self._edit_image(masked),
         ).trajectory
         self.denoise_steps += self.steps - start
         self._measure(time.perf_counter() - began, self.steps - start)
         return trajectory
+
+    def _edit_image(self, masked: bool) -> torch.Tensor | None:
+        """An inpainting model's extra channels: the mask over the reference when
+        ``masked``, else the whole frame masked; None for a plain UNet."""
+        if self.edit is None:
+            return None
+        if masked not in self._edit_inputs:  # the reference is set before any masked run
+            picture = None
+            if masked:
+                picture = torch.from_numpy(self.inpaint.image).permute(2, 0, 1).float() / 255
+            self._edit_inputs[masked] = self.edit.condition(
+                [picture], self.guided, self.device, self.dtype
+            )
+        return self._edit_inputs[masked]
 
     def _finish(
         self,

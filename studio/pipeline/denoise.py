@@ -14,8 +14,10 @@ of the schedule or from part-way through it:
   order, as an img2img start would.
 
 Guidance is skipped for steps whose timestep lies under ``guidance_stop`` of the noise
-schedule (``unguided_below``). A hook may change the latents after every step (a blend's
-crossfeed and inpainting); the steps a caller asks for are kept (a blend tree's trajectory).
+schedule (``unguided_below``). InstructPix2Pix's three-way guidance (prompt, picture,
+neither) is the same step with a third batch of rows (``guided_noise``). A hook may change
+the latents after every step (a blend's crossfeed and inpainting); the steps a caller asks
+for are kept (a blend tree's trajectory).
 The loop checks ``cancel`` before every step and times the UNet under the clock's ``unet``.
 
 Text conditioning is ``TextStates`` (hidden states, and SDXL's pooled embedding); ``extras``
@@ -66,15 +68,30 @@ def guided_noise(
     text: TextStates,
     guidance: float,
     below: float = 0.0,
+    image_guidance: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The noise prediction for latents ``x`` (B, C, h, w) at timestep ``t``.
 
     ``text`` is (B, L, D), or (2B, L, D) ``[uncond; cond]`` for classifier-free guidance at
     ``guidance``. ``call(model_in, t, states)`` runs the UNet on a batch of latents and
     their text states. A step whose ``t`` is under ``below`` (``unguided_below``) is not guided:
-    the cond half alone, one UNet batch of B instead of 2B.
+    the cond rows alone, one UNet batch of B instead of 2B.
+
+    Three-way guidance (InstructPix2Pix, ``studio.pipeline.edit``): ``text`` of 3B rows
+    ``[uncond; image; cond]`` (the UNet's image channels, batched the same way, are zeros in
+    the first B rows) and ``image_guidance`` (a number, or one per latent, (B, 1, 1, 1)):
+    ``uncond + guidance * (cond - image) + image_guidance * (image - uncond)``.
     """
     n = x.shape[0]
+    if text.rows == 3 * n and image_guidance is not None:
+        if t < below:
+            return call(x, t, text[2 * n :])
+        eps_uncond, eps_image, eps_text = call(torch.cat([x, x, x]), t, text).chunk(3)
+        return (
+            eps_uncond
+            + guidance * (eps_text - eps_image)
+            + image_guidance * (eps_image - eps_uncond)
+        )
     if text.rows != 2 * n:
         return call(x, t, text)
     if t < below:
@@ -117,6 +134,7 @@ def denoise(
     image: torch.Tensor | None = None,
     class_labels: torch.Tensor | None = None,
     extras: Sequence[UNetExtra] = (),
+    image_guidance: float | torch.Tensor | None = None,
 ) -> Denoised:
     """Denoise ``x`` (B, C, h, w) from step ``start`` of a ``steps``-step schedule to the end.
 
@@ -129,6 +147,9 @@ def denoise(
     (``i == steps``: the final ones). ``image``/``class_labels``: an upscaler's extra input,
     concatenated to the latents along channels (batched like ``text``), and its noise level.
     ``extras``: keyword arguments for every UNet call (``studio.pipeline.conditioning``).
+    ``image``, 3B rows of ``text`` and ``image_guidance``: an InstructPix2Pix model's picture
+    and its three-way guidance (``guided_noise``; an inpainting model's mask and masked
+    picture are ``image`` too: ``studio.pipeline.edit``).
 
     Returns the final latents, the steps taken (one latent through one scheduler step:
     ``steps - start`` for one-timestep schedulers) and the trajectory: the latents entering
@@ -174,7 +195,7 @@ def denoise(
         for t in timesteps:
             cancel.raise_if_cancelled()
             model_in = scheduler.scale_model_input(x, t)
-            eps = guided_noise(call, model_in, t, text, guidance, below)
+            eps = guided_noise(call, model_in, t, text, guidance, below, image_guidance)
             x = scheduler.step(eps, t, x, **step_options).prev_sample
             taken += 1
             i = start + taken

@@ -9,9 +9,10 @@ sample size, cross-attention width, SDXL's added time embeddings, LCM's guidance
 type). Nothing here imports torch or diffusers: the dashboard reads a family on every pick.
 
 A model the render kinds cannot run yet is refused by ``check_runnable`` with the reason,
-before any weight is loaded, instead of failing inside the UNet. SDXL base and Turbo run
-(loaded as ``StableDiffusionXLPipeline``: ``studio.pipeline.models.pipeline_class``); the
-SDXL refiner is refused.
+before any weight is loaded, instead of failing inside the UNet; a model that runs, but not
+for a given render (InstructPix2Pix with nothing to edit), by ``check_family_for``. SDXL base
+and Turbo run (loaded as ``StableDiffusionXLPipeline``: ``studio.pipeline.models.
+pipeline_class``); the SDXL refiner is refused.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from studio.errors import ModelLoadError
+from studio.errors import ModelLoadError, SpecError
+
+if TYPE_CHECKING:
+    from studio.spec import Spec
 
 __all__ = [
     "ModelFamily",
+    "check_family_for",
     "check_model_ref",
     "check_runnable",
     "family_of_folder",
@@ -96,17 +101,11 @@ def family_of_folder(
             "frames; give it as a blend's upscale model, not as the model that draws them"
         )
     elif channels == 9 or "Inpaint" in pipeline:
-        base, label = "inpaint", "Stable Diffusion inpainting"
-        unsupported = (
-            "an inpainting UNet (9 input channels: latents, masked image and mask) needs a mask "
-            "for every frame; animate and blend do not give one yet"
-        )
+        # Runs with the mask and masked image as its extra inputs (studio.pipeline.edit).
+        base, label, unsupported = "inpaint", "Stable Diffusion inpainting", ""
     elif channels == 8 or "InstructPix2Pix" in pipeline:
-        base, label = "pix2pix", "InstructPix2Pix"
-        unsupported = (
-            "an InstructPix2Pix UNet (8 input channels: latents and the image to edit) needs "
-            "an input image and an image guidance scale; animate and blend do not give them yet"
-        )
+        # Runs on an input image or video (check_family_for refuses text-only renders).
+        base, label, unsupported = "pix2pix", "InstructPix2Pix", ""
     elif xl:
         # Base and Turbo: two text encoders, pooled embeddings and time ids, which the text
         # encoder (studio.pipeline.text) and the loop's extras (conditioning.unet_extras) give.
@@ -175,9 +174,47 @@ def folder_family(model_ref: str) -> ModelFamily | None:
     return read_family(path, model_ref)
 
 
-def check_model_ref(model_ref: str) -> None:
+def check_model_ref(model_ref: str, spec: Spec | None = None) -> None:
     """Refuse, with the reason, a local model folder the render kinds cannot run yet
-    (``ModelLoadError``); reads configs only, so it runs before any run is recorded."""
+    (``ModelLoadError``), or a model that cannot make ``spec`` (``check_family_for``); reads
+    configs only, so it runs before any run is recorded."""
     family = folder_family(model_ref)
     if family is not None:
         check_runnable(family, model_ref)
+    if spec is not None:
+        check_family_for(family, spec, model_ref)
+
+
+def check_family_for(family: ModelFamily | None, spec: Spec, model_ref: str) -> None:
+    """Refuse a render ``spec`` that model ``model_ref`` of ``family`` cannot make
+    (``SpecError``, one line): InstructPix2Pix edits a picture, so it needs an animation with
+    an input image or video (a text-only animation or a blend gives it none); a mask is for
+    inpainting models only. ``family`` None: a built-in model (plain Stable Diffusion), or a
+    model whose configs are not at hand (Hub id, single file), which the engine checks once
+    loaded (``studio.pipeline.edit.check_edit_model``)."""
+    if family is not None:
+        base = family.name.split("-")[0]
+    elif model_ref.startswith("builtin:"):
+        base = "sd1"
+    else:
+        return
+    mask = spec.edit.mask if spec.kind == "animation" else ""  # type: ignore[union-attr]
+    if mask and base != "inpaint":
+        raise SpecError(
+            f"a mask is for inpainting models; {model_ref} is not one: clear the mask "
+            "(--mask) or choose an inpainting model"
+        )
+    if base != "pix2pix":
+        return
+    if spec.kind != "animation":
+        raise SpecError(
+            f"{model_ref} is an InstructPix2Pix model: it edits an input picture, and a "
+            f"{spec.kind} has none; animate an input image or video with it, or choose "
+            "another model"
+        )
+    if not (spec.input.image or spec.input.video):  # type: ignore[union-attr]
+        raise SpecError(
+            f"{model_ref} is an InstructPix2Pix model: it edits an input picture, and a "
+            "text-only animation has none; give an input image or video "
+            "(--image-input / --video-input), or choose another model"
+        )

@@ -39,6 +39,7 @@ from studio.spec.common import (
     SCHEDULERS,
     DiffusionSettings,
 )
+from studio.spec.edit import EditSettings
 from studio.spec.load import Spec, diff_specs, load_spec
 from studio.spec.versions import SCHEMA_VERSION
 
@@ -57,6 +58,7 @@ __all__ = [
     "BlendSettings",
     "BlendSpec",
     "DiffusionSettings",
+    "EditSettings",
     "InputSettings",
     "MotionSettings",
     "OutputSettings",

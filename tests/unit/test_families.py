@@ -18,8 +18,8 @@ from tests.support.families import model_folder
         ("sd2", 512, 7.5, 20, True),
         ("sd2-v", 768, 7.5, 20, True),
         ("sdxl", 1024, 7.5, 30, True),
-        ("inpaint", 512, 7.5, 20, False),
-        ("pix2pix", 512, 7.5, 20, False),
+        ("inpaint", 512, 7.5, 20, True),
+        ("pix2pix", 512, 7.5, 20, True),
         ("upscale-x4", 512, 7.5, 20, False),
         ("sd1-lcm", 512, 0.0, 4, True),
     ],
@@ -64,8 +64,6 @@ def test_a_turbo_model_says_so_in_its_name(tmp_path):
     "family, reason",
     [
         ("sdxl-refiner", "refiner"),
-        ("inpaint", "9 input channels"),
-        ("pix2pix", "8 input channels"),
         ("upscale-x4", "blend's upscale model"),
     ],
 )
@@ -118,3 +116,36 @@ def test_the_pipeline_class_follows_the_family(tmp_path, monkeypatch):
     assert pipeline_class("org/sd") == "StableDiffusionPipeline"
     assert pipeline_class("org/not-cached") == "StableDiffusionPipeline"
     assert pipeline_class(str(tmp_path / "model.safetensors")) == "StableDiffusionPipeline"
+
+
+def _animation(**inputs):
+    from studio.spec import AnimationSpec
+
+    spec = AnimationSpec()
+    return spec.replace(input=spec.input.replace(**inputs))
+
+
+def test_instruct_pix2pix_needs_a_picture_to_edit(tmp_path):
+    from studio.errors import SpecError
+    from studio.spec import BlendSpec
+
+    folder = str(model_folder(tmp_path, "pix2pix"))
+    check_model_ref(folder, _animation(image="in.png"))  # an input: it runs
+    check_model_ref(folder, _animation(video="in.mp4"))
+    with pytest.raises(SpecError, match="InstructPix2Pix .* text-only animation has none"):
+        check_model_ref(folder, _animation())
+    with pytest.raises(SpecError, match="InstructPix2Pix .* a blend has none"):
+        check_model_ref(folder, BlendSpec())
+    check_model_ref(str(model_folder(tmp_path, "inpaint")), BlendSpec())  # inpainting blends
+
+
+def test_a_mask_is_for_inpainting_models_only(tmp_path):
+    from studio.errors import SpecError
+    from studio.spec import EditSettings
+
+    spec = _animation(image="in.png").replace(edit=EditSettings(mask="mask.png"))
+    check_model_ref(str(model_folder(tmp_path, "inpaint")), spec)
+    for model in (str(model_folder(tmp_path, "sd1")), "builtin:tiny"):
+        with pytest.raises(SpecError, match="a mask is for inpainting models"):
+            check_model_ref(model, spec)
+    check_model_ref("org/name", spec)  # not at hand: the engine checks it once loaded

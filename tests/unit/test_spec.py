@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio.errors import ScheduleError, SpecError
+from studio.errors import CurveError, ScheduleError, SpecError
 from studio.spec import (
     SCHEDULERS,
     SCHEMA_VERSION,
@@ -22,6 +22,7 @@ from studio.spec import (
     BlendSettings,
     BlendSpec,
     DiffusionSettings,
+    EditSettings,
     InputSettings,
     MotionSettings,
     OutputSettings,
@@ -328,6 +329,7 @@ GROUPS = {
         "input": InputSettings,
         "motion": MotionSettings,
         "audio": AudioSettings,
+        "edit": EditSettings,
     },
     "blend": {
         "prompts": BlendPromptSettings,
@@ -519,3 +521,18 @@ def test_check_audio_finds_a_missing_audio_file():
     spec = AnimationSpec(audio=AudioSettings(path="/nonexistent/studio-test/missing.wav"))
     with pytest.raises(MediaError, match="missing.wav"):
         check_audio(spec.audio.path)
+
+
+def test_the_edit_group_checks_its_mask_and_image_guidance_curve():
+    from studio.spec import AnimationSpec, EditSettings
+
+    spec = AnimationSpec()
+    assert spec.edit == EditSettings(mask="", image_guidance="0: (1.5)")
+    with pytest.raises(SpecError, match="a mask marks what to repaint of the input"):
+        spec.replace(edit=EditSettings(mask="mask.png")).check()
+    with_input = spec.replace(input=spec.input.replace(image="in.png"))
+    with_input.replace(edit=EditSettings(mask="mask.png", image_guidance="1.5")).check()
+    with pytest.raises(CurveError, match="image guidance"):
+        spec.replace(edit=EditSettings(image_guidance="0: (1.5")).check()
+    with pytest.raises(SpecError, match="image guidance curve is empty"):
+        spec.replace(edit=EditSettings(image_guidance=" ")).check()

@@ -40,6 +40,7 @@ from studio.spec.blend import (
     UpscaleSettings,
 )
 from studio.spec.common import DiffusionSettings
+from studio.spec.edit import EditSettings
 
 _Group = TypeVar("_Group", bound=BaseModel)  # a spec settings group
 
@@ -74,6 +75,7 @@ def add_animate_parser(commands: argparse._SubParsersAction) -> None:
     add_flag(inputs, described(InputSettings, "image"))
     add_group_flags(animate, InputSettings, skip=_INPUTS)
     add_group_flags(animate, MotionSettings)
+    add_group_flags(animate, EditSettings)  # inpainting / InstructPix2Pix: --mask, --image-guidance
 
 
 _INPUTS = ("image", "video")  # one or the other: a mutually exclusive pair of flags
@@ -156,6 +158,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
         prompts=p, diffusion=d, animation=a, output=o, audio=apply_flags(spec.audio, args)
     )
     spec = _media_from_args(spec, args)
+    spec = spec.replace(edit=apply_flags(spec.edit, args))
     spec.check()
     return spec
 
