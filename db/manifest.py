@@ -392,9 +392,7 @@ def parse_manifest(data: bytes, source: str) -> Manifest:
     except (UnicodeDecodeError, ValueError) as exc:
         raise refusal(source, f"it is not valid JSON ({exc})") from None
     except RecursionError:
-        raise refusal(
-            source, "it is nested too deeply (lists or objects inside each other)"
-        ) from None
+        raise refusal(source, _TOO_DEEP) from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, dict) else None
         raise NotAManifest(
@@ -411,14 +409,12 @@ def parse_manifest(data: bytes, source: str) -> Manifest:
     except ManifestError as exc:
         raise refusal(source, str(exc)) from None
     except RecursionError:
-        raise refusal(
-            source, "it is nested too deeply (lists or objects inside each other)"
-        ) from None
-    except (
-        OverflowError,
-        ValueError,
-    ) as exc:  # e.g. a date whose time zone moves it past year 9999
+        raise refusal(source, _TOO_DEEP) from None
+    except (OverflowError, ValueError) as exc:  # a date its time zone moves past 9999
         raise refusal(source, f"it holds a value out of range ({exc})") from None
+
+
+_TOO_DEEP = "it is nested too deeply (lists or objects inside each other)"
 
 
 def dump_manifest(manifest: dict[str, Any]) -> bytes:
