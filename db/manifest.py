@@ -40,7 +40,7 @@ import hashlib
 import json
 import re
 import reprlib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -125,7 +125,10 @@ def _aware_time(value: Any) -> datetime:
         parsed = None
     if parsed is None or parsed.utcoffset() is None:
         raise ManifestError(f"must be an ISO 8601 time with a UTC offset, got {_show(value)}")
-    return parsed
+    try:  # the store keeps UTC: a time its offset moves out of years 1-9999 cannot be kept
+        return parsed.astimezone(UTC) and parsed
+    except OverflowError:
+        raise ManifestError(f"is out of range in UTC, got {_show(value)}") from None
 
 
 def _session_path(*tops: str) -> AfterValidator:
