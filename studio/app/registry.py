@@ -57,14 +57,17 @@ class RenderKind:
 
 def _check_animation_inputs(spec: AnimationSpec) -> None:
     """The model's family can animate (configs only); the input image or video (and its audio
-    when kept), and the soundtrack: each probed or decoded once per version of its file."""
+    when kept), and the soundtrack: each probed or decoded once per version of its file; each
+    LoRA's file found."""
     from studio.media.audio import check_audio
     from studio.media.inputs import check_inputs
+    from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model)
     check_inputs(spec)
     if spec.audio.path:
         check_audio(spec.audio.path)
+    check_lora_sources([lora.source for lora in spec.loras.adapters])
 
 
 def _plan_animation(spec: AnimationSpec) -> AnimationPlan:
@@ -98,11 +101,15 @@ def _render_animation(
 
 
 def _check_blend_inputs(spec: BlendSpec) -> None:
-    """The model's family can blend, and the inpaint mask and image the spec names exist."""
+    """The model's family can blend, the inpaint mask and image and the LoRAs the spec names
+    exist."""
+    from studio.pipeline.lora import check_lora_sources
+
     check_model_ref(spec.diffusion.model)
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")
+    check_lora_sources([lora.source for lora in spec.loras.adapters])
 
 
 def _plan_blend(spec: BlendSpec) -> BlendPlan:
