@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from studio.app.cli.files import format_from_args, read_text
 from studio.app.cli.generated import add_flag, add_group_flags, apply_flags, described, given_values
+from studio.app.cli.lora import add_lora_flag, animation_loras, blend_loras
 from studio.errors import SpecError
 from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec, load_spec
 from studio.spec.animation import (
@@ -74,6 +75,7 @@ def add_animate_parser(commands: argparse._SubParsersAction) -> None:
     add_flag(inputs, described(InputSettings, "image"))
     add_group_flags(animate, InputSettings, skip=_INPUTS)
     add_group_flags(animate, MotionSettings)
+    add_lora_flag(animate, curve=True)
 
 
 _INPUTS = ("image", "video")  # one or the other: a mutually exclusive pair of flags
@@ -98,6 +100,7 @@ def add_blend_parser(commands: argparse._SubParsersAction) -> None:
     blend.add_argument("--injection-steps", help="manual tree: per level, e.g. 8,14")
     add_group_flags(blend, UpscaleSettings, open_choices=("scheduler",))
     add_group_flags(blend, BlendOutputSettings)
+    add_lora_flag(blend, curve=False)
     _add_run_flags(blend)
 
 
@@ -154,6 +157,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
         prompts=p, diffusion=d, animation=a, output=o, audio=apply_flags(spec.audio, args)
     )
     spec = _media_from_args(spec, args)
+    spec = spec.replace(loras=animation_loras(args.lora, spec.loras))
     spec.check()
     return spec
 
@@ -276,6 +280,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
     u = apply_flags(spec.upscale, args)
     o = _replace(apply_flags(o, args), format=fmt)
     spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
+    spec = spec.replace(loras=blend_loras(args.lora, spec.loras))
     spec.check()
     return spec
 
