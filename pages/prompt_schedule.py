@@ -9,6 +9,7 @@ from ui.charts import interpolation_chart
 from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
 from ui.job_panel import job_panel
+from ui.loras import draw_loras
 from ui.media_input import draw_motion_options, input_frames
 from ui.render import speed_for, submit_animation
 from ui.sidebar import current
@@ -42,6 +43,7 @@ with st.expander("Interpolation"):
     field(e3, "ps.curve", help="`s` is progress in the segment, `t` the frame")
     field(e3, "ps.batch")
 draw_motion_options()
+draw_loras("ps.", curve=True)
 
 try:
     spec = spec_from_state(choice.model, choice.device)
