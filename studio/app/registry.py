@@ -67,7 +67,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     check_inputs(spec)
     if spec.audio.path:
         check_audio(spec.audio.path)
-    check_lora_sources([lora.source for lora in spec.loras.adapters])
+    check_lora_sources(spec.loras.adapters)
 
 
 def _plan_animation(spec: AnimationSpec) -> AnimationPlan:
@@ -109,7 +109,7 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")
-    check_lora_sources([lora.source for lora in spec.loras.adapters])
+    check_lora_sources(spec.loras.adapters)
 
 
 def _plan_blend(spec: BlendSpec) -> BlendPlan:

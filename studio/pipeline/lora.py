@@ -75,9 +75,18 @@ def find_lora_file(source: str, what: str = "LoRA") -> Path:
     return _file_in_folder(_hub_snapshot(source, what), source, what)
 
 
-def check_lora_sources(sources: Sequence[str]) -> list[Path]:
-    """Each source's file (``find_lora_file``), in order; the first missing one is an error."""
-    return [find_lora_file(s, f"LoRA {i + 1}") for i, s in enumerate(sources)]
+def check_lora_sources(entries: Sequence[Any]) -> list[Path]:
+    """Each LoRA's file (``find_lora_file``), in order: the first missing one is an error, as
+    is a weight curve that changes on a LoRA with text-encoder layers (read from the file's
+    header only). ``entries``: spec LoRA entries (``.source``, ``.weight``)."""
+    files = []
+    for i, entry in enumerate(entries):
+        what = f"LoRA {i + 1}"
+        path = find_lora_file(entry.source, what)
+        if isinstance(entry.weight, str) and _changes(entry.weight) and _on_text_encoder(path):
+            raise SpecError(_TEXT_ENCODER.format(what=f"{what} ({entry.source})"))
+        files.append(path)
+    return files
 
 
 def _file_in_folder(folder: Path, source: str, what: str) -> Path:
@@ -92,6 +101,34 @@ def _file_in_folder(folder: Path, source: str, what: str) -> Path:
     raise SpecError(
         f"{what}: folder {source} has {len(found)} .safetensors files ({names}); name the file"
     )
+
+
+_TEXT_ENCODER = (
+    "{what} has text-encoder layers, and prompts are encoded once per render; give it a "
+    "constant weight, not a curve that changes"
+)
+
+
+def _changes(weight: str) -> bool:
+    """Whether weight curve ``weight`` may take more than one value over the frames."""
+    from studio.languages.curves import parse_curve
+
+    curve = parse_curve(weight, names=("t",))
+    if any(k.depends_on_variables for k in curve.keys):
+        return True
+    return bool(np.ptp(curve.values(curve.keys[-1].frame + 1)) > 0)
+
+
+def _on_text_encoder(path: Path) -> bool:
+    """Whether the LoRA file has text-encoder layers (diffusers' or kohya's key names)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            keys = list(f.keys())
+    except Exception:
+        raise SpecError(f"{path} is not a readable .safetensors file") from None
+    return any(k.startswith(("text_encoder", "lora_te")) for k in keys)
 
 
 def _hub_snapshot(repo: str, what: str) -> Path:
@@ -270,7 +307,4 @@ def _check_text_encoder(pipe: Any, adapters: list[_Adapter]) -> None:
     }
     for i, a in enumerate(adapters):
         if a.name in on_text and np.ptp(a.weights) > 0:
-            raise SpecError(
-                f"LoRA {i + 1} ({a.source}) has text-encoder layers, and prompts are encoded "
-                "once per render; give it a constant weight, not a curve that changes"
-            )
+            raise SpecError(_TEXT_ENCODER.format(what=f"LoRA {i + 1} ({a.source})"))

@@ -106,6 +106,7 @@ def test_two_adapters_at_once(tmp_path, manager, lora_files, made):
     assert same(two_off, only_one)
 
 
+@pytest.mark.slow
 def test_a_blend_with_a_lora(tmp_path, manager, lora_files):
     def blend(*loras):
         spec = BlendSpec(
@@ -162,17 +163,48 @@ def test_sources_are_found_or_named(tmp_path, lora_files):
     folder = tmp_path / "style"
     folder.mkdir()
     (folder / "style.safetensors").write_bytes(lora_files[0].read_bytes())
-    assert check_lora_sources([str(lora_files[0]), str(folder)]) == [
+
+    def entries(*sources):
+        return [LoraCurve(source=str(s)) for s in sources]
+
+    assert check_lora_sources(entries(lora_files[0], folder)) == [
         lora_files[0],
         folder / "style.safetensors",
     ]
     with pytest.raises(SpecError, match=r"^LoRA 2: file .*missing.safetensors does not exist$"):
-        check_lora_sources([str(folder), str(tmp_path / "missing.safetensors")])
+        check_lora_sources(entries(folder, tmp_path / "missing.safetensors"))
     with pytest.raises(SpecError, match="nor in the local Hugging Face cache"):
-        check_lora_sources(["someone/no-such-lora"])
+        check_lora_sources(entries("someone/no-such-lora"))
     (folder / "other.safetensors").write_bytes(b"")
     with pytest.raises(SpecError, match="2 .safetensors files"):
-        check_lora_sources([str(folder)])
+        check_lora_sources(entries(folder))
+
+
+def test_text_encoder_layers_refuse_a_changing_weight(tmp_path, manager):
+    """Prompts are encoded once: a LoRA on the text encoder too needs a constant weight,
+    refused before the model is touched (the file's header says)."""
+    both = make_tiny_lora(manager, tmp_path / "both.safetensors", seed=3, text_encoder=True)
+    with pytest.raises(SpecError, match=r"^LoRA 1 \(.*both.safetensors\) has text-encoder layers"):
+        check_lora_sources([LoraCurve(source=str(both), weight="0: (0), 2: (1)")])
+    with pytest.raises(SpecError, match="has text-encoder layers"):
+        check_lora_sources([LoraCurve(source=str(both), weight="0.5 + 0*t")])
+    assert check_lora_sources([LoraCurve(source=str(both), weight="0: (0.5), 9: (0.5)")])
+    assert check_lora_sources(
+        [LoraCurve(source=str(lora_unet_only(tmp_path, manager)), weight="t")]
+    )
+
+
+def lora_unet_only(tmp_path, manager):
+    return make_tiny_lora(manager, tmp_path / "unet.safetensors", seed=4)
+
+
+@pytest.mark.slow
+def test_text_encoder_layers_at_a_constant_weight_change_the_frames(tmp_path, manager, made):
+    both = make_tiny_lora(manager, tmp_path / "both.safetensors", seed=3, text_encoder=True)
+    styled = frames(anim((both, "0.5")), tmp_path / "both", manager)
+    assert not np.array_equal(styled[0], made["plain"][0])
+    assert manager.load("builtin:tiny").pipe.get_list_adapters() == {}
+    assert same(frames(anim(), tmp_path / "plain", manager), made["plain"])
 
 
 def test_a_bad_curve_names_the_lora_and_position():
