@@ -10,7 +10,8 @@ import torch
 
 from studio.animation.render import render_animation
 from studio.blend.render import render_blend
-from studio.errors import CurveError, ModelLoadError, SpecError
+from studio.errors import CurveError, ModelLoadError, RenderCancelled, SpecError
+from studio.events import CancelToken
 from studio.media.readers import read_frames
 from studio.pipeline.lora import PipelineLock, check_lora_sources
 from studio.spec import (
@@ -157,6 +158,15 @@ def test_a_file_that_is_no_lora_of_this_model_leaves_the_pipeline(tmp_path, mana
     assert manager.load("builtin:tiny").pipe.get_list_adapters() == {}
     # and the lock was let go: a plain render goes on
     assert len(frames(anim(), tmp_path / "plain", manager)) == 3
+
+
+def test_a_cancelled_lora_render_hands_the_pipeline_back(tmp_path, manager, lora_files, made):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(RenderCancelled):
+        render_animation(anim((lora_files[0], "1")), tmp_path / "c", manager=manager, cancel=token)
+    assert manager.load("builtin:tiny").pipe.get_list_adapters() == {}
+    assert same(frames(anim(), tmp_path / "plain", manager), made["plain"])
 
 
 def test_sources_are_found_or_named(tmp_path, lora_files):
