@@ -65,6 +65,11 @@ def test_the_blend_page_takes_a_typed_lora_with_a_number(app, studio_home):
     assert any(f"LoRA 1 ({source}): weight must be between -10 and 10" in e for e in errors(app))
     app.number_input(key=f"blend.lora.w.{source}").set_value(0.5).run()
     assert not errors(app)
+    # Kept through a visit to another page.
+    app.switch_page("pages/gallery.py").run()
+    app.switch_page("pages/blend.py").run()
+    assert app.text_area(key="blend.lora.other").value == source
+    assert app.number_input(key=f"blend.lora.w.{source}").value == 0.5
     # The file does not exist: Render says so in one message, and records nothing.
     app.button(key="blend.render").click().run()
     assert not app.exception, app.exception
