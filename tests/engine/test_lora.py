@@ -232,3 +232,18 @@ def test_the_lock_lets_readers_share_and_a_writer_wait():
         assert writer.is_alive(), "a writer must wait for readers"
     writer.join(2)
     assert not writer.is_alive()
+
+
+def test_a_hub_id_is_used_from_the_local_cache(tmp_path, monkeypatch, lora_files):
+    """A Hub id whose snapshot is in the Hugging Face cache is found without the network."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--someone--ink-style" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "pytorch_lora_weights.safetensors").write_bytes(lora_files[0].read_bytes())
+    (cache / "models--someone--ink-style" / "refs").mkdir()
+    (cache / "models--someone--ink-style" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    (found,) = check_lora_sources([LoraCurve(source="someone/ink-style", weight="0.5")])
+    assert found == snapshot / "pytorch_lora_weights.safetensors"
