@@ -10,6 +10,7 @@ from ui.charts import blend_tree_chart
 from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
 from ui.job_panel import job_panel
+from ui.loras import draw_loras
 from ui.render import speed_for, submit_blend
 from ui.sidebar import current
 from ui.words import warn_unknown_words
@@ -92,6 +93,7 @@ with st.expander("Inpainting, upscaling and output"):
     field(i3, "blend.upscale_noise", label="Upscale noise level")
     field(i3, "blend.upscale_scheduler", label="Upscale scheduler")
     field(i3, "blend.format")
+draw_loras("blend.", curve=False)
 
 try:
     spec = spec_from_state(choice.model, choice.device)

@@ -10,6 +10,7 @@ from ui.edit_panel import draw_edit_options
 from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
 from ui.job_panel import job_panel
+from ui.loras import draw_loras
 from ui.media_input import draw_motion_options, input_frames
 from ui.render import speed_for, submit_animation
 from ui.sidebar import current
@@ -44,6 +45,7 @@ with st.expander("Interpolation"):
     field(e3, "ps.batch")
 draw_motion_options()
 draw_edit_options(choice.model)  # an inpainting model's mask, InstructPix2Pix's curve
+draw_loras("ps.", curve=True)
 
 try:
     spec = spec_from_state(choice.model, choice.device)

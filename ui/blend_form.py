@@ -24,6 +24,7 @@ from studio.spec.blend import (
 from studio.spec.common import DiffusionSettings
 from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
 from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, set_value
 
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 PAGE = "pages/blend.py"
-GROUPS = ("prompts", "diffusion", "blend", "upscale", "output")
+GROUPS = ("prompts", "diffusion", "blend", "upscale", "output", "loras")
 INJECTIONS = ("strengths", "steps")  # how a manual tree gives its injection points
 BUDGETS = ("none", "denoise steps", "seconds")
 # Blend settings held by the converted widgets below, not by a widget of their own.
@@ -124,6 +125,7 @@ def keep_defaults(model: str) -> None:
     converted["blend.injection"] = "0.4,0.7"
     for key, value in converted.items():
         keep(key, value)
+    keep_lora_defaults("blend.", drawn=True)
 
 
 def spec_from_state(model: str, device: str) -> BlendSpec:
@@ -157,6 +159,7 @@ def spec_from_state(model: str, device: str) -> BlendSpec:
     spec = base.replace(
         **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
     )
+    spec = spec.replace(loras=loras_from_state("blend.", curve=False))
     spec.check()
     return spec
 
@@ -176,6 +179,8 @@ def restore(spec: BlendSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
     for key, value in _converted_values(spec).items():
         if CONVERTED[key] in groups:
             set_value(key, value)
+    if "loras" in groups:
+        restore_loras("blend.", spec.loras)
     if "diffusion" in groups:
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)

@@ -41,7 +41,9 @@ __all__ = [
 DIFFUSION_FIELDS = ("scheduler", "steps", "guidance", "guidance_stop", "width", "height", "seed")
 # The browser holds numbers as doubles: larger integers would lose digits.
 _BROWSER_MAX_INT = 2**53 - 1
-_NO_WIDGET = ("mapping", "keyframes")
+# Fields a form draws its own way: mappings have none, the blend keyframes are the prompt
+# list, LoRA adapters the picker of ui.loras.
+_NO_WIDGET = ("mapping", "keyframes", "loras")
 
 
 def form_keys(

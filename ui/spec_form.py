@@ -25,6 +25,7 @@ from studio.spec.animation import (
 from studio.spec.common import DiffusionSettings
 from studio.spec.edit import EditSettings
 from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
 
@@ -50,7 +51,17 @@ FIELDS: dict[str, tuple[str, str]] = {
     # Inpainting / InstructPix2Pix models (ui.edit_panel; "ps.mask" is set by its upload).
     **form_keys("ps.", EditSettings),
 }
-GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion", "edit")
+GROUPS = (
+    "prompts",
+    "diffusion",
+    "animation",
+    "output",
+    "audio",
+    "input",
+    "motion",
+    "edit",
+    "loras",
+)
 
 EXAMPLE = (
     "# one keyframe per line: FRAME: prompt\n"
@@ -84,6 +95,7 @@ def keep_defaults(model: str, drawn: str) -> None:
         elif name == "easing_curve":
             default = "0: (s**2)"
         (keep if key.startswith(drawn) else seed)(key, _to_widget(key, default))
+    keep_lora_defaults("ps.", drawn == "ps.")
 
 
 def spec_from_state(model: str, device: str) -> AnimationSpec:
@@ -103,6 +115,7 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
     spec = base.replace(
         **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
     )
+    spec = spec.replace(loras=loras_from_state("ps.", curve=True))
     spec.check()
     return spec
 
@@ -118,6 +131,8 @@ def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
     for key, (group, name) in FIELDS.items():
         if group in groups:
             set_value(key, _to_widget(key, getattr(getattr(spec, group), name)))
+    if "loras" in groups:
+        restore_loras("ps.", spec.loras)
     if "diffusion" in groups:
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)

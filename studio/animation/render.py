@@ -50,6 +50,7 @@ from studio.pipeline.latents import (
     seeded_noise,
     step_seed,
 )
+from studio.pipeline.lora import LoraSession, open_loras
 from studio.pipeline.models import ModelManager, Pipeline
 from studio.pipeline.schedulers import Scheduler
 from studio.pipeline.text import encode_prompts, with_negative
@@ -90,7 +91,7 @@ def render_animation(
     events = events or NullEvents()
     cancel = cancel or CancelToken()
     clock = Clock()
-    writer = checkpoint = None
+    writer = checkpoint = loras = None
     done = 0
     try:
         # 1. Check and plan, after the input media are probed: bad media fail here, before
@@ -106,6 +107,8 @@ def render_animation(
             spec, plan.summary(), manager=manager, clock=clock, events=events
         )
         pipe, device = loaded.pipe, loaded.device
+        # The pipeline is shared: hold it (alone, with LoRAs) until the render ends.
+        loras = _open_loras(spec, plan, pipe)
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
@@ -117,7 +120,9 @@ def render_animation(
         inits = InitImages(spec, plan, media)
         coherence = _coherence(spec, plan)
         edit = FrameEdit(plan, pipe, variables)  # inpainting / InstructPix2Pix inputs
-        batches = _Batches(plan, pipe, scheduler, noise, cond, uncond, inits, coherence, edit)
+        batches = _Batches(
+            plan, pipe, scheduler, noise, cond, uncond, inits, coherence, edit, loras
+        )
 
         # 5. Open the writer; replay the frames an earlier attempt finished.
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,6 +191,9 @@ def render_animation(
             exc, writer=writer, frames_written=bool(done), checkpoint=checkpoint, events=events
         )
         raise
+    finally:
+        if loras is not None:
+            loras.close()  # the shared pipeline as it was, its lock let go
 
 
 def _plan(
@@ -197,6 +205,17 @@ def _plan(
     variables = curve_variables(spec, input_frames)
     plan = plan_animation(spec, input_frames=input_frames, curve_variables=variables)
     return plan, variables
+
+
+def _open_loras(spec: AnimationSpec, plan: AnimationPlan, pipe: Pipeline) -> LoraSession:
+    """The render's hold on ``pipe``, with the spec's LoRAs at their weights per frame."""
+    from studio.languages.curves import naming_curve, parse_curve
+
+    weights = []
+    for i, lora in enumerate(spec.loras.adapters):
+        with naming_curve(f"LoRA {i + 1} ({lora.source}) weight"):
+            weights.append(parse_curve(lora.weight).values(plan.frames))
+    return open_loras(pipe, spec.loras.adapters, weights)
 
 
 def _encode_keyframes(
@@ -237,10 +256,12 @@ class _Batches:
         inits: InitImages,
         coherence: Coherence | None,
         edit: FrameEdit,
+        loras: LoraSession,
     ) -> None:
         self.plan, self.pipe, self.scheduler = plan, pipe, scheduler
         self.noise, self.cond, self.uncond = noise, cond, uncond
         self.inits, self.coherence, self.edit = inits, coherence, edit
+        self.loras = loras
         self.embed_mix = slerp if plan.spec.animation.interpolation == "slerp" else lerp
         d = plan.spec.diffusion
         self.extras = unet_extras(pipe, d.width, d.height)  # what the family's UNet needs
@@ -286,8 +307,9 @@ class _Batches:
         ``noise`` (B, C, h, w): the frames' interpolated noise, which also noises an init
         image, so a frame at strength 1 is exactly its text-to-image frame. ``text``/
         ``negative``: B rows of text states; ``negative`` None without guidance. Consecutive frames that
-        enter the schedule at the same step are denoised together. Returns the latents and
-        the denoise steps taken (one latent through one scheduler step).
+        enter the schedule at the same step, with the same LoRA weights, are denoised
+        together. Returns the latents and the denoise steps taken (one latent through one
+        scheduler step).
         """
         plan, d = self.plan, self.plan.spec.diffusion
         images = [self.inits.init(f) for f in batch]
@@ -300,9 +322,14 @@ class _Batches:
         begin = 0
         while begin < len(batch):
             end = begin + 1
-            while end < len(batch) and starts[end] == starts[begin]:
+            while (
+                end < len(batch)
+                and starts[end] == starts[begin]
+                and self.loras.group_key(batch[end]) == self.loras.group_key(batch[begin])
+            ):
                 end += 1
             group = slice(begin, end)
+            self.loras.use(batch[group])
             group_negative = None if negative is None else negative[group]
             group_text = with_negative(text[group], group_negative)
             extra = {}  # an inpainting or InstructPix2Pix model's picture (FrameEdit)

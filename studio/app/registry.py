@@ -58,9 +58,10 @@ class RenderKind:
 def _check_animation_inputs(spec: AnimationSpec) -> None:
     """The model's family can animate (configs only; for this spec: InstructPix2Pix needs an
     input); the input image or video (and its audio when kept), an inpainting mask, and the
-    soundtrack: each probed or decoded once per version of its file."""
+    soundtrack: each probed or decoded once per version of its file; each LoRA's file found."""
     from studio.media.audio import check_audio
     from studio.media.inputs import check_inputs, probe_image, probe_video, resolve_input_path
+    from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model, spec)
     check_inputs(spec)
@@ -75,6 +76,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
             raise MediaError(str(exc).replace(what, "mask", 1)) from None
     if spec.audio.path:
         check_audio(spec.audio.path)
+    check_lora_sources(spec.loras.adapters)
 
 
 def _plan_animation(spec: AnimationSpec) -> AnimationPlan:
@@ -108,11 +110,15 @@ def _render_animation(
 
 
 def _check_blend_inputs(spec: BlendSpec) -> None:
-    """The model's family can blend, and the inpaint mask and image the spec names exist."""
+    """The model's family can blend, the inpaint mask and image and the LoRAs the spec names
+    exist."""
+    from studio.pipeline.lora import check_lora_sources
+
     check_model_ref(spec.diffusion.model, spec)
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")
+    check_lora_sources(spec.loras.adapters)
 
 
 def _plan_blend(spec: BlendSpec) -> BlendPlan:

@@ -35,6 +35,7 @@ from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.writers import open_writer
 from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
+from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
 from studio.pipeline.schedulers import Scheduler, make_scheduler
 from studio.pipeline.text import encode_prompts, unique_texts
@@ -91,7 +92,7 @@ def render_blend(
     events = events or NullEvents()
     cancel = cancel or CancelToken()
     clock = Clock()
-    writer = checkpoint = None
+    writer = checkpoint = loras = None
     written = 0
     try:
         # 1. Check and plan; what an earlier, killed attempt finished.
@@ -105,6 +106,9 @@ def render_blend(
             spec, plan.summary(), manager=manager, clock=clock, events=events
         )
         pipe, device = loaded.pipe, loaded.device
+        # The pipeline is shared: hold it (alone, with LoRAs: one weight each) until the end.
+        adapters = spec.loras.adapters
+        loras = open_loras(pipe, adapters, [np.array([a.weight]) for a in adapters])
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
@@ -195,6 +199,9 @@ def render_blend(
             exc, writer=writer, frames_written=bool(written), checkpoint=checkpoint, events=events
         )
         raise
+    finally:
+        if loras is not None:
+            loras.close()  # the shared pipeline as it was, its lock let go
 
 
 def _inpaint_guide(

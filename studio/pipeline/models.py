@@ -15,7 +15,8 @@ unless the caller names a class (a blend's upscaler: ``StableDiffusionUpscalePip
 Each distinct load (reference, pipeline class, device, dtype, memory options) is cached once in
 a bounded, thread-safe LRU. A cached pipeline is shared and must never be changed: renders
 build their own scheduler (``studio.pipeline.schedulers.make_scheduler``) and only read
-``pipe.components``.
+``pipe.components``. The one exception, LoRA adapters, are added for one render while it holds
+the pipeline's lock alone and removed after it (``studio.pipeline.lora``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ settings" can bring back one group without the others. Every field is described 
 Schema of each kind is exported by ``python -m studio.spec.schema``.
 
 Modules: ``common`` (base models, diffusion settings), ``animation``, ``blend``, ``load``
-(``load_spec``, ``diff_specs``), ``versions`` (schema version and upgrades), ``fields``
+(``load_spec``, ``diff_specs``), ``versions`` (schema version and upgrades), ``lora`` (LoRA adapters and their weights), ``fields``
 (descriptions, range checks, error messages), ``schema`` (JSON Schema export).
 """
 
@@ -41,6 +41,7 @@ from studio.spec.common import (
 )
 from studio.spec.edit import EditSettings
 from studio.spec.load import Spec, diff_specs, load_spec
+from studio.spec.lora import AnimationLoras, BlendLoras, LoraCurve, LoraNumber
 from studio.spec.versions import SCHEMA_VERSION
 
 __all__ = [
@@ -49,10 +50,12 @@ __all__ = [
     "DEFAULT_MODEL",
     "SCHEMA_VERSION",
     "SCHEDULERS",
+    "AnimationLoras",
     "AnimationSettings",
     "AnimationSpec",
     "AudioSettings",
     "BlendKeyframe",
+    "BlendLoras",
     "BlendOutputSettings",
     "BlendPromptSettings",
     "BlendSettings",
@@ -60,6 +63,8 @@ __all__ = [
     "DiffusionSettings",
     "EditSettings",
     "InputSettings",
+    "LoraCurve",
+    "LoraNumber",
     "MotionSettings",
     "OutputSettings",
     "PromptSettings",

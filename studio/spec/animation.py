@@ -1,7 +1,7 @@
 """The animation spec: a keyframed prompt schedule rendered frame by frame.
 
-Groups: prompts, diffusion, animation, output, input, motion, audio, edit; each can be restored
-on its own. ``AnimationSpec.check()`` is pure: ranges, choices and parsing of the prompt
+Groups: prompts, diffusion, animation, output, input, motion, audio, edit, loras; each can be
+restored on its own. ``AnimationSpec.check()`` is pure: ranges, choices and parsing of the prompt
 schedule and curves. The input and audio files are probed by the render kind's
 ``check_inputs`` (``studio.media.inputs.check_inputs``, ``studio.media.audio.check_audio``).
 """
@@ -25,6 +25,7 @@ from studio.spec.common import (
 )
 from studio.spec.edit import EditSettings, check_edit
 from studio.spec.fields import check_ranges, setting
+from studio.spec.lora import AnimationLoras
 
 __all__ = [
     "AnimationSettings",
@@ -224,6 +225,7 @@ class AnimationSpec(SpecBase):
     motion: MotionSettings = MotionSettings()
     audio: AudioSettings = AudioSettings()
     edit: EditSettings = EditSettings()  # inpainting / InstructPix2Pix models (spec/edit.py)
+    loras: AnimationLoras = AnimationLoras()
     schema_version: StrictInt = schema_version_field()
 
     def check(self) -> None:
@@ -264,6 +266,7 @@ class AnimationSpec(SpecBase):
         if self.audio.timing and not self.audio.path:
             raise SpecError("audio timing needs an audio file")
         check_edit(self.edit, has_input=bool(self.input.image or self.input.video))
+        self.loras.check()
 
 
 def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:

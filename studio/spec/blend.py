@@ -1,6 +1,6 @@
 """The blend spec: a latent-blending movie through two or more prompts.
 
-Groups: prompts, diffusion, blend, upscale, output. ``BlendSpec.check()`` checks ranges and
+Groups: prompts, diffusion, blend, upscale, output, loras. ``BlendSpec.check()`` checks ranges and
 choices; it opens no file. That the tree can be built and fits the video is the planner's
 check (``studio.blend.plan.plan_blend``); the inpaint mask and image files are the blend render
 kind's (``studio.app.registry``).
@@ -26,6 +26,7 @@ from studio.spec.common import (
     schema_version_field,
 )
 from studio.spec.fields import check_ranges, setting
+from studio.spec.lora import BlendLoras
 
 __all__ = [
     "BlendKeyframe",
@@ -265,6 +266,7 @@ class BlendSpec(SpecBase):
     blend: BlendSettings = BlendSettings()
     upscale: UpscaleSettings = UpscaleSettings()
     output: BlendOutputSettings = BlendOutputSettings()
+    loras: BlendLoras = BlendLoras()
     schema_version: StrictInt = schema_version_field()
 
     def check(self) -> None:
@@ -305,3 +307,4 @@ class BlendSpec(SpecBase):
         check_ranges(o)
         if o.format == "gif" and o.fps > 50:
             raise SpecError(f"GIF output plays at most 50 fps, got {o.fps}; use mp4 for more")
+        self.loras.check()

@@ -173,6 +173,7 @@ def test_history_restores_a_blend_run_into_the_blend_page_and_reruns_it(page, st
         "blend",
         "upscale",
         "output",
+        "loras",
     ]
     at.button(key="history.restore").click().run()
     assert not at.exception, at.exception

@@ -31,6 +31,7 @@ from studio.spec import (
     load_spec,
 )
 from studio.spec.fields import describe
+from studio.spec.lora import AnimationLoras, BlendLoras
 
 specs = st.builds(
     AnimationSpec,
@@ -330,6 +331,7 @@ GROUPS = {
         "motion": MotionSettings,
         "audio": AudioSettings,
         "edit": EditSettings,
+        "loras": AnimationLoras,
     },
     "blend": {
         "prompts": BlendPromptSettings,
@@ -337,10 +339,11 @@ GROUPS = {
         "blend": BlendSettings,
         "upscale": UpscaleSettings,
         "output": BlendOutputSettings,
+        "loras": BlendLoras,
     },
 }
 WIDGETS = {"text", "textarea", "curve", "file", "number", "select", "checkbox", "list", "mapping"}
-WIDGETS |= {"keyframes"}
+WIDGETS |= {"keyframes", "loras"}
 ALL_GROUPS = sorted(
     {(kind, group, model) for kind, groups in GROUPS.items() for group, model in groups.items()},
     key=lambda t: (t[0], t[1]),

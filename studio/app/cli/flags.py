@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from studio.app.cli.files import format_from_args, read_text
 from studio.app.cli.generated import add_flag, add_group_flags, apply_flags, described, given_values
+from studio.app.cli.lora import add_lora_flag, animation_loras, blend_loras
 from studio.errors import SpecError
 from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec, load_spec
 from studio.spec.animation import (
@@ -76,6 +77,7 @@ def add_animate_parser(commands: argparse._SubParsersAction) -> None:
     add_group_flags(animate, InputSettings, skip=_INPUTS)
     add_group_flags(animate, MotionSettings)
     add_group_flags(animate, EditSettings)  # inpainting / InstructPix2Pix: --mask, --image-guidance
+    add_lora_flag(animate, curve=True)
 
 
 _INPUTS = ("image", "video")  # one or the other: a mutually exclusive pair of flags
@@ -100,6 +102,7 @@ def add_blend_parser(commands: argparse._SubParsersAction) -> None:
     blend.add_argument("--injection-steps", help="manual tree: per level, e.g. 8,14")
     add_group_flags(blend, UpscaleSettings, open_choices=("scheduler",))
     add_group_flags(blend, BlendOutputSettings)
+    add_lora_flag(blend, curve=False)
     _add_run_flags(blend)
 
 
@@ -159,6 +162,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
     )
     spec = _media_from_args(spec, args)
     spec = spec.replace(edit=apply_flags(spec.edit, args))
+    spec = spec.replace(loras=animation_loras(args.lora, spec.loras))
     spec.check()
     return spec
 
@@ -281,6 +285,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
     u = apply_flags(spec.upscale, args)
     o = _replace(apply_flags(o, args), format=fmt)
     spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
+    spec = spec.replace(loras=blend_loras(args.lora, spec.loras))
     spec.check()
     return spec
 
