@@ -38,6 +38,22 @@ def manager(model_cache):
     return ModelManager(cache_dir=model_cache)
 
 
+@pytest.fixture(scope="session")
+def tiny_controlnet(manager, tmp_path_factory) -> Path:
+    """A ControlNet folder for builtin:tiny with non-zero random residuals (made once)."""
+    from tests.support.controlnet import make_tiny_controlnet
+
+    return make_tiny_controlnet(manager, tmp_path_factory.mktemp("controlnet") / "tiny-cn")
+
+
+@pytest.fixture(scope="session")
+def tiny_controlnet_2(manager, tmp_path_factory) -> Path:
+    """A second, different ControlNet for builtin:tiny (MultiControlNet tests)."""
+    from tests.support.controlnet import make_tiny_controlnet
+
+    return make_tiny_controlnet(manager, tmp_path_factory.mktemp("controlnet") / "cn2", seed=1)
+
+
 @pytest.fixture
 def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
     """A new STUDIO_HOME whose model cache links to the shared one."""

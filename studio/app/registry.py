@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import SpecError
 from studio.events import CancelToken, RenderEvents, RenderResult
-from studio.pipeline.families import check_model_ref
+from studio.pipeline.families import check_model_ref, folder_family
 from studio.spec import AnimationSpec, BlendSpec, Spec
+from studio.spec.control import ControlSettings
 
 if TYPE_CHECKING:
     from studio.animation.plan import AnimationPlan
@@ -65,6 +66,29 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     check_inputs(spec)
     if spec.audio.path:
         check_audio(spec.audio.path)
+    if spec.control.nets:
+        _check_animation_control(spec)
+
+
+def _check_animation_control(spec: AnimationSpec) -> None:
+    """Each ControlNet's folder (config only), scale curve and control image or video: a
+    control video must give one frame per output frame."""
+    from studio.animation.control import control_scales
+    from studio.media.control import check_control_media
+
+    check_controlnets(spec.control, spec.diffusion.model)
+    frames = _plan_animation(spec).frames
+    control_scales(spec.control, frames)
+    check_control_media(spec.control, fps=spec.animation.fps, frames=frames)
+
+
+def check_controlnets(control: ControlSettings, model: str) -> None:
+    """Refuse ControlNets the studio cannot run with ``model`` (configs only)."""
+    from studio.pipeline.control import check_controlnet_ref
+
+    family = folder_family(model)
+    for net in control.nets:
+        check_controlnet_ref(net.model, family.name if family else None)
 
 
 def _plan_animation(spec: AnimationSpec) -> AnimationPlan:

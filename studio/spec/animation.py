@@ -1,6 +1,6 @@
 """The animation spec: a keyframed prompt schedule rendered frame by frame.
 
-Groups: prompts, diffusion, animation, output, input, motion, audio; each can be restored
+Groups: prompts, diffusion, animation, output, input, motion, audio, control; each can be restored
 on its own. ``AnimationSpec.check()`` is pure: ranges, choices and parsing of the prompt
 schedule and curves. The input and audio files are probed by the render kind's
 ``check_inputs`` (``studio.media.inputs.check_inputs``, ``studio.media.audio.check_audio``).
@@ -23,6 +23,7 @@ from studio.spec.common import (
     check_negative_prompt,
     schema_version_field,
 )
+from studio.spec.control import ControlSettings, check_control
 from studio.spec.fields import check_ranges, setting
 
 __all__ = [
@@ -222,6 +223,7 @@ class AnimationSpec(SpecBase):
     input: InputSettings = InputSettings()
     motion: MotionSettings = MotionSettings()
     audio: AudioSettings = AudioSettings()
+    control: ControlSettings = ControlSettings()
     schema_version: StrictInt = schema_version_field()
 
     def check(self) -> None:
@@ -261,6 +263,7 @@ class AnimationSpec(SpecBase):
         check_ranges(self.audio, prefix="audio ")
         if self.audio.timing and not self.audio.path:
             raise SpecError("audio timing needs an audio file")
+        check_control(self.control)
 
 
 def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:
