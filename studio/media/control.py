@@ -130,7 +130,8 @@ def canny(image: np.ndarray, low: float = 0.1, high: float = 0.2) -> np.ndarray:
 
 
 def _non_maximum_suppression(magnitude: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """``magnitude`` where it is at least both neighbours along the gradient, else 0.
+    """``magnitude`` where it is a peak along the gradient (above the neighbour ahead, at
+    least the one behind), else 0.
 
     The gradient's direction is rounded to one of four (0, 45, 90, 135 degrees); the image's
     border counts as zero.
@@ -148,7 +149,8 @@ def _non_maximum_suppression(magnitude: np.ndarray, gx: np.ndarray, gy: np.ndarr
     keep = np.zeros_like(magnitude, dtype=bool)
     for s, (dy, dx) in steps.items():
         here = sector == s
-        peak = (magnitude >= shifted(dy, dx)) & (magnitude >= shifted(-dy, -dx))
+        # Strictly above the forward neighbour: of two equal pixels across a step, one stays.
+        peak = (magnitude > shifted(dy, dx)) & (magnitude >= shifted(-dy, -dx))
         keep |= here & peak
     return np.where(keep, magnitude, 0.0)
 

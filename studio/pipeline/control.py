@@ -38,18 +38,34 @@ __all__ = ["ControlResiduals", "check_controlnet_ref", "load_controlnet"]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def _folder_config(ref: str) -> dict[str, Any] | None:
-    """The ``config.json`` of the ControlNet folder ``ref``, None for a Hub id.
+def _folder(ref: str) -> Path:
+    """The folder of ControlNet ``ref``: a local folder, or a Hub id's snapshot in the local
+    Hugging Face cache (the studio does not download ControlNets). ``ModelLoadError``."""
+    path = Path(ref).expanduser()
+    if path.exists() or not _HUB_ID.match(ref):
+        if not path.exists():
+            raise ModelLoadError(
+                f"ControlNet {ref!r} is neither an existing folder nor a Hub id like org/name"
+            )
+        return path
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(ref, "config.json")
+    if not isinstance(found, str):
+        raise ModelLoadError(
+            f"ControlNet {ref} is not in the local Hugging Face cache (the studio does not "
+            f"download ControlNets); download it where the Hub is reachable with `hf "
+            f"download {ref} --local-dir FOLDER` and give FOLDER as the ControlNet"
+        )
+    return Path(found).parent
+
+
+def _folder_config(ref: str) -> dict[str, Any]:
+    """The ``config.json`` of ControlNet ``ref`` (``_folder``).
 
     Raises ``ModelLoadError`` for a path that is not a ControlNet folder.
     """
-    path = Path(ref).expanduser()
-    if not path.exists():
-        if _HUB_ID.match(ref):
-            return None
-        raise ModelLoadError(
-            f"ControlNet {ref!r} is neither an existing folder nor a Hub id like org/name"
-        )
+    path = _folder(ref)
     config_path = path / "config.json"
     if not path.is_dir() or not config_path.is_file():
         raise ModelLoadError(
@@ -76,7 +92,7 @@ def check_controlnet_ref(ref: str, model_family: str | None = None) -> None:
     ``ModelLoadError`` naming the ControlNet and the reason.
     """
     config = _folder_config(ref)
-    sdxl_net = config is not None and config.get("addition_embed_type") == "text_time"
+    sdxl_net = config.get("addition_embed_type") == "text_time"
     if sdxl_net or (model_family or "").startswith("sdxl"):
         raise ModelLoadError(
             f"ControlNet {ref!r}: SDXL ControlNets are not supported yet (they need SDXL's "
@@ -96,18 +112,12 @@ def load_controlnet(
 def _load(ref: str, device: torch.device, dtype: torch.dtype) -> Any:
     from diffusers import ControlNetModel
 
-    config = _folder_config(ref)
-    source: str | Path = Path(ref).expanduser() if config is not None else ref
+    _folder_config(ref)  # a wrong folder is named as such, not as a diffusers error
+    folder = _folder(ref)
     try:
-        net = ControlNetModel.from_pretrained(source, dtype=dtype, local_files_only=True)
+        net = ControlNetModel.from_pretrained(folder, dtype=dtype, local_files_only=True)
     except Exception as exc:  # diffusers raises many types for a missing or broken model
-        if config is None:
-            raise ModelLoadError(
-                f"ControlNet {ref} is not in the local Hugging Face cache (the studio does not "
-                f"download ControlNets); download it where the Hub is reachable with `hf "
-                f"download {ref} --local-dir FOLDER` and give FOLDER as the ControlNet"
-            ) from None
-        raise ModelLoadError(f"could not load the ControlNet folder {ref}: {exc}") from exc
+        raise ModelLoadError(f"could not load the ControlNet {ref} from {folder}: {exc}") from exc
     return net.to(device).eval().requires_grad_(False)
 
 

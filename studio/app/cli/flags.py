@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from studio.app.cli.control import add_control_flags, control_from_args
 from studio.app.cli.files import format_from_args, read_text
 from studio.app.cli.generated import add_flag, add_group_flags, apply_flags, described, given_values
 from studio.errors import SpecError
@@ -74,6 +75,7 @@ def add_animate_parser(commands: argparse._SubParsersAction) -> None:
     add_flag(inputs, described(InputSettings, "image"))
     add_group_flags(animate, InputSettings, skip=_INPUTS)
     add_group_flags(animate, MotionSettings)
+    add_control_flags(animate)
 
 
 _INPUTS = ("image", "video")  # one or the other: a mutually exclusive pair of flags
@@ -154,6 +156,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
         prompts=p, diffusion=d, animation=a, output=o, audio=apply_flags(spec.audio, args)
     )
     spec = _media_from_args(spec, args)
+    spec = spec.replace(control=control_from_args(spec.control, args))
     spec.check()
     return spec
 
