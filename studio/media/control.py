@@ -210,7 +210,9 @@ def check_control_media(
                 sources.append(ControlSource(net, image=probe_image(resolve_input_path(net.image))))
         except MediaError as exc:
             message = str(exc)
-            raise MediaError(message if message.startswith(where) else f"{where}: {message}")
+            raise MediaError(
+                message if message.startswith(where) else f"{where}: {message}"
+            ) from None
     return sources
 
 

@@ -176,7 +176,9 @@ class ControlResiduals:
             weight = rows_scale.view(-1, 1, 1, 1)
             down_res = [r.to(x.dtype) * weight for r in down_res]
             mid_res = mid_res.to(x.dtype) * weight
-            down = down_res if down is None else [a + b for a, b in zip(down, down_res, strict=True)]
+            down = (
+                down_res if down is None else [a + b for a, b in zip(down, down_res, strict=True)]
+            )
             mid = mid_res if mid is None else mid + mid_res
         if down is None or mid is None:
             return {}

@@ -38,7 +38,9 @@ def no_runs(home: Path) -> bool:
         store.close()
 
 
-def test_a_render_with_a_controlnet_stores_it_in_the_spec(studio_home, tiny_controlnet, square, capsys):
+def test_a_render_with_a_controlnet_stores_it_in_the_spec(
+    studio_home, tiny_controlnet, square, capsys
+):
     code = main(
         [*BASE, *SMALL, "--json", "--quiet", "--controlnet", str(tiny_controlnet)]
         + ["--control-image", str(square), "--control-preprocess", "canny"]

@@ -17,8 +17,13 @@ from studio.animation.render import render_animation
 from studio.errors import MediaError, ModelLoadError
 from studio.media.control import ControlMaps, check_control_media
 from studio.media.readers import read_frames
-from studio.spec import AnimationSettings, AnimationSpec, DiffusionSettings, OutputSettings
-from studio.spec import PromptSettings
+from studio.spec import (
+    AnimationSettings,
+    AnimationSpec,
+    DiffusionSettings,
+    OutputSettings,
+    PromptSettings,
+)
 from studio.spec.control import ControlNetItem, ControlSettings
 from tests.support.media import index_of, make_video
 
@@ -136,7 +141,9 @@ def test_control_maps_read_one_video_frame_per_output_frame(tmp_path):
     control = ControlSettings(nets=(ControlNetItem(model="cn", video=str(video)),))
     seen: list[tuple[int, int, int]] = []
     sources = check_control_media(control, fps=8, frames=12)
-    maps = ControlMaps(sources, 32, 32, fps=8, hook=lambda i, f, m: seen.append((i, f, index_of(m))))
+    maps = ControlMaps(
+        sources, 32, 32, fps=8, hook=lambda i, f, m: seen.append((i, f, index_of(m)))
+    )
     maps.frame(0)
     maps.skip(3)  # a resume: frames 1-3 were made before
     for f in range(4, 12):

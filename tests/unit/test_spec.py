@@ -29,6 +29,7 @@ from studio.spec import (
     UpscaleSettings,
     load_spec,
 )
+from studio.spec.control import ControlSettings
 from studio.spec.fields import describe
 
 specs = st.builds(
@@ -328,6 +329,7 @@ GROUPS = {
         "input": InputSettings,
         "motion": MotionSettings,
         "audio": AudioSettings,
+        "control": ControlSettings,
     },
     "blend": {
         "prompts": BlendPromptSettings,
@@ -338,7 +340,7 @@ GROUPS = {
     },
 }
 WIDGETS = {"text", "textarea", "curve", "file", "number", "select", "checkbox", "list", "mapping"}
-WIDGETS |= {"keyframes"}
+WIDGETS |= {"keyframes", "controlnets"}
 ALL_GROUPS = sorted(
     {(kind, group, model) for kind, groups in GROUPS.items() for group, model in groups.items()},
     key=lambda t: (t[0], t[1]),
