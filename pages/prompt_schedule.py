@@ -6,6 +6,7 @@ from studio.animation.plan import plan_animation
 from studio.errors import StudioError
 from studio.spec import SCHEDULERS, AnimationSpec
 from ui.charts import interpolation_chart
+from ui.control_panel import draw_control_panel
 from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
 from ui.job_panel import job_panel
@@ -42,6 +43,7 @@ with st.expander("Interpolation"):
     field(e3, "ps.curve", help="`s` is progress in the segment, `t` the frame")
     field(e3, "ps.batch")
 draw_motion_options()
+draw_control_panel(choice.session)
 
 try:
     spec = spec_from_state(choice.model, choice.device)

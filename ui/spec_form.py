@@ -23,6 +23,7 @@ from studio.spec.animation import (
     PromptSettings,
 )
 from studio.spec.common import DiffusionSettings
+from ui.control_panel import controlnets, set_controlnets
 from ui.fields import DIFFUSION_FIELDS, form_keys
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
@@ -47,7 +48,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     # Motion, strength, coherence and colour (Prompt Schedule's expander).
     **form_keys("ps.", MotionSettings),
 }
-GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion")
+GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion", "control")
 
 EXAMPLE = (
     "# one keyframe per line: FRAME: prompt\n"
@@ -96,6 +97,7 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
             f"sine frequencies must be numbers separated by commas, e.g. 1,3; got {text!r}"
         ) from None
     values["diffusion"].update(model=model, device=device)
+    values["control"]["nets"] = controlnets()  # the ControlNet panel's list (ui.control_panel)
     base = AnimationSpec()
     spec = base.replace(
         **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
@@ -115,6 +117,8 @@ def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
     for key, (group, name) in FIELDS.items():
         if group in groups:
             set_value(key, _to_widget(key, getattr(getattr(spec, group), name)))
+    if "control" in groups:
+        set_controlnets(spec.control.nets)
     if "diffusion" in groups:
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)
