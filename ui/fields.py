@@ -41,7 +41,7 @@ __all__ = [
 DIFFUSION_FIELDS = ("scheduler", "steps", "guidance", "guidance_stop", "width", "height", "seed")
 # The browser holds numbers as doubles: larger integers would lose digits.
 _BROWSER_MAX_INT = 2**53 - 1
-_NO_WIDGET = ("mapping", "keyframes")
+_NO_WIDGET = ("mapping", "keyframes", "controlnets")  # lists with panels of their own
 
 
 def form_keys(
