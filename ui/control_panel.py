@@ -20,12 +20,14 @@ import streamlit as st
 from studio.errors import StudioError
 from studio.spec.control import PREPROCESSORS, ControlNetItem
 from studio.spec.fields import describe
-from ui.media_input import IMAGE_TYPES, VIDEO_TYPES
 from ui.state import get_value, keep, set_value
 
 __all__ = ["KEY", "controlnets", "draw_control_panel", "set_controlnets"]
 
 KEY = "ps.controlnets"
+# ui.media_input's lists; not imported from there, which imports ui.spec_form (and so this).
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
+VIDEO_TYPES = ["mp4", "mov", "webm", "mkv", "avi", "gif"]
 _FIELDS = ("model", "preprocess", "scale", "low_threshold", "high_threshold")
 _HELP = {f.name: f.help for f in describe(ControlNetItem)}
 

@@ -91,3 +91,10 @@ def test_a_short_control_video_is_refused_on_the_page(panel, tiny_controlnet, tm
     assert at.session_state["ps.controlnets"][0]["video"].endswith("one.mp4")
     at.button(key="ps.render").click().run()
     assert any("gives 1 frames at 12 fps, but the animation has 2" in e.value for e in at.error)
+
+
+def test_the_panel_takes_the_same_files_as_the_input_section():
+    from ui import control_panel, media_input
+
+    assert control_panel.IMAGE_TYPES == media_input.IMAGE_TYPES
+    assert control_panel.VIDEO_TYPES == media_input.VIDEO_TYPES
