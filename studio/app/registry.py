@@ -124,6 +124,11 @@ def _render_animation(
 def _check_blend_inputs(spec: BlendSpec) -> None:
     """The model's family can blend, and the inpaint mask and image the spec names exist."""
     check_model_ref(spec.diffusion.model)
+    if spec.control.nets:  # images only (the spec's check refuses control videos)
+        from studio.media.control import check_control_media
+
+        check_controlnets(spec.control, spec.diffusion.model)
+        check_control_media(spec.control)
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")

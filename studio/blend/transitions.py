@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ import torch
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
-from studio.pipeline.conditioning import TextStates
+from studio.pipeline.conditioning import TextStates, UNetExtra
 from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
@@ -91,8 +91,11 @@ class Transitions:
         clock: Clock,
         cancel: CancelToken,
         inpaint: InpaintGuide | None = None,
+        *,
+        extras: Sequence[UNetExtra] = (),
     ) -> None:
         spec = plan.spec
+        self.extras = extras  # for every UNet call (ControlNets: studio.pipeline.control)
         self.plan, self.pipe, self.dtype, self.device = plan, pipe, dtype, device
         self.scheduler, self.clock, self.cancel = scheduler, clock, cancel
         self.blend = spec.blend
@@ -299,6 +302,7 @@ class Transitions:
             generator=generator,
             after_step=after_step if fed_steps or masked else None,
             keep=self.keep,
+            extras=self.extras,
         ).trajectory
         self.denoise_steps += self.steps - start
         self._measure(time.perf_counter() - began, self.steps - start)

@@ -31,9 +31,17 @@ from studio.errors import ModelLoadError
 from studio.pipeline.conditioning import TextStates
 
 if TYPE_CHECKING:
-    from studio.pipeline.models import ModelManager
+    from studio.media.control import ControlSource
+    from studio.pipeline.models import LoadedModel, ModelManager
+    from studio.spec.control import ControlSettings
 
-__all__ = ["ControlResiduals", "check_controlnet_ref", "load_controlnet"]
+__all__ = [
+    "ControlResiduals",
+    "check_controlnet_ref",
+    "check_matches",
+    "load_controlnet",
+    "still_controls",
+]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -193,3 +201,44 @@ def _rows(per_frame: torch.Tensor, n: int) -> torch.Tensor:
     if n % b:
         raise ValueError(f"a UNet call of {n} rows cannot take control images of {b} frames")
     return per_frame.repeat(n // b, *([1] * (per_frame.dim() - 1)))
+
+
+def still_controls(
+    control: ControlSettings,
+    sources: list[ControlSource],
+    *,
+    loaded: LoadedModel,
+    manager: ModelManager,
+    width: int,
+    height: int,
+) -> list[ControlResiduals]:
+    """The UNet extra of ControlNets that steer every latent alike (a blend's branches, one
+    latent each): each net's control image, preprocessed once, and its constant scale.
+
+    ``sources``: ``studio.media.control.check_control_media`` of ``control`` (images only).
+    Returns ``[]`` without ControlNets. Raises ``ModelLoadError`` for a ControlNet that cannot
+    be loaded or was made for another kind of model.
+    """
+    from studio.languages.curves import parse_curve
+    from studio.media.control import ControlMaps
+
+    if not control.nets:
+        return []
+    nets = []
+    for net in control.nets:
+        model = load_controlnet(manager, net.model, loaded.device, loaded.dtype)
+        check_matches(model, net.model, loaded.pipe.unet, loaded.ref)
+        nets.append(model)
+    maps = ControlMaps(sources, width, height)
+    try:
+        first = maps.frame(0)
+    finally:
+        maps.close()
+    images = [
+        (torch.from_numpy(m).permute(2, 0, 1).float() / 255)[None].to(loaded.device, loaded.dtype)
+        for m in first
+    ]
+    scales = [
+        torch.tensor([parse_curve(net.scale, names=("t",)).value_at(0)]) for net in control.nets
+    ]
+    return [ControlResiduals(nets, images, scales)]

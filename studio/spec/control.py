@@ -22,7 +22,13 @@ from studio.errors import SpecError
 from studio.spec.common import SettingsModel
 from studio.spec.fields import check_ranges, setting
 
-__all__ = ["PREPROCESSORS", "ControlNetItem", "ControlSettings", "check_control"]
+__all__ = [
+    "PREPROCESSORS",
+    "ControlNetItem",
+    "ControlSettings",
+    "check_blend_control",
+    "check_control",
+]
 
 Preprocess = Literal["none", "canny", "edges", "grayscale"]
 PREPROCESSORS: tuple[str, ...] = ("none", "canny", "edges", "grayscale")
@@ -134,3 +140,27 @@ def check_control(control: ControlSettings) -> None:
             raise SpecError(f"{where}: control scale curve is empty; e.g. '0: (1.0)'")
         with naming_curve(f"{where} control scale"):
             parse_curve(net.scale, names=("t",))
+
+
+def check_blend_control(control: ControlSettings) -> None:
+    """What a blend's ControlNets may not have, besides ``check_control``'s checks.
+
+    A blend's frames are branches of a tree, made out of order and placed by distance, so
+    nothing in them follows a video's frames or a curve over frames: each ControlNet takes a
+    control image and a constant scale. Raises ``SpecError`` naming the ControlNet.
+    """
+    from studio.languages.curves import parse_curve
+
+    check_control(control)
+    for n, net in enumerate(control.nets, start=1):
+        if net.video:
+            raise SpecError(
+                f"ControlNet {n}: a blend takes a control image, not a control video (its "
+                "frames are branches of a tree, not a sequence a video could follow)"
+            )
+        keys = parse_curve(net.scale, names=("t",)).keys
+        if len(keys) > 1 or keys[0].depends_on_variables:
+            raise SpecError(
+                f"ControlNet {n}: a blend takes a constant control scale such as 0.8, got "
+                f"{net.scale!r}"
+            )

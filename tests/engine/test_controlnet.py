@@ -14,12 +14,18 @@ import pytest
 from PIL import Image
 
 from studio.animation.render import render_animation
-from studio.errors import MediaError, ModelLoadError
+from studio.blend.render import render_blend
+from studio.errors import MediaError, ModelLoadError, SpecError
 from studio.media.control import ControlMaps, check_control_media
 from studio.media.readers import read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
+    BlendKeyframe,
+    BlendOutputSettings,
+    BlendPromptSettings,
+    BlendSettings,
+    BlendSpec,
     DiffusionSettings,
     OutputSettings,
     PromptSettings,
@@ -162,3 +168,45 @@ def test_a_folder_that_is_not_a_controlnet_is_refused(tmp_path, manager, picture
     spec = make_spec(ControlNetItem(model=str(tmp_path), image=str(pictures["a"])))
     with pytest.raises(ModelLoadError, match="holds a UNet2DConditionModel, not a ControlNetModel"):
         render_animation(spec, tmp_path / "out", manager=manager)
+
+
+def blend_spec(*nets: ControlNetItem) -> BlendSpec:
+    """Two prompts, three diffusion frames, guided: a control image steers every branch."""
+    return BlendSpec(
+        prompts=BlendPromptSettings(
+            keyframes=(BlendKeyframe("a red circle"), BlendKeyframe("a blue square"))
+        ),
+        diffusion=DiffusionSettings(
+            model="builtin:tiny", steps=3, guidance=3.0, width=SIZE, height=SIZE, seed=7
+        ),
+        blend=BlendSettings(setup="auto", diffusion_frames=3),
+        output=BlendOutputSettings(fps=8, fill="none", format="png"),
+        control=ControlSettings(nets=nets),
+    )
+
+
+def test_a_control_image_steers_every_frame_of_a_blend(
+    tmp_path, manager, tiny_controlnet, pictures
+):
+    def blend(scale: str | None) -> list[np.ndarray]:
+        nets = () if scale is None else (net_on(tiny_controlnet, pictures["a"], scale),)
+        result = render_blend(blend_spec(*nets), tmp_path / str(scale), manager=manager)
+        return [f.astype(np.int16) for f in read_frames(result.outputs[0].path)]
+
+    plain = blend(None)
+    assert same(plain, blend("0")) == [True] * len(plain)
+    assert not any(same(plain, blend("1")))
+
+
+def net_on(folder: Path, image: Path, scale: str) -> ControlNetItem:
+    return ControlNetItem(model=str(folder), image=str(image), scale=scale, preprocess="canny")
+
+
+def test_a_blend_refuses_a_control_video_and_a_scale_curve(pictures):
+    video = ControlNetItem(model="cn", video=str(pictures["video"]))
+    with pytest.raises(SpecError, match="a blend takes a control image, not a control video"):
+        blend_spec(video).check()
+    curve = ControlNetItem(model="cn", image=str(pictures["a"]), scale="0: (0), 4: (1)")
+    with pytest.raises(SpecError, match="a blend takes a constant control scale"):
+        blend_spec(curve).check()
+    blend_spec(ControlNetItem(model="cn", image=str(pictures["a"]), scale="0.5")).check()

@@ -337,6 +337,7 @@ GROUPS = {
         "blend": BlendSettings,
         "upscale": UpscaleSettings,
         "output": BlendOutputSettings,
+        "control": ControlSettings,
     },
 }
 WIDGETS = {"text", "textarea", "curve", "file", "number", "select", "checkbox", "list", "mapping"}

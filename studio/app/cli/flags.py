@@ -101,6 +101,7 @@ def add_blend_parser(commands: argparse._SubParsersAction) -> None:
     add_group_flags(blend, UpscaleSettings, open_choices=("scheduler",))
     add_group_flags(blend, BlendOutputSettings)
     _add_run_flags(blend)
+    add_control_flags(blend)
 
 
 def _add_run_flags(command: argparse.ArgumentParser) -> None:
@@ -279,6 +280,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
     u = apply_flags(spec.upscale, args)
     o = _replace(apply_flags(o, args), format=fmt)
     spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
+    spec = spec.replace(control=control_from_args(spec.control, args))
     spec.check()
     return spec
 
