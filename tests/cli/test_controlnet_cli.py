@@ -131,3 +131,17 @@ def test_the_command_line_says_a_pairing_error_in_one_line(tmp_path):
         "one control image or video per --controlnet, in the same order"
     ]
     assert no_runs(tmp_path / "home")
+
+
+def test_a_blend_refuses_a_control_video_in_one_line(
+    studio_home, tmp_path, tiny_controlnet, capsys
+):
+    video = make_video(tmp_path / "v.mp4", frames=4, fps=8)
+    code = main(
+        ["blend", "a red circle", "a blue square", "--model", "builtin:tiny"]
+        + ["--controlnet", str(tiny_controlnet), "--control-video", str(video)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "a blend takes a control image, not a control video" in err
+    assert no_runs(studio_home)

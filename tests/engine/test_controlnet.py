@@ -210,3 +210,33 @@ def test_a_blend_refuses_a_control_video_and_a_scale_curve(pictures):
     with pytest.raises(SpecError, match="a blend takes a constant control scale"):
         blend_spec(curve).check()
     blend_spec(ControlNetItem(model="cn", image=str(pictures["a"]), scale="0.5")).check()
+
+
+def test_sdxl_controlnets_and_sdxl_models_are_refused_from_configs(tmp_path, tiny_controlnet):
+    from studio.pipeline.control import check_controlnet_ref
+
+    xl = tmp_path / "xl-cn"
+    xl.mkdir()
+    (xl / "config.json").write_text(
+        '{"_class_name": "ControlNetModel", "addition_embed_type": "text_time"}'
+    )
+    with pytest.raises(ModelLoadError, match="SDXL ControlNets are not supported yet"):
+        check_controlnet_ref(str(xl))
+    with pytest.raises(ModelLoadError, match="SDXL ControlNets are not supported yet"):
+        check_controlnet_ref(str(tiny_controlnet), model_family="sdxl")
+    check_controlnet_ref(str(tiny_controlnet), model_family="sd1")
+
+
+def test_controlnets_steer_img2img_frames_with_motion(tmp_path, manager, tiny_controlnet, pictures):
+    def moving(*nets: ControlNetItem) -> list[np.ndarray]:
+        spec = make_spec(*nets)
+        spec = spec.replace(
+            input=spec.input.replace(image=str(pictures["b"])),
+            motion=spec.motion.replace(zoom="0: (1.1)", strength="0: (0.5)"),
+        )
+        result = render_animation(spec, tmp_path / str(len(nets)), manager=manager)
+        return [f.astype(np.int16) for f in read_frames(result.outputs[0].path)]
+
+    plain = moving()
+    steered = moving(ControlNetItem(model=str(tiny_controlnet), image=str(pictures["a"])))
+    assert same(plain, steered) == [False, False]
