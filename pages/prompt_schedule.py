@@ -6,6 +6,7 @@ from studio.animation.plan import plan_animation
 from studio.errors import StudioError
 from studio.spec import SCHEDULERS, AnimationSpec
 from ui.charts import interpolation_chart
+from ui.control_panel import draw_control_panel
 from ui.edit_panel import draw_edit_options
 from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
@@ -46,6 +47,7 @@ with st.expander("Interpolation"):
 draw_motion_options()
 draw_edit_options(choice.model)  # an inpainting model's mask, InstructPix2Pix's curve
 draw_loras("ps.", curve=True)
+draw_control_panel(choice.session)
 
 try:
     spec = spec_from_state(choice.model, choice.device)

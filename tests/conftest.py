@@ -46,6 +46,22 @@ def tiny_sdxl(tmp_path_factory) -> Path:
     return build_tiny_sdxl(tmp_path_factory.mktemp("sdxl") / "tiny-sdxl")
 
 
+@pytest.fixture(scope="session")
+def tiny_controlnet(manager, tmp_path_factory) -> Path:
+    """A ControlNet folder for builtin:tiny with non-zero random residuals (made once)."""
+    from tests.support.controlnet import make_tiny_controlnet
+
+    return make_tiny_controlnet(manager, tmp_path_factory.mktemp("controlnet") / "tiny-cn")
+
+
+@pytest.fixture(scope="session")
+def tiny_controlnet_2(manager, tmp_path_factory) -> Path:
+    """A second, different ControlNet for builtin:tiny (MultiControlNet tests)."""
+    from tests.support.controlnet import make_tiny_controlnet
+
+    return make_tiny_controlnet(manager, tmp_path_factory.mktemp("controlnet") / "cn2", seed=1)
+
+
 @pytest.fixture
 def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
     """A new STUDIO_HOME whose model cache links to the shared one."""

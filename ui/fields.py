@@ -42,8 +42,8 @@ DIFFUSION_FIELDS = ("scheduler", "steps", "guidance", "guidance_stop", "width", 
 # The browser holds numbers as doubles: larger integers would lose digits.
 _BROWSER_MAX_INT = 2**53 - 1
 # Fields a form draws its own way: mappings have none, the blend keyframes are the prompt
-# list, LoRA adapters the picker of ui.loras.
-_NO_WIDGET = ("mapping", "keyframes", "loras")
+# list, LoRA adapters the picker of ui.loras, ControlNets the panel of ui.control_panel.
+_NO_WIDGET = ("mapping", "keyframes", "loras", "controlnets")
 
 
 def form_keys(

@@ -24,6 +24,7 @@ from studio.spec.animation import (
 )
 from studio.spec.common import DiffusionSettings
 from studio.spec.edit import EditSettings
+from ui.control_panel import controlnets, set_controlnets
 from ui.fields import DIFFUSION_FIELDS, form_keys
 from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
 from ui.sidebar import choose_model
@@ -61,6 +62,7 @@ GROUPS = (
     "motion",
     "edit",
     "loras",
+    "control",
 )
 
 EXAMPLE = (
@@ -111,6 +113,7 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
             f"sine frequencies must be numbers separated by commas, e.g. 1,3; got {text!r}"
         ) from None
     values["diffusion"].update(model=model, device=device)
+    values["control"]["nets"] = controlnets()  # the ControlNet panel's list (ui.control_panel)
     base = AnimationSpec()
     spec = base.replace(
         **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
@@ -133,6 +136,8 @@ def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
             set_value(key, _to_widget(key, getattr(getattr(spec, group), name)))
     if "loras" in groups:
         restore_loras("ps.", spec.loras)
+    if "control" in groups:
+        set_controlnets(spec.control.nets)
     if "diffusion" in groups:
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)

@@ -11,9 +11,10 @@
    (input, video frame, or the previous frame moved by the motion curves) is encoded and
    noised to the step its strength gives (img2img), or the frame starts from noise; an
    inpainting or InstructPix2Pix model is also given it as extra UNet channels
-   (``studio.animation.editing``); denoise (``studio.pipeline.denoise``); pull toward the
-   coherence reference; decode; match colours (inpainting: keep the unmasked pixels);
-   stream each frame to the writer and report progress;
+   (``studio.animation.editing``); denoise (``studio.pipeline.denoise``, with the
+   ControlNets' residuals: ``studio.animation.control``); pull toward the coherence
+   reference; decode; match colours (inpainting: keep the unmasked pixels); stream each
+   frame to the writer and report progress;
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
@@ -30,12 +31,14 @@ import numpy as np
 import torch
 
 from studio.animation.coherence import Coherence
+from studio.animation.control import AnimationControl
 from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
 from studio.animation.plan import AnimationPlan, plan_animation
 from studio.animation.soundtrack import add_soundtrack, audio_path, curve_variables
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
+from studio.media.control import check_control_media
 from studio.media.inputs import InputMedia, check_inputs
 from studio.media.writers import open_writer
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
@@ -100,6 +103,7 @@ def render_animation(
         d, anim = spec.diffusion, spec.animation
         media = check_inputs(spec)
         plan, variables = _plan(spec, media)
+        control_media = check_control_media(spec.control, fps=anim.fps, frames=plan.frames)
         checkpoint = FrameCheckpoint.open(out_dir, name, spec, resume=resume)
 
         # 2. Load the model; a scheduler of this run's own (the cached pipeline is shared).
@@ -119,9 +123,31 @@ def render_animation(
         noise = seeded_noise(shape, plan.keyframe_seeds, device, loaded.dtype)  # (K, C, h, w)
         inits = InitImages(spec, plan, media)
         coherence = _coherence(spec, plan)
+        control = None
+        if spec.control.nets:
+            control = AnimationControl(
+                spec.control,
+                control_media,
+                plan.frames,
+                loaded=loaded,
+                manager=manager,
+                width=d.width,
+                height=d.height,
+                fps=anim.fps,
+            )
         edit = FrameEdit(plan, pipe, variables)  # inpainting / InstructPix2Pix inputs
         batches = _Batches(
-            plan, pipe, scheduler, noise, cond, uncond, inits, coherence, edit, loras
+            plan,
+            pipe,
+            scheduler,
+            noise,
+            cond,
+            uncond,
+            inits,
+            coherence,
+            edit,
+            loras,
+            control=control,
         )
 
         # 5. Open the writer; replay the frames an earlier attempt finished.
@@ -137,6 +163,8 @@ def render_animation(
         if done:
             events.progress(done, plan.frames, image)
             inits.skip(done)
+            if control is not None:
+                control.skip(done)
             if coherence is not None:
                 coherence.reference = (checkpoint.load_tensors(device) or {}).get("coherence")
 
@@ -166,6 +194,8 @@ def render_animation(
         writer = None
         inits.close()
         edit.close()
+        if control is not None:
+            control.close()
         output, notes = add_soundtrack(spec, output, clock)
         if spec.input.keep_audio and not audio_path(spec):
             with clock.stage("write"):
@@ -257,8 +287,11 @@ class _Batches:
         coherence: Coherence | None,
         edit: FrameEdit,
         loras: LoraSession,
+        *,
+        control: AnimationControl | None = None,
     ) -> None:
         self.plan, self.pipe, self.scheduler = plan, pipe, scheduler
+        self.control = control
         self.noise, self.cond, self.uncond = noise, cond, uncond
         self.inits, self.coherence, self.edit = inits, coherence, edit
         self.loras = loras
@@ -276,6 +309,8 @@ class _Batches:
         first frame made is the reference of the frames after it, in the same batch too.
         """
         plan, device = self.plan, self.noise.device
+        if self.control is not None:
+            self.control.read(batch)
         idx = torch.tensor(list(batch))
         seg = torch.from_numpy(plan.weights.segment[idx.numpy()])
         nxt = torch.clamp(seg + 1, max=self.last_key)
@@ -364,7 +399,9 @@ class _Batches:
                     generator=[
                         torch.Generator().manual_seed(step_seed(d.seed, f)) for f in batch[group]
                     ],
-                    extras=self.extras,
+                    extras=self.extras
+                    if self.control is None
+                    else [*self.extras, *self.control.extras(batch[group])],
                     **extra,
                 )
                 latents, steps = done.latents, done.steps

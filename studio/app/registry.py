@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import MediaError, SpecError
 from studio.events import CancelToken, RenderEvents, RenderResult
-from studio.pipeline.families import check_model_ref
+from studio.pipeline.families import check_model_ref, folder_family
 from studio.spec import AnimationSpec, BlendSpec, Spec
+from studio.spec.control import ControlSettings
 
 if TYPE_CHECKING:
     from studio.animation.plan import AnimationPlan
@@ -77,6 +78,29 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     if spec.audio.path:
         check_audio(spec.audio.path)
     check_lora_sources(spec.loras.adapters)
+    if spec.control.nets:
+        _check_animation_control(spec)
+
+
+def _check_animation_control(spec: AnimationSpec) -> None:
+    """Each ControlNet's folder (config only), scale curve and control image or video: a
+    control video must give one frame per output frame."""
+    from studio.animation.control import control_scales
+    from studio.media.control import check_control_media
+
+    check_controlnets(spec.control, spec.diffusion.model)
+    frames = _plan_animation(spec).frames
+    control_scales(spec.control, frames)
+    check_control_media(spec.control, fps=spec.animation.fps, frames=frames)
+
+
+def check_controlnets(control: ControlSettings, model: str) -> None:
+    """Refuse ControlNets the studio cannot run with ``model`` (configs only)."""
+    from studio.pipeline.control import check_controlnet_ref
+
+    family = folder_family(model)
+    for net in control.nets:
+        check_controlnet_ref(net.model, family.name if family else None)
 
 
 def _plan_animation(spec: AnimationSpec) -> AnimationPlan:
@@ -115,6 +139,11 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
     from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model, spec)
+    if spec.control.nets:  # images only (the spec's check refuses control videos)
+        from studio.media.control import check_control_media
+
+        check_controlnets(spec.control, spec.diffusion.model)
+        check_control_media(spec.control)
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")

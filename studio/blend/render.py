@@ -33,8 +33,10 @@ from studio.blend.transitions import Transitions
 from studio.blend.upscale import UpscaleStage
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
+from studio.media.control import check_control_media
 from studio.media.writers import open_writer
 from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
+from studio.pipeline.control import still_controls
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
 from studio.pipeline.schedulers import Scheduler, make_scheduler
@@ -123,8 +125,25 @@ def render_blend(
         path = output_path(out_dir, name, o.format)
         out_dir.mkdir(parents=True, exist_ok=True)
         writer = open_writer(path, o.format, fps=o.fps, width=width, height=height)
+        controls = still_controls(
+            spec.control,
+            check_control_media(spec.control),
+            loaded=loaded,
+            manager=manager,
+            width=d.width,
+            height=d.height,
+        )
         run = Transitions(
-            plan, pipe, loaded.dtype, device, scheduler, embeddings, clock, cancel, inpaint
+            plan,
+            pipe,
+            loaded.dtype,
+            device,
+            scheduler,
+            embeddings,
+            clock,
+            cancel,
+            inpaint,
+            extras=controls,
         )
 
         # 5. Replay what an earlier attempt finished: its frames and what they carry.

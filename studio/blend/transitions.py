@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ import torch
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
-from studio.pipeline.conditioning import TextStates, unet_extras
+from studio.pipeline.conditioning import TextStates, UNetExtra, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.edit import INPAINT_CHANNELS, InpaintInputs, check_edit_model, unet_channels
 from studio.pipeline.interpolate import lerp, slerp
@@ -99,8 +99,11 @@ class Transitions:
         clock: Clock,
         cancel: CancelToken,
         inpaint: InpaintGuide | None = None,
+        *,
+        extras: Sequence[UNetExtra] = (),
     ) -> None:
         spec = plan.spec
+        self.extras = extras  # for every UNet call (ControlNets: studio.pipeline.control)
         self.plan, self.pipe, self.dtype, self.device = plan, pipe, dtype, device
         self.scheduler, self.clock, self.cancel = scheduler, clock, cancel
         self.blend = spec.blend
@@ -120,7 +123,7 @@ class Transitions:
         self.keep = every if reads_all else {*plan.tree.insertions(), self.steps}
         one_timestep_per_step(scheduler, self.steps)
         d = spec.diffusion
-        self.extras = unet_extras(pipe, d.width, d.height)
+        self.extras = [*unet_extras(pipe, d.width, d.height), *self.extras]  # SDXL's first
         check_edit_model(pipe, d.model, "blend", has_input=False, mask="")
         self.latent_shape = latent_shape(pipe, d.width, d.height)
         # An inpainting model's mask and masked reference (None: a plain UNet).

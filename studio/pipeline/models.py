@@ -28,6 +28,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,6 +147,7 @@ class ModelManager:
         self._loaded: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
+        self._components: OrderedDict[tuple, Any] = OrderedDict()  # ControlNets, ...
         self.loads = 0  # how many real loads happened (tests and the sidebar read it)
 
     def load(self, ref: str, options: LoadOptions | None = None) -> LoadedModel:
@@ -175,6 +177,29 @@ class ModelManager:
                 self.loads += 1
             return loaded
 
+    def component(self, key: tuple, load: Callable[[], Any]) -> Any:
+        """A model besides a pipeline (a ControlNet), made by ``load()`` once per ``key`` and
+        shared like a pipeline: read it, never change it. ``key`` names everything that changes
+        what ``load`` returns (kind, reference, device, dtype); up to ``capacity`` per kind."""
+        with self._lock:
+            if key in self._components:
+                self._components.move_to_end(key)
+                return self._components[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._components:
+                    return self._components[key]
+            made = load()
+            with self._lock:
+                self._components[key] = made
+                same_kind = [k for k in self._components if k[0] == key[0]]
+                for old in same_kind[: max(0, len(same_kind) - self.capacity)]:
+                    del self._components[old]
+                self._key_locks.pop(key, None)
+                self.loads += 1
+            return made
+
     def cached(self) -> list[str]:
         with self._lock:
             return [key[0] for key in self._loaded]
@@ -182,6 +207,7 @@ class ModelManager:
     def clear(self) -> None:
         with self._lock:
             self._loaded.clear()
+            self._components.clear()
 
     # -- loading -------------------------------------------------------------------------
 

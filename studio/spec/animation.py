@@ -1,8 +1,8 @@
 """The animation spec: a keyframed prompt schedule rendered frame by frame.
 
-Groups: prompts, diffusion, animation, output, input, motion, audio, edit, loras; each can be
-restored on its own. ``AnimationSpec.check()`` is pure: ranges, choices and parsing of the prompt
-schedule and curves. The input and audio files are probed by the render kind's
+Groups: prompts, diffusion, animation, output, input, motion, audio, edit, loras, control;
+each can be restored on its own. ``AnimationSpec.check()`` is pure: ranges, choices and
+parsing of the prompt schedule and curves. The input and audio files are probed by the render kind's
 ``check_inputs`` (``studio.media.inputs.check_inputs``, ``studio.media.audio.check_audio``).
 """
 
@@ -23,6 +23,7 @@ from studio.spec.common import (
     check_negative_prompt,
     schema_version_field,
 )
+from studio.spec.control import ControlSettings, check_control
 from studio.spec.edit import EditSettings, check_edit
 from studio.spec.fields import check_ranges, setting
 from studio.spec.lora import AnimationLoras
@@ -226,6 +227,7 @@ class AnimationSpec(SpecBase):
     audio: AudioSettings = AudioSettings()
     edit: EditSettings = EditSettings()  # inpainting / InstructPix2Pix models (spec/edit.py)
     loras: AnimationLoras = AnimationLoras()
+    control: ControlSettings = ControlSettings()
     schema_version: StrictInt = schema_version_field()
 
     def check(self) -> None:
@@ -267,6 +269,7 @@ class AnimationSpec(SpecBase):
             raise SpecError("audio timing needs an audio file")
         check_edit(self.edit, has_input=bool(self.input.image or self.input.video))
         self.loras.check()
+        check_control(self.control)
 
 
 def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:

@@ -1,6 +1,6 @@
 """The blend spec: a latent-blending movie through two or more prompts.
 
-Groups: prompts, diffusion, blend, upscale, output, loras. ``BlendSpec.check()`` checks ranges and
+Groups: prompts, diffusion, blend, upscale, output, loras, control. ``BlendSpec.check()`` checks ranges and
 choices; it opens no file. That the tree can be built and fits the video is the planner's
 check (``studio.blend.plan.plan_blend``); the inpaint mask and image files are the blend render
 kind's (``studio.app.registry``).
@@ -25,6 +25,7 @@ from studio.spec.common import (
     check_negative_prompt,
     schema_version_field,
 )
+from studio.spec.control import ControlSettings, check_blend_control
 from studio.spec.fields import check_ranges, setting
 from studio.spec.lora import BlendLoras
 
@@ -267,6 +268,7 @@ class BlendSpec(SpecBase):
     upscale: UpscaleSettings = UpscaleSettings()
     output: BlendOutputSettings = BlendOutputSettings()
     loras: BlendLoras = BlendLoras()
+    control: ControlSettings = ControlSettings()
     schema_version: StrictInt = schema_version_field()
 
     def check(self) -> None:
@@ -277,6 +279,7 @@ class BlendSpec(SpecBase):
         """
         b, u, o = self.blend, self.upscale, self.output
         check_diffusion(self.diffusion, BLEND_SCHEDULERS)
+        check_blend_control(self.control)
         keys = self.prompts.keyframes
         if len(keys) < 2:
             raise SpecError(f"a blend needs at least 2 prompts, got {len(keys)}")

@@ -58,7 +58,7 @@ def _draw_every_field() -> None:
                 continue
             model = spec.model_fields[group].annotation
             for f in describe(model):
-                if f.widget in ("mapping", "keyframes", "list", "loras"):
+                if f.widget in ("mapping", "keyframes", "list", "loras", "controlnets"):
                     continue
                 key = f"{spec.kind}.{group}.{f.name}"
                 st.session_state.setdefault(key, f.default)

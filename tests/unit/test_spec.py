@@ -30,6 +30,7 @@ from studio.spec import (
     UpscaleSettings,
     load_spec,
 )
+from studio.spec.control import ControlSettings
 from studio.spec.fields import describe
 from studio.spec.lora import AnimationLoras, BlendLoras
 
@@ -332,6 +333,7 @@ GROUPS = {
         "audio": AudioSettings,
         "edit": EditSettings,
         "loras": AnimationLoras,
+        "control": ControlSettings,
     },
     "blend": {
         "prompts": BlendPromptSettings,
@@ -340,10 +342,11 @@ GROUPS = {
         "upscale": UpscaleSettings,
         "output": BlendOutputSettings,
         "loras": BlendLoras,
+        "control": ControlSettings,
     },
 }
 WIDGETS = {"text", "textarea", "curve", "file", "number", "select", "checkbox", "list", "mapping"}
-WIDGETS |= {"keyframes", "loras"}
+WIDGETS |= {"keyframes", "loras", "controlnets"}
 ALL_GROUPS = sorted(
     {(kind, group, model) for kind, groups in GROUPS.items() for group, model in groups.items()},
     key=lambda t: (t[0], t[1]),

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from studio.app.cli.control import add_control_flags, control_from_args
 from studio.app.cli.files import format_from_args, read_text
 from studio.app.cli.generated import add_flag, add_group_flags, apply_flags, described, given_values
 from studio.app.cli.lora import add_lora_flag, animation_loras, blend_loras
@@ -78,6 +79,7 @@ def add_animate_parser(commands: argparse._SubParsersAction) -> None:
     add_group_flags(animate, MotionSettings)
     add_group_flags(animate, EditSettings)  # inpainting / InstructPix2Pix: --mask, --image-guidance
     add_lora_flag(animate, curve=True)
+    add_control_flags(animate)
 
 
 _INPUTS = ("image", "video")  # one or the other: a mutually exclusive pair of flags
@@ -104,6 +106,7 @@ def add_blend_parser(commands: argparse._SubParsersAction) -> None:
     add_group_flags(blend, BlendOutputSettings)
     add_lora_flag(blend, curve=False)
     _add_run_flags(blend)
+    add_control_flags(blend)
 
 
 def _add_run_flags(command: argparse.ArgumentParser) -> None:
@@ -163,6 +166,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
     spec = _media_from_args(spec, args)
     spec = spec.replace(edit=apply_flags(spec.edit, args))
     spec = spec.replace(loras=animation_loras(args.lora, spec.loras))
+    spec = spec.replace(control=control_from_args(spec.control, args))
     spec.check()
     return spec
 
@@ -286,6 +290,7 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
     o = _replace(apply_flags(o, args), format=fmt)
     spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
     spec = spec.replace(loras=blend_loras(args.lora, spec.loras))
+    spec = spec.replace(control=control_from_args(spec.control, args))
     spec.check()
     return spec
 
