@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from studio.events import RenderEvents
+from studio.pipeline.defaults import fill_model_defaults
 from studio.pipeline.models import LoadedModel, LoadOptions, ModelManager
 from studio.pipeline.schedulers import make_scheduler
 from studio.versions import library_versions
@@ -45,9 +46,12 @@ def open_model(
     """Load ``spec``'s model, build this run's own scheduler and report ``started``.
 
     ``summary`` is the plan's (``plan.summary()``); ``started`` hears it with the device,
-    dtype, model source and library versions added. Returns ``(LoadedModel, scheduler)``.
+    dtype, model source and library versions added, and ``model_defaults``: the diffusion
+    values that came from the model, not from the spec's author
+    (``studio.pipeline.defaults``). Returns ``(LoadedModel, scheduler)``.
     """
     d = spec.diffusion
+    from_model = {k: v for k, v in fill_model_defaults(d)[1].items() if getattr(d, k) == v}
     with clock.stage("load"):
         loaded = manager.load(d.model, load_options(spec))
     clock.device = loaded.device
@@ -59,6 +63,7 @@ def open_model(
             "dtype": str(loaded.dtype).removeprefix("torch."),
             "model_source": loaded.source,
             "versions": library_versions(),
+            "model_defaults": from_model,
         }
     )
     return loaded, scheduler
