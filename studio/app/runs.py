@@ -210,8 +210,12 @@ def with_model_defaults(spec: Spec) -> Spec:
 
 def _checked(spec: Spec) -> RenderKind:
     """Step 1: the spec's kind, once the spec, its input files and its plan are good."""
+    from studio.pipeline.schedulers import check_scheduler_options
+
     kind = kind_for(spec.kind)
     spec.check()
+    # Unknown or mistyped options fail here, not after the model has loaded.
+    check_scheduler_options(spec.diffusion.scheduler, spec.diffusion.scheduler_kwargs)
     kind.check_inputs(spec)
     kind.plan(spec)  # pure: a tree that cannot be built is refused before a run is recorded
     return kind
