@@ -24,6 +24,7 @@ from studio.spec.blend import (
 from studio.spec.common import DiffusionSettings
 from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
 from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.model_defaults import diffusion_from_values, follow_model, followed
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, set_value
 
@@ -69,6 +70,12 @@ FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("blend.upscale_", UpscaleSettings, rename={"noise_level": "noise"}),
     **form_keys("blend.", BlendOutputSettings),
 }
+# The widgets whose defaults come from the model (widget key -> diffusion field).
+_MODEL_KEYS = {
+    key: name
+    for key, (group, name) in FIELDS.items()
+    if group == "diffusion" and name in ("width", "height", "guidance", "guidance_stop", "steps")
+}
 # Widgets whose value is converted: prompts.keyframes, the manual tree, the budget.
 CONVERTED = {
     "blend.prompts": "prompts",
@@ -113,6 +120,7 @@ def keep_defaults(model: str) -> None:
     """Give every page widget its kept value, or the default of a new spec for ``model``."""
     spec = BlendSpec()
     brought = model_defaults(model)
+    follow_model("blend", _MODEL_KEYS, model)
     for key, (group, name) in FIELDS.items():
         default = getattr(getattr(spec, group), name)
         if group == "diffusion" and name in brought:
@@ -154,8 +162,10 @@ def spec_from_state(model: str, device: str) -> BlendSpec:
     values["diffusion"].update(model=model, device=device)
     values["diffusion"]["seed"] = int(values["diffusion"]["seed"])
     base = BlendSpec()
+    diffusion = diffusion_from_values(values.pop("diffusion"))  # the model's marked as such
     spec = base.replace(
-        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
+        diffusion=diffusion,
+        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()},
     )
     spec.check()
     return spec
@@ -177,6 +187,7 @@ def restore(spec: BlendSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
         if CONVERTED[key] in groups:
             set_value(key, value)
     if "diffusion" in groups:
+        followed("blend", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)
     return list(groups)

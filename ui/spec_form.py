@@ -24,6 +24,7 @@ from studio.spec.animation import (
 )
 from studio.spec.common import DiffusionSettings
 from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.model_defaults import diffusion_from_values, follow_model, followed
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
 
@@ -46,6 +47,12 @@ FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("av.", InputSettings),
     # Motion, strength, coherence and colour (Prompt Schedule's expander).
     **form_keys("ps.", MotionSettings),
+}
+# The widgets whose defaults come from the model (widget key -> diffusion field).
+_MODEL_KEYS = {
+    key: name
+    for key, (group, name) in FIELDS.items()
+    if group == "diffusion" and name in ("width", "height", "guidance", "guidance_stop", "steps")
 }
 GROUPS = ("prompts", "diffusion", "animation", "output", "audio", "input", "motion")
 
@@ -72,6 +79,7 @@ def keep_defaults(model: str, drawn: str) -> None:
     """
     spec = AnimationSpec()
     brought = model_defaults(model)
+    follow_model("ps", _MODEL_KEYS, model)
     for key, (group, name) in FIELDS.items():
         default = getattr(getattr(spec, group), name)
         if group == "diffusion" and name in brought:
@@ -97,8 +105,10 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
         ) from None
     values["diffusion"].update(model=model, device=device)
     base = AnimationSpec()
+    diffusion = diffusion_from_values(values.pop("diffusion"))  # the model's marked as such
     spec = base.replace(
-        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
+        diffusion=diffusion,
+        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()},
     )
     spec.check()
     return spec
@@ -116,6 +126,7 @@ def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
         if group in groups:
             set_value(key, _to_widget(key, getattr(getattr(spec, group), name)))
     if "diffusion" in groups:
+        followed("ps", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)
     return list(groups)
