@@ -23,7 +23,8 @@ from studio.spec.blend import (
 )
 from studio.spec.common import DiffusionSettings
 from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
-from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.advanced import advanced_values, keep_advanced, restore_advanced
+from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
 from ui.model_defaults import diffusion_from_values, follow_model, followed
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, set_value
@@ -57,6 +58,7 @@ CONVERTED_FIELDS = (
 FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("blend.", BlendPromptSettings, rename={"negative_prompt": "negative"}),
     **form_keys("blend.", DiffusionSettings, only=DIFFUSION_FIELDS),
+    **form_keys("blend.", DiffusionSettings, only=ADVANCED_FIELDS),
     **form_keys(
         "blend.",
         BlendSettings,
@@ -132,6 +134,7 @@ def keep_defaults(model: str) -> None:
     converted["blend.injection"] = "0.4,0.7"
     for key, value in converted.items():
         keep(key, value)
+    keep_advanced("blend.")
 
 
 def spec_from_state(model: str, device: str) -> BlendSpec:
@@ -160,6 +163,7 @@ def spec_from_state(model: str, device: str) -> BlendSpec:
     elif get_value("blend.budget_kind") == "seconds":
         blend["budget_seconds"] = budget
     values["diffusion"].update(model=model, device=device)
+    values["diffusion"].update(advanced_values("blend.", values["diffusion"]["scheduler"]))
     values["diffusion"]["seed"] = int(values["diffusion"]["seed"])
     base = BlendSpec()
     diffusion = diffusion_from_values(values.pop("diffusion"))  # the model's marked as such
@@ -187,6 +191,7 @@ def restore(spec: BlendSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
         if CONVERTED[key] in groups:
             set_value(key, value)
     if "diffusion" in groups:
+        restore_advanced("blend.", spec.diffusion)
         followed("blend", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)

@@ -23,7 +23,8 @@ from studio.spec.animation import (
     PromptSettings,
 )
 from studio.spec.common import DiffusionSettings
-from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.advanced import advanced_values, keep_advanced, restore_advanced
+from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
 from ui.model_defaults import diffusion_from_values, follow_model, followed
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
@@ -35,6 +36,7 @@ __all__ = ["FIELDS", "GROUPS", "keep_defaults", "restore", "spec_from_state"]
 FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("ps.", PromptSettings, rename={"negative_prompt": "negative"}),
     **form_keys("ps.", DiffusionSettings, only=DIFFUSION_FIELDS),
+    **form_keys("ps.", DiffusionSettings, only=ADVANCED_FIELDS),
     **form_keys(
         "ps.",
         AnimationSettings,
@@ -89,6 +91,7 @@ def keep_defaults(model: str, drawn: str) -> None:
         elif name == "easing_curve":
             default = "0: (s**2)"
         (keep if key.startswith(drawn) else seed)(key, _to_widget(key, default))
+    keep_advanced("ps.", drawn=drawn == "ps.")
 
 
 def spec_from_state(model: str, device: str) -> AnimationSpec:
@@ -104,6 +107,7 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
             f"sine frequencies must be numbers separated by commas, e.g. 1,3; got {text!r}"
         ) from None
     values["diffusion"].update(model=model, device=device)
+    values["diffusion"].update(advanced_values("ps.", values["diffusion"]["scheduler"]))
     base = AnimationSpec()
     diffusion = diffusion_from_values(values.pop("diffusion"))  # the model's marked as such
     spec = base.replace(
@@ -126,6 +130,7 @@ def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
         if group in groups:
             set_value(key, _to_widget(key, getattr(getattr(spec, group), name)))
     if "diffusion" in groups:
+        restore_advanced("ps.", spec.diffusion)
         followed("ps", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)

@@ -16,6 +16,7 @@ stored or pulled spec that sets it unless its own command line names it too
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -31,6 +32,9 @@ __all__ = [
     "MemoryMode",
     "check_loading",
     "custom_pipeline_warning",
+    "parse_option",
+    "options_text",
+    "parse_options",
 ]
 
 MemoryMode = Literal["none", "auto"]
@@ -81,3 +85,40 @@ def custom_pipeline_warning(source: str) -> str:
         f"custom pipeline {source!r}: loading this model runs the Python code found there, "
         "with your permissions; use it only if you trust that code"
     )
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """A scheduler option ``"KEY=VALUE"`` -> ``(KEY, value)``: the value read as a JSON
+    scalar (``true``, ``3``, ``0.5``, ``"text"``), a bare word as text. ``SpecError``
+    without a key or ``=``, or for a JSON list or object (an option is one value)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise SpecError(
+            f"a scheduler option is KEY=VALUE, e.g. use_karras_sigmas=true, got {text!r}"
+        )
+    raw = raw.strip()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw  # a bare word: text
+    if isinstance(value, list | dict):
+        raise SpecError(f"scheduler option {key} takes one value, not {raw!r}")
+    return key, value
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """One ``KEY=VALUE`` a line (blank lines skipped) -> a dict of options."""
+    return dict(parse_option(line) for line in text.splitlines() if line.strip())
+
+
+def options_text(options: dict[str, Any]) -> str:
+    """The lines ``parse_options`` reads back into ``options``."""
+    return "\n".join(
+        f"{k}={v}" if isinstance(v, str) and _BARE.match(v) else f"{k}={json.dumps(v)}"
+        for k, v in options.items()
+    )
+
+
+# Text that reads back as itself without quotes: not JSON, no spaces at its ends.
+_BARE = re.compile(r"^(?!true$|false$|null$)[A-Za-z_][\w.+-]*$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio.app.cli.loading import parse_option
 from studio.errors import SpecError
 from studio.pipeline.schedulers import check_scheduler_options, scheduler_options
+from studio.spec.loading import options_text, parse_option, parse_options
 
 
 def test_the_known_options_are_the_classs_init_parameters():
@@ -64,3 +64,11 @@ def test_option_values_are_json_scalars_or_text(text, expected):
 def test_an_option_without_a_key_or_with_a_list_is_refused(text):
     with pytest.raises(SpecError):
         parse_option(text)
+
+
+def test_the_dashboards_option_lines_read_back_as_they_were_written():
+    options = {"use_karras_sigmas": True, "solver_order": 3, "timestep_spacing": "trailing"}
+    options |= {"beta_end": 0.012, "note": "true", "spaced": "a b"}
+    text = options_text(options)
+    assert "timestep_spacing=trailing" in text.splitlines()
+    assert parse_options(text + "\n\n") == options

@@ -17,20 +17,18 @@ Whenever one is set the warning goes to stderr before anything loads.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from studio.errors import SpecError
 from studio.spec.common import DiffusionSettings
-from studio.spec.loading import custom_pipeline_warning
+from studio.spec.loading import custom_pipeline_warning, parse_option
 
 __all__ = [
     "add_allow_custom_pipeline",
     "add_loading_flags",
     "check_custom_pipeline",
     "extra_diffusion_values",
-    "parse_option",
     "warn_custom_pipeline",
 ]
 
@@ -57,25 +55,6 @@ def add_allow_custom_pipeline(command: argparse.ArgumentParser) -> None:
         help="run the custom pipeline (its Python code) that a --spec file or a stored run "
         "names; without it such a spec is refused",
     )
-
-
-def parse_option(text: str) -> tuple[str, Any]:
-    """``"KEY=VALUE"`` -> ``(KEY, value)``; ``SpecError`` without a key or ``=``, or for a
-    JSON list or object (an option is one value)."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise SpecError(
-            f"--scheduler-option takes KEY=VALUE, e.g. use_karras_sigmas=true, got {text!r}"
-        )
-    raw = raw.strip()
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw  # a bare word: text
-    if isinstance(value, list | dict):
-        raise SpecError(f"--scheduler-option {key} takes one value, not {raw!r}")
-    return key, value
 
 
 def extra_diffusion_values(d: DiffusionSettings, args: argparse.Namespace) -> dict[str, Any]:
