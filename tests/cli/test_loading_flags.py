@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from studio.app.cli.parser import build_parser
 from tests.support.run_cli import studio
 
@@ -101,3 +103,25 @@ def test_a_custom_pipeline_given_here_runs_with_the_warning_on_stderr(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert f"warning: custom pipeline '{tmp_path}'" in proc.stderr
+
+
+def test_resuming_a_run_with_a_custom_pipeline_needs_the_opt_in(tmp_path, manager):
+    import studio as api
+    from studio.spec import AnimationSpec
+
+    home = tmp_path / "home"
+    (tmp_path / "pipeline.py").write_text(CUSTOM)
+    diffusion = {"model": "builtin:tiny", "steps": 1, "width": 64, "height": 64}
+    spec = AnimationSpec(
+        prompts={"schedule": "0: a red circle"},
+        diffusion={**diffusion, "custom_pipeline": str(tmp_path)},
+    )
+    with pytest.warns(UserWarning, match="runs the Python code"):
+        run_id, _ = api.render(spec, home=home, manager=manager)
+    # Refused for the custom pipeline before anything else is looked at...
+    refused = studio(home, "runs", "resume", run_id)
+    assert refused.returncode == 2 and "--allow-custom-pipeline" in refused.stderr
+    # ...and with the opt-in, the warning, then resume's own check (the run is done).
+    allowed = studio(home, "runs", "resume", run_id, "--allow-custom-pipeline")
+    assert allowed.returncode == 2 and "only an interrupted run" in allowed.stderr
+    assert "warning: custom pipeline" in allowed.stderr
