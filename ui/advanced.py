@@ -45,6 +45,9 @@ def draw_advanced(prefix: str) -> None:
         for name in _MEMORY:
             draw_field(c1, described[name], prefix + name)
         c1.caption(_auto_caption(prefix))
+        recorded = _last_render_caption(prefix)
+        if recorded:
+            c1.caption(recorded)
         draw_field(c2, described["variant"], prefix + "variant", placeholder="fp16")
         draw_field(c2, described["revision"], prefix + "revision", placeholder="main")
         c2.text_area(
@@ -104,3 +107,22 @@ def _auto_caption(prefix: str) -> str:
     )
     on = [name.replace("_", " ") for name in _MEMORY if getattr(choice, name)]
     return f"auto on {facts.type}: {', '.join(on) or 'nothing'} ({'; '.join(choice.reasons)})"
+
+
+def _last_render_caption(prefix: str) -> str:
+    """What the page's last render recorded (its ``started`` event): the memory savers it
+    used and the values that came from the model; '' before any."""
+    from ui.resources import get_jobs
+
+    job_id = st.session_state.get(prefix + "job")
+    job = get_jobs().get(job_id) if job_id else None
+    plan = getattr(job, "plan", None) or {}
+    memory = plan.get("memory")
+    if not memory:
+        return ""
+    on = [name.replace("_", " ") for name in _MEMORY if memory.get(name)]
+    text = f"Last render here used: {', '.join(on) or 'no memory savers'} (memory {memory['mode']})"
+    brought = plan.get("model_defaults") or {}
+    if brought:
+        text += "; from the model: " + ", ".join(f"{k} {v:g}" for k, v in brought.items())
+    return text

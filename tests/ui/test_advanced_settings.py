@@ -38,6 +38,8 @@ def test_scheduler_options_and_memory_go_into_the_run(app, studio_home):
         d, memory = run.spec["diffusion"], run.plan["memory"]
     assert d["scheduler_kwargs"] == {"use_karras_sigmas": True} and d["memory"] == "auto"
     assert memory["mode"] == "auto" and memory["vae_slicing"] and not memory["cpu_offload"]
+    shown = [c.value for c in app.caption if c.value.startswith("Last render here used")]
+    assert shown and "vae slicing (memory auto)" in shown[0] and "from the model:" in shown[0]
 
 
 def test_a_custom_pipeline_warns_and_renders_only_once_trusted(app, tmp_path):
