@@ -125,3 +125,30 @@ def test_resuming_a_run_with_a_custom_pipeline_needs_the_opt_in(tmp_path, manage
     allowed = studio(home, "runs", "resume", run_id, "--allow-custom-pipeline")
     assert allowed.returncode == 2 and "only an interrupted run" in allowed.stderr
     assert "warning: custom pipeline" in allowed.stderr
+
+
+def test_a_local_custom_pipeline_is_stored_absolute_and_a_spec_naming_it_needs_it_again(
+    tmp_path, monkeypatch
+):
+    from studio.app.cli import spec_from_args
+    from studio.errors import SpecError
+
+    (tmp_path / "pipeline.py").write_text(CUSTOM)
+    monkeypatch.chdir(tmp_path)
+    parser = build_parser()
+    spec = spec_from_args(
+        parser.parse_args(["animate", "--prompts", "0: a", "--custom-pipeline", "pipeline.py"])
+    )
+    assert spec.diffusion.custom_pipeline == str(tmp_path / "pipeline.py")
+    path = tmp_path / "spec.json"
+    path.write_text(spec.to_json())
+    with pytest.raises(SpecError, match="--allow-custom-pipeline"):
+        spec_from_args(parser.parse_args(["animate", "--spec", str(path)]))
+    with pytest.raises(SpecError, match="--allow-custom-pipeline"):
+        spec_from_args(
+            parser.parse_args(["animate", "--spec", str(path), "--custom-pipeline", "other.py"])
+        )
+    again = spec_from_args(
+        parser.parse_args(["animate", "--spec", str(path), "--custom-pipeline", "pipeline.py"])
+    )
+    assert again.diffusion.custom_pipeline == str(tmp_path / "pipeline.py")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from studio.errors import SpecError
@@ -62,10 +63,21 @@ def extra_diffusion_values(d: DiffusionSettings, args: argparse.Namespace) -> di
     ``--scheduler-option`` added to ``d``'s. Also applies the custom pipeline rule to ``d``
     (the spec the command starts from)."""
     check_custom_pipeline(d, args)
+    values: dict[str, Any] = {}
+    source = getattr(args, "custom_pipeline", None)
+    if source:
+        values["custom_pipeline"] = _absolute(source)
     options = getattr(args, "scheduler_option", None)
-    if not options:
-        return {}
-    return {"scheduler_kwargs": {**d.scheduler_kwargs, **dict(map(parse_option, options))}}
+    if options:
+        values["scheduler_kwargs"] = {**d.scheduler_kwargs, **dict(map(parse_option, options))}
+    return values
+
+
+def _absolute(source: str) -> str:
+    """A local pipeline file or folder made absolute (a stored spec is re-run from anywhere);
+    a Hub id as given."""
+    path = Path(source).expanduser()
+    return str(path.resolve()) if path.exists() else source
 
 
 def check_custom_pipeline(d: DiffusionSettings, args: argparse.Namespace) -> None:
@@ -73,10 +85,8 @@ def check_custom_pipeline(d: DiffusionSettings, args: argparse.Namespace) -> Non
     stored = d.custom_pipeline
     if not stored or getattr(args, "spec", None) is None:
         return
-    if (
-        getattr(args, "allow_custom_pipeline", None)
-        or getattr(args, "custom_pipeline", None) == stored
-    ):
+    given = getattr(args, "custom_pipeline", None)
+    if getattr(args, "allow_custom_pipeline", None) or (given and _absolute(given) == stored):
         return
     raise SpecError(
         f"the spec {args.spec} runs the custom pipeline {stored!r} (Python code); to run it, "
