@@ -5,6 +5,7 @@ import streamlit as st
 from studio.blend.plan import plan_blend
 from studio.errors import StudioError
 from studio.spec import BLEND_PRESETS, BLEND_SCHEDULERS, BlendSpec
+from ui.advanced import draw_advanced
 from ui.blend_form import BUDGETS, FIELDS, INJECTIONS, keep_defaults, spec_from_state
 from ui.charts import blend_tree_chart
 from ui.fields import draw_diffusion, field_drawer
@@ -33,6 +34,7 @@ field(st, "blend.negative")
 c4 = draw_diffusion("blend.", BLEND_SCHEDULERS, min_steps=2)
 field(c4, "blend.fps", label="Frames per second")
 field(c4, "blend.duration", label="Duration (s)", step=0.5)
+draw_advanced("blend.")
 
 st.subheader("Tree")
 # Every setup's widgets are drawn, the unused ones disabled: a widget left out of a run loses

@@ -5,6 +5,7 @@ import streamlit as st
 from studio.animation.plan import plan_animation
 from studio.errors import StudioError
 from studio.spec import SCHEDULERS, AnimationSpec
+from ui.advanced import draw_advanced
 from ui.charts import interpolation_chart
 from ui.control_panel import draw_control_panel
 from ui.edit_panel import draw_edit_options
@@ -36,6 +37,7 @@ field(st, "ps.negative")
 c4 = draw_diffusion("ps.", SCHEDULERS)
 field(c4, "ps.fps", label="Frames per second")
 field(c4, "ps.format")
+draw_advanced("ps.")
 with st.expander("Interpolation"):
     e1, e2, e3 = st.columns(3)
     field(e1, "ps.interpolation", label="Text embeddings")

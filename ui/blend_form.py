@@ -23,8 +23,10 @@ from studio.spec.blend import (
 )
 from studio.spec.common import DiffusionSettings
 from studio.spec.prompt_list import format_prompt_lines, parse_prompt_lines
-from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.advanced import advanced_values, keep_advanced, restore_advanced
+from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
 from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
+from ui.model_defaults import diffusion_from_values, follow_model, followed
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, set_value
 
@@ -57,6 +59,7 @@ CONVERTED_FIELDS = (
 FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("blend.", BlendPromptSettings, rename={"negative_prompt": "negative"}),
     **form_keys("blend.", DiffusionSettings, only=DIFFUSION_FIELDS),
+    **form_keys("blend.", DiffusionSettings, only=ADVANCED_FIELDS),
     **form_keys(
         "blend.",
         BlendSettings,
@@ -69,6 +72,12 @@ FIELDS: dict[str, tuple[str, str]] = {
     ),
     **form_keys("blend.upscale_", UpscaleSettings, rename={"noise_level": "noise"}),
     **form_keys("blend.", BlendOutputSettings),
+}
+# The widgets whose defaults come from the model (widget key -> diffusion field).
+_MODEL_KEYS = {
+    key: name
+    for key, (group, name) in FIELDS.items()
+    if group == "diffusion" and name in ("width", "height", "guidance", "guidance_stop", "steps")
 }
 # Widgets whose value is converted: prompts.keyframes, the manual tree, the budget.
 CONVERTED = {
@@ -114,6 +123,7 @@ def keep_defaults(model: str) -> None:
     """Give every page widget its kept value, or the default of a new spec for ``model``."""
     spec = BlendSpec()
     brought = model_defaults(model)
+    follow_model("blend", _MODEL_KEYS, model)
     for key, (group, name) in FIELDS.items():
         default = getattr(getattr(spec, group), name)
         if group == "diffusion" and name in brought:
@@ -126,6 +136,7 @@ def keep_defaults(model: str) -> None:
     for key, value in converted.items():
         keep(key, value)
     keep_lora_defaults("blend.", drawn=True)
+    keep_advanced("blend.")
 
 
 def spec_from_state(model: str, device: str) -> BlendSpec:
@@ -154,10 +165,13 @@ def spec_from_state(model: str, device: str) -> BlendSpec:
     elif get_value("blend.budget_kind") == "seconds":
         blend["budget_seconds"] = budget
     values["diffusion"].update(model=model, device=device)
+    values["diffusion"].update(advanced_values("blend.", values["diffusion"]["scheduler"]))
     values["diffusion"]["seed"] = int(values["diffusion"]["seed"])
     base = BlendSpec()
+    diffusion = diffusion_from_values(values.pop("diffusion"))  # the model's marked as such
     spec = base.replace(
-        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
+        diffusion=diffusion,
+        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()},
     )
     spec = spec.replace(loras=loras_from_state("blend.", curve=False))
     spec.check()
@@ -182,6 +196,8 @@ def restore(spec: BlendSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
     if "loras" in groups:
         restore_loras("blend.", spec.loras)
     if "diffusion" in groups:
+        restore_advanced("blend.", spec.diffusion)
+        followed("blend", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)
     return list(groups)

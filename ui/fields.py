@@ -28,6 +28,7 @@ from studio.spec.common import DiffusionSettings
 from studio.spec.fields import FieldDescription, describe
 
 __all__ = [
+    "ADVANCED_FIELDS",
     "DIFFUSION_FIELDS",
     "draw_diffusion",
     "draw_field",
@@ -36,9 +37,20 @@ __all__ = [
     "widget_options",
 ]
 
-# The diffusion settings a page's form holds (model and device are the sidebar's; dtype and
-# memory options have no widget).
+# The diffusion settings a page's form holds (model and device are the sidebar's; dtype has
+# no widget).
 DIFFUSION_FIELDS = ("scheduler", "steps", "guidance", "guidance_stop", "width", "height", "seed")
+# Those of the Advanced settings expander (ui.advanced); scheduler options are converted there.
+ADVANCED_FIELDS = (
+    "memory",
+    "attention_slicing",
+    "vae_slicing",
+    "vae_tiling",
+    "cpu_offload",
+    "variant",
+    "revision",
+    "custom_pipeline",
+)
 # The browser holds numbers as doubles: larger integers would lose digits.
 _BROWSER_MAX_INT = 2**53 - 1
 # Fields a form draws its own way: mappings have none, the blend keyframes are the prompt

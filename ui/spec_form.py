@@ -24,9 +24,11 @@ from studio.spec.animation import (
 )
 from studio.spec.common import DiffusionSettings
 from studio.spec.edit import EditSettings
+from ui.advanced import advanced_values, keep_advanced, restore_advanced
 from ui.control_panel import controlnets, set_controlnets
-from ui.fields import DIFFUSION_FIELDS, form_keys
+from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
 from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
+from ui.model_defaults import diffusion_from_values, follow_model, followed
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
 
@@ -37,6 +39,7 @@ __all__ = ["FIELDS", "GROUPS", "keep_defaults", "restore", "spec_from_state"]
 FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("ps.", PromptSettings, rename={"negative_prompt": "negative"}),
     **form_keys("ps.", DiffusionSettings, only=DIFFUSION_FIELDS),
+    **form_keys("ps.", DiffusionSettings, only=ADVANCED_FIELDS),
     **form_keys(
         "ps.",
         AnimationSettings,
@@ -51,6 +54,12 @@ FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("ps.", MotionSettings),
     # Inpainting / InstructPix2Pix models (ui.edit_panel; "ps.mask" is set by its upload).
     **form_keys("ps.", EditSettings),
+}
+# The widgets whose defaults come from the model (widget key -> diffusion field).
+_MODEL_KEYS = {
+    key: name
+    for key, (group, name) in FIELDS.items()
+    if group == "diffusion" and name in ("width", "height", "guidance", "guidance_stop", "steps")
 }
 GROUPS = (
     "prompts",
@@ -88,6 +97,7 @@ def keep_defaults(model: str, drawn: str) -> None:
     """
     spec = AnimationSpec()
     brought = model_defaults(model)
+    follow_model("ps", _MODEL_KEYS, model)
     for key, (group, name) in FIELDS.items():
         default = getattr(getattr(spec, group), name)
         if group == "diffusion" and name in brought:
@@ -98,6 +108,7 @@ def keep_defaults(model: str, drawn: str) -> None:
             default = "0: (s**2)"
         (keep if key.startswith(drawn) else seed)(key, _to_widget(key, default))
     keep_lora_defaults("ps.", drawn == "ps.")
+    keep_advanced("ps.", drawn=drawn == "ps.")
 
 
 def spec_from_state(model: str, device: str) -> AnimationSpec:
@@ -114,9 +125,12 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
         ) from None
     values["diffusion"].update(model=model, device=device)
     values["control"]["nets"] = controlnets()  # the ControlNet panel's list (ui.control_panel)
+    values["diffusion"].update(advanced_values("ps.", values["diffusion"]["scheduler"]))
     base = AnimationSpec()
+    diffusion = diffusion_from_values(values.pop("diffusion"))  # the model's marked as such
     spec = base.replace(
-        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()}
+        diffusion=diffusion,
+        **{group: getattr(base, group).replace(**fields) for group, fields in values.items()},
     )
     spec = spec.replace(loras=loras_from_state("ps.", curve=True))
     spec.check()
@@ -139,6 +153,8 @@ def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
     if "control" in groups:
         set_controlnets(spec.control.nets)
     if "diffusion" in groups:
+        restore_advanced("ps.", spec.diffusion)
+        followed("ps", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)
     return list(groups)

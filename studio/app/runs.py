@@ -2,7 +2,8 @@
 
 ``render`` runs it inline and ``submit`` as a job on the dashboard's ``JobRunner``; both go
 
-1. check: the spec (``spec.check()``), then its kind's input files (``check_inputs``) and the
+1. check: the spec, once the model's own settings fill the diffusion fields it leaves unset
+   (``studio.pipeline.defaults``: size, guidance, steps), then its kind's input files (``check_inputs``) and the
    ``out`` destination, so a bad spec is refused before anything is recorded;
 2. record: a run row (status queued) and its output folder in the store (``RunRecorder``);
 3. render: the kind's engine into that folder, its events to the store and to the caller;
@@ -41,6 +42,7 @@ __all__ = [
     "resume_run",
     "submit",
     "submit_resume",
+    "with_model_defaults",
 ]
 
 
@@ -69,6 +71,7 @@ def render(
     raises after the run is recorded as failed or cancelled.
     """
     # 1. Check.
+    spec = with_model_defaults(spec)
     kind = _checked(spec)
     if out is not None:
         out = checked_out(Path(out), spec.output.format)
@@ -108,6 +111,7 @@ def submit(
     (called once the run is recorded); a job cancelled before it starts is recorded as
     cancelled.
     """
+    spec = with_model_defaults(spec)
     kind = _checked(spec)
     store = store_for(home)
     recorder = _record(store, spec, session_slug)
@@ -192,13 +196,28 @@ def attach_for_resume(store: Store, run_id: str) -> tuple[Spec, RunRecorder]:
     return spec, RunRecorder.attach(store, run_id, expect=INTERRUPTED)
 
 
+def with_model_defaults(spec: Spec) -> Spec:
+    """``spec`` with its model's size, guidance, guidance stop and steps in the diffusion
+    fields it leaves unset (``AnimationSpec(diffusion={"model": FOLDER})`` renders at the
+    folder's native size); values it sets stay. The run's ``started`` event records the
+    values that came from the model (``model_defaults``)."""
+    from studio.pipeline.defaults import fill_model_defaults
+
+    d, from_model = fill_model_defaults(spec.diffusion)
+    return spec.replace(diffusion=d) if from_model else spec
+
+
 # -- the steps -------------------------------------------------------------------------------
 
 
 def _checked(spec: Spec) -> RenderKind:
     """Step 1: the spec's kind, once the spec, its input files and its plan are good."""
+    from studio.pipeline.schedulers import check_scheduler_options
+
     kind = kind_for(spec.kind)
     spec.check()
+    # Unknown or mistyped options fail here, not after the model has loaded.
+    check_scheduler_options(spec.diffusion.scheduler, spec.diffusion.scheduler_kwargs)
     kind.check_inputs(spec)
     kind.plan(spec)  # pure: a tree that cannot be built is refused before a run is recorded
     return kind

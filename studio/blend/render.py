@@ -269,7 +269,14 @@ def _upscale_stage(
     """Load the upscaler (like the main model, with its own pipeline class) and its stage."""
     u = spec.upscale
     with clock.stage("load"):
-        options = dataclasses.replace(load_options(spec), pipeline="StableDiffusionUpscalePipeline")
+        # The loading options name the drawing model's files and code, not the upscaler's.
+        options = dataclasses.replace(
+            load_options(spec),
+            pipeline="StableDiffusionUpscalePipeline",
+            variant="",
+            revision="",
+            custom_pipeline="",
+        )
         loaded = manager.load(u.model, options)
     scheduler = make_scheduler(loaded.pipe, u.scheduler)
     texts = unique_texts(plan.prompts, plan.negatives, u.guidance)

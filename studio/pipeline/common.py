@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from studio.events import RenderEvents
+from studio.pipeline.defaults import fill_model_defaults
+from studio.pipeline.memory import MemoryChoice, memory_choice
 from studio.pipeline.models import LoadedModel, LoadOptions, ModelManager
 from studio.pipeline.schedulers import make_scheduler
 from studio.versions import library_versions
@@ -45,11 +47,15 @@ def open_model(
     """Load ``spec``'s model, build this run's own scheduler and report ``started``.
 
     ``summary`` is the plan's (``plan.summary()``); ``started`` hears it with the device,
-    dtype, model source and library versions added. Returns ``(LoadedModel, scheduler)``.
+    dtype, model source and library versions added, and ``model_defaults``: the diffusion
+    values that came from the model, not from the spec's author
+    (``studio.pipeline.defaults``). Returns ``(LoadedModel, scheduler)``.
     """
     d = spec.diffusion
+    from_model = {k: v for k, v in fill_model_defaults(d)[1].items() if getattr(d, k) == v}
+    memory = memory_choice(d, batch=_batch(spec))
     with clock.stage("load"):
-        loaded = manager.load(d.model, load_options(spec))
+        loaded = manager.load(d.model, load_options(spec, memory))
     clock.device = loaded.device
     scheduler = make_scheduler(loaded.pipe, d.scheduler, d.scheduler_kwargs)
     events.started(
@@ -59,22 +65,38 @@ def open_model(
             "dtype": str(loaded.dtype).removeprefix("torch."),
             "model_source": loaded.source,
             "versions": library_versions(),
+            "model_defaults": from_model,
+            "memory": {"mode": d.memory, **memory.to_dict()},
         }
     )
     return loaded, scheduler
 
 
-def load_options(spec: AnimationSpec | BlendSpec) -> LoadOptions:
-    """The model manager's options from ``spec.diffusion`` (device, dtype, memory savers)."""
+def load_options(
+    spec: AnimationSpec | BlendSpec, memory: MemoryChoice | None = None
+) -> LoadOptions:
+    """The model manager's options from ``spec.diffusion`` (device, dtype, memory savers,
+    variant, revision, custom pipeline). ``memory``: the savers to use (default:
+    ``memory_choice`` of the spec, which reads the device for ``memory: auto``)."""
     d = spec.diffusion
+    memory = memory or memory_choice(d, batch=_batch(spec))
     return LoadOptions(
         device=d.device,
         dtype=d.dtype,
-        attention_slicing=d.attention_slicing,
-        vae_slicing=d.vae_slicing,
-        vae_tiling=d.vae_tiling,
-        cpu_offload=d.cpu_offload,
+        attention_slicing=memory.attention_slicing,
+        vae_slicing=memory.vae_slicing,
+        vae_tiling=memory.vae_tiling,
+        cpu_offload=memory.cpu_offload,
+        variant=d.variant,
+        revision=d.revision,
+        custom_pipeline=d.custom_pipeline,
     )
+
+
+def _batch(spec: AnimationSpec | BlendSpec) -> int:
+    """Frames per UNet call: an animation's batch size, a blend's one."""
+    animation = getattr(spec, "animation", None)
+    return int(getattr(animation, "batch_size", 1) or 1)
 
 
 class Clock:

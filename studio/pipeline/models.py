@@ -75,6 +75,10 @@ class LoadOptions:
     vae_tiling: bool = False
     cpu_offload: bool = False
     xformers: bool = True  # used only when installed and the device is CUDA
+    # Loading options (studio.spec.loading): weight file variant, Hub revision, custom code.
+    variant: str = ""
+    revision: str = ""
+    custom_pipeline: str = ""
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ class ModelManager:
         cls = getattr(diffusers, options.pipeline, None)
         if cls is None or not isinstance(cls, type):
             raise ModelLoadError(f"unknown pipeline class {options.pipeline!r}")
-        pipe, source = self._from_reference(cls, ref, dtype)
+        pipe, source = self._from_reference(cls, ref, dtype, _load_kwargs(options))
         if options.cpu_offload:
             if device.type != "cuda":
                 raise ModelLoadError("CPU offload needs a CUDA device; turn it off on this machine")
@@ -248,13 +252,13 @@ class ModelManager:
         )
 
     def _from_reference(
-        self, cls: _PipelineClass, ref: str, dtype: torch.dtype
+        self, cls: _PipelineClass, ref: str, dtype: torch.dtype, extra: dict[str, Any]
     ) -> tuple[Pipeline, str]:
         if not ref or not ref.strip():
             raise ModelLoadError("no model given; use builtin:tiny, a folder, a file or a Hub id")
         if ref.startswith("builtin:"):
             folder = builtin_folder(ref.removeprefix("builtin:"), self.cache_dir)
-            return _from_folder(cls, folder, dtype), str(folder)
+            return _from_folder(cls, folder, dtype, extra), str(folder)
         path = Path(ref).expanduser()
         if path.is_dir():
             if not (path / "model_index.json").exists():
@@ -263,13 +267,13 @@ class ModelManager:
                 )
             if cls.__name__ in _DRAWING:  # the model that draws the frames
                 check_runnable(read_family(path, ref), ref)  # configs only, before any weight
-            return _from_folder(cls, path, dtype), str(path)
+            return _from_folder(cls, path, dtype, extra), str(path)
         if path.suffix in (".safetensors", ".ckpt"):
             if not path.is_file():
                 raise ModelLoadError(f"checkpoint file {path} does not exist")
             return _from_single_file(cls, path, dtype), str(path)
         if _HUB_ID.match(ref) and not path.exists():
-            return _from_hub(cls, ref, dtype), ref
+            return _from_hub(cls, ref, dtype, extra), ref
         raise ModelLoadError(
             f"cannot read model reference {ref!r}: not builtin:NAME, an existing diffusers "
             "folder, a .safetensors file, or a Hub id like org/name"
@@ -334,12 +338,62 @@ def _quiet_loading() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _from_folder(cls: _PipelineClass, folder: Path, dtype: torch.dtype) -> Pipeline:
+def _load_kwargs(options: LoadOptions) -> dict[str, Any]:
+    """``from_pretrained``'s variant, revision and custom_pipeline, where set; a custom
+    pipeline is announced as a warning (``warnings``) whoever asked for it."""
+    if options.custom_pipeline:
+        import warnings
+
+        from studio.spec.loading import custom_pipeline_warning
+
+        warnings.warn(custom_pipeline_warning(options.custom_pipeline), stacklevel=3)
+    names = ("variant", "revision", "custom_pipeline")
+    extra: dict[str, Any] = {n: getattr(options, n) for n in names if getattr(options, n)}
+    if options.custom_pipeline:
+        # diffusers asks before it runs the code; the user's opt-in is that answer (the CLI
+        # and the dashboard make them give it each time: docs/models.md#custom-pipelines).
+        extra["trust_remote_code"] = True
+    return extra
+
+
+def _from_folder(
+    cls: _PipelineClass, folder: Path, dtype: torch.dtype, extra: dict[str, Any] | None = None
+) -> Pipeline:
     _quiet_loading()
+    extra = {k: v for k, v in (extra or {}).items() if k != "revision"}  # a Hub thing
+    _check_variant(folder, extra.get("variant", ""))
     try:
-        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)
+        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True, **extra)
     except Exception as exc:  # diffusers raises many types for a broken folder
-        raise ModelLoadError(f"could not load the diffusers folder {folder}: {exc}") from exc
+        raise ModelLoadError(
+            f"could not load the diffusers folder {folder}: {_first_line(exc)}"
+        ) from exc
+
+
+def _check_variant(folder: Path, variant: str) -> None:
+    """Refuse, before diffusers tries (and logs its attempts), a variant the folder does not
+    have, or no variant where the folder has only variant weights (``unet/
+    diffusion_pytorch_model.fp16.safetensors``: saved with ``save_pretrained(variant=...)``).
+    No fallback either way: the user picks the weights, so they are the ones recorded."""
+    weights = [p.name for p in folder.rglob("*") if p.suffix in (".safetensors", ".bin")]
+    variants = sorted({n.split(".")[-2].split("-")[0] for n in weights if n.count(".") >= 2})
+    plain = any(n.count(".") == 1 for n in weights)
+    if variant and variant not in variants:
+        has = f"it has {', '.join(variants)}" if variants else "it has only the plain files"
+        raise ModelLoadError(
+            f"the diffusers folder {folder} has no weights of variant {variant!r} "
+            f"(like diffusion_pytorch_model.{variant}.safetensors): {has}"
+        )
+    if not variant and variants and not plain:
+        raise ModelLoadError(
+            f"the diffusers folder {folder} has only weights of variant {variants[0]} "
+            f"(like diffusion_pytorch_model.{variants[0]}.safetensors); give the variant "
+            f"{variants[0]} (--variant {variants[0]} on the command line)"
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _from_single_file(cls: _PipelineClass, path: Path, dtype: torch.dtype) -> Pipeline:
@@ -353,10 +407,13 @@ def _from_single_file(cls: _PipelineClass, path: Path, dtype: torch.dtype) -> Pi
         ) from exc
 
 
-def _from_hub(cls: _PipelineClass, ref: str, dtype: torch.dtype) -> Pipeline:
+def _from_hub(
+    cls: _PipelineClass, ref: str, dtype: torch.dtype, extra: dict[str, Any] | None = None
+) -> Pipeline:
     _quiet_loading()
+    extra = extra or {}
     try:  # the local Hugging Face cache first: works offline once downloaded
-        return cls.from_pretrained(ref, dtype=dtype, local_files_only=True)
+        return cls.from_pretrained(ref, dtype=dtype, local_files_only=True, **extra)
     except Exception:
         pass
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
@@ -377,7 +434,7 @@ def _from_hub(cls: _PipelineClass, ref: str, dtype: torch.dtype) -> Pipeline:
             f"cannot reach the Hugging Face Hub at {endpoint} to download {ref}; {advice}"
         )
     try:
-        return cls.from_pretrained(ref, dtype=dtype)
+        return cls.from_pretrained(ref, dtype=dtype, **extra)
     except Exception as exc:
         raise ModelLoadError(f"could not download {ref} from the Hub: {exc}") from exc
 

@@ -12,6 +12,7 @@ every denoising loop steps a copy of that (``studio.pipeline.denoise``).
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,9 @@ __all__ = [
     "SCHEDULERS",
     "SCHEDULER_NAMES",
     "Scheduler",
+    "check_scheduler_options",
     "make_scheduler",
+    "scheduler_options",
 ]
 
 # A diffusers scheduler (a ``SchedulerMixin`` subclass). ``Any``: what the loop calls on it
@@ -71,3 +74,57 @@ def make_scheduler(pipe: Pipeline, name: str, kwargs: dict[str, Any] | None = No
 
 def _supports_zero_snr(cls: type) -> bool:
     return "rescale_betas_zero_snr" in inspect.signature(cls.__init__).parameters
+
+
+# Parameters of a scheduler's __init__ that are not options a user can give.
+_NOT_OPTIONS = ("self", "kwargs", "trained_betas")
+
+
+def scheduler_options(name: str) -> dict[str, Any]:
+    """The options scheduler ``name`` takes: its class's ``__init__`` parameters with their
+    defaults (``inspect.signature``), in order. Imports diffusers."""
+    import diffusers
+
+    cls = getattr(diffusers, SCHEDULERS[name][0])
+    params = inspect.signature(cls.__init__).parameters
+    return {
+        p.name: p.default
+        for p in params.values()
+        if p.name not in _NOT_OPTIONS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
+
+
+def check_scheduler_options(name: str, kwargs: dict[str, Any]) -> None:
+    """``SpecError`` for an option scheduler ``name`` does not take (naming the close ones)
+    or a value of the wrong type, told from the option's default: a switch takes true or
+    false, a number a number, a word a word. Called before any model loads."""
+    if name not in SCHEDULERS or not kwargs:
+        return
+    known = scheduler_options(name)
+    for key, value in kwargs.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+            hint = (
+                f"did you mean {' or '.join(close)}?"
+                if close
+                else f"its options: {', '.join(known)}"
+            )
+            raise SpecError(f"scheduler {name!r} has no option {key!r}; {hint}")
+        wrong = _wrong_type(known[key], value)
+        if wrong:
+            raise SpecError(f"scheduler option {key} must be {wrong}, got {value!r}")
+
+
+def _wrong_type(default: Any, value: Any) -> str:
+    """What ``value`` should be, judged by the parameter's ``default``; '' when it fits or
+    cannot be told (a default of None takes several types)."""
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else "true or false"
+    if isinstance(default, int | float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(default, int) and isinstance(value, float) and not value.is_integer():
+            ok = False
+        return "" if ok else ("a whole number" if isinstance(default, int) else "a number")
+    if isinstance(default, str):
+        return "" if isinstance(value, str) else 'a word in quotes, e.g. "linspace"'
+    return ""

@@ -25,6 +25,14 @@ from pydantic import (
 from studio.errors import NegativePromptError, SpecError
 from studio.languages.brackets import unmatched_bracket
 from studio.spec.fields import check_ranges, setting, spec_error
+from studio.spec.loading import (
+    CUSTOM_PIPELINE_FIELD,
+    MEMORY_FIELD,
+    REVISION_FIELD,
+    VARIANT_FIELD,
+    MemoryMode,
+    check_loading,
+)
 from studio.spec.versions import SCHEMA_VERSION, upgrade
 
 __all__ = [
@@ -216,17 +224,18 @@ class DiffusionSettings(SettingsModel):
         "auto", "Weights' number type: auto, float32, float16 or bfloat16.", choices=DTYPES
     )
     attention_slicing: StrictBool = setting(
-        False, "Compute attention in slices: less memory, a little slower.", flag=None
+        False, "Compute attention in slices: less memory, a little slower."
     )
-    vae_slicing: StrictBool = setting(
-        False, "Decode a batch one frame at a time: less memory.", flag=None
-    )
-    vae_tiling: StrictBool = setting(
-        False, "Decode in tiles: large frames in less memory.", flag=None
-    )
+    vae_slicing: StrictBool = setting(False, "Decode a batch one frame at a time: less memory.")
+    vae_tiling: StrictBool = setting(False, "Decode in tiles: large frames in less memory.")
     cpu_offload: StrictBool = setting(
-        False, "Keep model parts on the CPU until needed: least memory, slowest.", flag=None
+        False, "Keep model parts on the CPU until needed: least memory, slowest."
     )
+    # Loading options (docs/models.md#loading-options): studio.spec.loading describes them.
+    memory: MemoryMode = MEMORY_FIELD
+    variant: StrictStr = VARIANT_FIELD
+    revision: StrictStr = REVISION_FIELD
+    custom_pipeline: StrictStr = CUSTOM_PIPELINE_FIELD
 
 
 def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULERS) -> None:
@@ -241,6 +250,7 @@ def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULE
         )
     if d.dtype not in DTYPES:
         raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
+    check_loading(d)
 
 
 def check_negative_prompt(text: str) -> None:

@@ -33,12 +33,15 @@ def tiny_spec(schedule="0: a red circle\n3: a blue square", model="builtin:tiny"
 
 
 def test_render_records_the_run(studio_home, manager):
+    from studio.app import runs
+
     run_id, result = studio.render(tiny_spec(), session="API Tests", manager=manager)
     assert result.frames == 4
     with Store.open(studio_home).session() as s:
         (run,) = list_runs(s)
     assert run.id == run_id and run.status == "done" and run.session.slug == "api-tests"
-    assert run.spec == tiny_spec().to_dict() and run.denoise_steps == 8
+    # Stored as rendered: the guidance it leaves unset is the model's (studio.pipeline.defaults).
+    assert run.spec == runs.with_model_defaults(tiny_spec()).to_dict() and run.denoise_steps == 8
     assert run.outputs[0].path.startswith("outputs/api-tests/")
 
 

@@ -39,8 +39,10 @@ from studio.spec import (
 from tests.support.dashboard import APP, TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every value the model could bring is set: the killed process reads the spec from JSON,
+# which leaves nothing to the model, and the reference render must draw the same frames.
 DIFFUSION = DiffusionSettings(
-    model="builtin:tiny", steps=3, guidance=3.0, width=64, height=64, seed=3
+    model="builtin:tiny", steps=3, guidance=3.0, guidance_stop=0.2, width=64, height=64, seed=3
 )
 ANIMATION = AnimationSpec(
     prompts=PromptSettings(schedule="0: a red circle\n9: a blue square"),

@@ -304,6 +304,7 @@ def test_cancel_before_any_frame_leaves_nothing(tmp_path, manager):
 def test_render_records_the_tree_in_the_store(studio_home, manager):
     import studio
     from db import Store, get_run, run_to_dict
+    from studio.app.runs import with_model_defaults
 
     run_id, result = studio.render(make_spec(frames=3), session="blends", manager=manager)
     with Store.open(studio_home).session() as s:
@@ -312,7 +313,8 @@ def test_render_records_the_tree_in_the_store(studio_home, manager):
     assert run["denoise_steps"] == result.denoise_steps == run["predicted_denoise_steps"]
     assert run["plan"]["tree"]["levels"] == result.extra["tree"]["levels"]
     assert run["extra"]["tree"]["transitions"] == result.extra["tree"]["transitions"]
-    assert run["spec"] == make_spec(frames=3).to_dict()
+    # Stored as rendered: what the spec leaves unset is the model's (studio.pipeline.defaults).
+    assert run["spec"] == with_model_defaults(make_spec(frames=3)).to_dict()
 
 
 @pytest.mark.slow  # whole renders through CLI subprocesses (6-12 s)

@@ -400,7 +400,7 @@ def test_describe_reads_type_bounds_choices_and_hints():
     assert interpolation.choices == ("slerp", "lerp") and interpolation.type == "str"
     schedule = next(f for f in describe(PromptSettings) if f.name == "schedule")
     assert (schedule.widget, schedule.flag) == ("textarea", "--prompts")
-    assert next(f for f in describe(DiffusionSettings) if f.name == "vae_tiling").flag is None
+    assert next(f for f in describe(DiffusionSettings) if f.name == "scheduler_kwargs").flag is None
     frequencies = next(f for f in describe(AnimationSettings) if f.name == "sine_frequencies")
     assert (frequencies.type, frequencies.widget) == ("list[float]", "list")
     keyframe = {f.name: f for f in describe(BlendKeyframe)}

@@ -24,6 +24,11 @@ from pydantic import BaseModel
 from studio.app.cli.control import add_control_flags, control_from_args
 from studio.app.cli.files import format_from_args, read_text
 from studio.app.cli.generated import add_flag, add_group_flags, apply_flags, described, given_values
+from studio.app.cli.loading import (
+    add_loading_flags,
+    extra_diffusion_values,
+    warn_custom_pipeline,
+)
 from studio.app.cli.lora import add_lora_flag, animation_loras, blend_loras
 from studio.errors import SpecError
 from studio.spec import AnimationSpec, BlendKeyframe, BlendSpec, load_spec
@@ -130,6 +135,7 @@ def add_diffusion_flags(command: argparse.ArgumentParser) -> None:
     can use (a blend allows fewer).
     """
     add_group_flags(command, DiffusionSettings, open_choices=("scheduler",))
+    add_loading_flags(command)
 
 
 # -- animate -----------------------------------------------------------------------------
@@ -179,6 +185,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
     said on stderr and, with ``--json``, under ``"input"`` (``args.media_payload``).
     """
     from studio.media.inputs import video_info
+    from studio.pipeline.defaults import with_explicit
 
     a, d = spec.animation, spec.diffusion
     i = apply_flags(spec.input, args)
@@ -201,7 +208,7 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
                 )
         if args.width is None or args.height is None:
             width, height = info.rounded_size
-            d = d.replace(width=args.width or width, height=args.height or height)
+            d = with_explicit(d, {"width": args.width or width, "height": args.height or height})
             if info.rounded:
                 notes.append(
                     f"the video input is {info.width}x{info.height}; the model needs multiples "
@@ -316,20 +323,24 @@ def _float_list(text: str | None, flag: str) -> tuple[float, ...]:
 def diffusion_from_args(d: DiffusionSettings, args: argparse.Namespace) -> DiffusionSettings:
     """The diffusion settings with the flags every render command shares applied.
 
-    Without ``--spec`` (or with a new ``--model``) the settings the model brings
-    (``model_defaults``: size, guidance, guidance stop) replace those not given as flags;
-    its step count only without ``--spec``: the steps of a saved spec are a choice of
-    quality and time, not of the model.
+    The settings the model brings (``model_defaults``: size, guidance, guidance stop, steps)
+    fill those neither a flag nor ``--spec`` sets (``studio.pipeline.defaults``, as the
+    Python API does); a new ``--model`` on top of ``--spec`` also replaces the spec's size
+    and guidance, which were the old model's, but not its step count: the steps of a saved
+    spec are a choice of quality and time, not of the model. The filled values stay marked
+    as the model's, so the run records them as such.
     """
     from studio.pipeline.builtin import model_defaults
+    from studio.pipeline.defaults import fill_model_defaults, with_explicit
 
     given = given_values(args, DiffusionSettings)
-    d = d.replace(**given) if given else d
-    if args.spec is None or "model" in given:
-        defaults = model_defaults(d.model)
-        if args.spec is not None:
-            del defaults["steps"]
-        d = d.replace(**{k: v for k, v in defaults.items() if k not in given})
+    given.update(extra_diffusion_values(d, args))
+    d = with_explicit(d, given)
+    replace: set[str] = set()
+    if args.spec is not None and "model" in given:
+        replace = set(model_defaults(d.model)) - set(given) - {"steps"}
+    d = fill_model_defaults(d, replace=replace)[0]
+    warn_custom_pipeline(d)
     return d
 
 

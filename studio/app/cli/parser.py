@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from db.models import RUN_STATUSES
 from studio.app.cli.flags import add_animate_parser, add_blend_parser
+from studio.app.cli.loading import add_allow_custom_pipeline
 from studio.errors import SpecError
 
 __all__ = ["build_parser"]
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object with the result"
     )
     runs_resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_allow_custom_pipeline(runs_resume)
 
     _add_sessions_parser(commands)
 

@@ -32,6 +32,7 @@ def resume(args: argparse.Namespace) -> int:
     """``runs resume``: finish an interrupted run and say what this attempt did."""
     from studio.app.runs import resume_run
 
+    _check_stored_custom_pipeline(args)
     bar = ProgressBar(enabled=not args.quiet)
     try:
         run_id, result, out = resume_run(args.run_id, events=bar)
@@ -50,6 +51,31 @@ def resume(args: argparse.Namespace) -> int:
             f"steps now ({result.denoise_steps} in all) -> {payload['outputs'][0]}"
         )
     return 0
+
+
+def _check_stored_custom_pipeline(args: argparse.Namespace) -> None:
+    """Refuse to resume a run whose spec runs a custom pipeline, unless
+    ``--allow-custom-pipeline`` was given; warn on stderr when it was."""
+    from db.repository import get_run
+    from studio.app.cli.loading import warn_custom_pipeline
+    from studio.app.store import store_for
+    from studio.errors import SpecError
+    from studio.spec import load_spec
+
+    with store_for(None).session() as s:
+        try:
+            stored = get_run(s, args.run_id).spec
+        except LookupError:
+            return  # resume_run says so
+    custom = stored.get("diffusion", {}).get("custom_pipeline", "")
+    if not custom:
+        return
+    if not args.allow_custom_pipeline:
+        raise SpecError(
+            f"run {args.run_id} runs the custom pipeline {custom!r} (Python code); to run it, "
+            "add --allow-custom-pipeline"
+        )
+    warn_custom_pipeline(load_spec(stored).diffusion)
 
 
 def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:

@@ -1,0 +1,170 @@
+"""Memory savers chosen by device: what ``memory: auto`` turns on, and why.
+
+``choose_memory`` is a pure function of device facts (its type, free and total memory, the
+model's weight size) and the render's frame size and batch, so it is tested with given facts
+on any machine. ``device_facts`` reads them from torch (``torch.cuda.mem_get_info``) for the
+device a render runs on; ``memory_choice`` puts the two together for a spec.
+
+The rules, from what each saver costs:
+
+- CPU and MPS: nothing. Slicing there saves memory the machine rarely lacks and costs time;
+  CPU offload needs CUDA.
+- CUDA, frames larger than 1024x1024 pixels: VAE tiling. The VAE decoder's activations grow
+  with the frame's area and are what runs out first on large frames.
+- CUDA, free memory short of the weights plus the attention of one UNet call: attention
+  slicing (about an eighth of the attention memory); still short: model CPU offload (the
+  weights wait on the CPU, one model at a time on the GPU), plus VAE slicing for a batch.
+
+The numbers are estimates that err towards saving memory: a saver costs some speed, running
+out of memory costs the render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studio.spec.common import DiffusionSettings
+
+__all__ = [
+    "DeviceFacts",
+    "MemoryChoice",
+    "TILING_ABOVE_PIXELS",
+    "choose_memory",
+    "device_facts",
+    "memory_choice",
+    "weights_bytes",
+]
+
+TILING_ABOVE_PIXELS = 1024 * 1024
+# Weights of a model whose size cannot be read before loading (a Hub id): SD 1.x in fp16.
+ASSUMED_WEIGHTS_BYTES = 2 * 1024**3
+_ATTENTION_HEADS = 8
+_SLICED_SHARE = 1 / 8  # attention memory left with slicing
+_HEADROOM = 1.2  # the rest of a UNet call, the VAE, the allocator's fragmentation
+_GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What the choice needs to know about the device: ``type`` (cpu, cuda, mps), free and
+    total memory in bytes (None where unknown: the CPU and MPS)."""
+
+    type: str
+    free_bytes: int | None = None
+    total_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class MemoryChoice:
+    """The four savers, and one reason per saver turned on (or why none was)."""
+
+    attention_slicing: bool = False
+    vae_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False
+    reasons: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "reasons": list(self.reasons)}
+
+
+def choose_memory(
+    facts: DeviceFacts,
+    *,
+    width: int,
+    height: int,
+    batch: int = 1,
+    weights_bytes: int | None = None,
+    dtype_bytes: int = 2,
+) -> MemoryChoice:
+    """The savers ``memory: auto`` turns on for a render of ``batch`` frames of
+    ``width`` x ``height`` pixels with weights of ``weights_bytes`` (None: unknown, assumed
+    2 GiB) on a device described by ``facts``. Pure."""
+    if facts.type != "cuda":
+        return MemoryChoice(reasons=(f"{facts.type}: no memory savers needed",))
+    reasons = []
+    tiling = width * height > TILING_ABOVE_PIXELS
+    if tiling:
+        reasons.append(f"VAE tiling: {width}x{height} is above 1024x1024")
+    if facts.free_bytes is None:
+        return MemoryChoice(vae_tiling=tiling, reasons=tuple(reasons))
+    weights = ASSUMED_WEIGHTS_BYTES if weights_bytes is None else weights_bytes
+    tokens = (width // 8) * (height // 8)
+    # One attention map of the largest UNet level, for the guided batch (uncond + cond).
+    attention = 2 * batch * _ATTENTION_HEADS * tokens * tokens * dtype_bytes
+    need = (weights + attention) * _HEADROOM
+    free = facts.free_bytes
+    slicing = offload = vae_slicing = False
+    if need > free:
+        slicing = True
+        sliced = (weights + attention * _SLICED_SHARE) * _HEADROOM
+        reasons.append(
+            f"attention slicing: {free / _GIB:.1f} GiB free, about {need / _GIB:.1f} GiB needed"
+        )
+        if sliced > free:
+            offload = True
+            vae_slicing = batch > 1
+            reasons.append(
+                f"CPU offload: still about {sliced / _GIB:.1f} GiB needed with slicing"
+                + ("; VAE slicing for the batch" if vae_slicing else "")
+            )
+    if not reasons:
+        reasons.append(f"cuda: {free / _GIB:.1f} GiB free is enough")
+    return MemoryChoice(
+        attention_slicing=slicing,
+        vae_slicing=vae_slicing,
+        vae_tiling=tiling,
+        cpu_offload=offload,
+        reasons=tuple(reasons),
+    )
+
+
+def device_facts(device_name: str) -> DeviceFacts:
+    """The facts of the device ``device_name`` (auto, cpu, cuda:N...) resolves to."""
+    import torch
+
+    from studio.pipeline.models import resolve_device
+
+    device = resolve_device(device_name)
+    if device.type != "cuda":
+        return DeviceFacts(device.type)
+    free, total = torch.cuda.mem_get_info(device)
+    return DeviceFacts("cuda", int(free), int(total))
+
+
+def weights_bytes(ref: str) -> int | None:
+    """Bytes of the weight files of a local folder or file (None for anything else)."""
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        files = [*path.rglob("*.safetensors"), *path.rglob("*.bin")]
+        return sum(f.stat().st_size for f in files) or None
+    return None
+
+
+def memory_choice(d: DiffusionSettings, batch: int = 1) -> MemoryChoice:
+    """The savers a render of ``d`` uses: its four switches, plus (``memory: auto``) what
+    ``choose_memory`` picks for its device; reasons say which came from where."""
+    set_ = MemoryChoice(d.attention_slicing, d.vae_slicing, d.vae_tiling, d.cpu_offload)
+    if d.memory != "auto":
+        return MemoryChoice(**{**set_.to_dict(), "reasons": ("memory: none (as set)",)})
+    dtype_bytes = 4 if d.dtype == "float32" else 2
+    auto = choose_memory(
+        device_facts(d.device),
+        width=d.width,
+        height=d.height,
+        batch=batch,
+        weights_bytes=weights_bytes(d.model),
+        dtype_bytes=dtype_bytes,
+    )
+    return MemoryChoice(
+        attention_slicing=set_.attention_slicing or auto.attention_slicing,
+        vae_slicing=set_.vae_slicing or auto.vae_slicing,
+        vae_tiling=set_.vae_tiling or auto.vae_tiling,
+        cpu_offload=set_.cpu_offload or auto.cpu_offload,
+        reasons=auto.reasons,
+    )
