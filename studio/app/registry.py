@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from studio.errors import MediaError, SpecError
 from studio.events import CancelToken, RenderEvents, RenderResult
 from studio.pipeline.families import check_model_ref, folder_family
-from studio.spec import AnimationSpec, BlendSpec, Spec
+from studio.spec import AnimationSpec, BlendSpec, DiffusionSettings, Spec
 from studio.spec.control import ControlSettings
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     check_lora_sources(spec.loras.adapters)
     if spec.control.nets:
         _check_animation_control(spec)
+    _check_frame_memory(spec.diffusion, spec.animation.batch_size)
 
 
 def _check_animation_control(spec: AnimationSpec) -> None:
@@ -148,6 +149,24 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")
     check_lora_sources(spec.loras.adapters)
+    _check_frame_memory(spec.diffusion, 1, scale=4 if spec.upscale.model else 1)
+
+
+def _check_frame_memory(d: DiffusionSettings, batch: int, scale: int = 1) -> None:
+    """Frames the device cannot decode at all are refused here (``check_frame_memory``);
+    ``scale``: how much an upscale stage enlarges them."""
+    from studio.pipeline.frame_memory import check_frame_memory
+
+    check_frame_memory(
+        d.width * scale,
+        d.height * scale,
+        batch,
+        device=d.device,
+        dtype=d.dtype,
+        tiling=d.vae_tiling,
+        slicing=d.vae_slicing,
+        auto_memory=d.memory == "auto",
+    )
 
 
 def _plan_blend(spec: BlendSpec) -> BlendPlan:

@@ -55,6 +55,9 @@ from studio.languages.brackets import unmatched_bracket
 
 __all__ = [
     "MAX_FRAME",
+    "MAX_PROMPT_LENGTH",
+    "MAX_PROMPT_TEXT",
+    "MAX_SCHEDULE_LENGTH",
     "MAX_SEED",
     "Keyframe",
     "PromptSchedule",
@@ -64,6 +67,12 @@ __all__ = [
 
 MAX_FRAME = 100_000
 MAX_SEED = 2**63 - 1
+# Text the encoder must read: compel parses about 0.23 ms a character, so one prompt at the
+# limit takes about a second to encode, and the distinct prompts of a schedule together at
+# most about 1.5 minutes (docs/limits.md).
+MAX_PROMPT_LENGTH = 4_000  # characters of one prompt or negative prompt
+MAX_PROMPT_TEXT = 400_000  # characters of a schedule's distinct prompts and negatives together
+MAX_SCHEDULE_LENGTH = 5_000_000  # characters of the schedule's text
 
 _DIGITS = re.compile(r"[0-9]+")
 # A frame token runs to the first blank, colon or options bracket; anything else in it is an
@@ -149,7 +158,14 @@ def parse_schedule(text: str) -> PromptSchedule:
     """
     if not isinstance(text, str):
         raise TypeError(f"schedule text must be a str, got {type(text).__name__}")
+    if len(text) > MAX_SCHEDULE_LENGTH:
+        raise ScheduleError(
+            f"the schedule is {len(text):,} characters long; the limit is {MAX_SCHEDULE_LENGTH:,}",
+            1,
+            1,
+        )
     keyframes: list[Keyframe] = []
+    budget = _TextBudget()
     line_of_frame: dict[int, int] = {}
     negative: str | None = None
     negative_line = 0
@@ -167,8 +183,11 @@ def parse_schedule(text: str) -> PromptSchedule:
                 )
             negative = _read_global_negative(line, match.end(), number)
             negative_line = number
+            budget.add(negative, "the negative prompt", number, start)
             continue
         keyframe = _parse_keyframe(line, start, number)
+        budget.add(keyframe.prompt, "this prompt", number, start)
+        budget.add(keyframe.negative or "", "this negative prompt", number, start)
         if keyframe.frame in line_of_frame:
             raise ScheduleError(
                 f"frame {keyframe.frame} appears twice: on line {line_of_frame[keyframe.frame]} "
@@ -249,6 +268,35 @@ def _bounded_int(digits: str, limit: int) -> int | None:
         return None
     value = int(significant)
     return value if value <= limit else None
+
+
+class _TextBudget:
+    """The prompt text a schedule asks the encoder to read, checked as it is parsed."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.total = 0
+
+    def add(self, text: str, what: str, number: int, start: int) -> None:
+        """``ScheduleError`` at line ``number`` when ``text`` is over ``MAX_PROMPT_LENGTH``,
+        or the distinct texts so far, ``text`` included, over ``MAX_PROMPT_TEXT``."""
+        if len(text) > MAX_PROMPT_LENGTH:
+            raise ScheduleError(
+                f"{what} is {len(text):,} characters long; the limit is {MAX_PROMPT_LENGTH:,}",
+                number,
+                start + 1,
+            )
+        if text in self.seen:
+            return
+        self.seen.add(text)
+        self.total += len(text)
+        if self.total > MAX_PROMPT_TEXT:
+            raise ScheduleError(
+                f"the schedule's distinct prompts are over {MAX_PROMPT_TEXT:,} characters "
+                "together (each is encoded once); repeat prompts or split the animation",
+                number,
+                start + 1,
+            )
 
 
 def _read_global_negative(line: str, start: int, number: int) -> str:

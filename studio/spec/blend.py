@@ -14,6 +14,7 @@ from pydantic import StrictFloat, StrictInt, StrictStr
 
 from studio.errors import PromptListError, SpecError
 from studio.languages.brackets import unmatched_bracket
+from studio.languages.schedule import MAX_PROMPT_LENGTH
 from studio.spec.common import (
     BLEND_SCHEDULERS,
     DiffusionSettings,
@@ -43,6 +44,9 @@ BlendPreset = Literal["lowest", "low", "medium", "high", "ultra"]
 Insertion = Literal["adaptive", "uniform"]
 Distance = Literal["ssim", "latent"]
 Fill = Literal["crossfade", "none"]
+
+
+MAX_BLEND_PROMPTS = 1_000  # keyframes of one blend movie (each a transition)
 
 
 class BlendKeyframe(SettingsModel):
@@ -121,7 +125,11 @@ class BlendSettings(SettingsModel):
         step=0.05,
     )
     diffusion_frames: StrictInt = setting(
-        17, "Automatic tree: diffusion frames per transition, both keyframes included.", step=1
+        17,
+        "Automatic tree: diffusion frames per transition, both keyframes included.",
+        ge=2,
+        le=1000,
+        step=1,
     )
     branches: tuple[StrictInt, ...] = setting((), "Manual tree: new frames per level, e.g. 2,3.")
     injection_strengths: tuple[StrictFloat, ...] = setting(
@@ -281,11 +289,19 @@ class BlendSpec(SpecBase):
         check_diffusion(self.diffusion, BLEND_SCHEDULERS)
         check_blend_control(self.control)
         keys = self.prompts.keyframes
-        if len(keys) < 2:
-            raise SpecError(f"a blend needs at least 2 prompts, got {len(keys)}")
+        if not 2 <= len(keys) <= MAX_BLEND_PROMPTS:
+            raise SpecError(f"a blend takes 2 to {MAX_BLEND_PROMPTS:,} prompts, got {len(keys):,}")
         for i, key in enumerate(keys):
             if not key.prompt.strip():
                 raise SpecError(f"prompt {i + 1} is empty")
+            for text, what in ((key.prompt, ""), (key.negative or "", "its negative prompt ")):
+                if len(text) > MAX_PROMPT_LENGTH:
+                    raise PromptListError(
+                        f"{what}is {len(text):,} characters long; the limit is "
+                        f"{MAX_PROMPT_LENGTH:,}",
+                        i + 1,
+                        1,
+                    )
             check_ranges(key, prefix=f"prompt {i + 1}: ")
             # Prompt i is line i + 1 of the dashboard's prompt list (one prompt per line).
             for text, what in ((key.prompt, ""), (key.negative or "", "its negative prompt: ")):

@@ -24,6 +24,7 @@ from pydantic import (
 
 from studio.errors import NegativePromptError, SpecError
 from studio.languages.brackets import unmatched_bracket
+from studio.languages.schedule import MAX_PROMPT_LENGTH
 from studio.spec.fields import check_ranges, setting, spec_error
 from studio.spec.loading import (
     CUSTOM_PIPELINE_FIELD,
@@ -254,7 +255,15 @@ def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULE
 
 
 def check_negative_prompt(text: str) -> None:
-    """``NegativePromptError`` at the first bracket of ``text`` without its partner."""
+    """``NegativePromptError`` at the first bracket of ``text`` without its partner, or at its
+    start when it is over ``MAX_PROMPT_LENGTH`` characters."""
+    if len(text) > MAX_PROMPT_LENGTH:
+        raise NegativePromptError(
+            f"the negative prompt is {len(text):,} characters long; the limit is "
+            f"{MAX_PROMPT_LENGTH:,}",
+            1,
+            1,
+        )
     found = unmatched_bracket(text)
     if found is not None:
         offset, reason = found

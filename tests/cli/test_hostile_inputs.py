@@ -41,6 +41,18 @@ CASES = [
     (["animate", "--prompts", "0: a", "--width", "0"], "width must be a positive multiple of 8"),
     (["animate", "--prompts", "0: a", "--out", "{d}/link.mp4"], "is a symbolic link"),
     (["animate", "--prompts", "0: a", "--out", "{d}/missing/x.mp4"], "does not exist"),
+    # Unbounded work from one input (issue 26, item 1): refused before anything is allocated.
+    (["blend", "a", "b", "--diffusion-frames", "1000000000"], "diffusion frames must be between 2 and 1000"),
+    (["animate", "--prompts", "0: " + "a" * 5_000], "this prompt is 5,000 characters long"),
+    (["animate", "--prompts", "0: a", "--negative", "n" * 5_000], "negative prompt is 5,000"),
+    (["blend", "a" * 5_000, "b"], "is 5,000 characters long"),
+    (["blend", *["p"] * 1_001], "a blend takes 2 to 1,000 prompts"),
+    (["animate", "--prompts", "0: a", "--zoom", "0: (1)" + ", 1: (1)" * 30_000], "limit is"),
+    (
+        ["animate", "--prompts", "0: a", "--width", "4096", "--height", "4096"]
+        + ["--batch-size", "256", "--device", "cpu"],
+        "need about",
+    ),
 ]
 
 
