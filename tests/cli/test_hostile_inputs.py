@@ -42,7 +42,10 @@ CASES = [
     (["animate", "--prompts", "0: a", "--out", "{d}/link.mp4"], "is a symbolic link"),
     (["animate", "--prompts", "0: a", "--out", "{d}/missing/x.mp4"], "does not exist"),
     # Unbounded work from one input (issue 26, item 1): refused before anything is allocated.
-    (["blend", "a", "b", "--diffusion-frames", "1000000000"], "diffusion frames must be between 2 and 1000"),
+    (
+        ["blend", "a", "b", "--diffusion-frames", "1000000000"],
+        "diffusion frames must be between 2 and 1000",
+    ),
     (["animate", "--prompts", "0: " + "a" * 5_000], "this prompt is 5,000 characters long"),
     (["animate", "--prompts", "0: a", "--negative", "n" * 5_000], "negative prompt is 5,000"),
     (["blend", "a" * 5_000, "b"], "is 5,000 characters long"),

@@ -195,7 +195,7 @@ def test_impossible_movies_name_the_problem(output, blend, message):
 
 
 def test_spec_level_errors():
-    with pytest.raises(SpecError, match="at least 2 prompts"):
+    with pytest.raises(SpecError, match="a blend takes 2 to 1,000 prompts, got 1"):
         BlendSpec(prompts=BlendPromptSettings(keyframes=(BlendKeyframe("a"),))).check()
     with pytest.raises(SpecError, match="prompt 2 is empty"):
         BlendSpec(
