@@ -50,7 +50,13 @@ def studio_home() -> Path:
     so that ``relative_to_home`` can compare it with other resolved paths.
     """
     raw = os.environ.get("STUDIO_HOME") or DEFAULT_HOME
-    home = Path(raw).expanduser().resolve()
+    return make_home(Path(raw))
+
+
+def make_home(home: Path) -> Path:
+    """``home`` absolute and resolved, created if it does not exist; ``StoreError`` naming it
+    and why when it cannot be."""
+    home = home.expanduser().resolve()
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

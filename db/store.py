@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import repository
 from db.errors import StoreError
 from db.migrations import upgrade_to_head
-from db.paths import db_path, studio_home
+from db.paths import db_path, make_home, studio_home
 
 if TYPE_CHECKING:
     import sqlite3
@@ -93,14 +93,7 @@ class Store:
         run recorded by this host whose process is gone as ``interrupted``. Opening the same
         database again, from this or another process, is safe and changes nothing else.
         """
-        home = (studio_home() if home is None else Path(home)).expanduser().resolve()
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create STUDIO_HOME {home} ({exc.strerror}); set STUDIO_HOME to a "
-                "folder you can write"
-            ) from None
+        home = studio_home() if home is None else make_home(Path(home))
         problem = _unwritable(home)
         if problem is not None:
             return cls._open_read_only(home, problem)

@@ -86,10 +86,30 @@ def tiny_text_encoder(tokenizer: Any) -> Any:
     )
 
 
+def tiny_vae(**config: Any) -> Any:
+    """The random tiny AutoencoderKL of ``builtin:tiny`` (Stable Diffusion's geometry: 8x
+    down to 4 channels; ``config`` overrides, e.g. SDXL's scaling factor). Seed torch first."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        **{
+            "in_channels": 3,
+            "out_channels": 3,
+            "down_block_types": ("DownEncoderBlock2D",) * 4,
+            "up_block_types": ("UpDecoderBlock2D",) * 4,
+            "block_out_channels": (32, 32, 32, 32),
+            "layers_per_block": 1,
+            "latent_channels": 4,
+            "norm_num_groups": 32,
+            "sample_size": 64,
+            **config,
+        }
+    )
+
+
 def _build_tiny() -> Any:  # a StableDiffusionPipeline (diffusers is imported in here)
     import torch
     from diffusers import (
-        AutoencoderKL,
         DDIMScheduler,
         StableDiffusionPipeline,
         UNet2DConditionModel,
@@ -113,17 +133,7 @@ def _build_tiny() -> Any:  # a StableDiffusionPipeline (diffusers is imported in
         norm_num_groups=32,
     )
     torch.manual_seed(1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(32, 32, 32, 32),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=32,
-        sample_size=64,
-    )
+    vae = tiny_vae()
     torch.manual_seed(2)
     text_encoder = tiny_text_encoder(tokenizer)
     scheduler = DDIMScheduler(

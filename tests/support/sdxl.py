@@ -17,13 +17,13 @@ def build_tiny_sdxl(folder: Path) -> Path:
     """Write a tiny ``StableDiffusionXLPipeline`` into ``folder`` (save_pretrained); return it."""
     import torch
     from diffusers import (
-        AutoencoderKL,
         EulerDiscreteScheduler,
         StableDiffusionXLPipeline,
         UNet2DConditionModel,
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
+    from studio.pipeline.builtin import tiny_vae
     from studio.pipeline.vocab import build_tokenizer
 
     tokenizer, tokenizer_2 = build_tokenizer(), build_tokenizer()
@@ -60,19 +60,7 @@ def build_tiny_sdxl(folder: Path) -> Path:
         norm_num_groups=32,
     )
     torch.manual_seed(1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(32, 32, 32, 32),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=32,
-        sample_size=SIZE,
-        scaling_factor=0.13025,
-        force_upcast=True,
-    )
+    vae = tiny_vae(sample_size=SIZE, scaling_factor=0.13025, force_upcast=True)
     torch.manual_seed(2)
     text_encoder = CLIPTextModel(text_config(WIDTHS[0]))
     torch.manual_seed(3)
