@@ -56,7 +56,7 @@ from studio.pipeline.latents import (
 from studio.pipeline.lora import LoraSession, open_loras
 from studio.pipeline.models import ModelManager, Pipeline
 from studio.pipeline.schedulers import Scheduler
-from studio.pipeline.text import encode_prompts, with_negative
+from studio.pipeline.text import encode_prompts, truncated_prompts, with_negative
 from studio.spec import AnimationSpec
 
 __all__ = ["AnimationResult", "render_animation"]
@@ -117,6 +117,8 @@ def render_animation(
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
             cond, uncond = _encode_keyframes(pipe, plan, device)
+        where = {k.prompt: f"line {k.line}" for k in reversed(plan.schedule.keyframes)}
+        text_notes = truncated_prompts(pipe, plan.unique_prompts, where)
 
         # 4. Prepare latents (one seeded noise per keyframe), init images and coherence.
         shape = latent_shape(pipe, d.width, d.height)
@@ -197,6 +199,7 @@ def render_animation(
         if control is not None:
             control.close()
         output, notes = add_soundtrack(spec, output, clock)
+        notes = [*text_notes, *notes]
         if spec.input.keep_audio and not audio_path(spec):
             with clock.stage("write"):
                 from studio.media.writers import mux_audio

@@ -40,7 +40,7 @@ from studio.pipeline.control import still_controls
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
 from studio.pipeline.schedulers import Scheduler, make_scheduler
-from studio.pipeline.text import encode_prompts, unique_texts
+from studio.pipeline.text import encode_prompts, truncated_prompts, unique_texts
 from studio.spec import BlendSpec
 
 __all__ = ["BlendResult", "render_blend"]
@@ -115,6 +115,8 @@ def render_blend(
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
             embeddings = encode_prompts(pipe, plan.unique_prompts, device)
+        where = {p: f"prompt {i + 1}" for i, p in reversed(list(enumerate(plan.prompts)))}
+        text_notes = truncated_prompts(pipe, plan.unique_prompts, where)
 
         # 4. Prepare the inpainting guide, the upscale stage and the transitions' maker.
         inpaint = _inpaint_guide(spec, loaded, scheduler)
@@ -210,6 +212,7 @@ def render_blend(
             scratch_denoise_steps=made * (d.steps + (spec.upscale.steps if upscale else 0)),
             tree={**plan.tree.to_dict(len(plan.prompts)), "transitions": realised},
             upscale_denoise_steps=upscale_steps,
+            notes=text_notes,
         )
         events.finished(result)
         return result

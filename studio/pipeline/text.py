@@ -16,6 +16,7 @@ without a negative prompt) is zeros, states and pooled, where the pipeline's con
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from studio.pipeline.conditioning import TextStates
     from studio.pipeline.models import Pipeline
 
-__all__ = ["encode_prompts", "unique_texts", "with_negative"]
+__all__ = ["encode_prompts", "truncated_prompts", "unique_texts", "with_negative"]
 
 
 def unique_texts(
@@ -78,6 +79,30 @@ def encode_prompts(
         empty = out[""]
         out[""] = TextStates(torch.zeros_like(empty.states), torch.zeros_like(empty.pooled))
     return out
+
+
+_WEIGHTS = re.compile(r"\)[0-9.]+|[()+\-]+(?=\s|$)|[()]")  # compel's weighting syntax
+
+
+def truncated_prompts(
+    pipe: Pipeline, texts: Iterable[str], where: Mapping[str, str] | None = None
+) -> list[str]:
+    """A note for each of ``texts`` longer than the model's text encoder reads (77 tokens
+    with its start and end markers: the rest has no effect), naming it by ``where[text]``
+    (e.g. "line 3") or by its start. Counted on the text without compel's weighting syntax,
+    so "about"."""
+    tokenizer = pipe.tokenizer
+    limit = int(getattr(tokenizer, "model_max_length", 77) or 77)
+    notes = []
+    for text in dict.fromkeys(texts):
+        count = len(tokenizer(_WEIGHTS.sub(" ", text)).input_ids)
+        if count > limit:
+            name = (where or {}).get(text) or f"{text[:30]!r}..."
+            notes.append(
+                f"the prompt of {name} is about {count - 2} tokens; the model reads the first "
+                f"{limit - 2}, the rest has no effect"
+            )
+    return notes
 
 
 class _Encoders:
