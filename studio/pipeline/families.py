@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -284,6 +284,9 @@ def layout_of_checkpoint(
     scheduler = {"prediction_type": "v_prediction" if config == "sd2-v" else "epsilon"}
     vae = {"block_out_channels": [128, 256, 512, 512]}
     family = family_of_folder(index, unet, vae, scheduler, name)
+    if xl and conv_in[1] != 4 and not family.unsupported:
+        why = "an SDXL UNet that edits a picture is no model the render kinds run yet"
+        family = replace(family, unsupported=f"{why}; draw with SDXL base or Turbo")
     return CheckpointLayout(config, conv_in[1], family)
 
 

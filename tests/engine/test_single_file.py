@@ -1,6 +1,7 @@
-"""Single original-layout checkpoints load offline: a tiny builtin:tiny written as one LDM
-.safetensors (and .ckpt) file (tests/support/ldm_checkpoint.py) loads through the studio with
-a config folder of its architecture and renders the frames the diffusers folder renders;
+"""Single original-layout checkpoints load offline: builtin:tiny written as one LDM
+.safetensors (and .ckpt) file, and the tiny SDXL as one (tests/support/ldm_checkpoint.py),
+load through the studio with a config folder of their architecture and render the frames
+their diffusers folders render;
 each shipped config folder builds its family's components (published parameter counts)."""
 
 from __future__ import annotations
@@ -54,18 +55,28 @@ def tiny_files(model_cache, tmp_path_factory):
     return file, ckpt, config_folder_of(folder, root / "tiny-config")
 
 
+@pytest.fixture(scope="module")
+def tiny_xl_files(tiny_sdxl, tmp_path_factory):
+    """The tiny SDXL folder as one LDM .safetensors, and its config folder."""
+    root = tmp_path_factory.mktemp("single-xl")
+    file = write_ldm_checkpoint(tiny_sdxl, root / "tiny-xl.safetensors")
+    return file, config_folder_of(tiny_sdxl, root / "tiny-xl-config")
+
+
 @pytest.fixture
-def tiny_configs(monkeypatch, tiny_files):
-    """The studio finds builtin:tiny's architecture where it looks for SD 1.x's."""
+def tiny_configs(monkeypatch, tiny_files, tiny_xl_files):
+    """The studio finds the tiny models' architectures where it looks for SD 1.x's and
+    SDXL's configs."""
+    folders = {"sd1": tiny_files[2], "sdxl": tiny_xl_files[1]}
     monkeypatch.setattr(
-        single_file, "config_folder", lambda config, cache, channels=4: tiny_files[2]
+        single_file, "config_folder", lambda config, cache, channels=4: folders[config]
     )
 
 
-def spec(model: str) -> AnimationSpec:
+def spec(model: str, **diffusion) -> AnimationSpec:
     return AnimationSpec(
         prompts=PromptSettings(schedule="0: a red circle\n2: a blue square"),
-        diffusion=DiffusionSettings(model=model, steps=2, width=64, height=64, seed=3),
+        diffusion=DiffusionSettings(model=model, steps=2, width=64, height=64, seed=3, **diffusion),
         animation=AnimationSettings(fps=8, batch_size=1),
         output=OutputSettings(format="png"),
     )
@@ -86,6 +97,18 @@ def test_a_single_file_renders_the_frames_of_its_diffusers_folder(
     assert len(folder) == len(single) == len(pickled) == 3
     for a, b, c in zip(folder, single, pickled, strict=True):
         assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_an_sdxl_single_file_renders_the_frames_of_its_diffusers_folder(
+    tiny_sdxl, tiny_xl_files, tiny_configs, tmp_path, manager
+):
+    file = str(tiny_xl_files[0])
+    loaded = ModelManager(cache_dir=tmp_path).load(file)
+    assert type(loaded.pipe).__name__ == "StableDiffusionXLPipeline"
+    folder = frames(render_animation(spec(str(tiny_sdxl)), tmp_path / "a", manager=manager))
+    single = frames(render_animation(spec(file), tmp_path / "b", manager=manager))
+    assert len(folder) == len(single) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(folder, single, strict=True))
 
 
 def test_a_single_file_loads_as_stable_diffusion_from_the_cache_offline(

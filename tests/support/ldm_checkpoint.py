@@ -1,10 +1,14 @@
 """Write a diffusers Stable Diffusion folder as one original-layout (LDM / CompVis) checkpoint:
 ``model.diffusion_model.*`` (UNet), ``first_stage_model.*`` (VAE),
-``cond_stage_model.transformer.*`` (CLIP text encoder), as community single files are.
+``cond_stage_model.transformer.*`` (CLIP text encoder), as community single files are; an
+SDXL folder's two text encoders as ``conditioner.embedders.0.transformer.*`` (CLIP) and
+``conditioner.embedders.1.model.*`` (OpenCLIP's names: fused q/k/v ``in_proj``, a
+transposed ``text_projection``).
 
 The key mapping is the inverse of what diffusers' single-file loader reads
 (``diffusers.loaders.single_file_utils``: ``convert_ldm_unet_checkpoint``,
-``convert_ldm_vae_checkpoint``, ``convert_ldm_clip_checkpoint``), written here for the
+``convert_ldm_vae_checkpoint``, ``convert_ldm_clip_checkpoint``,
+``convert_open_clip_checkpoint``), written here for the
 Stable Diffusion 1.x layout: down blocks of ``layers_per_block`` resnets (and attentions),
 then a downsampler; up blocks of one more; the VAE's attention projections as 1x1 convs.
 A key it cannot place is an error, so a round trip never drops a weight silently.
@@ -48,22 +52,27 @@ def write_ldm_checkpoint(folder: Path, out: Path) -> Path:
     ``.safetensors`` file ``out``; return ``out``."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from safetensors.torch import save_file
-    from transformers import CLIPTextModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
     vae = AutoencoderKL.from_pretrained(folder, subfolder="vae")
     text = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder")
-    attention_blocks = [t.startswith("CrossAttn") for t in unet.config.up_block_types]
+    attention_blocks = [t.startswith("CrossAttnUp") for t in unet.config.up_block_types]
+    unet_state = unet_to_ldm(unet.state_dict(), unet.config.layers_per_block, attention_blocks)
     state = {
-        **{
-            "model.diffusion_model." + k: v
-            for k, v in unet_to_ldm(
-                unet.state_dict(), unet.config.layers_per_block, attention_blocks
-            ).items()
-        },
+        **{"model.diffusion_model." + k: v for k, v in unet_state.items()},
         **{"first_stage_model." + k: v for k, v in vae_to_ldm(vae.state_dict(), vae).items()},
-        **{"cond_stage_model.transformer." + k: v for k, v in clip_to_ldm(text).items()},
     }
+    if (folder / "text_encoder_2").is_dir():  # SDXL
+        text_2 = CLIPTextModelWithProjection.from_pretrained(folder, subfolder="text_encoder_2")
+        state.update(
+            {"conditioner.embedders.0.transformer." + k: v for k, v in clip_to_ldm(text).items()}
+        )
+        state.update(
+            {"conditioner.embedders.1.model." + k: v for k, v in open_clip_to_ldm(text_2).items()}
+        )
+    else:
+        state.update({"cond_stage_model.transformer." + k: v for k, v in clip_to_ldm(text).items()})
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, str(out))
     return out
@@ -161,6 +170,46 @@ def clip_to_ldm(text: Any) -> dict[str, Any]:
     }
 
 
+def open_clip_to_ldm(text: Any) -> dict[str, Any]:
+    """A transformers CLIPTextModelWithProjection -> OpenCLIP's names: ``token_embedding``,
+    ``positional_embedding``, ``transformer.resblocks.N`` (``ln_1``, ``attn.in_proj_*`` = q, k,
+    v stacked, ``attn.out_proj``, ``ln_2``, ``mlp.c_fc``, ``mlp.c_proj``), ``ln_final`` and
+    ``text_projection`` (transposed: OpenCLIP multiplies by it from the right)."""
+    import torch
+
+    state = {k.removeprefix("text_model."): v for k, v in text.state_dict().items()}
+    buffers = {name.removeprefix("text_model.") for name, _ in text.named_buffers()}
+    out = {
+        "token_embedding.weight": state.pop("embeddings.token_embedding.weight"),
+        "positional_embedding": state.pop("embeddings.position_embedding.weight"),
+        "ln_final.weight": state.pop("final_layer_norm.weight"),
+        "ln_final.bias": state.pop("final_layer_norm.bias"),
+        "text_projection": state.pop("text_projection.weight").T,
+    }
+    names = {
+        "layer_norm1": "ln_1",
+        "layer_norm2": "ln_2",
+        "mlp.fc1": "mlp.c_fc",
+        "mlp.fc2": "mlp.c_proj",
+        "self_attn.out_proj": "attn.out_proj",
+    }
+    for key in sorted(state):
+        if key in buffers:
+            continue
+        m = re.match(r"encoder\.layers\.(\d+)\.(.*)\.(weight|bias)$", key)
+        if m is None:
+            raise KeyError(f"no OpenCLIP name for text encoder weight {key}")
+        layer, name, kind = m[1], m[2], m[3]
+        block = f"transformer.resblocks.{layer}"
+        if name in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
+            if name.endswith("q_proj"):
+                parts = [state[f"encoder.layers.{layer}.self_attn.{p}_proj.{kind}"] for p in "qkv"]
+                out[f"{block}.attn.in_proj_{kind}"] = torch.cat(parts)
+            continue
+        out[f"{block}.{names[name]}.{kind}"] = state[key]
+    return out
+
+
 def config_folder_of(folder: Path, out: Path) -> Path:
     """A copy of diffusers folder ``folder`` without its weights: what ``from_single_file``'s
     ``config=`` takes (the configs and tokenizer files of the model's architecture)."""
@@ -211,6 +260,13 @@ HEADERS: dict[str, dict[str, list[int]]] = {
         _U + "input_blocks.0.0.weight": [320, 9, 3, 3],
         _U + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": [320, 768],
         **_SD1_TEXT,
+    },
+    "sdxl-inpaint": {
+        **_SD,
+        **_XL_UNET,
+        _U + "input_blocks.0.0.weight": [320, 9, 3, 3],
+        _U + "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight": [640, 2048],
+        "conditioner.embedders.1.model.positional_embedding": [77, 1280],
     },
     "lora": {"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": [4, 320]},
     "vae-only": {"encoder.conv_in.weight": [128, 3, 3, 3]},

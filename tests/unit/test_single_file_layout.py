@@ -54,9 +54,12 @@ def test_sdxl_files_load_as_the_xl_pipeline(tmp_path):
     assert model_defaults(str(xl))["steps"] == 30
 
 
-def test_the_sdxl_refiner_is_refused_with_the_reason(tmp_path):
-    path = write_header_only(tmp_path / "refiner.safetensors", HEADERS["sdxl-refiner"])
-    with pytest.raises(ModelLoadError, match="refiner"):
+@pytest.mark.parametrize(
+    ("header", "says"), [("sdxl-refiner", "refiner"), ("sdxl-inpaint", "SDXL UNet that edits")]
+)
+def test_sdxl_files_the_render_kinds_cannot_run_are_refused_with_the_reason(tmp_path, header, says):
+    path = write_header_only(tmp_path / f"{header}.safetensors", HEADERS[header])
+    with pytest.raises(ModelLoadError, match=says):
         check_model_ref(str(path))
 
 
