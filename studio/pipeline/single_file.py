@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIGS",
+    "CONFIG_VERSION",
     "build_clip_vocab",
     "checkpoint_layout",
     "config_folder",
@@ -82,6 +83,10 @@ def load_single_file(
 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
+    # Its converter casts each model with ``to(dtype)`` and diffusers then warns that "modules
+    # that should be kept in float32: []" (an empty list: none), on every load; errors still show.
+    verbosity = diffusers.utils.logging.get_verbosity()
+    diffusers.utils.logging.set_verbosity_error()
     try:
         return cls.from_single_file(
             str(path), config=str(folder), dtype=dtype, local_files_only=True
@@ -91,6 +96,8 @@ def load_single_file(
         raise ModelLoadError(
             f"could not load {path} as a {layout.family.label} checkpoint: {first}"
         ) from exc
+    finally:
+        diffusers.utils.logging.set_verbosity(verbosity)
 
 
 def config_folder(config: str, cache_dir: Path, in_channels: int = 4) -> Path:

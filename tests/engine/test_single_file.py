@@ -167,3 +167,13 @@ def test_an_inpainting_file_gets_a_unet_config_of_nine_channels(tmp_path):
 
 def _component(value) -> bool:
     return isinstance(value, list) and value[0] is not None
+
+
+def test_a_file_unlike_its_familys_published_architecture_fails_in_one_line(tiny_files, tmp_path):
+    # No stand-in configs here: the shipped SD 1.5 folder is written into the cache and used.
+    with pytest.raises(ModelLoadError) as info:
+        ModelManager(cache_dir=tmp_path).load(str(tiny_files[0]))
+    message = str(info.value)
+    assert "as a Stable Diffusion 1.x checkpoint" in message and "\n" not in message
+    written = tmp_path / "single-file-configs" / f"sd1-v{single_file.CONFIG_VERSION}"
+    assert (written / "tokenizer" / "vocab.json").is_file()

@@ -50,10 +50,12 @@ _VAE_ATTENTION = {
 def write_ldm_checkpoint(folder: Path, out: Path) -> Path:
     """Save the diffusers folder ``folder``'s UNet, VAE and text encoder as the single
     ``.safetensors`` file ``out``; return ``out``."""
+    import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from safetensors.torch import save_file
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
+    xl = (folder / "text_encoder_2").is_dir()
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
     vae = AutoencoderKL.from_pretrained(folder, subfolder="vae")
     text = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder")
@@ -63,7 +65,7 @@ def write_ldm_checkpoint(folder: Path, out: Path) -> Path:
         **{"model.diffusion_model." + k: v for k, v in unet_state.items()},
         **{"first_stage_model." + k: v for k, v in vae_to_ldm(vae.state_dict(), vae).items()},
     }
-    if (folder / "text_encoder_2").is_dir():  # SDXL
+    if xl:
         text_2 = CLIPTextModelWithProjection.from_pretrained(folder, subfolder="text_encoder_2")
         state.update(
             {"conditioner.embedders.0.transformer." + k: v for k, v in clip_to_ldm(text).items()}
@@ -73,6 +75,14 @@ def write_ldm_checkpoint(folder: Path, out: Path) -> Path:
         )
     else:
         state.update({"cond_stage_model.transformer." + k: v for k, v in clip_to_ldm(text).items()})
+    # What real files carry besides the weights: the training schedule, EMA bookkeeping and
+    # CLIP's position ids; the loader must skip them.
+    clip = "conditioner.embedders.0." if xl else "cond_stage_model."
+    state[clip + "transformer.text_model.embeddings.position_ids"] = torch.arange(77)[None]
+    state["alphas_cumprod"] = torch.linspace(0.999, 0.005, 1000)
+    state["betas"] = torch.linspace(0.00085, 0.012, 1000)
+    state["model_ema.decay"] = torch.tensor(0.9999)
+    state["model_ema.num_updates"] = torch.tensor(1000, dtype=torch.int32)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, str(out))
     return out
