@@ -5,7 +5,10 @@ encoder, and ``openai/clip-vit-large-patch14`` cannot be downloaded where the Hu
 reachable. The merges it is made from are on PyPI: the ``open_clip_torch`` wheel ships
 ``open_clip/bpe_simple_vocab_16e6.txt.gz``, the byte-pair merges OpenAI's CLIP was trained
 with (MIT licence: the wheel's ``LICENSE``, copyright Gabriel Ilharco et al.; the file itself
-comes from OpenAI's CLIP repository, also MIT). Getting it::
+comes from OpenAI's CLIP repository, also MIT). The studio ships the ``merges.txt`` this
+writes, gzip-compressed (``studio/configs/clip/merges.txt.gz``), and builds ``vocab.json``
+from it at run time (``studio.pipeline.single_file``); this script is how it was made.
+Getting it::
 
     .venv/bin/python -m pip download open_clip_torch==2.24.0 --no-deps -d /tmp/oc
     .venv/bin/python scripts/clip_vocab.py --wheel /tmp/oc/open_clip_torch-2.24.0-py3-none-any.whl --out FOLDER

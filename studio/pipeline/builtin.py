@@ -199,8 +199,9 @@ def model_defaults(model_ref: str) -> dict[str, int | float]:
     Keys (all present, plain numbers, named as ``DiffusionSettings`` fields): ``width`` and
     ``height`` (pixels, its native size), ``guidance`` (the scale it draws best at),
     ``guidance_stop`` (share of the schedule, at its clean end, left unguided) and ``steps``
-    (denoise steps per frame). Built-in models bring their own; a local diffusers folder its
-    family's (``studio.pipeline.families``: native size = UNet sample size x VAE factor,
+    (denoise steps per frame). Built-in models bring their own; a local diffusers folder or
+    ``.safetensors`` checkpoint its family's (``studio.pipeline.families``, configs or the
+    file's header only: native size = UNet sample size x VAE factor,
     few-step Turbo/LCM models 4 steps without guidance); anything else Stable Diffusion's
     usual 512x512, guidance 7.5, 20 steps, or the few-step values when its name says
     Turbo/LCM.

@@ -8,6 +8,16 @@ sample size, cross-attention width, SDXL's added time embeddings, LCM's guidance
 ``vae/config.json`` (the VAE's downsampling factor) and the scheduler config (prediction
 type). Nothing here imports torch or diffusers: the dashboard reads a family on every pick.
 
+A single ``.safetensors`` checkpoint in the original (LDM) layout has no configs: its family
+comes from the names and shapes of its tensors, read from the file's header alone
+(``read_checkpoint_layout``): the UNet's input channels (``input_blocks.0.0``), its
+cross-attention width (768: SD 1.x, 1024: SD 2.x), SDXL's added embedding (``label_emb``)
+and second text encoder (``conditioner.embedders.1``). The weights cannot tell an SD 2.x
+v-prediction model from an epsilon one: it is v-prediction when its file name says so
+(``768``, as in ``v2-1_768-ema-pruned`` and ``768-v-ema``; ``v-pred``; a ``v`` word) or
+when the original-config YAML next to it (same name, ``.yaml``) sets
+``parameterization: "v"``; else epsilon (SD 2.x base, 512 px).
+
 A model the render kinds cannot run yet is refused by ``check_runnable`` with the reason,
 before any weight is loaded, instead of failing inside the UNet; a model that runs, but not
 for a given render (InstructPix2Pix with nothing to edit), by ``check_family_for``. SDXL base
@@ -19,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
     from studio.spec import Spec
 
 __all__ = [
+    "CheckpointLayout",
     "ModelFamily",
     "check_family_for",
     "check_model_ref",
@@ -36,11 +47,21 @@ __all__ = [
     "family_of_folder",
     "few_step_name",
     "folder_family",
+    "layout_of_checkpoint",
+    "read_checkpoint_header",
+    "read_checkpoint_layout",
     "read_family",
 ]
 
 # Few-step distilled models name themselves; their configs look like their base model's.
 _FEW_STEP = re.compile(r"(turbo|lightning|lcm|hyper)", re.IGNORECASE)
+# An SD 2.x file's name that says v-prediction: "768" (2.x's 768 px models all are),
+# "v-pred", "vpred", a word "v".
+_V_NAME = re.compile(r"(768|v-?pred|(^|[^a-z0-9])v([^a-z0-9]|$))", re.IGNORECASE)
+_V_YAML = re.compile(r"parameterization:\s*[\"']?v[\"']?\s*$", re.MULTILINE)
+_UNET = "model.diffusion_model."
+# A safetensors header is JSON; more than this is no checkpoint header (the format's own cap).
+_MAX_HEADER = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -164,14 +185,109 @@ def _optional_json(path: Path) -> dict[str, Any] | None:
 
 def folder_family(model_ref: str) -> ModelFamily | None:
     """The family of ``model_ref`` when it names a local diffusers folder (``model_index.json``
-    in it), else None (built-in models, Hub ids, single files: their configs are not at hand
-    without downloading)."""
+    in it) or a ``.safetensors`` checkpoint (its header), else None (built-in models, Hub ids,
+    ``.ckpt`` files, which are pickles: their family is read when they load). Raises
+    ``ModelLoadError`` for a broken folder or a file that is no Stable Diffusion checkpoint."""
     if not model_ref or model_ref.startswith("builtin:"):
         return None
     path = Path(model_ref).expanduser()
+    if path.suffix == ".safetensors" and path.is_file():
+        return read_checkpoint_layout(path, model_ref).family
     if not (path / "model_index.json").is_file():
         return None
     return read_family(path, model_ref)
+
+
+@dataclass(frozen=True)
+class CheckpointLayout:
+    """What a single original-layout checkpoint is: ``config``, the studio's config folder
+    for it (``sd1``, ``sd2``, ``sd2-v``, ``sdxl``: ``studio/configs/``), the UNet's
+    ``in_channels`` (4; 9 inpainting; 8 InstructPix2Pix) and its ``family``."""
+
+    config: str
+    in_channels: int
+    family: ModelFamily
+
+
+def read_checkpoint_header(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape of the ``.safetensors`` file ``path``, from its header alone (8
+    bytes: the JSON header's length, then the header); no weight is read. ``ModelLoadError``
+    when the file is not in the safetensors format."""
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 2 <= size <= _MAX_HEADER:
+                raise ValueError(f"header length {size}")
+            header = json.loads(f.read(size))
+        shapes = {
+            k: tuple(int(n) for n in v["shape"]) for k, v in header.items() if k != "__metadata__"
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ModelLoadError(f"{path} is not a readable .safetensors file ({exc})") from None
+    return shapes
+
+
+def read_checkpoint_layout(
+    path: Path, name: str | None = None, shapes: dict[str, tuple[int, ...]] | None = None
+) -> CheckpointLayout:
+    """The layout of the single checkpoint ``path`` (``shapes``: its tensors' shapes when the
+    caller read them, a ``.ckpt``; else the ``.safetensors`` header). v-prediction: see the
+    module docstring."""
+    name = name or path.name
+    yaml = path.with_suffix(".yaml")
+    v_prediction = bool(_V_NAME.search(path.stem))
+    if yaml.is_file():
+        v_prediction = v_prediction or bool(_V_YAML.search(yaml.read_text(errors="replace")))
+    if shapes is None:
+        shapes = read_checkpoint_header(path)
+    return layout_of_checkpoint(shapes, name, v_prediction)
+
+
+def layout_of_checkpoint(
+    shapes: dict[str, tuple[int, ...]], name: str, v_prediction: bool = False
+) -> CheckpointLayout:
+    """The layout that tensor shapes ``shapes`` (name -> shape, original LDM key names)
+    describe; ``ModelLoadError`` (one line, naming ``name``) when they are no Stable
+    Diffusion checkpoint."""
+    conv_in = shapes.get(_UNET + "input_blocks.0.0.weight")
+    widths = [
+        s[-1] for k, s in shapes.items() if k.startswith(_UNET) and k.endswith("attn2.to_k.weight")
+    ]
+    if conv_in is None or len(conv_in) != 4 or not widths:
+        if any(k.startswith(("unet.", "down_blocks.", "lora_")) or "lora" in k for k in shapes):
+            what = "a LoRA or a diffusers-format file (unet., lora_ keys)"
+        else:
+            what = "not a Stable Diffusion checkpoint"
+        raise ModelLoadError(
+            f"{name} is {what}: a single-file model needs the original layout's UNet "
+            f"({_UNET}input_blocks...); give a diffusers folder, or a LoRA as a LoRA"
+        )
+    xl = _UNET + "label_emb.0.0.weight" in shapes
+    refiner = xl and not any(k.startswith("conditioner.embedders.1.") for k in shapes)
+    width = widths[0]
+    if xl:
+        config = "sdxl"
+    elif width == 1024:
+        config = "sd2-v" if v_prediction else "sd2"
+    else:
+        config = "sd1"
+    index = {
+        "_class_name": "StableDiffusionXLPipeline" if xl else "StableDiffusionPipeline",
+        "requires_aesthetics_score": refiner,
+    }
+    sample = {"sdxl": 128, "sd2-v": 96}.get(config, 64)
+    if xl and "turbo" in name.lower():
+        sample = 64  # SDXL Turbo draws at 512 px (its diffusers config says so; its file cannot)
+    unet = {"in_channels": conv_in[1], "cross_attention_dim": width, "sample_size": sample}
+    if xl:
+        unet["addition_embed_type"] = "text_time"
+    scheduler = {"prediction_type": "v_prediction" if config == "sd2-v" else "epsilon"}
+    vae = {"block_out_channels": [128, 256, 512, 512]}
+    family = family_of_folder(index, unet, vae, scheduler, name)
+    if xl and conv_in[1] != 4 and not family.unsupported:
+        why = "an SDXL UNet that edits a picture is no model the render kinds run yet"
+        family = replace(family, unsupported=f"{why}; draw with SDXL base or Turbo")
+    return CheckpointLayout(config, conv_in[1], family)
 
 
 def check_model_ref(model_ref: str, spec: Spec | None = None) -> None:

@@ -4,11 +4,12 @@ A reference is one of:
 
 - ``builtin:NAME``: a model that ships with the studio (``studio.pipeline.builtin``);
 - a local diffusers folder (it has a ``model_index.json``);
-- a single ``.safetensors`` / ``.ckpt`` checkpoint file;
+- a single ``.safetensors`` / ``.ckpt`` checkpoint file in the original (LDM) layout, loaded
+  offline with the configs the studio ships (``studio.pipeline.single_file``);
 - a Hugging Face Hub id such as ``stabilityai/sd-turbo`` (used from the local Hugging Face
   cache when it is there; downloaded only when the Hub can be reached).
 
-The pipeline class is chosen from the model (``pipeline_class``): SDXL folders load as
+The pipeline class is chosen from the model (``pipeline_class``): SDXL folders and files load as
 ``StableDiffusionXLPipeline`` (two text encoders), everything else as ``StableDiffusionPipeline``,
 unless the caller names a class (a blend's upscaler: ``StableDiffusionUpscalePipeline``).
 
@@ -37,6 +38,7 @@ from urllib.parse import urlparse
 from studio.errors import ModelLoadError, SpecError
 from studio.pipeline.builtin import BUILTIN_MODELS, builtin_folder
 from studio.pipeline.families import check_runnable, folder_family, read_family
+from studio.pipeline.single_file import checkpoint_layout, load_single_file, pipeline_class_for
 
 if TYPE_CHECKING:
     import torch
@@ -271,7 +273,12 @@ class ModelManager:
         if path.suffix in (".safetensors", ".ckpt"):
             if not path.is_file():
                 raise ModelLoadError(f"checkpoint file {path} does not exist")
-            return _from_single_file(cls, path, dtype), str(path)
+            if cls.__name__ not in _DRAWING:
+                raise ModelLoadError(
+                    f"a single checkpoint file loads only as a model that draws frames, not as "
+                    f"{cls.__name__}; give {path} as a diffusers folder"
+                )
+            return load_single_file(cls, path, dtype, self.cache_dir, ref), str(path)
         if _HUB_ID.match(ref) and not path.exists():
             return _from_hub(cls, ref, dtype, extra), ref
         raise ModelLoadError(
@@ -283,12 +290,13 @@ class ModelManager:
 def pipeline_class(ref: str, cache_dir: Path | None = None) -> str:
     """The diffusers pipeline class that model ``ref`` draws frames with, read from configs
     only: ``StableDiffusionXLPipeline`` for an SDXL model (two text encoders, pooled
-    embeddings: a local or built-in folder whose family is ``sdxl...``, or a Hub id whose
-    cached ``model_index.json`` names an XL pipeline), else ``StableDiffusionPipeline``.
+    embeddings: a local or built-in folder whose family is ``sdxl...``, a single file with
+    SDXL's tensors, or a Hub id whose cached ``model_index.json`` names an XL pipeline), else
+    ``StableDiffusionPipeline``.
 
     Inpainting and InstructPix2Pix folders load as ``StableDiffusionPipeline`` too: the
-    render kinds read the same components of either. Anything unreadable (a single file, a
-    Hub id not in the cache, a broken folder) falls back to ``StableDiffusionPipeline``;
+    render kinds read the same components of either. Anything unreadable (a Hub id not in the
+    cache, a broken folder or file) falls back to ``StableDiffusionPipeline``;
     loading it then says what is wrong.
     """
     xl = False
@@ -296,6 +304,11 @@ def pipeline_class(ref: str, cache_dir: Path | None = None) -> str:
         if cache_dir is not None and ref.removeprefix("builtin:") in BUILTIN_MODELS:
             folder = builtin_folder(ref.removeprefix("builtin:"), cache_dir)
             xl = _index_class(folder / "model_index.json").startswith("StableDiffusionXL")
+    elif Path(ref).suffix in (".safetensors", ".ckpt") and Path(ref).expanduser().is_file():
+        try:
+            return pipeline_class_for(checkpoint_layout(Path(ref).expanduser(), ref))
+        except ModelLoadError:
+            return "StableDiffusionPipeline"
     elif Path(ref).expanduser().is_dir():
         try:
             family = folder_family(ref)
@@ -394,17 +407,6 @@ def _check_variant(folder: Path, variant: str) -> None:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _from_single_file(cls: _PipelineClass, path: Path, dtype: torch.dtype) -> Pipeline:
-    try:
-        return cls.from_single_file(str(path), dtype=dtype, local_files_only=True)
-    except Exception as exc:
-        raise ModelLoadError(
-            f"could not load the checkpoint {path}: {exc}. A single file needs its model "
-            "configuration in the Hugging Face cache; on a machine without the Hub, convert it "
-            "to a diffusers folder and pass that folder instead"
-        ) from exc
 
 
 def _from_hub(
