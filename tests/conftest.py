@@ -73,6 +73,32 @@ def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
 
 
 @pytest.fixture
+def cli(monkeypatch, capsys, model_cache):
+    """``cli(home, *args)``: the command line run in this process (``studio.app.cli.main``,
+    what ``python -m studio`` runs), with ``STUDIO_HOME`` set to ``home`` (its model cache
+    linked to the shared one). Returns a ``CompletedProcess`` like ``tests.support.run_cli``'s
+    subprocess, without a second interpreter's imports and model loads."""
+    import subprocess
+
+    from studio.app.cli import main
+
+    def run(home: Path, *args: str, env: dict[str, str] | None = None):
+        models = Path(home) / "cache" / "models"
+        if not models.exists():
+            models.parent.mkdir(parents=True, exist_ok=True)
+            models.symlink_to(model_cache, target_is_directory=True)
+        monkeypatch.setenv("STUDIO_HOME", str(home))
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        status = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(["studio", *args], status, out.out, out.err)
+
+    return run
+
+
+@pytest.fixture
 def hub(monkeypatch, tmp_path):
     """A local Hugging Face Hub (tests/support/hub_server.py) that db.hub and the CLI talk to."""
     from tests.support.hub import serve_hub

@@ -13,7 +13,6 @@ from PIL import Image
 from db import Store, list_runs
 from studio.app.cli import main
 from tests.support.media import make_video
-from tests.support.run_cli import studio
 
 BASE = ["animate", "--prompts", "0: a red circle", "--model", "builtin:tiny", "--steps", "2"]
 SMALL = ["--width", "32", "--height", "32"]
@@ -123,8 +122,8 @@ def test_refusals_before_a_run_is_recorded(studio_home, tmp_path, tiny_controlne
     assert no_runs(studio_home)
 
 
-def test_the_command_line_says_a_pairing_error_in_one_line(tmp_path):
-    proc = studio(tmp_path / "home", *BASE, "--controlnet", "A")
+def test_the_command_line_says_a_pairing_error_in_one_line(cli, tmp_path):
+    proc = cli(tmp_path / "home", *BASE, "--controlnet", "A")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: --controlnet is given 1 time but --control-image/--control-video 0 times; give "

@@ -9,7 +9,6 @@ import json
 import pytest
 
 from studio.app.cli.parser import build_parser
-from tests.support.run_cli import studio
 
 TINY = ["--model", "builtin:tiny", "--steps", "1", "--width", "64", "--height", "64"]
 CUSTOM = """
@@ -21,8 +20,8 @@ class MarkedPipeline(StableDiffusionPipeline):
 """
 
 
-def _runs(home):
-    listed = studio(home, "runs", "list", "--json")
+def _runs(cli, home):
+    listed = cli(home, "runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     return json.loads(listed.stdout)
 
@@ -42,9 +41,9 @@ def test_flags_reach_the_diffusion_group():
     assert d.scheduler_kwargs == {"use_karras_sigmas": True, "solver_order": 3}
 
 
-def test_an_unknown_scheduler_option_is_refused_before_a_run_exists(tmp_path):
+def test_an_unknown_scheduler_option_is_refused_before_a_run_exists(cli, tmp_path):
     home = tmp_path / "home"
-    proc = studio(
+    proc = cli(
         home,
         "animate",
         "--prompts",
@@ -59,10 +58,10 @@ def test_an_unknown_scheduler_option_is_refused_before_a_run_exists(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "'use_karras_sigma'" in lines[0] and "use_karras_sigmas" in lines[0]
-    assert _runs(home) == []
+    assert _runs(cli, home) == []
 
 
-def test_a_spec_file_with_a_custom_pipeline_is_refused_unless_asked_for_here(tmp_path):
+def test_a_spec_file_with_a_custom_pipeline_is_refused_unless_asked_for_here(cli, tmp_path):
     home = tmp_path / "home"
     (tmp_path / "pipeline.py").write_text(CUSTOM)
     source = str(tmp_path / "pipeline.py")
@@ -74,24 +73,24 @@ def test_a_spec_file_with_a_custom_pipeline_is_refused_unless_asked_for_here(tmp
     path = tmp_path / "pulled.json"
     path.write_text(json.dumps(spec))
 
-    refused = studio(home, "animate", "--spec", str(path))
+    refused = cli(home, "animate", "--spec", str(path))
     assert refused.returncode == 2, refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "custom pipeline" in lines[0]
     assert "--allow-custom-pipeline" in lines[0] and source in lines[0]
-    assert _runs(home) == []  # nothing recorded
+    assert _runs(cli, home) == []  # nothing recorded
 
-    allowed = studio(home, "animate", "--spec", str(path), "--allow-custom-pipeline", "--quiet")
+    allowed = cli(home, "animate", "--spec", str(path), "--allow-custom-pipeline", "--quiet")
     assert allowed.returncode == 0, allowed.stderr
     assert f"warning: custom pipeline '{source}'" in allowed.stderr
     assert "runs the Python code" in allowed.stderr
-    assert len(_runs(home)) == 1
+    assert len(_runs(cli, home)) == 1
 
 
-def test_a_custom_pipeline_given_here_runs_with_the_warning_on_stderr(tmp_path):
+def test_a_custom_pipeline_given_here_runs_with_the_warning_on_stderr(cli, tmp_path):
     home = tmp_path / "home"
     (tmp_path / "pipeline.py").write_text(CUSTOM)
-    proc = studio(
+    proc = cli(
         home,
         "animate",
         "--prompts",
@@ -105,7 +104,7 @@ def test_a_custom_pipeline_given_here_runs_with_the_warning_on_stderr(tmp_path):
     assert f"warning: custom pipeline '{tmp_path}'" in proc.stderr
 
 
-def test_resuming_a_run_with_a_custom_pipeline_needs_the_opt_in(tmp_path, manager):
+def test_resuming_a_run_with_a_custom_pipeline_needs_the_opt_in(cli, tmp_path, manager):
     import studio as api
     from studio.spec import AnimationSpec
 
@@ -119,10 +118,10 @@ def test_resuming_a_run_with_a_custom_pipeline_needs_the_opt_in(tmp_path, manage
     with pytest.warns(UserWarning, match="runs the Python code"):
         run_id, _ = api.render(spec, home=home, manager=manager)
     # Refused for the custom pipeline before anything else is looked at...
-    refused = studio(home, "runs", "resume", run_id)
+    refused = cli(home, "runs", "resume", run_id)
     assert refused.returncode == 2 and "--allow-custom-pipeline" in refused.stderr
     # ...and with the opt-in, the warning, then resume's own check (the run is done).
-    allowed = studio(home, "runs", "resume", run_id, "--allow-custom-pipeline")
+    allowed = cli(home, "runs", "resume", run_id, "--allow-custom-pipeline")
     assert allowed.returncode == 2 and "only an interrupted run" in allowed.stderr
     assert "warning: custom pipeline" in allowed.stderr
 

@@ -7,14 +7,13 @@ import json
 import pytest
 
 from studio.app.cli.lora import split_lora
-from tests.support.run_cli import studio
 
 ANIMATE = ["animate", "--prompts", "0: a red circle\n2: a blue square", "--model", "builtin:tiny"]
 BLEND = ["blend", "a red circle", "a blue square", "--model", "builtin:tiny"]
 
 
-def no_runs(home) -> bool:
-    listed = studio(home, "runs", "list", "--json")
+def no_runs(cli, home) -> bool:
+    listed = cli(home, "runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     return json.loads(listed.stdout) == []
 
@@ -41,14 +40,14 @@ def no_runs(home) -> bool:
     ],
     ids=["animate-missing", "blend-missing", "animate-bad-curve", "blend-curve"],
 )
-def test_a_bad_lora_is_one_line_exit_2_and_no_run(tmp_path, command, lora, message):
+def test_a_bad_lora_is_one_line_exit_2_and_no_run(cli, tmp_path, command, lora, message):
     home = tmp_path / "home"
-    proc = studio(home, *command, "--lora", lora.format(tmp=tmp_path), "--quiet")
+    proc = cli(home, *command, "--lora", lora.format(tmp=tmp_path), "--quiet")
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert message.format(tmp=tmp_path) in lines[0]
-    assert no_runs(home)
+    assert no_runs(cli, home)
 
 
 def test_the_split_of_source_and_weight(tmp_path):
@@ -63,15 +62,15 @@ def test_the_split_of_source_and_weight(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_lora_render_is_recorded_with_its_weights(tmp_path, manager):
+def test_a_lora_render_is_recorded_with_its_weights(cli, tmp_path, manager):
     from tests.support.lora import make_tiny_lora
 
     lora = make_tiny_lora(manager, tmp_path / "style.safetensors")
     home = tmp_path / "home"
     args = [*ANIMATE, "--steps", "2", "--width", "64", "--height", "64", "--json", "--quiet"]
-    proc = studio(home, *args, "--lora", f"{lora}:0: (0), 2: (1)")
+    proc = cli(home, *args, "--lora", f"{lora}:0: (0), 2: (1)")
     assert proc.returncode == 0, proc.stderr
     run_id = json.loads(proc.stdout)["run_id"]
-    shown = studio(home, "runs", "show", run_id, "--json")
+    shown = cli(home, "runs", "show", run_id, "--json")
     spec = json.loads(shown.stdout)["spec"]
     assert spec["loras"] == {"adapters": [{"source": str(lora), "weight": "0: (0), 2: (1)"}]}

@@ -9,15 +9,14 @@ import numpy as np
 
 from studio.app.cli import build_parser, spec_from_args
 from studio.media.readers import read_frames
-from tests.support.run_cli import studio
 from tests.support.sdxl import SIZE, turbo_copy
 
 
-def test_an_sdxl_turbo_folder_animates_with_its_own_defaults(tiny_sdxl, tmp_path):
+def test_an_sdxl_turbo_folder_animates_with_its_own_defaults(cli, tiny_sdxl, tmp_path):
     turbo = turbo_copy(tiny_sdxl, tmp_path)
     home, out = tmp_path / "home", tmp_path / "turbo.mp4"
     schedule = "0: a red circle\n2: a blue square"
-    proc = studio(
+    proc = cli(
         home, "animate", "--prompts", schedule, "--model", str(turbo), "--out", str(out),
         "--json", "--quiet",
     )  # fmt: skip

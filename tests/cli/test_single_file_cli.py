@@ -8,18 +8,17 @@ import json
 import pytest
 
 from tests.support.ldm_checkpoint import HEADERS, write_header_only
-from tests.support.run_cli import studio
 
 
 @pytest.mark.parametrize("header", ["vae-only", "lora"])
-def test_a_file_that_is_no_sd_checkpoint_is_refused_before_a_run_exists(tmp_path, header):
+def test_a_file_that_is_no_sd_checkpoint_is_refused_before_a_run_exists(cli, tmp_path, header):
     path = write_header_only(tmp_path / "weights.safetensors", HEADERS[header])
     home = tmp_path / "home"
-    proc = studio(home, "animate", "--prompts", "0: a red circle", "--model", str(path))
+    proc = cli(home, "animate", "--prompts", "0: a red circle", "--model", str(path))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert str(path) in lines[0] and "original layout's UNet" in lines[0]
-    listed = studio(home, "runs", "list", "--json")
+    listed = cli(home, "runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []

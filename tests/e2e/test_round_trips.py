@@ -8,6 +8,8 @@ form must show exactly what it showed when the user left it.
 
 from __future__ import annotations
 
+import pytest
+
 from .helpers import PAGES, User
 
 # What the user does on each page: a widget that reruns the page.
@@ -52,6 +54,9 @@ def _touch(user: User, page: str, n: int) -> None:
     user.type(label, values[n % len(values)])
 
 
+# One browser walk over every page's round trips (about 50 s on two cores): the slow tier,
+# which CI runs as its own step; the default tier keeps test_first_render's browser flow.
+@pytest.mark.slow
 def test_every_page_round_trip_keeps_both_forms(context, dashboard):
     user = User(context, dashboard).open()
 
