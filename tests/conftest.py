@@ -10,6 +10,7 @@ helpers that are not fixtures live in tests/support/.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,15 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_model_cache_for_subprocesses(model_cache) -> Iterator[None]:
+    """Command-line subprocesses (tests.support.run_cli) link their homes' model cache to the
+    session's, so builtin:tiny is built once a run, not once a command."""
+    os.environ["STUDIO_TEST_MODEL_CACHE"] = str(model_cache)
+    yield
+    os.environ.pop("STUDIO_TEST_MODEL_CACHE", None)
 
 
 @pytest.fixture(scope="session")

@@ -102,8 +102,9 @@ def test_malformed_schedule_exits_with_one_line_naming_the_line(tmp_path):
         (["runs", "show", "no-such-run"], "no-such-run"),
     ],
 )
-def test_bad_input_is_one_line_and_non_zero(tmp_path, args, message):
-    proc = studio(tmp_path / "home", *args, cwd=tmp_path)
+def test_bad_input_is_one_line_and_non_zero(cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    proc = cli(tmp_path / "home", *args)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -143,9 +144,9 @@ def test_size_and_guidance_default_to_the_models_own_unless_given(tmp_path, comm
     assert diffusion(spec=spec_file).guidance == 6.0
 
 
-def test_a_failed_render_is_recorded_as_failed(tmp_path):
+def test_a_failed_render_is_recorded_as_failed(cli, tmp_path):
     home = tmp_path / "home"
-    proc = studio(
+    proc = cli(
         home,
         "animate",
         "--prompts",
@@ -158,7 +159,7 @@ def test_a_failed_render_is_recorded_as_failed(tmp_path):
         "64",
     )
     assert proc.returncode == 2
-    runs = json.loads(studio(home, "runs", "list", "--json").stdout)
+    runs = json.loads(cli(home, "runs", "list", "--json").stdout)
     assert len(runs) == 1 and runs[0]["status"] == "failed"
     assert "builtin:nope" in runs[0]["error"]
 
@@ -287,7 +288,7 @@ def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
     assert code == 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
-def test_curve_flags_take_a_bare_number(tmp_path):
+def test_curve_flags_take_a_bare_number(cli, tmp_path):
     """``--strength 0.5`` is ``--strength '0: (0.5)'``: the flags build the same curves (kept
     as typed), and the command renders with them."""
     from studio.app.cli import build_parser, spec_from_args
@@ -304,7 +305,7 @@ def test_curve_flags_take_a_bare_number(tmp_path):
     assert specs[0].motion.strength == "0.5"  # kept as typed
 
     out = tmp_path / "bare.mp4"
-    proc = studio(tmp_path / "home", *common, *bare, "--out", str(out))
+    proc = cli(tmp_path / "home", *common, *bare, "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["frames"] == 4 and len(list(read_frames(out))) == 4
 

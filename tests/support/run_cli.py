@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def studio(
     home: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
+    _share_model_cache(Path(home))
     full_env = {**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "studio", *args],
@@ -23,3 +24,13 @@ def studio(
         cwd=cwd or ROOT,
         timeout=300,
     )
+
+
+def _share_model_cache(home: Path) -> None:
+    """Link a new home's model cache to the test session's (``STUDIO_TEST_MODEL_CACHE``, set
+    by tests/conftest.py), so each command does not build builtin:tiny again."""
+    shared = os.environ.get("STUDIO_TEST_MODEL_CACHE")
+    models = home / "cache" / "models"
+    if shared and not models.exists() and not models.is_symlink():
+        models.parent.mkdir(parents=True, exist_ok=True)
+        models.symlink_to(shared, target_is_directory=True)
