@@ -73,7 +73,15 @@ def test_a_resumed_render_reads_the_control_video_from_where_it_stopped(
     spec = AnimationSpec(
         prompts=PromptSettings(schedule="0: a red circle\n3: a blue square"),
         diffusion=DiffusionSettings(
-            model="builtin:tiny", steps=2, guidance=3.0, width=32, height=32, seed=3
+            # guidance_stop given: the API fills a field left unset in a Python spec with the
+            # model's value, while the killed process reads the spec from JSON, all set.
+            model="builtin:tiny",
+            steps=2,
+            guidance=3.0,
+            guidance_stop=0.0,
+            width=32,
+            height=32,
+            seed=3,
         ),
         animation=AnimationSettings(fps=8, batch_size=1),
         output=OutputSettings(format="png"),
