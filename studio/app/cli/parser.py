@@ -114,6 +114,17 @@ def _add_sessions_parser(commands: _Subparsers) -> None:
     sessions_show = sessions_commands.add_parser("show", help="one session, its runs and inputs")
     sessions_show.add_argument("name", help="the session's slug")
     sessions_show.add_argument("--json", action="store_true")
+    edit = sessions_commands.add_parser(
+        "edit", help="change a session's title, notes, tags or archived flag (as its page does)"
+    )
+    edit.add_argument("name", help="the session's slug")
+    edit.add_argument("--title", help="1-200 characters")
+    edit.add_argument("--notes", help="free text ('' clears them)")
+    edit.add_argument("--tags", help="comma-separated, replacing the session's ('' clears them)")
+    archive = edit.add_mutually_exclusive_group()
+    archive.add_argument("--archive", dest="archived", action="store_true", default=None)
+    archive.add_argument("--unarchive", dest="archived", action="store_false")
+    edit.add_argument("--json", action="store_true", help="print the session as JSON")
     push = sessions_commands.add_parser(
         "push", help="push a session to a Hub dataset repo (one commit, only what changed)"
     )

@@ -1,4 +1,4 @@
-"""``sessions``: list, show, push and pull experiment sessions, and list a Hub repo's."""
+"""``sessions``: list, show, edit, push and pull experiment sessions, and list a Hub repo's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["sessions"]
 
 
 def sessions(args: argparse.Namespace) -> int:
-    """Run ``sessions list|show|push|pull|remote``; returns the exit status (0)."""
+    """Run ``sessions list|show|edit|push|pull|remote``; returns the exit status (0)."""
     command = args.sessions_command
     if command == "remote":
         return _sessions_remote(args)
@@ -22,6 +22,8 @@ def sessions(args: argparse.Namespace) -> int:
         return _sessions_list(store, args)
     if command == "show":
         return _sessions_show(store, args)
+    if command == "edit":
+        return _sessions_edit(store, args)
     if command == "push":
         from db.hub import push_session
 
@@ -84,6 +86,30 @@ def _sessions_show(store: Store, args: argparse.Namespace) -> int:
             "inputs": [input_to_dict(m) for m in session.inputs],
         }
     print(json.dumps(data, indent=None if args.json else 2))
+    return 0
+
+
+def _sessions_edit(store: Store, args: argparse.Namespace) -> int:
+    """Change what the flags give; nothing given is an error, a bad value one line."""
+    from db.repository import session_to_dict, update_session
+
+    changes = {
+        "title": args.title,
+        "notes": args.notes,
+        "tags": None if args.tags is None else [t for t in args.tags.split(",") if t.strip()],
+        "archived": args.archived,
+    }
+    if all(value is None for value in changes.values()):
+        raise SpecError("give at least one of --title, --notes, --tags, --archive, --unarchive")
+    try:
+        with store.begin() as s:
+            session = session_to_dict(update_session(s, args.name, **changes))
+    except ValueError as exc:  # a title or tag the store refuses (an unknown name: NotFound)
+        raise SpecError(str(exc)) from None
+    if args.json:
+        print(json.dumps(session))
+    else:
+        print(f"session {session['slug']}: saved")
     return 0
 
 
