@@ -1,11 +1,16 @@
-"""``runs list`` and ``runs show``: the history of runs, read from the store."""
+"""``runs list``, ``show``, ``search`` and ``compare``: the history of runs, read from the
+store; search and compare are the History page's (``studio.app.history``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from studio.errors import SpecError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["runs"]
 
@@ -23,17 +28,72 @@ def runs(args: argparse.Namespace) -> int:
                     s, session_slug=args.session, status=args.status, limit=args.limit
                 )
             ]
-            if args.json:
-                print(json.dumps(found))
-            else:
-                for r in found:
-                    print(
-                        f"{r['id']}  {r['status']:<11} {r['kind']:<9} {r['session']:<16} {r['created_at']}"
-                    )
+            _print_runs(found, args.json)
             return 0
+        if args.runs_command == "search":
+            return _search(s, args)
+        if args.runs_command == "compare":
+            return _compare(s, args)
         try:
             run = run_to_dict(get_run(s, args.run_id))
         except LookupError as exc:
             raise SpecError(str(exc).strip("'\"")) from None
         print(json.dumps(run, indent=None if args.json else 2))
+    return 0
+
+
+def _print_runs(found: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(found))
+        return
+    for r in found:
+        print(f"{r['id']}  {r['status']:<11} {r['kind']:<9} {r['session']:<16} {r['created_at']}")
+
+
+def _search(s: Session, args: argparse.Namespace) -> int:
+    """Runs newest first that pass every filter given, at most ``--limit``."""
+    from db.repository import list_runs, list_sessions, run_to_dict
+    from studio.app.history import matches
+
+    tags = {x.slug: list(x.tags) for x in list_sessions(s)}
+    found = []
+    for run in list_runs(s, session_slug=args.session or None):
+        r = run_to_dict(run)
+        wanted = set(args.tag) if args.tag else None
+        if matches(
+            r,
+            text=args.text,
+            model=args.model,
+            status=args.status,
+            tags=wanted,
+            session_tags=tags,
+            since=args.since,
+            until=args.until,
+        ):
+            found.append(r)
+            if len(found) == args.limit:
+                break
+    _print_runs(found, args.json)
+    return 0
+
+
+def _compare(s: Session, args: argparse.Namespace) -> int:
+    """The settings in which two runs' specs differ, as the History page's compare shows."""
+    from db.repository import get_run
+    from studio.spec import diff_specs
+
+    specs = []
+    for run_id in (args.run_a, args.run_b):
+        try:
+            specs.append(get_run(s, run_id).spec)
+        except LookupError as exc:
+            raise SpecError(str(exc).strip("'\"")) from None
+    rows = diff_specs(*specs)
+    if args.json:
+        print(json.dumps([list(row) for row in rows]))
+    elif not rows:
+        print("the two runs have the same settings")
+    else:
+        for path, a, b in rows:
+            print(f"{path}: {json.dumps(a)} -> {json.dumps(b)}")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -49,6 +50,14 @@ def _count(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _day(text: str) -> date:
+    """An argparse type: a date written YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-07") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; a bad flag raises ``SpecError`` (it does not exit)."""
     parser = _Parser(prog="python -m studio", description="Latent Studio command line")
@@ -65,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     runs_list.add_argument("--status", choices=RUN_STATUSES)
     runs_list.add_argument("--limit", type=_count(1, MAX_LIST), default=50)
     runs_list.add_argument("--json", action="store_true")
+    search = runs_commands.add_parser("search", help="runs that pass the History page's filters")
+    search.add_argument("--text", default="", help="in the prompts, negative prompt, id, error")
+    search.add_argument("--model", default="", help="in the model reference")
+    search.add_argument("--status", default="", choices=("", *RUN_STATUSES))
+    search.add_argument("--session", default="", help="a session's slug")
+    search.add_argument("--tag", action="append", default=[], help="a session tag (repeatable)")
+    search.add_argument("--since", type=_day, help="created on or after YYYY-MM-DD")
+    search.add_argument("--until", type=_day, help="created on or before YYYY-MM-DD")
+    search.add_argument("--limit", type=_count(1, MAX_LIST), default=50)
+    search.add_argument("--json", action="store_true")
+    compare = runs_commands.add_parser("compare", help="the settings two runs differ in")
+    compare.add_argument("run_a")
+    compare.add_argument("run_b")
+    compare.add_argument("--json", action="store_true", help="a list of [setting, a, b]")
     runs_show = runs_commands.add_parser("show", help="one run with its spec and outputs")
     runs_show.add_argument("run_id")
     runs_show.add_argument("--json", action="store_true")
