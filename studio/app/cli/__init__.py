@@ -119,6 +119,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from studio.app.cli.rendering import resume
 
         return resume(args)
+    if command == "runs" and args.runs_command == "rerun":
+        from studio.app.cli.rendering import rerun
+
+        return rerun(args)
     if command == "runs":
         from studio.app.cli.history import runs
 

@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs_resume.add_argument("--quiet", action="store_true", help="no progress bar")
     add_allow_custom_pipeline(runs_resume)
+    rerun = runs_commands.add_parser(
+        "rerun", help="render a run's spec again and say whether it reproduced the run"
+    )
+    rerun.add_argument("run_id")
+    rerun.add_argument("--session", help="file the new run here (default: the run's own)")
+    rerun.add_argument("--json", action="store_true", help="print one JSON object")
+    rerun.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_allow_custom_pipeline(rerun)
 
     _add_sessions_parser(commands)
 

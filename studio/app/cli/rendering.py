@@ -15,7 +15,7 @@ from studio.app.cli.flags import blend_spec_from_args, spec_from_args
 from studio.app.cli.progress import ProgressBar
 from studio.spec import Spec
 
-__all__ = ["animate", "blend", "resume"]
+__all__ = ["animate", "blend", "rerun", "resume"]
 
 
 def animate(args: argparse.Namespace) -> int:
@@ -53,8 +53,51 @@ def resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def rerun(args: argparse.Namespace) -> int:
+    """``runs rerun``: render a stored run's spec again as a new run, and say whether its
+    files came out byte-identical (the History page's Re-run, ``studio.app.history``)."""
+    from db.repository import get_run, run_to_dict
+    from studio.app.history import reproduction
+    from studio.app.runs import render
+    from studio.app.store import store_for
+    from studio.errors import SpecError
+    from studio.spec import load_spec
+
+    store = store_for()
+    with store.session() as s:
+        try:
+            original = run_to_dict(get_run(s, args.run_id))
+        except LookupError as exc:
+            raise SpecError(str(exc).strip("'\"")) from None
+    _check_stored_custom_pipeline(args)
+    spec = load_spec(original["spec"])
+    bar = ProgressBar(enabled=not args.quiet)
+    try:
+        run_id, _ = render(spec, session=args.session or original["session"], events=bar)
+    finally:
+        bar.close()
+    with store.session() as s:
+        new = run_to_dict(get_run(s, run_id))
+    same, message = reproduction(original, new)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "rerun_of": args.run_id,
+                    "reproduced": same,
+                    "message": message,
+                    "outputs": [o["path"] for o in new["outputs"]],
+                }
+            )
+        )
+    else:
+        print(f"run {run_id} re-ran {args.run_id}: {message}")
+    return 0
+
+
 def _check_stored_custom_pipeline(args: argparse.Namespace) -> None:
-    """Refuse to resume a run whose spec runs a custom pipeline, unless
+    """Refuse to resume or re-run a run whose spec runs a custom pipeline, unless
     ``--allow-custom-pipeline`` was given; warn on stderr when it was."""
     from db.repository import get_run
     from studio.app.cli.loading import warn_custom_pipeline
