@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from db.files import MOVES_NAME, OWNER_NAME
-from db.models import ExperimentSession
+from db.models import ExperimentSession, Run
 from db.paths import session_folders, staging_root, trash_root
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ def _recover_pull(store: Store, staging: Path) -> str:
 
 
 def _recover_delete(store: Store, trash: Path) -> str:
+    if trash.name.startswith("run-"):
+        return _recover_run_delete(store, trash)
     slug = trash.name.rsplit("-", 1)[0]
     if _session_exists(store, slug):
         try:
@@ -92,6 +94,25 @@ def _recover_delete(store: Store, trash: Path) -> str:
         return f"moved the folders of session {slug!r} back: its delete was cut off"
     shutil.rmtree(trash, ignore_errors=True)
     return f"emptied the trash of deleted session {slug!r}"
+
+
+def _recover_run_delete(store: Store, trash: Path) -> str:
+    """A run's folder in the trash (``delete_run``): back in place if its row is still there
+    (the delete never committed), else emptied."""
+    run_id = trash.name.removeprefix("run-").rsplit("-", 1)[0]
+    moves = _read_json(trash / MOVES_NAME) or {}
+    with store.session() as s:
+        kept = s.get(Run, run_id) is not None
+    destinations = moves.get("destinations") or []
+    if kept and destinations and (trash / "run").exists():
+        folder = Path(destinations[0])
+        if folder.is_relative_to(store.home) and not folder.exists():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(trash / "run", folder)
+        shutil.rmtree(trash, ignore_errors=True)
+        return f"moved the folder of run {run_id} back: its delete was cut off"
+    shutil.rmtree(trash, ignore_errors=True)
+    return f"emptied the trash of deleted run {run_id}"
 
 
 def _children(root: Path, prefix: str) -> list[Path]:

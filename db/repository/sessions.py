@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound, SessionBusy, SlugTaken
-from db.files import FolderMoves, follow_transaction, write_owner
+from db.files import FolderMoves, follow_transaction, write_moves, write_owner
 from db.models import ACTIVE_STATUSES, ExperimentSession, Output, Run, iso_or_none
-from db.paths import session_folders, trash_root
+from db.paths import run_output_dir, session_folders, trash_root
 
 __all__ = [
     "SLUG_MAX_LENGTH",
@@ -32,6 +32,7 @@ __all__ = [
     "TITLE_MAX_LENGTH",
     "SessionStats",
     "check_no_active_runs",
+    "delete_run",
     "delete_session",
     "get_or_create_session",
     "get_session",
@@ -239,6 +240,47 @@ def delete_session(s: Session, home: Path, slug: str) -> int:
 
     follow_transaction(s, on_commit=lambda: _empty_trash(trash), on_rollback=undo)
     return runs
+
+
+def delete_run(s: Session, home: Path, run_id: str) -> int:
+    """Delete one run, its output rows and its folder in ``home``, as ``delete_session`` does
+    a session: the folder moves to ``home/.trash`` at once and is removed when the caller's
+    transaction commits, or moves back if it rolls back. Returns the output rows deleted.
+
+    Raises ``NotFound`` naming the id and ``SessionBusy`` while the run is queued or running
+    (its process is still writing into the folder).
+    """
+    run = s.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id!r}")
+    if run.status in ACTIVE_STATUSES:
+        raise SessionBusy(
+            f"cannot delete run {run_id}: it is {run.status}; wait for it to finish or cancel it"
+        )
+    folder = run_output_dir(home, run.session.slug, run_id)
+    outputs = len(run.outputs)
+    s.delete(run)
+    s.flush()
+    # "run-<id>-<hex>", with where it came from: a recovery puts it back if the delete of a
+    # killed process never committed (db.recovery).
+    trash = trash_root(home) / f"run-{run_id}-{secrets.token_hex(4)}"
+    moves = FolderMoves()
+    try:
+        if folder.exists() or folder.is_symlink():
+            write_owner(trash)
+            write_moves(trash, run.session.slug, [folder])
+            moves.move(folder, trash / "run")
+    except OSError:
+        moves.undo()
+        _empty_trash(trash)
+        raise
+
+    def undo() -> None:
+        moves.undo()
+        _empty_trash(trash)
+
+    follow_transaction(s, on_commit=lambda: _empty_trash(trash), on_rollback=undo)
+    return outputs
 
 
 def check_no_active_runs(s: Session, session: ExperimentSession, action: str) -> None:

@@ -16,10 +16,12 @@ __all__ = ["runs"]
 
 
 def runs(args: argparse.Namespace) -> int:
-    """Print runs newest first (``list``) or one run with its spec and outputs (``show``)."""
+    """``runs list|show|search|compare|delete``; returns the exit status."""
     from db.repository import get_run, list_runs, run_to_dict
     from studio.app.store import store_for
 
+    if args.runs_command == "delete":
+        return _delete(args)
     with store_for().session() as s:
         if args.runs_command == "list":
             found = [
@@ -74,6 +76,30 @@ def _search(s: Session, args: argparse.Namespace) -> int:
             if len(found) == args.limit:
                 break
     _print_runs(found, args.json)
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    """Delete a run once ``--yes`` confirms it; without it, say what would go."""
+    from db.repository import delete_run, get_run
+    from studio.app.store import store_for
+
+    store = store_for()
+    with store.session() as s:
+        try:
+            run = get_run(s, args.run_id)
+        except LookupError as exc:
+            raise SpecError(str(exc).strip("'\"")) from None
+        files = len(run.outputs)
+    if not args.yes:
+        print(
+            f"run {args.run_id} ({run.status}, {files} output file(s)) would be deleted with "
+            "its folder; nothing can bring it back. Add --yes to delete it."
+        )
+        return 1
+    with store.begin() as s:
+        delete_run(s, store.home, args.run_id)
+    print(f"deleted run {args.run_id} and its {files} output file(s)")
     return 0
 
 
