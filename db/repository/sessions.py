@@ -223,22 +223,8 @@ def delete_session(s: Session, home: Path, slug: str) -> int:
     s.delete(session)
     s.flush()
     trash = trash_root(home) / f"{slug}-{secrets.token_hex(4)}"
-    moves = FolderMoves()
-    try:
-        write_owner(trash)  # so a recovery leaves a live delete alone (db.recovery)
-        for name, folder in zip(("outputs", "inputs"), session_folders(home, slug), strict=True):
-            if folder.exists() or folder.is_symlink():
-                moves.move(folder, trash / name)
-    except OSError:
-        moves.undo()
-        _empty_trash(trash)
-        raise
-
-    def undo() -> None:
-        moves.undo()
-        _empty_trash(trash)
-
-    follow_transaction(s, on_commit=lambda: _empty_trash(trash), on_rollback=undo)
+    folders = zip(("outputs", "inputs"), session_folders(home, slug), strict=True)
+    _to_trash(s, trash, {name: folder for name, folder in folders})
     return runs
 
 
@@ -264,12 +250,23 @@ def delete_run(s: Session, home: Path, run_id: str) -> int:
     # "run-<id>-<hex>", with where it came from: a recovery puts it back if the delete of a
     # killed process never committed (db.recovery).
     trash = trash_root(home) / f"run-{run_id}-{secrets.token_hex(4)}"
+    _to_trash(s, trash, {"run": folder}, slug=run.session.slug)
+    return outputs
+
+
+def _to_trash(s: Session, trash: Path, folders: dict[str, Path], slug: str = "") -> None:
+    """Move ``folders`` (name in the trash -> folder) that exist into ``trash`` now; empty it
+    when the transaction open on ``s`` commits, move them back if it rolls back. ``trash``
+    says which process owns it (and, with ``slug``, where its folders came from), so that a
+    recovery leaves a live delete alone and puts back a dead one's (``db.recovery``)."""
     moves = FolderMoves()
     try:
-        if folder.exists() or folder.is_symlink():
-            write_owner(trash)
-            write_moves(trash, run.session.slug, [folder])
-            moves.move(folder, trash / "run")
+        write_owner(trash)
+        if slug:
+            write_moves(trash, slug, list(folders.values()))
+        for name, folder in folders.items():
+            if folder.exists() or folder.is_symlink():
+                moves.move(folder, trash / name)
     except OSError:
         moves.undo()
         _empty_trash(trash)
@@ -280,7 +277,6 @@ def delete_run(s: Session, home: Path, run_id: str) -> int:
         _empty_trash(trash)
 
     follow_transaction(s, on_commit=lambda: _empty_trash(trash), on_rollback=undo)
-    return outputs
 
 
 def check_no_active_runs(s: Session, session: ExperimentSession, action: str) -> None:
