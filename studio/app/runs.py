@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "attach_for_resume",
+    "plan_of",
     "deliver",
     "render",
     "resume",
@@ -163,6 +164,15 @@ def resume_run(
     if out is not None:
         deliver(result.outputs[0].path, out)
     return run_id, result, out
+
+
+def plan_of(spec: Spec) -> tuple[Spec, dict[str, Any]]:
+    """What ``render`` would do with ``spec``, checked the same way and recording nothing:
+    ``(spec with the model's defaults filled, the plan's summary)``. Raises as ``render``'s
+    check does."""
+    spec = with_model_defaults(spec)
+    kind = _checked(spec)
+    return spec, kind.plan(spec).summary()
 
 
 def submit_resume(

@@ -126,6 +126,11 @@ def _add_run_flags(command: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print one JSON object with the result"
     )
     command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the plan (frames, denoise steps, model, size, ETA) and render nothing",
+    )
 
 
 def add_diffusion_flags(command: argparse.ArgumentParser) -> None:

@@ -122,7 +122,10 @@ def _check_stored_custom_pipeline(args: argparse.Namespace) -> None:
 
 
 def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
-    """Render ``spec`` as the flags ask (``--out``, ``--session``, ``--json``, ``--quiet``)."""
+    """Render ``spec`` as the flags ask (``--out``, ``--session``, ``--json``, ``--quiet``,
+    ``--plan``: only say what the render would do)."""
+    if args.plan:
+        return _print_plan(spec, args)
     from db.repository import slugify
     from studio.app.runs import render
 
@@ -149,4 +152,45 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
         )
         for note in result.notes:
             print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
+    """``--plan``: what the render would do, checked as a render is, with an ETA from this
+    home's finished runs of the model (``studio.app.estimate``); no run is recorded."""
+    from db.repository import list_runs, run_to_dict
+    from studio.app.estimate import first_guess, step_speed
+    from studio.app.runs import plan_of
+    from studio.app.store import store_for
+    from studio.pipeline.frame_memory import device_memory
+
+    spec, plan = plan_of(spec)
+    d = spec.diffusion
+    steps = int(plan.get("predicted_denoise_steps") or 0)
+    with store_for().session() as s:
+        runs = [run_to_dict(r) for r in list_runs(s, limit=500)]
+    speed = step_speed(runs, d.model, d.width, d.height)
+    if speed is None:
+        speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
+    payload = {
+        "kind": spec.kind,
+        "frames": plan.get("frames"),
+        "denoise_steps": steps,
+        "model": d.model,
+        "width": d.width,
+        "height": d.height,
+        "steps": d.steps,
+        "guidance": d.guidance,
+        "eta_seconds": round(speed.estimate(steps), 1),
+        "eta_source": speed.source,
+        "eta_basis": speed.describe(d.model, d.width, d.height),
+    }
+    if args.json:
+        print(json.dumps(payload))
+    else:
+        print(
+            f"{spec.kind}: {payload['frames']} frames, {steps} denoise steps, {d.model} at "
+            f"{d.width}x{d.height}; about {payload['eta_seconds']:.0f} s "
+            f"({payload['eta_basis']}). Nothing was rendered or recorded."
+        )
     return 0
