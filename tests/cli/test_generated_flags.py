@@ -92,7 +92,7 @@ def test_the_switches_follow_their_flag():
 @pytest.mark.parametrize("command", ["animate", "blend"])
 def test_every_spec_option_defaults_to_none_so_not_given_is_detectable(command):
     parser = _command(command)
-    run_flags = {"-h", "--help", "--session", "--json", "--quiet"}
+    run_flags = {"-h", "--help", "--session", "--json", "--quiet", "--plan"}
     for option, action in _options(parser).items():
         if option not in run_flags:
             assert action.default is None, option
