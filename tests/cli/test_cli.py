@@ -13,7 +13,7 @@ import pytest
 
 from studio.errors import SpecError
 from studio.media.readers import read_frames
-from tests.support.run_cli import studio
+from tests.support.run_cli import studio, studio_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE = "0: a red circle\n12: a blue square\n24: a green triangle"
@@ -21,12 +21,13 @@ SCHEDULE = "0: a red circle\n12: a blue square\n24: a green triangle"
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    """The issue's own example, run twice into one STUDIO_HOME."""
+    """The issue's own example, run twice into one STUDIO_HOME (in this process: other tests
+    run the command line as a subprocess)."""
     base = tmp_path_factory.mktemp("cli")
     home = base / "home"
     results = []
     for name in ("a.mp4", "b.mp4"):
-        proc = studio(
+        proc = studio_in_process(
             home,
             "animate",
             "--prompts",

@@ -37,3 +37,27 @@ def _share_model_cache(home: Path) -> None:
             models.symlink_to(shared, target_is_directory=True)
         except OSError:  # a read-only home (a test of one): the command builds its own
             pass
+
+
+def studio_in_process(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """``studio`` run in this process (``studio.app.cli.main``), for fixtures wider than one
+    test (the ``cli`` fixture is per test): ``STUDIO_HOME`` and the output streams are set
+    for the call and restored after it."""
+    import contextlib
+    import io
+
+    from studio.app.cli import main
+
+    _share_model_cache(Path(home))
+    out, err = io.StringIO(), io.StringIO()
+    before = os.environ.get("STUDIO_HOME")
+    os.environ["STUDIO_HOME"] = str(home)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main([str(a) for a in args])
+    finally:
+        if before is None:
+            os.environ.pop("STUDIO_HOME", None)
+        else:
+            os.environ["STUDIO_HOME"] = before
+    return subprocess.CompletedProcess(["studio", *args], status, out.getvalue(), err.getvalue())
