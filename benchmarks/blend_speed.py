@@ -54,7 +54,7 @@ def cost(frames: int, steps: int, depth: float) -> dict:
 
 def evenness(args, manager, a: str, b: str, seed: int, work: Path) -> dict:
     from studio.animation.render import render_animation
-    from studio.blend.perceptual import coefficient_of_variation, consecutive_distances
+    from studio.media.perceptual import coefficient_of_variation, consecutive_distances
     from studio.blend.render import render_blend
     from studio.media.readers import read_frames
     from studio.spec import (

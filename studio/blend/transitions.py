@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from studio.blend.inpaint import InpaintGuide
-from studio.blend.perceptual import ssim_distance
+from studio.media.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
 from studio.pipeline.conditioning import TextStates, UNetExtra, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
