@@ -24,7 +24,7 @@ from studio.spec import (
     OutputSettings,
     PromptSettings,
 )
-from tests.support.depth import depth_video
+from tests.support.depth import depth_video, make_tiny_depth_anything
 
 
 def spec_3d(**motion) -> AnimationSpec:
@@ -58,6 +58,18 @@ def test_a_tiny_dpt_loads_once_through_the_manager_and_reads_a_frame(manager, ti
     assert np.array_equal(estimate_nearness(model, image), nearness)
     other = estimate_nearness(model, 255 - image)
     assert not np.allclose(other, nearness)  # the map follows the picture
+
+
+def test_a_tiny_depth_anything_reads_a_frame_through_the_same_code(manager, tmp_path):
+    import torch
+
+    folder = make_tiny_depth_anything(tmp_path / "tiny-da")
+    check_depth_model_ref(str(folder))
+    model = load_depth_model(manager, str(folder), torch.device("cpu"), torch.float32)
+    assert type(model.model).__name__ == "DepthAnythingForDepthEstimation"
+    image = np.random.default_rng(1).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    nearness = estimate_nearness(model, image)
+    assert nearness.shape == (24, 40) and (nearness.min(), nearness.max()) == (0.0, 1.0)
 
 
 def test_depth_models_the_studio_cannot_read_are_refused_by_name(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["depth_video", "make_tiny_dpt"]
+__all__ = ["depth_video", "make_tiny_depth_anything", "make_tiny_dpt"]
 
 
 def make_tiny_dpt(folder: Path, seed: int = 0) -> Path:
@@ -19,7 +19,7 @@ def make_tiny_dpt(folder: Path, seed: int = 0) -> Path:
     after small weights), so every weight is redrawn from a seeded Gaussian: the map it
     predicts then varies with the picture, as a real model's does.
     """
-    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+    from transformers import DPTConfig, DPTForDepthEstimation
 
     config = DPTConfig(
         hidden_size=32,
@@ -34,13 +34,48 @@ def make_tiny_dpt(folder: Path, seed: int = 0) -> Path:
         reassemble_factors=[4, 2, 1, 0.5],
         is_hybrid=False,
     )
-    model = DPTForDepthEstimation(config).eval()
+    return _save(DPTForDepthEstimation(config), folder, seed, {"height": 32, "width": 32})
+
+
+def make_tiny_depth_anything(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny ``DepthAnythingForDepthEstimation`` (a 4-layer, 32-wide DINOv2 on 28 px
+    inputs) and its image processor into ``folder``; seeded random weights as above."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    backbone = Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=37,
+        image_size=28,
+        patch_size=14,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+        reshape_hidden_states=False,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=32,
+        patch_size=14,
+        neck_hidden_sizes=[16, 16, 32, 32],
+        fusion_hidden_size=16,
+        head_hidden_size=8,
+        reassemble_factors=[4, 2, 1, 0.5],
+    )
+    size = {"height": 28, "width": 28}
+    return _save(DepthAnythingForDepthEstimation(config), folder, seed, size)
+
+
+def _save(model, folder: Path, seed: int, size: dict[str, int]) -> Path:
+    """Redraw every weight of ``model`` from a seeded Gaussian; save it and a PIL image
+    processor of ``size`` into ``folder``."""
+    from transformers import DPTImageProcessorPil
+
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for param in model.parameters():
+        for param in model.eval().parameters():
             param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
     model.save_pretrained(folder)
-    DPTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    DPTImageProcessorPil(size=size).save_pretrained(folder)
     return folder
 
 
