@@ -1,5 +1,6 @@
 """Each animation frame's init image: an input image, a video frame, or the frame before it
-moved by the motion curves (3D ones through its depth: ``studio.animation.depth``); and the reference its colours are matched to.
+moved by the motion curves (the 3D ones through its depth: ``studio.animation.depth``); and
+the reference its colours are matched to.
 
 ``InitImages`` is fed the frames in the order they are made (``made``), so it holds one
 image input, the open video stream (one frame read per frame made) and the last frame made

@@ -18,8 +18,8 @@ Motion values at frame ``f`` move frame ``f - 1`` into frame ``f``'s init: conte
 by ``zoom`` and turned ``angle`` degrees counter-clockwise about the image centre, then moved
 ``translate_x`` px right and ``translate_y`` px down; pixels brought in from outside follow
 ``border``. Values at frame 0 are not used. The 3D curves (``translation_z``,
-``rotation_3d_x/y/z``, ``fov``) move it through a depth map first (``studio.animation.motion3d``);
-any of them set turns feedback on too.
+``rotation_3d_x/y/z``, ``fov``) move it through a depth map first
+(``studio.animation.motion3d``); any of them set turns feedback on too.
 
 Curve evaluation is numpy only (the plan and the pages use it); ``warp`` imports torch.
 """

@@ -9,13 +9,13 @@
 5. open the writer and replay what an earlier, killed attempt finished;
 6. for each batch of frames: slerp latents, slerp/lerp embeddings; each frame's init image
    (input, video frame, or the previous frame moved by the motion curves, the 3D ones
-   through its depth map) is encoded and
-   noised to the step its strength gives (img2img), or the frame starts from noise; an
-   inpainting or InstructPix2Pix model is also given it as extra UNet channels
-   (``studio.animation.editing``); denoise (``studio.pipeline.denoise``, with the
-   ControlNets' residuals: ``studio.animation.control``); pull toward the coherence
-   reference; decode; match colours (inpainting: keep the unmasked pixels); stream each
-   frame to the writer and report progress;
+   through its depth map) is encoded and noised to the step its strength gives (img2img),
+   or the frame starts from noise; an inpainting or InstructPix2Pix model is also given it
+   as extra UNet channels (``studio.animation.editing``); denoise
+   (``studio.pipeline.denoise``, with the ControlNets' residuals:
+   ``studio.animation.control``); pull toward the coherence reference; decode; match
+   colours (inpainting: keep the unmasked pixels); stream each frame to the writer and
+   report progress;
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
