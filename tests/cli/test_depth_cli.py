@@ -12,7 +12,7 @@ from PIL import Image
 
 from db import Store, list_runs
 
-BASE = ["animate", "--prompts", "0: a red circle\n2: a blue square", "--model", "builtin:tiny"]
+BASE = ["animate", "--prompts", "0: a red circle\n1: a blue square", "--model", "builtin:tiny"]
 SMALL = ["--steps", "2", "--width", "32", "--height", "32", "--fps", "8"]
 
 
@@ -79,7 +79,7 @@ def test_an_animation_moves_through_a_depth_image(cli, tmp_path, depth_png):
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["frames"] == 3 and "depth" in out["timings"]
+    assert out["frames"] == 2 and "depth" in out["timings"]
     (run,) = runs(home)
     motion = run.spec["motion"]
     assert motion["depth_input"] == str(depth_png.resolve())

@@ -28,7 +28,7 @@ def test_3d_motion_is_refused_without_a_depth_source_then_renders_with_one(
     for key in KEYS:
         assert app.text_input(key=key).value == ""
     assert app.number_input(key="ps.depth_near").value == 200.0
-    app.text_area(key="ps.schedule").set_value("0: a red circle\n2: a blue square")
+    app.text_area(key="ps.schedule").set_value("0: a red circle\n1: a blue square")
     app.text_input(key="ps.translation_z").set_value("0: (30)")
     app.run()
     assert not app.exception, app.exception
@@ -40,10 +40,10 @@ def test_3d_motion_is_refused_without_a_depth_source_then_renders_with_one(
     Image.fromarray(nearness).save(buffer, format="PNG")
     (tmp_path / "depth.png").write_bytes(buffer.getvalue())
     app.text_input(key="ps.depth_input").set_value(str(tmp_path / "depth.png"))
-    job = render(app, "0: a red circle\n2: a blue square")
+    job = render(app, "0: a red circle\n1: a blue square")
     assert job.status == "done", job.error
     with Store.open(studio_home).session() as s:
         (run,) = list_runs(s)
-        assert run.frames_done == 3
+        assert run.frames_done == 2
         assert run.spec["motion"]["translation_z"] == "0: (30)"
         assert run.spec["motion"]["depth_input"] == str(tmp_path / "depth.png")
