@@ -25,9 +25,9 @@ from studio.media.inputs import (
     ImageInfo,
     VideoInfo,
     probe_image,
-    probe_video,
     resolve_input_path,
     stream_video,
+    video_info,
 )
 
 __all__ = ["DEPTH_VIDEO_SUFFIXES", "DepthInput", "DepthStream", "check_depth_input", "read_depth"]
@@ -44,7 +44,8 @@ class DepthInput:
 
 
 def check_depth_input(path: str, *, fps: float, frames: int) -> DepthInput:
-    """Probe the depth image or video at ``path`` (a video by its suffix) once.
+    """Probe the depth image or video at ``path`` (a video by its suffix; a video is decoded
+    once per version of the file, however often it is checked).
 
     A depth video must give at least ``frames`` frames at ``fps``. Raises ``MediaError``
     naming the depth input and the problem.
@@ -54,7 +55,7 @@ def check_depth_input(path: str, *, fps: float, frames: int) -> DepthInput:
     try:
         if not video:
             return DepthInput(image=probe_image(resolved))
-        info = probe_video(resolved)
+        info = video_info(resolved)  # decoded once per version of the file
     except MediaError as exc:
         what = "video input" if video else "image input"
         raise MediaError(str(exc).replace(what, "depth input", 1)) from None
