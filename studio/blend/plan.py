@@ -138,6 +138,7 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
     # Looped, the walk visits the first prompt again; that last keyframe is not shown.
     count = len(keys) + o.loop
     hidden = int(o.loop)
+    walk = f"{len(keys)} prompts" + (" and back to the first (loop)" if o.loop else "")
     per_transition = tree.diffusion_frames
 
     if o.duration == 0:
@@ -163,7 +164,7 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
         made = tree.movie_frames(count) - hidden
         if video != made:
             raise SpecError(
-                f"fill 'none' shows only diffusion frames: {count} prompts with {per_transition} "
+                f"fill 'none' shows only diffusion frames: {walk} with {per_transition} "
                 f"diffusion frames per transition make {made} frames, but duration "
                 f"{o.duration:g} s x {o.fps} fps is {video}; set the duration to "
                 f"{made / o.fps:.4g} s (or 0), change the tree, or use fill crossfade"
@@ -176,7 +177,7 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
             raise SpecError(
                 f"the tree makes {per_transition} diffusion frames per transition, but the "
                 f"video has only {shortest + 1} frames for a transition ({video} frames through "
-                f"{count} prompts); lengthen the video or use a smaller tree"
+                f"{walk}); lengthen the video or use a smaller tree"
             )
 
     base = d.seed
