@@ -46,6 +46,7 @@ with st.expander("Interpolation"):
     field(e2, "ps.frequencies")
     field(e3, "ps.curve", help="`s` is progress in the segment, `t` the frame")
     field(e3, "ps.batch")
+    field(e2, "ps.loop", label="Seamless loop")
 draw_motion_options()
 draw_edit_options(choice.model)  # an inpainting model's mask, InstructPix2Pix's curve
 draw_loras("ps.", curve=True)
@@ -72,6 +73,11 @@ if spec is not None:
         help="model loading not included",
     )
     st.caption("Time from " + speed.describe(d.model, d.width, d.height))
+    if plan.loop:
+        st.caption(
+            f"Looped: the last {plan.closing_frames} frames walk from the last keyframe back "
+            "to the first, and the last frame leads into frame 0."
+        )
     warn_unknown_words(d.model, [k.prompt for k in plan.schedule.keyframes])
     st.plotly_chart(interpolation_chart(plan), width="stretch")
 

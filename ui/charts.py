@@ -52,6 +52,20 @@ def interpolation_chart(plan: AnimationPlan) -> go.Figure:
             name="keyframes",
         )
     )
+    ticks = [f"{k.frame}: {_short(k.prompt)}" for k in keys]
+    if plan.loop:  # the closing segment heads for the first keyframe, one frame past the end
+        fig.add_trace(
+            go.Scatter(
+                x=[plan.frames],
+                y=[len(keys)],
+                mode="markers",
+                marker={"size": 10, "symbol": "diamond-open"},
+                text=[_label(keys[0].prompt)],
+                hovertemplate="frame 0 again (loop)<br>%{text}<extra></extra>",
+                name="loop",
+            )
+        )
+        ticks.append(f"loop: {_short(keys[0].prompt)}")
     fig.update_layout(
         height=280,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
@@ -59,8 +73,8 @@ def interpolation_chart(plan: AnimationPlan) -> go.Figure:
         yaxis={
             "title": "keyframe",
             "tickmode": "array",
-            "tickvals": list(range(len(keys))),
-            "ticktext": [f"{k.frame}: {_short(k.prompt)}" for k in keys],
+            "tickvals": list(range(len(ticks))),
+            "ticktext": ticks,
             "automargin": True,
         },
         showlegend=False,

@@ -307,7 +307,6 @@ class _Batches:
         self.embed_mix = slerp if plan.spec.animation.interpolation == "slerp" else lerp
         d = plan.spec.diffusion
         self.extras = unet_extras(pipe, d.width, d.height)  # what the family's UNet needs
-        self.last_key = len(plan.schedule.keyframes) - 1
 
     def make(
         self, batch: tuple[int, ...], cancel: CancelToken, clock: Clock
@@ -321,8 +320,10 @@ class _Batches:
         if self.control is not None:
             self.control.read(batch)
         idx = torch.tensor(list(batch))
-        seg = torch.from_numpy(plan.weights.segment[idx.numpy()])
-        nxt = torch.clamp(seg + 1, max=self.last_key)
+        segment = plan.weights.segment[idx.numpy()]
+        seg = torch.from_numpy(segment)
+        # Looped, the closing segment's frames move from the last keyframe toward the first.
+        nxt = torch.from_numpy(plan.next_keyframe(segment))
         w = torch.from_numpy(plan.weights.weight[idx.numpy()]).to(device)
         latents = slerp(self.noise[seg], self.noise[nxt], w)
         w_text = w.to(self.cond.states.device)

@@ -92,6 +92,13 @@ class AnimationSettings(SettingsModel):
     batch_size: StrictInt = setting(
         1, "Frames denoised together on the device.", ge=1, le=256, step=1
     )
+    loop: StrictBool = setting(
+        False,
+        "Seamless loop: after the last keyframe the walk returns to the first over a closing "
+        "segment as long as the average keyframe segment, which adds that many frames less "
+        "one (0/24/48 gives 72 frames, not 49); the last frame leads into frame 0 without "
+        "repeating it. Not with a video input or motion curves.",
+    )
 
 
 class OutputSettings(SettingsModel):
@@ -303,12 +310,14 @@ class AnimationSpec(SpecBase):
         from studio.languages.curves import naming_curve, parse_curve
         from studio.languages.schedule import parse_schedule
 
-        parse_schedule(self.prompts.schedule)
+        schedule = parse_schedule(self.prompts.schedule)
         check_negative_prompt(self.prompts.negative_prompt)
         if a.easing == "curve":
             with naming_curve("easing curve"):
                 parse_curve(a.easing_curve, names=("t", "s", "audio"))
         _check_input_and_motion(self.input, self.motion)
+        if a.loop:
+            _check_loop(len(schedule.keyframes), self.input, self.motion)
         if self.input.keep_audio and self.output.format != "mp4":
             raise SpecError(
                 f"keep audio needs mp4 output (a {self.output.format} has no sound track)"
@@ -386,4 +395,30 @@ def _check_depth(m: MotionSettings) -> None:
         raise SpecError(
             f"depth far must be more than depth near, got near {m.depth_near:g}, "
             f"far {m.depth_far:g}"
+        )
+
+
+def _check_loop(keyframes: int, i: InputSettings, m: MotionSettings) -> None:
+    """What a looped walk cannot close: one keyframe, a video input, motion feedback."""
+    if keyframes < 2:
+        raise SpecError(
+            "loop needs two or more keyframes: the walk returns from the last keyframe to the "
+            "first, and this schedule has only one"
+        )
+    if i.video:
+        raise SpecError(
+            f"loop cannot be used with a video input ({i.video!r}): the video's length sets "
+            "the frames and its last frame does not lead back to its first; turn loop off, "
+            "or cut the video into a loop first"
+        )
+    moving = [
+        n
+        for n in ("zoom", "angle", "translate_x", "translate_y", *_CURVES_3D)
+        if getattr(m, n).strip()
+    ]
+    if moving:
+        raise SpecError(
+            f"loop cannot close with motion ({', '.join(moving)}): each frame starts from the "
+            "one before it moved, so the last frame drifts away from frame 0 and nothing "
+            "brings it back; clear the motion curves or turn loop off"
         )

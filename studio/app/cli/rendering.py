@@ -185,12 +185,22 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
         "eta_source": speed.source,
         "eta_basis": speed.describe(d.model, d.width, d.height),
     }
+    if "loop" in plan:  # animation: its closing segment's frames; blend: true or false
+        payload["loop"] = plan["loop"]
     if args.json:
         print(json.dumps(payload))
     else:
         print(
-            f"{spec.kind}: {payload['frames']} frames, {steps} denoise steps, {d.model} at "
+            f"{spec.kind}: {payload['frames']} frames{_loop_text(plan.get('loop'))}, "
+            f"{steps} denoise steps, {d.model} at "
             f"{d.width}x{d.height}; about {payload['eta_seconds']:.0f} s "
             f"({payload['eta_basis']}). Nothing was rendered or recorded."
         )
     return 0
+
+
+def _loop_text(loop: Any) -> str:
+    """What ``--plan`` says of a looped walk: the frames its closing segment adds."""
+    if isinstance(loop, dict):
+        return f" (looped: the closing segment back to the first keyframe is {loop['closing_frames']} of them)"
+    return " (looped: the last transition leads back to the first prompt)" if loop else ""
