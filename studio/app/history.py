@@ -74,7 +74,8 @@ def smoothness_of(run: dict[str, Any]) -> dict[str, Any] | None:
     """The run's smoothness score (``studio.media.smoothness``: ``mean``, ``cv``,
     ``max_jump``, ``max_jump_frame``, ``distances``), or None when it has none (it has not
     written its file yet, or a pulled run's score is not numbers)."""
-    score = (run.get("extra") or {}).get("smoothness")
+    extra = run.get("extra")
+    score = extra.get("smoothness") if isinstance(extra, dict) else None
     if not isinstance(score, dict):
         return None
     numbers = [score.get(k) for k in ("mean", "cv", "max_jump")]

@@ -104,4 +104,5 @@ def test_history_sorts_and_filters_by_smoothness():
 def test_a_pulled_score_that_is_not_numbers_counts_as_none():
     bad = {"id": "x", "extra": {"smoothness": {"mean": "0.1", "cv": 0.1, "max_jump": 0.1}}}
     assert smoothness_of(bad) is None and smoothness_of({"id": "y"}) is None
+    assert smoothness_of({"id": "z", "extra": ["not", "a", "dict"]}) is None
     assert not matches({**bad, "status": "done", "session": "s"}, max_jump=1.0)
