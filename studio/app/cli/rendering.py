@@ -159,7 +159,7 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     """``--plan``: what the render would do, checked as a render is, with an ETA from this
     home's finished runs of the model (``studio.app.estimate``); no run is recorded."""
     from db.repository import list_runs, run_to_dict
-    from studio.app.estimate import first_guess, step_speed
+    from studio.app.estimate import first_guess, plan_report, step_speed
     from studio.app.runs import plan_of
     from studio.app.store import store_for
     from studio.pipeline.frame_memory import device_memory
@@ -172,19 +172,7 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     speed = step_speed(runs, d.model, d.width, d.height)
     if speed is None:
         speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
-    payload = {
-        "kind": spec.kind,
-        "frames": plan.get("frames"),
-        "denoise_steps": steps,
-        "model": d.model,
-        "width": d.width,
-        "height": d.height,
-        "steps": d.steps,
-        "guidance": d.guidance,
-        "eta_seconds": round(speed.estimate(steps), 1),
-        "eta_source": speed.source,
-        "eta_basis": speed.describe(d.model, d.width, d.height),
-    }
+    payload = plan_report(spec, plan, speed)
     if "loop" in plan:  # animation: its closing segment's frames; blend: true or false
         payload["loop"] = plan["loop"]
     if args.json:
