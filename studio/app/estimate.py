@@ -125,7 +125,7 @@ def plan_report(spec: Spec, summary: dict[str, Any], speed: StepSpeed) -> dict[s
     ``eta_seconds`` leaves model loading out."""
     d = spec.diffusion
     steps = int(summary.get("predicted_denoise_steps") or 0)
-    return {
+    report = {
         "kind": spec.kind,
         "frames": summary.get("frames"),
         "denoise_steps": steps,
@@ -138,6 +138,9 @@ def plan_report(spec: Spec, summary: dict[str, Any], speed: StepSpeed) -> dict[s
         "eta_source": speed.source,
         "eta_basis": speed.describe(d.model, d.width, d.height),
     }
+    if "loop" in summary:  # animation: its closing segment's frames; blend: true or false
+        report["loop"] = summary["loop"]
+    return report
 
 
 def remaining_seconds(

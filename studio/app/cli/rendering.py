@@ -173,8 +173,6 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     if speed is None:
         speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
     payload = plan_report(spec, plan, speed)
-    if "loop" in plan:  # animation: its closing segment's frames; blend: true or false
-        payload["loop"] = plan["loop"]
     if args.json:
         print(json.dumps(payload))
     else:
