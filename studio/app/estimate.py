@@ -16,6 +16,7 @@ __all__ = [
     "StepSpeed",
     "first_guess",
     "remaining_seconds",
+    "render_seconds",
     "step_speed",
 ]
 
@@ -130,3 +131,10 @@ def remaining_seconds(
         return None
     whole = predicted_steps * seconds_per_step
     return max(whole - (elapsed or 0.0), 0.0)
+
+
+def render_seconds(speed: StepSpeed, steps: int, upscale_steps: int = 0, factor: int = 1) -> float:
+    """Seconds for a render of ``steps`` denoise steps, ``upscale_steps`` of them an upscale
+    stage's on frames ``factor`` times larger each way: charged ``factor**2`` times a step at
+    the drawing size (the same speed per pixel; a rough guess, model loading not included)."""
+    return speed.estimate(steps - upscale_steps) + speed.estimate(upscale_steps) * factor**2

@@ -159,9 +159,10 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     """``--plan``: what the render would do, checked as a render is, with an ETA from this
     home's finished runs of the model (``studio.app.estimate``); no run is recorded."""
     from db.repository import list_runs, run_to_dict
-    from studio.app.estimate import first_guess, step_speed
+    from studio.app.estimate import first_guess, render_seconds, step_speed
     from studio.app.runs import plan_of
     from studio.app.store import store_for
+    from studio.pipeline.families import check_upscaler_ref
     from studio.pipeline.frame_memory import device_memory
 
     spec, plan = plan_of(spec)
@@ -172,16 +173,22 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     speed = step_speed(runs, d.model, d.width, d.height)
     if speed is None:
         speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
+    upscale_steps = int(plan.get("upscale_denoise_steps") or 0)
+    factor = check_upscaler_ref(spec.upscale.model) if spec.upscale.model else 1
+    seconds = render_seconds(speed, steps, upscale_steps, factor)
     payload = {
         "kind": spec.kind,
         "frames": plan.get("frames"),
         "denoise_steps": steps,
+        "upscale_denoise_steps": upscale_steps,
         "model": d.model,
         "width": d.width,
         "height": d.height,
+        "output_width": d.width * factor,
+        "output_height": d.height * factor,
         "steps": d.steps,
         "guidance": d.guidance,
-        "eta_seconds": round(speed.estimate(steps), 1),
+        "eta_seconds": round(seconds, 1),
         "eta_source": speed.source,
         "eta_basis": speed.describe(d.model, d.width, d.height),
     }
