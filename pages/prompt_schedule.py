@@ -3,7 +3,9 @@
 import streamlit as st
 
 from studio.animation.plan import plan_animation
+from studio.app.estimate import render_seconds
 from studio.errors import StudioError
+from studio.pipeline.families import check_upscaler_ref
 from studio.spec import SCHEDULERS, AnimationSpec
 from ui.advanced import draw_advanced
 from ui.charts import interpolation_chart
@@ -47,6 +49,17 @@ with st.expander("Interpolation"):
     field(e3, "ps.curve", help="`s` is progress in the segment, `t` the frame")
     field(e3, "ps.batch")
 draw_motion_options()
+with st.expander("Upscaling"):
+    u1, u2 = st.columns(2)
+    field(u1, "ps.upscale_model", label="Upscaler")
+    field(u1, "ps.upscale_steps", label="Upscale steps")
+    field(u1, "ps.upscale_guidance", label="Upscale guidance")
+    field(u2, "ps.upscale_noise", label="Upscale noise level")
+    field(u2, "ps.upscale_scheduler", label="Upscale scheduler")
+    st.caption(
+        "Every frame rendered again through the upscaler (e.g. "
+        "stabilityai/stable-diffusion-x4-upscaler), four times larger each way; empty: none."
+    )
 draw_edit_options(choice.model)  # an inpainting model's mask, InstructPix2Pix's curve
 draw_loras("ps.", curve=True)
 draw_control_panel(choice.session)
@@ -54,6 +67,7 @@ draw_control_panel(choice.session)
 try:
     spec = spec_from_state(choice.model, choice.device)
     plan = plan_animation(spec, input_frames=input_frames(spec))
+    factor = check_upscaler_ref(spec.upscale.model) if spec.upscale.model else 1
 except StudioError as exc:
     spec = None
     st.error(str(exc))
@@ -65,10 +79,16 @@ if spec is not None:
     m1.metric("Frames", plan.frames)
     m2.metric("Seconds", f"{plan.frames / spec.animation.fps:.2f}")
     m3.metric("Keyframes", len(plan.schedule.keyframes))
-    m4.metric("Denoise steps", plan.predicted_denoise_steps)
+    m4.metric(
+        "Denoise steps",
+        plan.predicted_denoise_steps,
+        help=f"{plan.upscale_denoise_steps} of them upscaling" if spec.upscale.model else None,
+    )
     m5.metric(
         "Estimated time",
-        duration(speed.estimate(plan.predicted_denoise_steps)),
+        duration(
+            render_seconds(speed, plan.predicted_denoise_steps, plan.upscale_denoise_steps, factor)
+        ),
         help="model loading not included",
     )
     st.caption("Time from " + speed.describe(d.model, d.width, d.height))
