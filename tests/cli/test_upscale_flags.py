@@ -50,3 +50,17 @@ def test_an_upscale_model_that_is_no_upscaler_is_refused_in_one_line(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and upscaler in lines[0]
     assert _runs(cli, studio_home) == []
+
+
+def test_the_decode_memory_check_counts_the_upscaled_frames(
+    cli, studio_home, tmp_path, monkeypatch
+):
+    import studio.pipeline.frame_memory as frame_memory
+
+    monkeypatch.setattr(frame_memory, "device_memory", lambda device: ("cpu", 8 * 10**9))
+    upscaler = str(model_folder(tmp_path, "upscale-x4", name="my-upscaler"))
+    args = [*SCHEDULE, "--width", "512", "--height", "512", "--plan", "--json"]
+    assert cli(studio_home, "animate", *args).returncode == 0  # 512 x 512 fits in 8 GB
+    proc = cli(studio_home, "animate", *args, "--upscale-model", upscaler)
+    assert proc.returncode == 2
+    assert "2048x2048 frames need about 11 GB" in proc.stderr and "8 GB" in proc.stderr
