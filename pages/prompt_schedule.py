@@ -49,6 +49,17 @@ with st.expander("Interpolation"):
     field(e3, "ps.batch")
     field(e2, "ps.loop", label="Seamless loop")
 draw_motion_options()
+with st.expander("Upscaling"):
+    u1, u2 = st.columns(2)
+    field(u1, "ps.upscale_model", label="Upscaler")
+    field(u1, "ps.upscale_steps", label="Upscale steps")
+    field(u1, "ps.upscale_guidance", label="Upscale guidance")
+    field(u2, "ps.upscale_noise", label="Upscale noise level")
+    field(u2, "ps.upscale_scheduler", label="Upscale scheduler")
+    st.caption(
+        "Every frame rendered again through the upscaler (e.g. "
+        "stabilityai/stable-diffusion-x4-upscaler), four times larger each way; empty: none."
+    )
 draw_edit_options(choice.model)  # an inpainting model's mask, InstructPix2Pix's curve
 draw_loras("ps.", curve=True)
 draw_control_panel(choice.session)
@@ -56,20 +67,25 @@ draw_control_panel(choice.session)
 try:
     spec = spec_from_state(choice.model, choice.device)
     plan = plan_animation(spec, input_frames=input_frames(spec))
+    # The plan and ETA that `animate --plan` prints (studio.app.estimate.plan_report); it
+    # also refuses an upscaler that is not one.
+    d = spec.diffusion
+    report = plan_report(spec, plan.summary(), speed_for(d.model, d.width, d.height, d.device))
 except StudioError as exc:
     spec = None
     st.error(str(exc))
 
 if spec is not None:
-    # The plan and ETA that `animate --plan` prints (studio.app.estimate.plan_report).
     st.subheader("Plan")
-    d = spec.diffusion
-    report = plan_report(spec, plan.summary(), speed_for(d.model, d.width, d.height, d.device))
     m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("Frames", report["frames"])
     m2.metric("Seconds", f"{plan.frames / spec.animation.fps:.2f}")
     m3.metric("Keyframes", len(plan.schedule.keyframes))
-    m4.metric("Denoise steps", report["denoise_steps"])
+    m4.metric(
+        "Denoise steps",
+        report["denoise_steps"],
+        help=f"{report['upscale_denoise_steps']} of them upscaling" if spec.upscale.model else None,
+    )
     m5.metric("Estimated time", duration(report["eta_seconds"]), help="model loading not included")
     st.caption(plan_caption(report))
     if plan.loop:

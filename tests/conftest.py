@@ -57,6 +57,14 @@ def tiny_sdxl(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_upscaler(tmp_path_factory) -> Path:
+    """A tiny random-weight x4 upscaler folder (tests/support/upscaler.py), built once a run."""
+    from tests.support.upscaler import build_tiny_upscaler
+
+    return build_tiny_upscaler(tmp_path_factory.mktemp("upscaler") / "tiny-upscaler")
+
+
+@pytest.fixture(scope="session")
 def tiny_controlnet(manager, tmp_path_factory) -> Path:
     """A ControlNet folder for builtin:tiny with non-zero random residuals (made once)."""
     from tests.support.controlnet import make_tiny_controlnet

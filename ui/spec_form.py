@@ -24,6 +24,7 @@ from studio.spec.animation import (
 )
 from studio.spec.common import DiffusionSettings
 from studio.spec.edit import EditSettings
+from studio.spec.upscale import UpscaleSettings
 from ui.advanced import advanced_values, keep_advanced, restore_advanced
 from ui.control_panel import controlnets, set_controlnets
 from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
@@ -54,6 +55,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     **form_keys("ps.", MotionSettings),
     # Inpainting / InstructPix2Pix models (ui.edit_panel; "ps.mask" is set by its upload).
     **form_keys("ps.", EditSettings),
+    # The upscale stage (Prompt Schedule's "Upscaling" expander), keyed as on the Blend page.
+    **form_keys("ps.upscale_", UpscaleSettings, rename={"noise_level": "noise"}),
 }
 # The widgets whose defaults come from the model (widget key -> diffusion field).
 _MODEL_KEYS = {
@@ -72,6 +75,7 @@ GROUPS = (
     "edit",
     "loras",
     "control",
+    "upscale",
 )
 
 EXAMPLE = (

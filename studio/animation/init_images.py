@@ -26,8 +26,9 @@ __all__ = ["InitImages", "to_tensor"]
 class InitImages:
     """Each frame's init image, made in frame order, and the colour-match reference.
 
-    Holds one image input, the open video stream (one frame read per frame made), and the
-    last frame made (the source of feedback); never more.
+    Holds one image input, the open video stream (one frame read per frame made), the
+    last frame made (the source of feedback) and, matching colours to it, the first; never
+    more.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class InitImages:
         )
         self.video_frames: dict[int, np.ndarray] = {}  # frame -> its video frame, until made
         self.previous = None  # the last frame made, (H, W, 3) uint8
+        self.first = None  # the first, kept only as the colour reference of "first"
         self.reference = (
             ColorReference(self.image) if self.color == "input" and self.image is not None else None
         )
@@ -112,6 +114,7 @@ class InitImages:
         self.video_frames.pop(f, None)
         if f == 0 and self.color == "first":
             self.reference = ColorReference(image)
+            self.first = image
 
     def skip(self, frames: int) -> None:
         """A resumed render: the video's first ``frames`` frames were used by an earlier try."""

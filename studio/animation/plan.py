@@ -70,10 +70,18 @@ class AnimationPlan:
 
     @property
     def predicted_denoise_steps(self) -> int:
-        """One latent through one scheduler step, for every frame."""
+        """One latent through one scheduler step, for every frame; both stages."""
         if self.frame_steps:
-            return sum(self.frame_steps)
-        return self.frames * self.spec.diffusion.steps
+            steps = sum(self.frame_steps)
+        else:
+            steps = self.frames * self.spec.diffusion.steps
+        return steps + self.upscale_denoise_steps
+
+    @property
+    def upscale_denoise_steps(self) -> int:
+        """The upscale stage's share: all its steps for every frame (0 without one)."""
+        u = self.spec.upscale
+        return self.frames * u.steps if u.model else 0
 
     @property
     def unique_prompts(self) -> tuple[str, ...]:
@@ -93,6 +101,7 @@ class AnimationPlan:
             "unique_prompts": len(self.unique_prompts),
             "batches": len(self.batches),
             "predicted_denoise_steps": self.predicted_denoise_steps,
+            "upscale_denoise_steps": self.upscale_denoise_steps,
         }
 
 

@@ -9,13 +9,14 @@
 5. open the writer and replay what an earlier, killed attempt finished;
 6. for each batch of frames: slerp latents, slerp/lerp embeddings; each frame's init image
    (input, video frame, or the previous frame moved by the motion curves, the 3D ones
-   through its depth map) is encoded and noised to the step its strength gives (img2img),
-   or the frame starts from noise; an inpainting or InstructPix2Pix model is also given it
-   as extra UNet channels (``studio.animation.editing``); denoise
-   (``studio.pipeline.denoise``, with the ControlNets' residuals:
-   ``studio.animation.control``); pull toward the coherence reference; decode; match
-   colours (inpainting: keep the unmasked pixels); stream each frame to the writer and
-   report progress;
+   through its depth map) is encoded and noised to the step its strength gives (img2img), or the frame starts from noise; an
+   inpainting or InstructPix2Pix model is also given it as extra UNet channels
+   (``studio.animation.editing``); denoise (``studio.pipeline.denoise``, with the
+   ControlNets' residuals: ``studio.animation.control``); pull toward the coherence
+   reference; decode; match colours (inpainting: keep the unmasked pixels); stream each
+   frame to the writer and report progress; with an upscale stage, each final frame is
+   rendered again through the upscaler first (``studio.animation.upscale``) and only the
+   upscaled frame is written;
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +40,7 @@ from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
 from studio.animation.plan import AnimationPlan, plan_animation
 from studio.animation.soundtrack import add_soundtrack, audio_path, curve_variables
+from studio.animation.upscale import open_animation_upscale
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
@@ -68,7 +71,16 @@ __all__ = ["AnimationResult", "render_animation"]
 class AnimationResult(RenderResult):
     """What ``render_animation`` returns: the common facts of ``RenderResult``, with
     ``notes`` (e.g. a soundtrack a GIF cannot carry) and ``resume`` (what this attempt did
-    when it went on from a killed one)."""
+    when it went on from a killed one), and the upscale stage's share of ``denoise_steps``."""
+
+    upscale_denoise_steps: int = 0
+
+    def kind_facts(self) -> dict[str, Any]:
+        return {"upscale_denoise_steps": self.upscale_denoise_steps} if self.upscaled else {}
+
+    @property
+    def upscaled(self) -> bool:
+        return self.upscale_denoise_steps > 0
 
 
 def render_animation(
@@ -158,23 +170,36 @@ def render_animation(
             control=control,
         )
 
-        # 5. Open the writer; replay the frames an earlier attempt finished.
+        # The upscale stage: its own model, scheduler and texts; the file's frames grow.
+        upscale = (
+            open_animation_upscale(plan, manager, clock, cancel) if spec.upscale.model else None
+        )
+        scale = upscale.factor if upscale is not None else 1
+
+        # 5. Open the writer; replay the frames an earlier attempt finished (upscaled ones:
+        #    the low-resolution frames that later frames read come from the checkpoint's tensors).
         out_dir.mkdir(parents=True, exist_ok=True)
         path = output_path(out_dir, name, spec.output.format)
-        writer = open_writer(path, spec.output.format, fps=anim.fps, width=d.width, height=d.height)
+        writer = open_writer(
+            path, spec.output.format, fps=anim.fps, width=d.width * scale, height=d.height * scale
+        )
         denoise_steps = checkpoint.denoise_steps_before
         with clock.stage("write"):
             for image in checkpoint.frames():
                 writer.write(image)
-                inits.made(done, image)
+                if upscale is None:
+                    inits.made(done, image)
                 done += 1
         if done:
             events.progress(done, plan.frames, image)
+            tensors = checkpoint.load_tensors(device) or {}
+            if upscale is not None:
+                upscale.restore(checkpoint.state, tensors, inits, done)
             inits.skip(done)
             if control is not None:
                 control.skip(done)
             if coherence is not None:
-                coherence.reference = (checkpoint.load_tensors(device) or {}).get("coherence")
+                coherence.reference = tensors.get("coherence")
 
         # 6. Denoise, decode and write each batch of frames.
         for batch in plan.batches:
@@ -183,18 +208,26 @@ def render_animation(
             cancel.raise_if_cancelled()
             images, steps = batches.make(batch, cancel, clock)
             denoise_steps += steps
-            with clock.stage("write"):
-                for f, image in zip(batch, images, strict=True):
+            for f, image in zip(batch, images, strict=True):
+                with clock.stage("write"):
                     image = edit.finish(f, inits.match_colors(f, image))
+                    inits.made(f, image)  # the low-resolution frame: what the next ones read
+                if upscale is not None:
+                    before = upscale.denoise_steps
+                    image = upscale.frame(f, image)
+                    denoise_steps += upscale.denoise_steps - before
+                with clock.stage("write"):
                     writer.write(image)
                     checkpoint.add_frame(image)
-                    inits.made(f, image)
+            with clock.stage("write"):
+                engine, tensors = upscale.state(inits) if upscale is not None else ({}, {})
+                if coherence is not None:
+                    tensors["coherence"] = coherence.reference
                 checkpoint.commit(
-                    denoise_steps=denoise_steps,
-                    tensors=None if coherence is None else {"coherence": coherence.reference},
+                    denoise_steps=denoise_steps, engine=engine, tensors=tensors or None
                 )
             done += len(batch)
-            events.progress(done, plan.frames, images[-1])
+            events.progress(done, plan.frames, image)
 
         # 7. Finish the file; its soundtrack; the result.
         with clock.stage("write"):
@@ -222,6 +255,7 @@ def render_animation(
             timings=clock.timings(),
             notes=notes,
             resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
+            upscale_denoise_steps=upscale.denoise_steps if upscale is not None else 0,
         )
         events.finished(result)
         return result

@@ -20,6 +20,7 @@ __all__ = [
     "first_guess",
     "plan_report",
     "remaining_seconds",
+    "render_seconds",
     "step_speed",
 ]
 
@@ -122,19 +123,27 @@ def plan_report(spec: Spec, summary: dict[str, Any], speed: StepSpeed) -> dict[s
     long it would take, JSON-safe: what ``animate --plan --json`` and ``blend --plan --json``
     print and what the Prompt Schedule and Blend pages show. ``summary`` is its plan's
     ``summary()``; ``speed`` the step speed of its model (``step_speed`` or ``first_guess``).
-    ``eta_seconds`` leaves model loading out."""
+    ``eta_seconds`` leaves model loading out and charges an upscale stage's steps by its
+    larger frames (``render_seconds``). Raises ``SpecError`` for an upscaler that is not one."""
+    from studio.pipeline.families import check_upscaler_ref
+
     d = spec.diffusion
     steps = int(summary.get("predicted_denoise_steps") or 0)
+    upscale_steps = int(summary.get("upscale_denoise_steps") or 0)
+    factor = check_upscaler_ref(spec.upscale.model) if spec.upscale.model else 1
     report = {
         "kind": spec.kind,
         "frames": summary.get("frames"),
         "denoise_steps": steps,
+        "upscale_denoise_steps": upscale_steps,
         "model": d.model,
         "width": d.width,
         "height": d.height,
+        "output_width": d.width * factor,
+        "output_height": d.height * factor,
         "steps": d.steps,
         "guidance": d.guidance,
-        "eta_seconds": round(speed.estimate(steps), 1),
+        "eta_seconds": round(render_seconds(speed, steps, upscale_steps, factor), 1),
         "eta_source": speed.source,
         "eta_basis": speed.describe(d.model, d.width, d.height),
     }
@@ -160,3 +169,10 @@ def remaining_seconds(
         return None
     whole = predicted_steps * seconds_per_step
     return max(whole - (elapsed or 0.0), 0.0)
+
+
+def render_seconds(speed: StepSpeed, steps: int, upscale_steps: int = 0, factor: int = 1) -> float:
+    """Seconds for a render of ``steps`` denoise steps, ``upscale_steps`` of them an upscale
+    stage's on frames ``factor`` times larger each way: charged ``factor**2`` times a step at
+    the drawing size (the same speed per pixel; a rough guess, model loading not included)."""
+    return speed.estimate(steps - upscale_steps) + speed.estimate(upscale_steps) * factor**2

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import MediaError, SpecError
 from studio.events import CancelToken, RenderEvents, RenderResult
-from studio.pipeline.families import check_model_ref, folder_family
-from studio.spec import AnimationSpec, BlendSpec, DiffusionSettings, Spec
+from studio.pipeline.families import check_model_ref, check_upscaler_ref, folder_family
+from studio.spec import AnimationSpec, BlendSpec, DiffusionSettings, Spec, UpscaleSettings
 from studio.spec.control import ControlSettings
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
 
         check_depth(spec, _plan_animation(spec).frames)
     _check_frame_memory(spec.diffusion, spec.animation.batch_size)
+    _check_upscale(spec.upscale, spec.diffusion)
 
 
 def _check_animation_control(spec: AnimationSpec) -> None:
@@ -154,7 +155,16 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")
     check_lora_sources(spec.loras.adapters)
-    _check_frame_memory(spec.diffusion, 1, scale=4 if spec.upscale.model else 1)
+    if not spec.upscale.model:
+        _check_frame_memory(spec.diffusion, 1)
+    _check_upscale(spec.upscale, spec.diffusion)
+
+
+def _check_upscale(u: UpscaleSettings, d: DiffusionSettings) -> None:
+    """An upscale stage's model is an upscaler (configs only), and the device can decode
+    its frames (one at a time, ``factor`` times larger)."""
+    if u.model:
+        _check_frame_memory(d, 1, scale=check_upscaler_ref(u.model))
 
 
 def _check_frame_memory(d: DiffusionSettings, batch: int, scale: int = 1) -> None:

@@ -119,6 +119,11 @@ class BlendPlan:
             "diffusion_frames": self.diffusion_frames,
             "predicted_denoise_steps": self.predicted_denoise_steps,
             "scratch_denoise_steps": self.scratch_denoise_steps,
+            "upscale_denoise_steps": (
+                None
+                if self.upscale_tree is None or not self.fixed_size
+                else self.upscale_tree.movie_denoise_steps(len(self.prompts))
+            ),
             "tree": self.tree.to_dict(len(self.prompts)),
             "upscale_tree": (
                 None if self.upscale_tree is None else self.upscale_tree.to_dict(len(self.prompts))

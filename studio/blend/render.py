@@ -21,7 +21,6 @@ trajectories (``studio.blend.tree``). ``render_blend`` reads as the steps of the
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +39,9 @@ from studio.pipeline.common import Clock, load_options, open_model, output_path,
 from studio.pipeline.control import still_controls
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
-from studio.pipeline.schedulers import Scheduler, make_scheduler
+from studio.pipeline.schedulers import Scheduler
 from studio.pipeline.text import encode_prompts, truncated_prompts, unique_texts
+from studio.pipeline.upscale import open_upscaler
 from studio.spec import BlendSpec
 
 __all__ = ["BlendResult", "render_blend"]
@@ -270,23 +270,21 @@ def _commit(
 def _upscale_stage(
     spec: BlendSpec, plan: BlendPlan, manager: ModelManager, clock: Clock, cancel: CancelToken
 ) -> UpscaleStage:
-    """Load the upscaler (like the main model, with its own pipeline class) and its stage."""
-    u = spec.upscale
-    with clock.stage("load"):
-        # The loading options name the drawing model's files and code, not the upscaler's.
-        options = dataclasses.replace(
-            load_options(spec),
-            pipeline="StableDiffusionUpscalePipeline",
-            variant="",
-            revision="",
-            custom_pipeline="",
-        )
-        loaded = manager.load(u.model, options)
-    scheduler = make_scheduler(loaded.pipe, u.scheduler)
-    texts = unique_texts(plan.prompts, plan.negatives, u.guidance)
-    with clock.stage("text_encoder"):
-        embeddings = encode_prompts(loaded.pipe, texts, loaded.device)
-    return UpscaleStage(plan, loaded, scheduler, embeddings, clock, cancel)
+    """Load the upscaler (``studio.pipeline.upscale``: like the main model, with its own
+    pipeline class) and its stage."""
+    d = spec.diffusion
+    upscaler = open_upscaler(
+        spec.upscale,
+        load_options(spec),
+        unique_texts(plan.prompts, plan.negatives, spec.upscale.guidance),
+        manager=manager,
+        width=d.width,
+        height=d.height,
+        seed=d.seed,
+        clock=clock,
+        cancel=cancel,
+    )
+    return UpscaleStage(plan, upscaler)
 
 
 def _crossfade(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:

@@ -12,15 +12,14 @@ frames share their trajectories as the low-resolution ones do:
   (``BlendTree.rescaled``) from the slerp, with its own weight, of its parents' upscaler
   latents there, conditioned on its own low-resolution image and its own text mix.
 
-Every frame's low-resolution image gets the same seeded noise at ``noise_level``, so the
-conditioning differs between frames only where the images do.
+The upscaler itself (loading, the noised low-resolution image, the loop, decoding) is
+``studio.pipeline.upscale.Upscaler``, which an animation's upscale stage shares.
 """
 
 from __future__ import annotations
 
-import copy
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,16 +27,10 @@ import torch
 from studio.blend.plan import BlendPlan
 from studio.blend.transitions import Frame
 from studio.pipeline.conditioning import TextStates
-from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.interpolate import lerp, slerp
-from studio.pipeline.latents import branch_seed, decode, latent_shape, seeded_noise
+from studio.pipeline.latents import branch_seed, seeded_noise
 from studio.pipeline.text import with_negative
-
-if TYPE_CHECKING:
-    from studio.events import CancelToken
-    from studio.pipeline.common import Clock
-    from studio.pipeline.models import LoadedModel
-    from studio.pipeline.schedulers import Scheduler
+from studio.pipeline.upscale import Upscaler
 
 __all__ = ["UpscaleStage"]
 
@@ -45,24 +38,14 @@ __all__ = ["UpscaleStage"]
 class UpscaleStage:
     """Upscales the frames of each transition; keeps the keyframe shared by two."""
 
-    def __init__(
-        self,
-        plan: BlendPlan,
-        loaded: LoadedModel,
-        scheduler: Scheduler,
-        embeddings: dict[str, TextStates],
-        clock: Clock,
-        cancel: CancelToken,
-    ) -> None:
+    def __init__(self, plan: BlendPlan, upscaler: Upscaler) -> None:
         spec = plan.spec
-        u, d = spec.upscale, spec.diffusion
-        self.plan, self.clock, self.cancel = plan, clock, cancel
-        self.pipe, self.device, self.dtype = loaded.pipe, loaded.device, loaded.dtype
-        self.scheduler = scheduler
-        self.steps = u.steps
-        self.guidance = u.guidance
-        self.guided = u.guidance > 1.0
+        self.plan, self.upscaler = plan, upscaler
+        self.steps = upscaler.steps
+        self.guidance = upscaler.guidance
+        self.guided = upscaler.guided
         self.dampening = spec.blend.guidance_dampening
+        embeddings = upscaler.embeddings
         self.cond = [embeddings[p] for p in plan.prompts]
         self.uncond = [embeddings[n] for n in plan.negatives] if self.guided else None
         self.mix = slerp if spec.blend.embeddings == "slerp" else lerp
@@ -73,19 +56,8 @@ class UpscaleStage:
             for low, high in zip(plan.tree.levels, rescaled.levels, strict=True)
         }
         self.keep = {*self.inject.values(), self.steps}
-        self.factor = self.pipe.vae_scale_factor
-        # The upscaler's latents are the size of a low-resolution frame.
-        self.latent_shape = latent_shape(self.pipe, d.width * self.factor, d.height * self.factor)
-        one_timestep_per_step(scheduler, self.steps)
-        # A copy: add_noise moves the scheduler's tables to the device, and the pipeline's
-        # own components are shared.
-        low_res = copy.deepcopy(self.pipe.low_res_scheduler)
-        noise = torch.randn(
-            (1, 3, d.height, d.width), generator=torch.Generator().manual_seed(d.seed)
-        )
-        self._noise = noise.to(device=self.device, dtype=self.dtype)
-        self._low_res = low_res
-        self._level = torch.tensor([u.noise_level], dtype=torch.long, device=self.device)
+        self.factor = upscaler.factor
+        self.latent_shape = upscaler.latent_shape
         self.denoise_steps = 0
         self.seconds = 0.0
         self._carried: tuple[dict[int, torch.Tensor], np.ndarray] | None = None
@@ -93,6 +65,7 @@ class UpscaleStage:
     def transition(self, t: int, frames: list[Frame]) -> list[np.ndarray]:
         """Upscaled images of transition ``t``'s frames (in prompt order)."""
         began = time.perf_counter()
+        up = self.upscaler
         trajectories: dict[int, dict[int, torch.Tensor]] = {}
         images: dict[int, np.ndarray] = {}
         for frame in sorted(frames, key=lambda f: f.created):
@@ -102,7 +75,7 @@ class UpscaleStage:
             if frame.parents is None:  # a keyframe
                 j = t + frame.created
                 seed = self.plan.keyframe_seeds[j]
-                start = seeded_noise(self.latent_shape, [seed], self.device, self.dtype)
+                start = seeded_noise(self.latent_shape, [seed], up.device, up.dtype)
                 k = 0
                 text = with_negative(self.cond[j], self.uncond[j] if self.guided else None)
                 guidance = self.guidance
@@ -120,25 +93,11 @@ class UpscaleStage:
                 guidance = self.guidance * (1 - self.dampening * 4 * p * (1 - p))
                 branch = frame.created - 2  # 0 for the first in-between made
                 seed = branch_seed(self.plan.keyframe_seeds[t], branch, stage=1)
-            image = self._condition(frame.image)
-            trajectory = denoise(
-                self.pipe.unet,
-                self.scheduler,
-                self.steps,
-                start,
-                text,
-                guidance,
-                cancel=self.cancel,
-                clock=self.clock,
-                start=k,
-                generator=torch.Generator().manual_seed(seed),
-                keep=self.keep,
-                image=image,
-                class_labels=self._level.repeat(image.shape[0]),
+            trajectory = up.denoise(
+                start, text, frame.image, guidance=guidance, seed=seed, start=k, keep=self.keep
             ).trajectory
             self.denoise_steps += self.steps - k
-            with self.clock.stage("vae"):
-                images[id(frame)] = decode(self.pipe, trajectory[self.steps])[0]
+            images[id(frame)] = up.decode(trajectory[self.steps])
             trajectories[id(frame)] = trajectory
         right = frames[-1]
         self._carried = (trajectories[id(right)], images[id(right)])
@@ -161,10 +120,3 @@ class UpscaleStage:
         self.denoise_steps = fields["denoise_steps"]
         self.seconds = fields["seconds"]
         self._carried = (tensors["trajectory"], tensors["image"].cpu().numpy())
-
-    def _condition(self, image: np.ndarray) -> torch.Tensor:
-        """A low-resolution frame as the upscaler's extra input: [-1, 1], noised, batched."""
-        pixels = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-        pixels = pixels.to(device=self.device, dtype=self.dtype)
-        noised = self._low_res.add_noise(pixels, self._noise, self._level)
-        return torch.cat([noised, noised]) if self.guided else noised

@@ -44,6 +44,7 @@ __all__ = [
     "check_family_for",
     "check_model_ref",
     "check_runnable",
+    "check_upscaler_ref",
     "family_of_folder",
     "few_step_name",
     "folder_family",
@@ -119,7 +120,8 @@ def family_of_folder(
         base, label = "upscale-x4", "Stable Diffusion x4 upscaler"
         unsupported = (
             "an upscaler (7 input channels: latents and the low-resolution image) enlarges "
-            "frames; give it as a blend's upscale model, not as the model that draws them"
+            "frames; give it as an animation's or a blend's upscale model (--upscale-model), "
+            "not as the model that draws them"
         )
     elif channels == 9 or "Inpaint" in pipeline:
         # Runs with the mask and masked image as its extra inputs (studio.pipeline.edit).
@@ -299,6 +301,27 @@ def check_model_ref(model_ref: str, spec: Spec | None = None) -> None:
         check_runnable(family, model_ref)
     if spec is not None:
         check_family_for(family, spec, model_ref)
+
+
+def check_upscaler_ref(model_ref: str) -> int:
+    """How many times larger upscale model ``model_ref`` makes a frame: from a local
+    folder's VAE config, else 4 (a Hub id: the x4 upscaler, checked once loaded). Refuses
+    (``SpecError``, naming it) a built-in model or a folder or file of another family."""
+    if model_ref.startswith("builtin:"):
+        raise SpecError(
+            f"upscale model {model_ref} draws frames, it does not enlarge them; give an "
+            "upscaler such as stabilityai/stable-diffusion-x4-upscaler"
+        )
+    family = folder_family(model_ref)
+    if family is None:
+        return 4
+    if family.name != "upscale-x4":
+        raise SpecError(
+            f"upscale model {model_ref} is a {family.label} model, not an upscaler; give one "
+            "such as stabilityai/stable-diffusion-x4-upscaler"
+        )
+    vae = _optional_json(Path(model_ref).expanduser() / "vae" / "config.json") or {}
+    return 2 ** (len(vae.get("block_out_channels", [0, 0, 0])) - 1)
 
 
 def check_family_for(family: ModelFamily | None, spec: Spec, model_ref: str) -> None:

@@ -6,7 +6,8 @@ same spec gives the same frames on every device and whatever the batch size:
 - a keyframe draws from its own seed (``plan.keyframe_seeds``);
 - a blend branch from ``branch_seed(keyframe seed, branch)``, for schedulers that draw noise
   at each step; an upscale stage offsets the branch by its ``stage`` so its noise is its own;
-- an animation frame's extra init noise (the noise curve) from ``frame_seed(seed, frame)``.
+- an animation frame's extra init noise (the noise curve) from ``frame_seed(seed, frame)``,
+  and its upscale stage's steps from ``step_seed(seed, frame, stage=1)``.
 
 Latents are scaled by the VAE's own ``scaling_factor`` (0.18215 for SD 1.x/2.x, 0.13025 for
 SDXL). SDXL's VAE overflows to NaN in float16; where its config sets ``force_upcast``, a
@@ -76,10 +77,11 @@ def branch_seed(keyframe_seed: int, branch: int, stage: int = 0) -> int:
     return (keyframe_seed * 1_000_003 + 7919 * (branch + 1 + stage)) % _SEEDS
 
 
-def step_seed(seed: int, frame: int) -> int:
+def step_seed(seed: int, frame: int, stage: int = 0) -> int:
     """The seed of the noise an ancestral scheduler (``euler_a``) draws in animation frame
-    ``frame``'s steps: one generator per frame, so batching and resuming draw the same."""
-    return (seed * 1_000_003 + 0x85EBCA6B * (frame + 1)) % _SEEDS
+    ``frame``'s steps: one generator per frame, so batching and resuming draw the same;
+    ``stage`` 1 for the upscale stage."""
+    return (seed * 1_000_003 + 0x85EBCA6B * (frame + 1) + 7919 * stage) % _SEEDS
 
 
 def frame_seed(seed: int, frame: int) -> int:

@@ -5,13 +5,13 @@ reads from ``--spec file.json``, what the store keeps, and what "re-run" execute
 trip ``spec -> to_json() -> load_spec() -> spec`` is exact.
 
 Each spec kind is a frozen pydantic model of settings groups (prompts, diffusion, animation,
-output, ...; for a blend: prompts, diffusion, blend, upscale, output) so that "restore
+output, upscale, ...; for a blend: prompts, diffusion, blend, upscale, output) so that "restore
 settings" can bring back one group without the others. Every field is described once
 (``studio.spec.fields``): type, bounds, choices, help, group and UI/CLI hints; the JSON
 Schema of each kind is exported by ``python -m studio.spec.schema``.
 
 Modules: ``common`` (base models, diffusion settings), ``animation``, ``blend``, ``load``
-(``load_spec``, ``diff_specs``), ``versions`` (schema version and upgrades), ``lora`` (LoRA adapters and their weights), ``fields``
+(``load_spec``, ``diff_specs``), ``versions`` (schema version and upgrades), ``lora`` (LoRA adapters and their weights), ``upscale`` (the upscale stage of both kinds), ``fields``
 (descriptions, range checks, error messages), ``schema`` (JSON Schema export).
 """
 
@@ -30,7 +30,6 @@ from studio.spec.blend import (
     BlendPromptSettings,
     BlendSettings,
     BlendSpec,
-    UpscaleSettings,
 )
 from studio.spec.common import (
     BLEND_PRESETS,
@@ -42,6 +41,7 @@ from studio.spec.common import (
 from studio.spec.edit import EditSettings
 from studio.spec.load import Spec, diff_specs, load_spec
 from studio.spec.lora import AnimationLoras, BlendLoras, LoraCurve, LoraNumber
+from studio.spec.upscale import UpscaleSettings
 from studio.spec.versions import SCHEMA_VERSION
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The animation spec: a keyframed prompt schedule rendered frame by frame.
 
-Groups: prompts, diffusion, animation, output, input, motion, audio, edit, loras, control;
-each can be restored on its own. ``AnimationSpec.check()`` is pure: ranges, choices and
+Groups: prompts, diffusion, animation, output, input, motion, audio, edit, loras, control,
+upscale; each can be restored on its own. ``AnimationSpec.check()`` is pure: ranges, choices and
 parsing of the prompt schedule and curves. The input and audio files are probed by the render kind's
 ``check_inputs`` (``studio.media.inputs.check_inputs``, ``studio.media.audio.check_audio``).
 """
@@ -27,6 +27,7 @@ from studio.spec.control import ControlSettings, check_control
 from studio.spec.edit import EditSettings, check_edit
 from studio.spec.fields import check_ranges, setting
 from studio.spec.lora import AnimationLoras
+from studio.spec.upscale import UpscaleSettings, check_upscale
 
 __all__ = [
     "AnimationSettings",
@@ -284,6 +285,7 @@ class AnimationSpec(SpecBase):
     edit: EditSettings = EditSettings()  # inpainting / InstructPix2Pix models (spec/edit.py)
     loras: AnimationLoras = AnimationLoras()
     control: ControlSettings = ControlSettings()
+    upscale: UpscaleSettings = UpscaleSettings()  # each frame again, larger (spec/upscale.py)
     schema_version: StrictInt = schema_version_field()
 
     def check(self) -> None:
@@ -328,6 +330,7 @@ class AnimationSpec(SpecBase):
         check_edit(self.edit, has_input=bool(self.input.image or self.input.video))
         self.loras.check()
         check_control(self.control)
+        check_upscale(self.upscale)
 
 
 def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:

@@ -29,6 +29,7 @@ from studio.spec.common import (
 from studio.spec.control import ControlSettings, check_blend_control
 from studio.spec.fields import check_ranges, setting
 from studio.spec.lora import BlendLoras
+from studio.spec.upscale import UpscaleSettings, check_upscale
 
 __all__ = [
     "BlendKeyframe",
@@ -202,45 +203,6 @@ class BlendSettings(SettingsModel):
     )
 
 
-class UpscaleSettings(SettingsModel):
-    """An optional second stage: every diffusion frame rendered again through an upscaler.
-
-    The upscaler pipeline (``StableDiffusionUpscalePipeline``) follows the same tree: an
-    in-between frame branches off its parents' upscaler trajectories at its injection step
-    scaled to ``steps``. Guidance dampening applies to this stage too; crossfeed only to the
-    first. Its ranges are checked only when ``model`` is set.
-    """
-
-    group: ClassVar[str] = "upscale"
-
-    model: StrictStr = setting(
-        "",
-        "The upscaler, e.g. stabilityai/stable-diffusion-x4-upscaler ('' = no upscaling).",
-        flag="--upscale-model",
-    )
-    steps: StrictInt = setting(
-        20, "Upscaler denoise steps.", ge=2, le=1000, step=1, flag="--upscale-steps"
-    )
-    guidance: StrictFloat = setting(
-        7.5, "Upscaler guidance scale.", ge=0, le=50, step=0.5, flag="--upscale-guidance"
-    )
-    noise_level: StrictInt = setting(
-        20,
-        "Noise added to the low-resolution frame the upscaler is given.",
-        ge=0,
-        le=350,
-        step=1,
-        flag="--upscale-noise-level",
-    )
-    scheduler: StrictStr = setting(
-        "ddim",
-        "The upscaler's sampler (one that can start part-way through its schedule).",
-        choices=BLEND_SCHEDULERS,
-        widget="select",
-        flag="--upscale-scheduler",
-    )
-
-
 class BlendOutputSettings(SettingsModel):
     """The video: ``round(duration * fps)`` frames."""
 
@@ -317,15 +279,9 @@ class BlendSpec(SpecBase):
         check_ranges(b)
         if b.budget_steps and b.budget_seconds:
             raise SpecError("give a budget in denoise steps or in seconds, not both")
-        if u.model:
-            check_ranges(u, prefix="upscale ")
-            if u.scheduler not in BLEND_SCHEDULERS:
-                raise SpecError(
-                    f"upscale scheduler {u.scheduler!r} cannot start part-way through its "
-                    f"schedule; choose one of {', '.join(BLEND_SCHEDULERS)}"
-                )
-            if b.inpaint_mask:
-                raise SpecError("inpainting and upscaling cannot be combined yet; choose one")
+        check_upscale(u)
+        if u.model and b.inpaint_mask:
+            raise SpecError("inpainting and upscaling cannot be combined yet; choose one")
         if b.inpaint_image and not b.inpaint_mask:
             raise SpecError("an inpaint image needs an inpaint mask (white: transitions)")
         check_ranges(o)

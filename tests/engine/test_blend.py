@@ -380,61 +380,6 @@ def test_cli_bad_input_is_one_line_and_exit_2(studio_home, args, message):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.fixture(scope="module")
-def tiny_upscaler(tmp_path_factory) -> Path:
-    """A random x4 upscaler in the upscale pipeline's geometry, built in code and saved."""
-    import torch
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        DDPMScheduler,
-        StableDiffusionUpscalePipeline,
-        UNet2DConditionModel,
-    )
-
-    from studio.pipeline.builtin import tiny_text_encoder
-    from studio.pipeline.vocab import build_tokenizer
-
-    tokenizer = build_tokenizer()
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=16,
-        in_channels=7,  # 4 latent channels + the noised low-resolution RGB image
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(32, 64),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=32,
-        num_class_embeds=351,  # the noise level, 0..350
-    )
-    torch.manual_seed(1)
-    vae = AutoencoderKL(
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        block_out_channels=(32, 32, 32),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=32,
-        scaling_factor=0.08333,
-    )
-    torch.manual_seed(2)
-    text_encoder = tiny_text_encoder(tokenizer)
-    pipe = StableDiffusionUpscalePipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        low_res_scheduler=DDPMScheduler(beta_schedule="scaled_linear"),
-        scheduler=DDIMScheduler(beta_schedule="scaled_linear", clip_sample=False),
-    )
-    folder = tmp_path_factory.mktemp("tiny-upscaler")
-    pipe.save_pretrained(folder)
-    return folder
-
-
 def test_upscale_stage_repeats_the_tree_at_four_times_the_size(tmp_path, manager, tiny_upscaler):
     from studio.spec import UpscaleSettings
 

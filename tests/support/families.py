@@ -53,9 +53,10 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "pipeline": "StableDiffusionInstructPix2PixPipeline",
         "unet": {**_SD1_UNET, "in_channels": 8},
     },
-    "upscale-x4": {
+    "upscale-x4": {  # as stabilityai/stable-diffusion-x4-upscaler: a 3-block VAE (x4)
         "pipeline": "StableDiffusionUpscalePipeline",
-        "unet": {**_SD1_UNET, "in_channels": 7},
+        "unet": {**_SD1_UNET, "in_channels": 7, "sample_size": 128},
+        "vae": {"_class_name": "AutoencoderKL", "block_out_channels": [128, 256, 512]},
     },
     "sd1-lcm": {
         "pipeline": "LatentConsistencyModelPipeline",
@@ -74,7 +75,7 @@ def model_folder(parent: Path, family: str, name: str | None = None) -> Path:
     index = {"_class_name": case["pipeline"], **case.get("index", {})}
     (folder / "model_index.json").write_text(json.dumps(index))
     (folder / "unet" / "config.json").write_text(json.dumps(case["unet"]))
-    (folder / "vae" / "config.json").write_text(json.dumps(_VAE))
+    (folder / "vae" / "config.json").write_text(json.dumps(case.get("vae", _VAE)))
     scheduler = {"_class_name": "DDIMScheduler", **case.get("scheduler", {})}
     (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler))
     return folder

@@ -335,6 +335,7 @@ GROUPS = {
         "edit": EditSettings,
         "loras": AnimationLoras,
         "control": ControlSettings,
+        "upscale": UpscaleSettings,
     },
     "blend": {
         "prompts": BlendPromptSettings,

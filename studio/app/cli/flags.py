@@ -40,14 +40,10 @@ from studio.spec.animation import (
     OutputSettings,
     PromptSettings,
 )
-from studio.spec.blend import (
-    BlendOutputSettings,
-    BlendPromptSettings,
-    BlendSettings,
-    UpscaleSettings,
-)
+from studio.spec.blend import BlendOutputSettings, BlendPromptSettings, BlendSettings
 from studio.spec.common import DiffusionSettings
 from studio.spec.edit import EditSettings
+from studio.spec.upscale import UpscaleSettings
 
 _Group = TypeVar("_Group", bound=BaseModel)  # a spec settings group
 
@@ -85,6 +81,7 @@ def add_animate_parser(commands: argparse._SubParsersAction) -> None:
     add_group_flags(animate, EditSettings)  # inpainting / InstructPix2Pix: --mask, --image-guidance
     add_lora_flag(animate, curve=True)
     add_control_flags(animate)
+    add_group_flags(animate, UpscaleSettings, open_choices=("scheduler",))
 
 
 _INPUTS = ("image", "video")  # one or the other: a mutually exclusive pair of flags
@@ -178,6 +175,7 @@ def spec_from_args(args: argparse.Namespace) -> AnimationSpec:
     spec = spec.replace(edit=apply_flags(spec.edit, args))
     spec = spec.replace(loras=animation_loras(args.lora, spec.loras))
     spec = spec.replace(control=control_from_args(spec.control, args))
+    spec = spec.replace(upscale=apply_flags(spec.upscale, args))
     spec.check()
     return spec
 
