@@ -134,6 +134,37 @@ def _add_audio_keyframes_parser(commands: _Subparsers) -> None:
     keyframes.add_argument(
         "--json", action="store_true", help='print {"keyframes": [...], "timestamps": [...]}'
     )
+    into = keyframes.add_argument_group(
+        "writing the key frames into a schedule file (as the Audio & Video page does)"
+    )
+    into.add_argument(
+        "--into",
+        type=Path,
+        metavar="SCHEDULE_FILE",
+        help="merge the key frames into this prompt schedule file, keeping its prompts",
+    )
+    into.add_argument(
+        "--merge",
+        choices=["add", "move"],
+        default="add",
+        help="add: a new keyframe on each beat (default); move: move your keyframes to them",
+    )
+    into.add_argument(
+        "--seed",
+        type=_count(0, 2**63 - 1),
+        default=0,
+        help="the render's base seed: keyframes after a new line keep the seed they draw now "
+        "(default 0, animate's default)",
+    )
+    into.add_argument(
+        "--to-end",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a last key frame where the track ends (default: yes)",
+    )
+    into.add_argument(
+        "--dry-run", action="store_true", help="print the merged schedule; write nothing"
+    )
 
 
 def _add_sessions_parser(commands: _Subparsers) -> None:
