@@ -2,7 +2,7 @@
 
 The render commands' flags (``animate``, ``blend``) live in ``studio.app.cli.flags``, next to
 the functions that turn them into a spec; this module adds the rest: ``runs``, ``sessions``,
-``models`` and ``audio-keyframes``.
+``models``, ``audio-keyframes`` and ``prompts`` (from ``studio.app.cli.prompts``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from db.models import RUN_STATUSES
 from studio.app.cli.flags import add_animate_parser, add_blend_parser
 from studio.app.cli.loading import add_allow_custom_pipeline
+from studio.app.cli.prompts import add_prompts_parser
 from studio.errors import SpecError
 
 __all__ = ["build_parser"]
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="list the built-in models")
     _add_audio_keyframes_parser(commands)
+    add_prompts_parser(commands, _count)
     return parser
 
 
