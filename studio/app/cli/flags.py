@@ -131,6 +131,16 @@ def _add_run_flags(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the plan (frames, denoise steps, model, size, ETA) and render nothing",
     )
+    command.add_argument(
+        "--mlflow",
+        action="store_true",
+        default=None,
+        help="also log the run to MLflow: $MLFLOW_TRACKING_URI, else $STUDIO_HOME/mlflow "
+        "(needs mlflow-skinny)",
+    )
+    command.add_argument(
+        "--mlflow-uri", metavar="URI", help="log the run to this MLflow tracking URI"
+    )
 
 
 def add_diffusion_flags(command: argparse.ArgumentParser) -> None:

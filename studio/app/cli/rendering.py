@@ -132,7 +132,8 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
     replaces = args.out is not None and args.out.is_file()
     bar = ProgressBar(enabled=not args.quiet)
     try:
-        run_id, result = render(spec, session=args.session, events=bar, out=args.out)
+        mlflow = args.mlflow_uri if args.mlflow_uri is not None else args.mlflow or None
+        run_id, result = render(spec, session=args.session, events=bar, out=args.out, mlflow=mlflow)
     finally:
         bar.close()
     if replaces:
