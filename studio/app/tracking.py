@@ -32,7 +32,7 @@ from typing import Any
 from studio.errors import SpecError
 from studio.events import OutputFile, RenderResult
 
-__all__ = ["MlflowLogger", "MlflowTarget", "mlflow_target"]
+__all__ = ["MlflowLogger", "MlflowTarget", "flatten_params", "mlflow_target", "run_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class MlflowLogger:
 
     def finished(self, result: RenderResult) -> None:
         try:
-            self._log("FINISHED", metrics=_metrics(result), outputs=result.outputs)
+            self._log("FINISHED", metrics=run_metrics(result), outputs=result.outputs)
         except Exception as exc:  # noqa: BLE001 - logging must never break a finished render
             log.warning("MLflow logging of run %s failed", self.run_id, exc_info=True)
             result.notes.append(f"MLflow logging to {self.target.uri} failed: {_one_line(exc)}")
@@ -164,8 +164,10 @@ class MlflowLogger:
             now = int(time.time() * 1000)
             points = []
             for key, value in metrics.items():
-                series = value if isinstance(value, list) else [value]
-                points += [Metric(key, float(v), now, step) for step, v in enumerate(series)]
+                if isinstance(value, list):  # a series over frame pairs: steps 1, 2, ...
+                    points += [Metric(key, v, now, k) for k, v in enumerate(value, start=1)]
+                else:
+                    points.append(Metric(key, value, now, 0))
             for i in range(0, max(len(params), len(points)), _BATCH):
                 client.log_batch(
                     mlflow_run, params=params[i : i + _BATCH], metrics=points[i : i + _BATCH]
@@ -201,10 +203,10 @@ def flatten_params(spec: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def _metrics(result: RenderResult) -> dict[str, float | list[float]]:
+def run_metrics(result: RenderResult) -> dict[str, float | list[float]]:
     """Numbers worth comparing across runs: wall time, stage timings, frames, denoise steps,
-    seconds per step and, when the render measured it, the smoothness (its per-frame
-    distances as a series, one step per pair of frames)."""
+    seconds per step and, when the render measured it (``result.extra["smoothness"]``), the
+    smoothness figures, its ``distances`` as a series (MLflow step ``k``: frame k-1 to k)."""
     metrics: dict[str, float | list[float]] = {
         "seconds": float(result.seconds),
         "frames": float(result.frames),

@@ -61,6 +61,10 @@ def test_a_run_is_logged_with_its_params_metrics_and_artifacts(studio_home, mana
     assert metrics["frames"] == 3 and metrics["denoise_steps"] == result.denoise_steps == 3
     assert metrics["seconds"] == pytest.approx(result.seconds)
     assert {f"timings.{k}" for k in result.timings} <= set(metrics)
+    measured = result.extra.get("smoothness")  # when the render scored its motion
+    if measured is not None:
+        assert metrics["smoothness.cv"] == measured["cv"]
+        assert metrics["smoothness.mean"] == measured["mean"]
     names = {a.path for a in client.list_artifacts(logged.info.run_id)}
     assert names == {"outputs", "spec.json"}
     (video,) = client.list_artifacts(logged.info.run_id, "outputs")
