@@ -112,7 +112,8 @@ def suggest_schedule(
             known = ", ".join(f"builtin:{n}" for n in BUILTIN_MODELS)
             raise SpecError(
                 f"{model} has no vocabulary to draw prompt ideas from (only {known} do); "
-                "point at a local text-generation model folder (--text-model FOLDER)"
+                "give a local text-generation model folder (--text-model FOLDER; on the "
+                "dashboard, Text model folder)"
             )
         prompts = _from_vocabulary(keyframes, seed, theme)
         source = f"vocabulary of {model}"
@@ -292,9 +293,10 @@ def _text_model(folder: Path, dtype: str, device: str) -> tuple[Any, Any]:
         if key in _loaded:
             return _loaded[key]
         if not folder.is_dir():
+            problem = "is not a folder" if folder.exists() else "does not exist"
             raise ModelLoadError(
-                f"text model folder {folder} does not exist (give a local folder with a "
-                "causal language model and its tokenizer, e.g. a saved GPT-2)"
+                f"text model folder {folder} {problem} (give a local folder with a causal "
+                "language model and its tokenizer, e.g. a saved GPT-2)"
             )
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

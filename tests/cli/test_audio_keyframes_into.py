@@ -76,7 +76,7 @@ def test_dry_run_prints_the_merge_and_writes_nothing(cli, tmp_path, clicks):
     [
         ("0: a red circle\nxx: a blue square\n", "schedule line 2, column 1"),
         (None, "does not exist"),
-        (b"\xff\xfe0: a", "is not UTF-8 text"),
+        (b"\xff\xfe0: a", "cannot read --into schedule file"),
     ],
 )
 def test_a_bad_schedule_file_is_one_line_naming_it_and_nothing_changes(

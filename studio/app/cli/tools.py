@@ -45,17 +45,10 @@ def audio_keyframes(args: argparse.Namespace) -> int:
 def _read_schedule(path: Path) -> str:
     """The text of schedule file ``path`` (line endings kept), checked to parse; a bad file
     is a ``SpecError`` naming it and the line and column the parser stopped at."""
+    from studio.app.cli.files import read_text
     from studio.languages.schedule import parse_schedule
 
-    try:
-        with open(path, encoding="utf-8", newline="") as file:
-            text = file.read()
-    except FileNotFoundError:
-        raise SpecError(f"--into: schedule file {path} does not exist") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"--into: schedule file {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise SpecError(f"--into: cannot read schedule file {path}: {exc.strerror}") from None
+    text = read_text(path, "--into schedule", keep_line_endings=True)
     try:
         parse_schedule(text)
     except StudioError as exc:
