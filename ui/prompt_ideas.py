@@ -29,9 +29,9 @@ def draw_prompt_ideas(model: str) -> None:
         )
         c1, c2, c3 = st.columns(3)
         for column, key, label, default, low, high in (
-            (c1, "ps.ideas_keyframes", "Keyframes", 4, 1, 100),
-            (c2, "ps.ideas_spacing", "Frames per keyframe", 12, 1, 100_000),
-            (c3, "ps.ideas_seed", "Seed", 0, 0, 2**31 - 1),
+            (c1, "ps.ideas_keyframes", "Keyframes to suggest", 4, 1, 100),
+            (c2, "ps.ideas_spacing", "Frames between them", 12, 1, 100_000),
+            (c3, "ps.ideas_seed", "Ideas seed", 0, 0, 2**31 - 1),
         ):
             keep(key, default)
             column.number_input(label, low, high, step=1, key=key)
@@ -39,7 +39,7 @@ def draw_prompt_ideas(model: str) -> None:
         keep("ps.ideas_text_model", "")
         t1, t2 = st.columns(2)
         t1.text_input(
-            "Theme",
+            "Ideas theme",
             key="ps.ideas_theme",
             help="a text model's topic; colour and shape words start a built-in model's walk",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
 __all__ = ["add_prompts_parser", "prompts"]
 
 
-def add_prompts_parser(commands: _Subparsers, count: object) -> None:
+def add_prompts_parser(
+    commands: _Subparsers, count: Callable[[int, int], Callable[[str], int]]
+) -> None:
     """The ``prompts`` command group; ``count(low, high)`` is the parser's whole-number type."""
     from studio.pipeline.prompt_ideas import MAX_KEYFRAMES, TEXT_DTYPES
     from studio.spec import DEFAULT_MODEL
