@@ -69,6 +69,22 @@ def test_dry_run_prints_the_merge_and_writes_nothing(cli, tmp_path, clicks):
     assert [k.prompt for k in moved] == ["a red circle", "a blue square"]
     assert moved[1].frame != 12  # moved to the nearest beat (frame 15 at 12 fps)
     assert abs(moved[1].frame - 1.25 * 12) <= 1
+    # With fixed latents, keyframes share one latent: no seed is written onto a line.
+    fixed = cli(
+        tmp_path,
+        "audio-keyframes",
+        clicks,
+        "--into",
+        schedule,
+        "--dry-run",
+        "--latents",
+        "fixed",
+        "--seed",
+        "9",
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert all(k.seed is None for k in parse_schedule(fixed.stdout).keyframes)
+    assert "[seed=" not in fixed.stdout and len(parse_schedule(fixed.stdout).keyframes) > 2
 
 
 @pytest.mark.parametrize(

@@ -159,6 +159,12 @@ def _add_audio_keyframes_parser(commands: _Subparsers) -> None:
         "(default 0, animate's default)",
     )
     into.add_argument(
+        "--latents",
+        choices=["keyframe", "fixed"],
+        default="keyframe",
+        help="as animate's: with fixed (one shared latent) no seeds are written",
+    )
+    into.add_argument(
         "--to-end",
         action=argparse.BooleanOptionalAction,
         default=True,

@@ -66,8 +66,10 @@ def _merge_into(args: argparse.Namespace, text: str, found: AudioKeyframes) -> i
     if args.to_end:
         frames.append(found.end_frame)
     before = len(parse_schedule(text).keyframes)
-    # Pin the seeds the user's keyframes draw now, so new beats do not change their look.
-    merged = merge_keyframes(text, frames, mode=args.merge, keep_seeds_from=args.seed)
+    # Pin the seeds the user's keyframes draw now, so new beats do not change their look;
+    # with fixed latents they share one latent, and a written seed would take it away.
+    base = None if args.latents == "fixed" else args.seed
+    merged = merge_keyframes(text, frames, mode=args.merge, keep_seeds_from=base)
     after = len(parse_schedule(merged).keyframes)
     if not args.dry_run:
         _write_atomically(args.into, merged)
