@@ -106,6 +106,7 @@ def submit_resume(run_id: str):
         home=home(),
         manager=get_manager(),
         meta_for=lambda spec: _meta(spec, None),
+        mlflow=mlflow_option(),
     )
 
 

@@ -138,13 +138,17 @@ def resume(
     manager: ModelManager | None = None,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
+    mlflow: bool | str | None = None,
 ) -> tuple[str, RenderResult]:
     """Finish interrupted run ``run_id`` from its last checkpointed frame: the Python API of
     ``runs resume``. The run goes back to running, then ends like any render; its video is the
     one an uninterrupted render makes, and it is put at the run's ``out`` too when it was
     started with one. Returns ``(run_id, RenderResult)``; raises ``SpecError`` when the run
-    cannot be resumed (or its ``out`` can no longer be written), and what the engine raises."""
-    run_id, result, _ = resume_run(run_id, home=home, manager=manager, events=events, cancel=cancel)
+    cannot be resumed (or its ``out`` can no longer be written), and what the engine raises.
+    ``mlflow`` as ``render``'s."""
+    run_id, result, _ = resume_run(
+        run_id, home=home, manager=manager, events=events, cancel=cancel, mlflow=mlflow
+    )
     return run_id, result
 
 
@@ -155,10 +159,12 @@ def resume_run(
     manager: ModelManager | None = None,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
+    mlflow: bool | str | None = None,
 ) -> tuple[str, RenderResult, Path | None]:
     """``resume``, also returning where the result was delivered (None: nowhere but the run's
     own folder)."""
     store = store_for(home)
+    target = mlflow_target(mlflow, store.home)
     spec, out = _resumable(store, run_id)
     if out is not None:  # checked before the run is taken over, as at its first start
         checked_out(out, spec.output.format)
@@ -168,7 +174,7 @@ def resume_run(
         spec,
         recorder,
         manager or _new_manager(store),
-        Fanout(recorder, events),
+        Fanout(_tracker(target, spec, recorder), recorder, events),
         cancel,
         resume=True,
     )
@@ -193,16 +199,19 @@ def submit_resume(
     home: Path | None = None,
     manager: ModelManager | None = None,
     meta_for: Callable[[Spec], dict[str, Any]] | None = None,
+    mlflow: bool | str | None = None,
 ) -> Job:
     """``resume`` as a job on ``jobs``, like ``submit``: it continues from the run's last
     finished frame into its own folder and row. ``meta_for(spec)`` gives what the job's
     ``meta`` adds, from the run's stored spec. Raises ``StudioError`` naming why a run cannot
     be resumed, before the job is queued."""
     store = store_for(home)
+    target = mlflow_target(mlflow, store.home)
     spec, recorder = attach_for_resume(store, run_id)
     kind = kind_for(spec.kind)
     meta = None if meta_for is None else meta_for(spec)
-    return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), True, meta)
+    tracker = _tracker(target, spec, recorder)
+    return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), True, meta, tracker)
 
 
 def attach_for_resume(store: Store, run_id: str) -> tuple[Spec, RunRecorder]:

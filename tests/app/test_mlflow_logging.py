@@ -105,12 +105,20 @@ def test_a_logging_failure_is_a_note_on_a_finished_run(cli, tmp_path):
 def test_asking_without_the_package_is_refused_before_a_run_is_recorded(
     cli, tmp_path, monkeypatch, studio_home, manager
 ):
+    from studio.app.cli import build_parser
+    from studio.app.cli.rendering import mlflow_option
+
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     with pytest.raises(SpecError, match="needs the mlflow package: pip install mlflow-skinny"):
         studio.render(tiny_spec(), manager=manager, mlflow="http://127.0.0.1:5000")
     home = tmp_path / "cli-home"
     proc = cli(home, "animate", "--model", "builtin:tiny", "--prompts", "0: a cat", "--mlflow")
+    assert proc.returncode == 2 and "pip install mlflow-skinny" in proc.stderr
+    for command in (["runs", "resume", "RUN"], ["runs", "rerun", "RUN"]):  # both take it too
+        args = build_parser().parse_args([*command, "--mlflow-uri", "http://h:5000"])
+        assert mlflow_option(args) == "http://h:5000"
+    proc = cli(home, "runs", "resume", "20261207-000000-abcdef", "--mlflow")
     assert proc.returncode == 2 and "pip install mlflow-skinny" in proc.stderr
     for where in (studio_home, home):
         if (where / "studio.db").exists():

@@ -55,6 +55,7 @@ __all__ = [
     "add_animate_parser",
     "add_blend_parser",
     "add_diffusion_flags",
+    "add_mlflow_flags",
     "blend_spec_from_args",
     "diffusion_from_args",
     "spec_from_args",
@@ -131,6 +132,11 @@ def _add_run_flags(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the plan (frames, denoise steps, model, size, ETA) and render nothing",
     )
+    add_mlflow_flags(command)
+
+
+def add_mlflow_flags(command: argparse.ArgumentParser) -> None:
+    """``--mlflow`` and ``--mlflow-uri``: log the run to MLflow (``studio.app.tracking``)."""
     command.add_argument(
         "--mlflow",
         action="store_true",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from db.models import RUN_STATUSES
-from studio.app.cli.flags import add_animate_parser, add_blend_parser
+from studio.app.cli.flags import add_animate_parser, add_blend_parser, add_mlflow_flags
 from studio.app.cli.loading import add_allow_custom_pipeline
 from studio.app.cli.prompts import add_prompts_parser
 from studio.errors import SpecError
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs_resume.add_argument("--quiet", action="store_true", help="no progress bar")
     add_allow_custom_pipeline(runs_resume)
+    add_mlflow_flags(runs_resume)
     rerun = runs_commands.add_parser(
         "rerun", help="render a run's spec again and say whether it reproduced the run"
     )
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--json", action="store_true", help="print one JSON object")
     rerun.add_argument("--quiet", action="store_true", help="no progress bar")
     add_allow_custom_pipeline(rerun)
+    add_mlflow_flags(rerun)
 
     _add_sessions_parser(commands)
 
