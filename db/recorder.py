@@ -50,6 +50,7 @@ class OutputLike(Protocol):
     width: int
     height: int
     has_audio: bool
+    # and, when it has one, ``smoothness`` (a dict: how evenly the frames move)
 
 
 class ResultLike(Protocol):
@@ -183,6 +184,7 @@ class RunRecorder:
                 "width": o.width,
                 "height": o.height,
                 "has_audio": o.has_audio,
+                "smoothness": run.extra.get("smoothness"),
                 "denoise_steps": run.predicted_denoise_steps or 0,
             }
         path = self.store.home / relative
@@ -224,6 +226,9 @@ class RunRecorder:
         """A file (or, for ``kind == "png"``, a folder of frames) was written; record its path
         relative to ``STUDIO_HOME``, size and sha256 (see ``db.files.digest`` for folders).
 
+        Its ``smoothness`` goes into the run's ``extra`` at once, so that a run cancelled or
+        killed after its file was written keeps the score (``finished`` writes it again).
+
         Raises ``ValueError`` if ``output.path`` is outside ``STUDIO_HOME``: that is a wiring
         bug (render into ``output_dir``), not a hiccup. A file that cannot be read is logged.
         """
@@ -247,6 +252,9 @@ class RunRecorder:
                     fps=output.fps,
                     has_audio=output.has_audio,
                 )
+                smoothness = getattr(output, "smoothness", None)
+                if smoothness is not None:
+                    run.extra = {**run.extra, "smoothness": _json_safe(smoothness)}
         except (OSError, SQLAlchemyError):
             log.warning(
                 "could not record output %s of run %s", relative, self.run_id, exc_info=True

@@ -73,6 +73,7 @@ t3.text_input(
     disabled=setup != "manual",
 )
 field(t1, "blend.fill")
+field(t1, "blend.loop", label="Seamless loop")
 
 with st.expander("Adaptive insertion"):
     a1, a2, a3 = st.columns(3)

@@ -9,6 +9,7 @@ from db.repository import list_runs, list_sessions, run_to_dict, session_to_dict
 from studio.errors import StudioError
 from studio.spec import diff_specs, load_spec
 from ui import blend_form, spec_form
+from ui.charts import smoothness_chart
 from ui.history import (
     ago,
     compare_rows,
@@ -17,6 +18,8 @@ from ui.history import (
     prompt_summary,
     prompts_text,
     reproduction,
+    smoothness_of,
+    sort_runs,
     timing_rows,
     timings_chart,
     took,
@@ -39,6 +42,13 @@ FILTERS = {  # widget key -> its value when nothing is filtered
     "history.tags": [],
     "history.since": None,
     "history.until": None,
+    "history.max_jump": None,
+    "history.sort": "newest",
+}
+SORT_LABELS = {
+    "newest": "newest first",
+    "evenness": "most even motion first",
+    "jump": "smallest largest jump first",
 }
 # Run kind -> (the form that restores its spec, the page that form belongs to).
 FORMS = {
@@ -79,6 +89,12 @@ else:
         width="stretch",
     )
 
+
+def _score(run: dict, key: str) -> str:
+    score = smoothness_of(run)
+    return "" if score is None else f"{score[key]:.3f}"
+
+
 st.subheader("Runs")
 # The filters stay set while the user visits other pages (ui/state.py).
 # "Open run ... in History" on a render's panel: every filter off, that run selected.
@@ -100,13 +116,26 @@ status = f3.selectbox("Status", STATUSES, key="history.status", format_func=lamb
 session = f4.selectbox(
     "Filter by session", session_choices, key="history.session", format_func=lambda s: s or "all"
 )
-g1, g2, g3 = st.columns([3, 2, 2])
+g1, g2, g3, g4, g5 = st.columns([3, 2, 2, 2, 2])
 tags = g1.multiselect("Session tags", all_tags, key="history.tags")
 since = g2.date_input("From", value=None, key="history.since")
 until = g3.date_input("To", value=None, key="history.until")
+max_jump = g4.number_input(
+    "Largest jump at most",
+    min_value=0.0,
+    max_value=2.0,
+    value=None,
+    step=0.01,
+    format="%.3f",
+    key="history.max_jump",
+    help="1 - SSIM between neighbouring frames: runs whose biggest jump is this or less",
+)
+order = g5.selectbox(
+    "Sort", list(SORT_LABELS), key="history.sort", format_func=SORT_LABELS.__getitem__
+)
 shown = [
     r
-    for r in runs
+    for r in sort_runs(runs, order)
     if matches(
         r,
         text=text,
@@ -117,6 +146,7 @@ shown = [
         session_tags=tags_of,
         since=since if isinstance(since, date) else None,
         until=until if isinstance(until, date) else None,
+        max_jump=max_jump,
     )
 ]
 st.caption(f"{len(shown)} of {len(runs)} runs")
@@ -133,6 +163,8 @@ st.dataframe(
             "seed": str(r["seed"]),
             "denoise steps": r["denoise_steps"],
             "time": took(r["timings"]),
+            "evenness (CV)": _score(r, "cv"),
+            "largest jump": _score(r, "max_jump"),
             "created": when(r["created_at"], now=now, zone=zone),
             "error": r["error"] or "",
         }
@@ -157,7 +189,9 @@ if shown:
     )
     if run["error"]:
         st.error(plain(run["error"]))
-    tab_spec, tab_timing, tab_outputs, tab_diff = st.tabs(["Spec", "Timings", "Outputs", "Compare"])
+    tab_spec, tab_timing, tab_smooth, tab_outputs, tab_diff = st.tabs(
+        ["Spec", "Timings", "Smoothness", "Outputs", "Compare"]
+    )
     with tab_spec:
         st.code(prompts_text(run["spec"]), language=None)
         st.json(run["spec"], expanded=False)
@@ -175,6 +209,20 @@ if shown:
             st.caption("No timings recorded: the run did not finish.")
         with st.expander("Library versions"):
             st.json(run["versions"])
+    with tab_smooth:
+        score = smoothness_of(run)
+        if score is None:
+            st.caption("No smoothness score: the run wrote no file, or predates the score.")
+        else:
+            jump_at = score.get("max_jump_frame")
+            st.caption(
+                plain(
+                    f"1 - SSIM from each frame to the next: mean {score['mean']:.3f}, "
+                    f"evenness (CV) {score['cv']:.3f}, largest jump {score['max_jump']:.3f}"
+                    + (f" into frame {jump_at}" if jump_at is not None else "")
+                )
+            )
+            st.plotly_chart(smoothness_chart(score), key="history.smoothness_chart")
     with tab_outputs:
         st.json(run["outputs"])
     with tab_diff:

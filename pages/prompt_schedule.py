@@ -9,6 +9,7 @@ from ui.advanced import draw_advanced
 from ui.charts import interpolation_chart
 from ui.control_panel import draw_control_panel
 from ui.edit_panel import draw_edit_options
+from ui.estimate import plan_caption, plan_report
 from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
 from ui.job_panel import job_panel
@@ -48,6 +49,7 @@ with st.expander("Interpolation"):
     field(e2, "ps.frequencies")
     field(e3, "ps.curve", help="`s` is progress in the segment, `t` the frame")
     field(e3, "ps.batch")
+    field(e2, "ps.loop", label="Seamless loop")
 draw_motion_options()
 draw_edit_options(choice.model)  # an inpainting model's mask, InstructPix2Pix's curve
 draw_loras("ps.", curve=True)
@@ -61,19 +63,22 @@ except StudioError as exc:
     st.error(str(exc))
 
 if spec is not None:
+    # The plan and ETA that `animate --plan` prints (studio.app.estimate.plan_report).
+    st.subheader("Plan")
     d = spec.diffusion
-    speed = speed_for(d.model, d.width, d.height, d.device)
+    report = plan_report(spec, plan.summary(), speed_for(d.model, d.width, d.height, d.device))
     m1, m2, m3, m4, m5 = st.columns(5)
-    m1.metric("Frames", plan.frames)
+    m1.metric("Frames", report["frames"])
     m2.metric("Seconds", f"{plan.frames / spec.animation.fps:.2f}")
     m3.metric("Keyframes", len(plan.schedule.keyframes))
-    m4.metric("Denoise steps", plan.predicted_denoise_steps)
-    m5.metric(
-        "Estimated time",
-        duration(speed.estimate(plan.predicted_denoise_steps)),
-        help="model loading not included",
-    )
-    st.caption("Time from " + speed.describe(d.model, d.width, d.height))
+    m4.metric("Denoise steps", report["denoise_steps"])
+    m5.metric("Estimated time", duration(report["eta_seconds"]), help="model loading not included")
+    st.caption(plan_caption(report))
+    if plan.loop:
+        st.caption(
+            f"Looped: the last {plan.closing_frames} frames walk from the last keyframe back "
+            "to the first, and the last frame leads into frame 0."
+        )
     warn_unknown_words(d.model, [k.prompt for k in plan.schedule.keyframes])
     st.plotly_chart(interpolation_chart(plan), width="stretch")
 

@@ -32,7 +32,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OutputFile:
-    """A finished file (or, for ``kind == "png"``, a folder of numbered PNG frames)."""
+    """A finished file (or, for ``kind == "png"``, a folder of numbered PNG frames).
+
+    ``smoothness``: how evenly its frames move, as its writer scored them
+    (``studio.media.smoothness.SmoothnessMeter.facts``); None when unknown.
+    """
 
     path: Path
     kind: str  # mp4 | gif | png
@@ -41,6 +45,7 @@ class OutputFile:
     width: int
     height: int
     has_audio: bool = False
+    smoothness: dict[str, Any] | None = None
 
 
 @dataclass
@@ -49,7 +54,8 @@ class RenderResult:
 
     ``notes`` are things the user should read (e.g. why a soundtrack was not added);
     ``resume`` says what this attempt did when it went on from an earlier, killed one
-    (``studio.media.checkpoint.FrameCheckpoint.resume_facts``), else None.
+    (``studio.media.checkpoint.FrameCheckpoint.resume_facts``), else None. The first
+    output's ``smoothness`` (how evenly the frames move) is recorded with the run.
     """
 
     outputs: list[OutputFile]
@@ -68,8 +74,11 @@ class RenderResult:
     @property
     def extra(self) -> dict[str, Any]:
         """What the store records besides the common fields (``runs.extra``): the kind's
-        facts, then ``resume`` and ``notes`` when there are any. Read-only: built anew."""
+        facts, then ``smoothness``, ``resume`` and ``notes`` when there are any. Read-only:
+        built anew."""
         extra = self.kind_facts()
+        if self.outputs and self.outputs[0].smoothness is not None:
+            extra["smoothness"] = self.outputs[0].smoothness
         if self.resume is not None:
             extra["resume"] = self.resume
         if self.notes:

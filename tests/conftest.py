@@ -72,6 +72,14 @@ def tiny_controlnet_2(manager, tmp_path_factory) -> Path:
     return make_tiny_controlnet(manager, tmp_path_factory.mktemp("controlnet") / "cn2", seed=1)
 
 
+@pytest.fixture(scope="session")
+def tiny_depth_model(tmp_path_factory) -> Path:
+    """A tiny random-weight DPT depth model folder (tests/support/depth.py), made once."""
+    from tests.support.depth import make_tiny_dpt
+
+    return make_tiny_dpt(tmp_path_factory.mktemp("depth") / "tiny-dpt")
+
+
 @pytest.fixture
 def studio_home(tmp_path, monkeypatch, model_cache) -> Path:
     """A new STUDIO_HOME whose model cache links to the shared one."""

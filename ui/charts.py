@@ -9,7 +9,13 @@ import plotly.graph_objects as go
 from studio.animation.plan import AnimationPlan, blend_position
 from studio.blend.plan import BlendPlan
 
-__all__ = ["audio_chart", "blend_tree_chart", "interpolation_chart", "planned_blend_frames"]
+__all__ = [
+    "audio_chart",
+    "blend_tree_chart",
+    "interpolation_chart",
+    "planned_blend_frames",
+    "smoothness_chart",
+]
 
 
 def _label(text: str) -> str:
@@ -52,6 +58,20 @@ def interpolation_chart(plan: AnimationPlan) -> go.Figure:
             name="keyframes",
         )
     )
+    ticks = [f"{k.frame}: {_short(k.prompt)}" for k in keys]
+    if plan.loop:  # the closing segment heads for the first keyframe, one frame past the end
+        fig.add_trace(
+            go.Scatter(
+                x=[plan.frames],
+                y=[len(keys)],
+                mode="markers",
+                marker={"size": 10, "symbol": "diamond-open"},
+                text=[_label(keys[0].prompt)],
+                hovertemplate="frame 0 again (loop)<br>%{text}<extra></extra>",
+                name="loop",
+            )
+        )
+        ticks.append(f"loop: {_short(keys[0].prompt)}")
     fig.update_layout(
         height=280,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
@@ -59,8 +79,8 @@ def interpolation_chart(plan: AnimationPlan) -> go.Figure:
         yaxis={
             "title": "keyframe",
             "tickmode": "array",
-            "tickvals": list(range(len(keys))),
-            "ticktext": [f"{k.frame}: {_short(k.prompt)}" for k in keys],
+            "tickvals": list(range(len(ticks))),
+            "ticktext": ticks,
             "automargin": True,
         },
         showlegend=False,
@@ -233,5 +253,51 @@ def audio_chart(wave_times, wave_peaks, found) -> go.Figure:
         xaxis={"title": f"frame (at {fps:g} fps)", "rangemode": "tozero"},
         yaxis={"title": "amplitude / strength", "range": [-1.05, 1.15]},
         legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def smoothness_chart(score: dict) -> go.Figure:
+    """Where a render jumps: 1 - SSIM from each frame to the next (``score`` is a run's
+    ``smoothness``, ``studio.media.smoothness``), one point per frame from frame 1, with the
+    mean as a dashed line and the largest jump marked. Values that are not numbers (a pulled
+    run's) are left out."""
+    points = [
+        (k + 1, d)
+        for k, d in enumerate(score.get("distances") or [])
+        if isinstance(d, int | float) and not isinstance(d, bool)
+    ]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[k for k, _ in points],
+            y=[d for _, d in points],
+            mode="lines+markers" if len(points) <= 200 else "lines",
+            marker={"size": 4},
+            hovertemplate="frame %{x}: 1 - SSIM %{y:.4f} from the frame before<extra></extra>",
+            name="change",
+        )
+    )
+    top, value_at = score.get("max_jump_frame"), dict(points)
+    if isinstance(top, int) and top in value_at:
+        fig.add_trace(
+            go.Scatter(
+                x=[top],
+                y=[value_at[top]],
+                mode="markers",
+                marker={"size": 12, "symbol": "x", "color": "crimson"},
+                hovertemplate="largest jump: into frame %{x} (%{y:.4f})<extra></extra>",
+                name="largest jump",
+            )
+        )
+    mean = score.get("mean")
+    if points and isinstance(mean, int | float):
+        fig.add_hline(y=mean, line_dash="dash", line_color="gray")
+    fig.update_layout(
+        height=240,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": "frame", "rangemode": "tozero"},
+        yaxis={"title": "1 - SSIM to the frame before", "rangemode": "tozero"},
+        showlegend=False,
     )
     return fig

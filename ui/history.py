@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from studio.app.history import matches, prompts_text, reproduction
+from studio.app.history import matches, prompts_text, reproduction, smoothness_of, sort_runs
 from ui.text import plain
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ __all__ = [
     "prompt_summary",
     "prompts_text",
     "reproduction",
+    "smoothness_of",
+    "sort_runs",
     "timing_rows",
     "timings_chart",
     "took",

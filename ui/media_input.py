@@ -140,7 +140,9 @@ def _use(path: str, kind: str) -> None:
         set_value("ps.width", width)
         set_value("ps.height", height)
         # Motion moves the previous frame; a video gives every frame its own start.
-        for name in ("ps.zoom", "ps.angle", "ps.translate_x", "ps.translate_y"):
+        moving_2d = ("ps.zoom", "ps.angle", "ps.translate_x", "ps.translate_y")
+        moving_3d = ("ps.translation_z", "ps.rotation_3d_x", "ps.rotation_3d_y", "ps.rotation_3d_z")
+        for name in (*moving_2d, *moving_3d, "ps.depth_model", "ps.depth_input"):
             set_value(name, "")
     else:
         set_value("av.keep_audio", False)
@@ -192,6 +194,9 @@ def draw_motion_options() -> None:
         draw(c4, "ps.coherence_alpha")
         draw(c5, "ps.color_match", label="Colour match")
         draw(st, "ps.coherence_noise")
+        from ui.depth_panel import draw_depth_motion
+
+        draw_depth_motion(draw)
 
 
 def _motion_drawer() -> Any:

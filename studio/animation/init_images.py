@@ -1,5 +1,6 @@
 """Each animation frame's init image: an input image, a video frame, or the frame before it
-moved by the motion curves; and the reference its colours are matched to.
+moved by the motion curves (the 3D ones through its depth: ``studio.animation.depth``); and
+the reference its colours are matched to.
 
 ``InitImages`` is fed the frames in the order they are made (``made``), so it holds one
 image input, the open video stream (one frame read per frame made) and the last frame made
@@ -11,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from studio.animation.depth import FrameDepth
 from studio.animation.motion import warp
+from studio.animation.motion3d import Move3D, warp_3d
 from studio.animation.plan import AnimationPlan
 from studio.media.color import ColorReference
 from studio.media.inputs import InputMedia, load_image, stream_video
@@ -27,9 +30,16 @@ class InitImages:
     last frame made (the source of feedback); never more.
     """
 
-    def __init__(self, spec: AnimationSpec, plan: AnimationPlan, media: InputMedia) -> None:
+    def __init__(
+        self,
+        spec: AnimationSpec,
+        plan: AnimationPlan,
+        media: InputMedia,
+        depth: FrameDepth | None = None,
+    ) -> None:
         d = spec.diffusion
         self.plan = plan
+        self.depth = depth  # 3D motion's depth of each frame (None without 3D curves)
         self.border = spec.motion.border
         self.color = spec.motion.color_match
         self.image = load_image(media.image, d.width, d.height) if media.image else None
@@ -55,6 +65,27 @@ class InitImages:
         if kind == "image":
             return to_tensor(self.image)
         c = self.plan.curves
+        if c.depth:
+            if self.depth is None:
+                raise ValueError("3D motion needs a FrameDepth")
+            move = Move3D(
+                float(c.translation_z[f]),
+                float(c.rotation_3d_x[f]),
+                float(c.rotation_3d_y[f]),
+                float(c.rotation_3d_z[f]),
+                float(c.fov[f]),
+            )
+            moved = warp_3d(
+                to_tensor(self.previous)[None],
+                self.depth.at(f - 1, self.previous),
+                move,
+                self.border,
+                zoom=float(c.zoom[f]),
+                angle=float(c.angle[f]),
+                translate_x=float(c.translate_x[f]),
+                translate_y=float(c.translate_y[f]),
+            )
+            return moved[0]
         moved = warp(
             to_tensor(self.previous)[None],
             float(c.zoom[f]),
@@ -89,9 +120,11 @@ class InitImages:
                 next(self.video)
 
     def close(self) -> None:
-        """Stop reading the video input, if there is one."""
+        """Stop reading the video input and the depth video, if there are any."""
         if self.video is not None:
             self.video.close()  # stops ffmpeg
+        if self.depth is not None:
+            self.depth.close()
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -17,7 +17,9 @@ text-to-image frame).
 Motion values at frame ``f`` move frame ``f - 1`` into frame ``f``'s init: content is zoomed
 by ``zoom`` and turned ``angle`` degrees counter-clockwise about the image centre, then moved
 ``translate_x`` px right and ``translate_y`` px down; pixels brought in from outside follow
-``border``. Values at frame 0 are not used.
+``border``. Values at frame 0 are not used. The 3D curves (``translation_z``,
+``rotation_3d_x/y/z``, ``fov``) move it through a depth map first
+(``studio.animation.motion3d``); any of them set turns feedback on too.
 
 Curve evaluation is numpy only (the plan and the pages use it); ``warp`` imports torch.
 """
@@ -39,16 +41,25 @@ if TYPE_CHECKING:
     from studio.spec import AnimationSpec, MotionSettings
 
 __all__ = [
+    "MOTION_3D_CURVES",
     "MOTION_CURVES",
     "FrameCurves",
     "evaluate_curves",
     "img2img_steps",
     "init_kinds",
+    "resample",
+    "source_coords",
     "warp",
 ]
 
 MOTION_CURVES = ("zoom", "angle", "translate_x", "translate_y")
+MOTION_3D_CURVES = ("translation_z", "rotation_3d_x", "rotation_3d_y", "rotation_3d_z")
 _DEFAULTS = {
+    "translation_z": 0.0,
+    "rotation_3d_x": 0.0,
+    "rotation_3d_y": 0.0,
+    "rotation_3d_z": 0.0,
+    "fov": 40.0,
     "zoom": 1.0,
     "angle": 0.0,
     "translate_x": 0.0,
@@ -65,7 +76,7 @@ class FrameCurves:
     """Every curve on frames ``0 .. F-1``: float64 arrays of shape ``(F,)``.
 
     ``feedback`` is True when a motion curve is set, i.e. frames after the first start from
-    the previous frame.
+    the previous frame; ``depth`` when a 3D curve is set (the move needs a depth map).
     """
 
     zoom: np.ndarray
@@ -75,7 +86,13 @@ class FrameCurves:
     strength: np.ndarray
     noise: np.ndarray
     coherence_noise: np.ndarray
+    translation_z: np.ndarray
+    rotation_3d_x: np.ndarray
+    rotation_3d_y: np.ndarray
+    rotation_3d_z: np.ndarray
+    fov: np.ndarray
     feedback: bool
+    depth: bool = False
 
 
 def evaluate_curves(
@@ -86,12 +103,12 @@ def evaluate_curves(
     ``variables`` may give ``audio`` (shape ``(frames,)``, in [0, 1]); missing, it is zeros.
     Raises ``CurveError`` for a curve that cannot be evaluated and ``SpecError`` naming the
     curve, the frame and the value when a value is out of range: strength outside [0, 1],
-    zoom outside (0, 10], noise or coherence noise below 0.
+    zoom outside (0, 10], noise or coherence noise below 0, fov outside (0, 180).
     """
     audio = (variables or {}).get("audio")
     given = {"audio": np.zeros(frames) if audio is None else np.asarray(audio, np.float64)}
     values = {}
-    for name in (*MOTION_CURVES, "strength", "noise", "coherence_noise"):
+    for name in (*MOTION_CURVES, "strength", "noise", "coherence_noise", *MOTION_3D_CURVES, "fov"):
         text = getattr(motion, name)
         if text.strip():
             with naming_curve(name.replace("_", " ")):
@@ -102,8 +119,10 @@ def evaluate_curves(
     _check_range(values["zoom"], "zoom", lambda v: (v > 0) & (v <= 10), "in (0, 10]")
     _check_range(values["noise"], "noise", lambda v: v >= 0, "0 or more")
     _check_range(values["coherence_noise"], "coherence noise", lambda v: v >= 0, "0 or more")
-    feedback = any(getattr(motion, name).strip() for name in MOTION_CURVES)
-    return FrameCurves(**values, feedback=feedback)
+    _check_range(values["fov"], "fov", lambda v: (v > 0) & (v < 180), "in (0, 180)")
+    depth = any(getattr(motion, name).strip() for name in MOTION_3D_CURVES)
+    feedback = depth or any(getattr(motion, name).strip() for name in MOTION_CURVES)
+    return FrameCurves(**values, feedback=feedback, depth=depth)
 
 
 def _check_range(
@@ -150,14 +169,22 @@ def warp(
     whole-pixel translations and quarter turns move pixels without blur (to float32
     precision).
     """
-    import torch
-    import torch.nn.functional as F
-
     if border not in _PADDING:
         raise SpecError(f"border must be one of {', '.join(_PADDING)}, got {border!r}")
-    batch, _, height, width = image.shape
+    _, _, height, width = image.shape
     if zoom == 1 and angle == 0 and translate_x == 0 and translate_y == 0:
         return image.clone()
+    source_x, source_y = source_coords(height, width, zoom, angle, translate_x, translate_y)
+    return resample(image, source_x, source_y, border)
+
+
+def source_coords(
+    height: int, width: int, zoom: float, angle: float, translate_x: float, translate_y: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each output pixel of the 2D move comes from: x and y, float64 (H, W) tensors in
+    pixels (pixel i's centre at i)."""
+    import torch
+
     # Built in float64: the source coordinates of a quarter turn must land on pixel centres.
     ys, xs = torch.meshgrid(
         torch.arange(height, dtype=torch.float64),
@@ -173,6 +200,20 @@ def warp(
     v = ys - translate_y - cy
     source_x = cx + (cos * u - sin * v) / zoom
     source_y = cy + (sin * u + cos * v) / zoom
+    return source_x, source_y
+
+
+def resample(
+    image: torch.Tensor, source_x: torch.Tensor, source_y: torch.Tensor, border: str
+) -> torch.Tensor:
+    """``image`` (B, C, H, W) sampled bilinearly at ``source_x``/``source_y`` (H, W), in
+    pixels; points outside follow ``border``. Same shape, dtype and device out."""
+    import torch
+    import torch.nn.functional as F
+
+    if border not in _PADDING:
+        raise SpecError(f"border must be one of {', '.join(_PADDING)}, got {border!r}")
+    batch, _, height, width = image.shape
     # grid_sample with align_corners=False: pixel i's centre is at (2i + 1) / size - 1.
     grid = torch.stack(
         [(2 * source_x + 1) / width - 1, (2 * source_y + 1) / height - 1], dim=-1

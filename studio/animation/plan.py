@@ -15,7 +15,13 @@ import numpy as np
 from studio.animation.motion import FrameCurves, evaluate_curves, img2img_steps, init_kinds
 from studio.errors import SpecError
 from studio.languages.curves import Curve, naming_curve, parse_curve
-from studio.languages.easing import FrameWeights, frame_weights
+from studio.languages.easing import (
+    FrameWeights,
+    closing_segment,
+    frame_weights,
+    walk_frame_count,
+    walk_key_frames,
+)
 from studio.languages.schedule import PromptSchedule, parse_schedule
 from studio.pipeline.text import unique_texts
 from studio.spec import AnimationSpec
@@ -27,7 +33,8 @@ __all__ = ["AnimationPlan", "plan_animation"]
 class AnimationPlan:
     spec: AnimationSpec
     schedule: PromptSchedule
-    weights: FrameWeights  # per frame: keyframe segment and weight toward the next keyframe
+    # Per frame: keyframe segment and weight toward the next keyframe (``next_keyframe``).
+    weights: FrameWeights
     keyframe_seeds: tuple[int, ...]
     prompts: tuple[str, ...]  # positive prompt per keyframe
     negatives: tuple[str, ...]  # negative prompt per keyframe ("" for none)
@@ -41,6 +48,25 @@ class AnimationPlan:
     @property
     def frames(self) -> int:
         return self.weights.frame_count
+
+    @property
+    def loop(self) -> bool:
+        """True when the walk closes: the last keyframe leads back to the first."""
+        return self.spec.animation.loop
+
+    @property
+    def closing_frames(self) -> int:
+        """Frames of a looped walk's closing segment (last keyframe back to the first); 0
+        when the walk does not loop."""
+        return closing_segment(self.schedule) if self.loop else 0
+
+    def next_keyframe(self, segment: np.ndarray) -> np.ndarray:
+        """The keyframe each frame of ``segment`` (keyframe indices, any shape) moves
+        toward: ``segment + 1``, wrapping to 0 in a looped walk (the closing segment) and
+        held at the last keyframe otherwise (its weight is 0 there)."""
+        count = len(self.schedule.keyframes)
+        nxt = np.asarray(segment) + 1
+        return nxt % count if self.loop else np.minimum(nxt, count - 1)
 
     @property
     def predicted_denoise_steps(self) -> int:
@@ -62,6 +88,8 @@ class AnimationPlan:
             "seconds_of_video": round(self.frames / self.spec.animation.fps, 3),
             "keyframes": [k.frame for k in self.schedule.keyframes],
             "keyframe_seeds": list(self.keyframe_seeds),
+            # A looped walk's closing segment: the frames it adds after the last keyframe.
+            "loop": {"closing_frames": self.closing_frames} if self.loop else None,
             "unique_prompts": len(self.unique_prompts),
             "batches": len(self.batches),
             "predicted_denoise_steps": self.predicted_denoise_steps,
@@ -76,6 +104,11 @@ def plan_animation(
 ) -> AnimationPlan:
     """Work out every frame of a checked ``spec`` (``spec.check()``). Raises the spec's own
     errors (a keyframe after the video input ends, a curve that fails on a frame), nothing else.
+
+    ``spec.animation.loop``: the walk goes on from the last keyframe back to the first over
+    a closing segment as long as the average keyframe segment (``frames`` grows by it less
+    the last keyframe's own frame: ``last_frame + closing_frames``); frame 0 is not repeated.
+    A looped spec with a video input is the spec's own error (``spec.check()``).
 
     ``input_frames``: the frame count a video input gives at the spec's fps
     (``studio.media.inputs.VideoInfo.output_frames``). It sets the length: frames after the last
@@ -99,6 +132,7 @@ def plan_animation(
             curve,
             progress=progress,
             variables=easing_variables,
+            loop=anim.loop,
         )
     if input_frames is not None:
         weights = _fit_to_video(weights, schedule, input_frames)
@@ -149,7 +183,8 @@ def _audio_timing(
     reads_audio = curve is not None and any("audio" in k.variables for k in curve.keys)
     if not (a.timing or reads_audio):
         return None, None
-    frames = schedule.frame_count
+    loop = spec.animation.loop
+    frames = walk_frame_count(schedule, loop)
     # studio.audio.analysis imports numpy only; librosa loads inside, when a track is analysed.
     from studio.audio.analysis import audio_envelope, timing_progress
 
@@ -159,8 +194,11 @@ def _audio_timing(
         envelope = np.zeros(frames)
     progress = None
     if a.timing:
-        keys = [k.frame for k in schedule.keyframes]
-        progress = timing_progress(keys, envelope, a.smoothing)
+        # A looped walk's timing runs to where keyframe 0 comes again, one frame past the
+        # end; that frame is not shown, so the last frame's loudness stands in for it.
+        keys = walk_key_frames(schedule, loop)
+        padded = np.pad(envelope, (0, int(keys[-1]) + 1 - frames), mode="edge")
+        progress = timing_progress(keys.tolist(), padded, a.smoothing)[:frames]
     return progress, ({"audio": envelope} if reads_audio else None)
 
 

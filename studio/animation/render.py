@@ -8,13 +8,14 @@
 4. draw one seeded initial latent per keyframe; open the inputs (image, video stream);
 5. open the writer and replay what an earlier, killed attempt finished;
 6. for each batch of frames: slerp latents, slerp/lerp embeddings; each frame's init image
-   (input, video frame, or the previous frame moved by the motion curves) is encoded and
-   noised to the step its strength gives (img2img), or the frame starts from noise; an
-   inpainting or InstructPix2Pix model is also given it as extra UNet channels
-   (``studio.animation.editing``); denoise (``studio.pipeline.denoise``, with the
-   ControlNets' residuals: ``studio.animation.control``); pull toward the coherence
-   reference; decode; match colours (inpainting: keep the unmasked pixels); stream each
-   frame to the writer and report progress;
+   (input, video frame, or the previous frame moved by the motion curves, the 3D ones
+   through its depth map) is encoded and noised to the step its strength gives (img2img),
+   or the frame starts from noise; an inpainting or InstructPix2Pix model is also given it
+   as extra UNet channels (``studio.animation.editing``); denoise
+   (``studio.pipeline.denoise``, with the ControlNets' residuals:
+   ``studio.animation.control``); pull toward the coherence reference; decode; match
+   colours (inpainting: keep the unmasked pixels); stream each frame to the writer and
+   report progress;
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
@@ -32,6 +33,7 @@ import torch
 
 from studio.animation.coherence import Coherence
 from studio.animation.control import AnimationControl
+from studio.animation.depth import FrameDepth, check_depth
 from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
 from studio.animation.plan import AnimationPlan, plan_animation
@@ -104,6 +106,7 @@ def render_animation(
         media = check_inputs(spec)
         plan, variables = _plan(spec, media)
         control_media = check_control_media(spec.control, fps=anim.fps, frames=plan.frames)
+        depth_source = check_depth(spec, plan.frames)  # 3D motion's depth model or input
         checkpoint = FrameCheckpoint.open(out_dir, name, spec, resume=resume)
 
         # 2. Load the model; a scheduler of this run's own (the cached pipeline is shared).
@@ -123,7 +126,10 @@ def render_animation(
         # 4. Prepare latents (one seeded noise per keyframe), init images and coherence.
         shape = latent_shape(pipe, d.width, d.height)
         noise = seeded_noise(shape, plan.keyframe_seeds, device, loaded.dtype)  # (K, C, h, w)
-        inits = InitImages(spec, plan, media)
+        depth = None
+        if plan.curves.depth:
+            depth = FrameDepth(spec, depth_source, loaded=loaded, manager=manager, clock=clock)
+        inits = InitImages(spec, plan, media, depth)
         coherence = _coherence(spec, plan)
         control = None
         if spec.control.nets:
@@ -301,7 +307,6 @@ class _Batches:
         self.embed_mix = slerp if plan.spec.animation.interpolation == "slerp" else lerp
         d = plan.spec.diffusion
         self.extras = unet_extras(pipe, d.width, d.height)  # what the family's UNet needs
-        self.last_key = len(plan.schedule.keyframes) - 1
 
     def make(
         self, batch: tuple[int, ...], cancel: CancelToken, clock: Clock
@@ -315,8 +320,10 @@ class _Batches:
         if self.control is not None:
             self.control.read(batch)
         idx = torch.tensor(list(batch))
-        seg = torch.from_numpy(plan.weights.segment[idx.numpy()])
-        nxt = torch.clamp(seg + 1, max=self.last_key)
+        segment = plan.weights.segment[idx.numpy()]
+        seg = torch.from_numpy(segment)
+        # Looped, the closing segment's frames move from the last keyframe toward the first.
+        nxt = torch.from_numpy(plan.next_keyframe(segment))
         w = torch.from_numpy(plan.weights.weight[idx.numpy()]).to(device)
         latents = slerp(self.noise[seg], self.noise[nxt], w)
         w_text = w.to(self.cond.states.device)

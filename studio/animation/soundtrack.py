@@ -52,10 +52,12 @@ def curve_variables(spec: AnimationSpec, input_frames: int | None) -> dict[str, 
     if not path:
         return None
     from studio.audio.analysis import audio_envelope
+    from studio.languages.easing import walk_frame_count
     from studio.languages.schedule import parse_schedule
     from studio.media.inputs import resolve_input_path
 
-    frames = input_frames or parse_schedule(spec.prompts.schedule).frame_count
+    schedule = parse_schedule(spec.prompts.schedule)
+    frames = input_frames or walk_frame_count(schedule, spec.animation.loop)
     envelope = audio_envelope(
         resolve_input_path(path), spec.audio.component, spec.animation.fps, frames
     )

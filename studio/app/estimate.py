@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studio.spec import Spec
 
 __all__ = [
     "MEASURED_RUNS",
     "StepSpeed",
     "first_guess",
+    "plan_report",
     "remaining_seconds",
     "step_speed",
 ]
@@ -111,6 +115,32 @@ def first_guess(model: str, width: int, height: int, *, gpu: bool) -> StepSpeed:
     kind = "builtin" if model.startswith("builtin:") else "checkpoint"
     per_megapixel = _GUESS_PER_MEGAPIXEL[kind, "gpu" if gpu else "cpu"]
     return StepSpeed(per_megapixel * width * height / 1e6, 0, "guess")
+
+
+def plan_report(spec: Spec, summary: dict[str, Any], speed: StepSpeed) -> dict[str, Any]:
+    """What a render of ``spec`` (a spec with its model's defaults filled) would do and how
+    long it would take, JSON-safe: what ``animate --plan --json`` and ``blend --plan --json``
+    print and what the Prompt Schedule and Blend pages show. ``summary`` is its plan's
+    ``summary()``; ``speed`` the step speed of its model (``step_speed`` or ``first_guess``).
+    ``eta_seconds`` leaves model loading out."""
+    d = spec.diffusion
+    steps = int(summary.get("predicted_denoise_steps") or 0)
+    report = {
+        "kind": spec.kind,
+        "frames": summary.get("frames"),
+        "denoise_steps": steps,
+        "model": d.model,
+        "width": d.width,
+        "height": d.height,
+        "steps": d.steps,
+        "guidance": d.guidance,
+        "eta_seconds": round(speed.estimate(steps), 1),
+        "eta_source": speed.source,
+        "eta_basis": speed.describe(d.model, d.width, d.height),
+    }
+    if "loop" in summary:  # animation: its closing segment's frames; blend: true or false
+        report["loop"] = summary["loop"]
+    return report
 
 
 def remaining_seconds(

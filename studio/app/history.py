@@ -8,7 +8,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-__all__ = ["matches", "prompts_text", "reproduction"]
+__all__ = ["SORTS", "matches", "prompts_text", "reproduction", "smoothness_of", "sort_runs"]
+
+# How runs can be ordered: newest first (as stored), most even motion first (the CV of the
+# neighbour distances), or the smallest largest jump first. Runs without a score go last.
+SORTS = ("newest", "evenness", "jump")
+_SORT_KEYS = {"evenness": "cv", "jump": "max_jump"}
 
 
 def matches(
@@ -22,13 +27,20 @@ def matches(
     session_tags: dict[str, list[str]] | None = None,
     since: date | None = None,
     until: date | None = None,
+    max_jump: float | None = None,
 ) -> bool:
     """Whether ``run`` passes every given filter (empty filters pass everything).
 
     ``text`` is looked for, case-insensitively, in the schedule (a blend's prompts), the
     negative prompt, the run id and the error; ``model`` in the model reference; ``tags`` must all be tags of the
-    run's session; ``since``/``until`` bound the creation date (inclusive).
+    run's session; ``since``/``until`` bound the creation date (inclusive); ``max_jump``
+    bounds the run's largest jump (1 - SSIM between neighbouring frames): a run without a
+    smoothness score does not pass it.
     """
+    if max_jump is not None:
+        score = smoothness_of(run)
+        if score is None or score["max_jump"] > max_jump:
+            return False
     spec = run.get("spec") or {}
     prompts = spec.get("prompts", {})
     if text:
@@ -56,6 +68,34 @@ def matches(
     if since and created < since.isoformat():
         return False
     return not (until and created > until.isoformat())
+
+
+def smoothness_of(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's smoothness score (``studio.media.smoothness``: ``mean``, ``cv``,
+    ``max_jump``, ``max_jump_frame``, ``distances``), or None when it has none (it has not
+    written its file yet, or a pulled run's score is not numbers)."""
+    extra = run.get("extra")
+    score = extra.get("smoothness") if isinstance(extra, dict) else None
+    if not isinstance(score, dict):
+        return None
+    numbers = [score.get(k) for k in ("mean", "cv", "max_jump")]
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in numbers):
+        return None
+    return score
+
+
+def sort_runs(runs: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """``runs`` (newest first, as the store lists them) in the order ``by`` (one of
+    ``SORTS``); runs without a score keep their order, after the scored ones. Raises
+    ``ValueError`` naming an unknown order."""
+    if by not in SORTS:
+        raise ValueError(f"unknown order {by!r}; expected one of {', '.join(SORTS)}")
+    if by == "newest":
+        return list(runs)
+    key = _SORT_KEYS[by]
+    scored = [(smoothness_of(r), r) for r in runs]
+    ranked = sorted((x for x in scored if x[0] is not None), key=lambda x: x[0][key])
+    return [r for _, r in ranked] + [r for score, r in scored if score is None]
 
 
 def prompts_text(spec: dict[str, Any]) -> str:

@@ -59,7 +59,8 @@ class RenderKind:
 def _check_animation_inputs(spec: AnimationSpec) -> None:
     """The model's family can animate (configs only; for this spec: InstructPix2Pix needs an
     input); the input image or video (and its audio when kept), an inpainting mask, and the
-    soundtrack: each probed or decoded once per version of its file; each LoRA's file found."""
+    soundtrack: each probed or decoded once per version of its file; each LoRA's file found;
+    3D motion's depth model (configs) or depth image or video."""
     from studio.media.audio import check_audio
     from studio.media.inputs import check_inputs, probe_image, probe_video, resolve_input_path
     from studio.pipeline.lora import check_lora_sources
@@ -80,6 +81,10 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     check_lora_sources(spec.loras.adapters)
     if spec.control.nets:
         _check_animation_control(spec)
+    if spec.motion.depth_model or spec.motion.depth_input:  # 3D motion's depth source
+        from studio.animation.depth import check_depth
+
+        check_depth(spec, _plan_animation(spec).frames)
     _check_frame_memory(spec.diffusion, spec.animation.batch_size)
 
 

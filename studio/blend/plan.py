@@ -9,6 +9,12 @@ and the last one also ``V - 1``: a keyframe is shown once, never twice at a join
 transition its ``F`` diffusion frames, in prompt order, are spread evenly over that span,
 each shown exactly once; ``segment_sources`` says which diffusion frames (and with what
 crossfade weight) make each video frame.
+
+A looped movie (``spec.output.loop``) walks through the first prompt once more at the end:
+its prompts, negatives and seeds are the spec's plus keyframe 0's again, so the closing
+transition ends on exactly the first keyframe. That last keyframe would be video frame
+``V`` (``joins[K] = V``), the movie's frame 0 over again, and is not shown: the last video
+frame leads into frame 0 as one ordinary step of the closing transition.
 """
 
 from __future__ import annotations
@@ -28,11 +34,22 @@ __all__ = ["BlendPlan", "plan_blend", "segment_sources"]
 class BlendPlan:
     spec: BlendSpec
     tree: BlendTree  # per transition; with a seconds budget, the most it may make
-    prompts: tuple[str, ...]  # positive prompt per keyframe
-    negatives: tuple[str, ...]  # negative prompt per keyframe ("" for none)
+    # Per keyframe of the walk (looped: the spec's, then the first again).
+    prompts: tuple[str, ...]  # positive prompt
+    negatives: tuple[str, ...]  # negative prompt ("" for none)
     keyframe_seeds: tuple[int, ...]
     video_frames: int
-    joins: tuple[int, ...]  # video frame of each keyframe
+    joins: tuple[int, ...]  # video frame of each keyframe (looped, the last is not shown)
+
+    @property
+    def loop(self) -> bool:
+        """True when a closing transition leads from the last prompt back to the first."""
+        return self.spec.output.loop
+
+    def shows_last_keyframe(self, transition: int) -> bool:
+        """Whether ``transition`` writes its right keyframe: only the last transition of a
+        movie that does not loop (looped, that keyframe is frame 0 again)."""
+        return transition == self.transitions - 1 and not self.loop
 
     @property
     def transitions(self) -> int:
@@ -94,7 +111,8 @@ class BlendPlan:
             "fps": o.fps,
             "seconds_of_video": round(self.video_frames / o.fps, 3),
             "fill": o.fill,
-            "prompts": len(self.prompts),
+            "prompts": len(self.spec.prompts.keyframes),
+            "loop": self.loop,
             "keyframes": list(self.joins),
             "keyframe_seeds": list(self.keyframe_seeds),
             "unique_prompts": len(self.unique_prompts),
@@ -117,7 +135,10 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
     d, b, o = spec.diffusion, spec.blend, spec.output
     keys = spec.prompts.keyframes
     tree = tree_for(b, d.steps)
-    count = len(keys)
+    # Looped, the walk visits the first prompt again; that last keyframe is not shown.
+    count = len(keys) + o.loop
+    hidden = int(o.loop)
+    walk = f"{len(keys)} prompts" + (" and back to the first (loop)" if o.loop else "")
     per_transition = tree.diffusion_frames
 
     if o.duration == 0:
@@ -126,13 +147,13 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
                 "a budget in seconds leaves the number of diffusion frames open, so the video "
                 "length cannot come from the tree; set a duration"
             )
-        video = tree.movie_frames(count)
+        video = tree.movie_frames(count) - hidden
     else:
         video = round(o.duration * o.fps)
-        if video < count:
+        if video < len(keys):
             raise SpecError(
                 f"duration {o.duration:g} s at {o.fps} fps is {video} video frames, fewer than "
-                f"the {count} prompts (each keyframe is a frame of its own)"
+                f"the {len(keys)} prompts (each keyframe is a frame of its own)"
             )
     if o.fill == "none":
         if b.budget_seconds:
@@ -140,32 +161,40 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
                 "fill 'none' needs a known number of diffusion frames, but a budget in seconds "
                 "decides it while rendering; use fill crossfade or a budget in denoise steps"
             )
-        made = tree.movie_frames(count)
+        made = tree.movie_frames(count) - hidden
         if video != made:
             raise SpecError(
-                f"fill 'none' shows only diffusion frames: {count} prompts with {per_transition} "
+                f"fill 'none' shows only diffusion frames: {walk} with {per_transition} "
                 f"diffusion frames per transition make {made} frames, but duration "
                 f"{o.duration:g} s x {o.fps} fps is {video}; set the duration to "
                 f"{made / o.fps:.4g} s (or 0), change the tree, or use fill crossfade"
             )
-    joins = tuple(round(j * (video - 1) / (count - 1)) for j in range(count))
+    last = video - 1 + hidden  # looped: the hidden keyframe sits one past the last frame
+    joins = tuple(round(j * last / (count - 1)) for j in range(count))
     if b.budget_seconds == 0:
         shortest = min(joins[t + 1] - joins[t] for t in range(count - 1))
         if per_transition - 1 > shortest:
             raise SpecError(
                 f"the tree makes {per_transition} diffusion frames per transition, but the "
                 f"video has only {shortest + 1} frames for a transition ({video} frames through "
-                f"{count} prompts); lengthen the video or use a smaller tree"
+                f"{walk}); lengthen the video or use a smaller tree"
             )
 
     base = d.seed
     seeds = tuple(k.seed if k.seed is not None else (base + i) % 2**63 for i, k in enumerate(keys))
     default_negative = spec.prompts.negative_prompt
     negatives = tuple(k.negative if k.negative is not None else default_negative for k in keys)
+    prompts = tuple(k.prompt for k in keys)
+    if o.loop:  # the first keyframe again, with its own seed: the same trajectory
+        seeds, negatives, prompts = (
+            seeds + seeds[:1],
+            negatives + negatives[:1],
+            prompts + prompts[:1],
+        )
     return BlendPlan(
         spec=spec,
         tree=tree,
-        prompts=tuple(k.prompt for k in keys),
+        prompts=prompts,
         negatives=negatives,
         keyframe_seeds=seeds,
         video_frames=video,

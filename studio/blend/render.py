@@ -1,6 +1,7 @@
 """Latent-blending transitions: the render entry point for ``BlendSpec``.
 
-A movie through prompts ``P_0 .. P_{K-1}`` is ``K - 1`` transitions, each a tree of diffusion
+A movie through prompts ``P_0 .. P_{K-1}`` is ``K - 1`` transitions (a looped one ``K``: the
+last leads back to ``P_0``, whose frame it does not show again), each a tree of diffusion
 trajectories (``studio.blend.tree``). ``render_blend`` reads as the steps of the data flow:
 
 1. check the spec and plan the movie (tree, seeds, video length, joins);
@@ -180,7 +181,7 @@ def render_blend(
             images = [f.image for f in frames] if upscale is None else upscale.transition(t, frames)
             with clock.stage("write"):
                 for rank, num, den in segment_sources(
-                    span, len(frames), last=t == plan.transitions - 1
+                    span, len(frames), last=plan.shows_last_keyframe(t)
                 ):
                     image = images[rank]
                     if num:

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from studio.blend.inpaint import InpaintGuide
-from studio.media.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
+from studio.media.perceptual import ssim_distance
 from studio.pipeline.conditioning import TextStates, UNetExtra, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.edit import INPAINT_CHANNELS, InpaintInputs, check_edit_model, unet_channels
@@ -228,8 +228,10 @@ class Transitions:
         seed = self.plan.keyframe_seeds[j]
         noise = seeded_noise(self.latent_shape, [seed], self.device, self.dtype)
         text = with_negative(self.cond[j], self.uncond[j] if self.guided else None)
-        # Without a reference image, the first keyframe is the reference: it runs unmasked.
-        is_reference = self.inpaint is not None and self.inpaint.needs_reference and j == 0
+        # Without a reference image, the first keyframe is the reference: it runs unmasked,
+        # and so does a looped movie's closing keyframe (the first again, the same frame).
+        first = j == 0 or (self.plan.loop and j == len(self.plan.prompts) - 1)
+        is_reference = self.inpaint is not None and not self.blend.inpaint_image and first
         masked = self.inpaint is not None and not is_reference
         trajectory = self._run(
             noise,
@@ -241,7 +243,7 @@ class Transitions:
             masked=masked,
         )
         frame = self._finish(0.0, 0, 0, trajectory, masked=masked)
-        if is_reference:
+        if is_reference and j == 0:
             self.inpaint.set_reference(trajectory, frame.image)
         return frame
 

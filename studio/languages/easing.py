@@ -18,6 +18,13 @@ and ``kb`` has linear progress ``u = (f - ka) / (kb - ka)`` in ``[0, 1)``, and i
   eases in, ``0: (s), 48: (round(s*4)/4)`` switches to four steps from frame 48.
 
 Keyframe frames and frames before the first keyframe have weight exactly 0.
+
+A looped walk (``loop=True``) goes on past the last keyframe over a closing segment of
+``closing_segment(schedule)`` frames (the average keyframe segment) toward the first
+keyframe again, which it never reaches: the frame after the last is frame 0 of the next
+pass, so the wrap is one ordinary step and frame 0 is not repeated. Its frames are
+``0 .. last_frame + closing_segment - 1``; the closing frames have segment
+``len(keyframes) - 1``, whose next keyframe is keyframe 0.
 """
 
 from __future__ import annotations
@@ -30,7 +37,16 @@ import numpy as np
 from studio.languages.curves import Curve
 from studio.languages.schedule import PromptSchedule
 
-__all__ = ["EASINGS", "FrameWeights", "ease_linear", "ease_sine", "frame_weights"]
+__all__ = [
+    "EASINGS",
+    "FrameWeights",
+    "closing_segment",
+    "ease_linear",
+    "ease_sine",
+    "frame_weights",
+    "walk_frame_count",
+    "walk_key_frames",
+]
 
 EASINGS = ("linear", "sine", "curve")
 
@@ -40,7 +56,8 @@ class FrameWeights:
     """Where every frame of a schedule lies between its keyframes.
 
     ``segment`` (int64, shape ``(F,)``): index ``i`` of the keyframe the frame starts from;
-    the frame lies between keyframes ``i`` and ``i + 1``. Keyframe ``i``'s own frame has
+    the frame lies between keyframes ``i`` and ``i + 1`` (in a looped walk, keyframe
+    ``len(keyframes)`` is keyframe 0 again). Keyframe ``i``'s own frame has
     segment ``i`` (so the last frame has segment ``len(keyframes) - 1``); frames before the
     first keyframe have segment 0.
     ``weight`` (float64, shape ``(F,)``, in ``[0, 1]``): 0 = keyframe ``i``, 1 = keyframe
@@ -78,6 +95,35 @@ def ease_sine(u: np.ndarray, frequencies: Sequence[float]) -> np.ndarray:
     return _g(u, angular) / _g(np.float64(1.0), angular)
 
 
+def closing_segment(schedule: PromptSchedule) -> int:
+    """Frames of a looped walk's closing segment, last keyframe back to the first: the
+    average keyframe segment ``(last - first) / (keyframes - 1)`` rounded half up (at least 1).
+
+    Raises ``ValueError`` for a schedule of one keyframe (there is no segment to average).
+    """
+    keys = schedule.keyframes
+    if len(keys) < 2:
+        raise ValueError(f"a looped walk needs two or more keyframes, got {len(keys)}")
+    average = (keys[-1].frame - keys[0].frame) / (len(keys) - 1)
+    return max(1, int(np.floor(average + 0.5)))
+
+
+def walk_frame_count(schedule: PromptSchedule, loop: bool = False) -> int:
+    """Frames of the walk: ``last_frame + 1``, or ``last_frame + closing_segment`` looped."""
+    if loop:
+        return schedule.last_frame + closing_segment(schedule)
+    return schedule.frame_count
+
+
+def walk_key_frames(schedule: PromptSchedule, loop: bool = False) -> np.ndarray:
+    """The keyframes' frames (int64, ``(K,)``); looped, one more: where keyframe 0 comes
+    again (``walk_frame_count``, one past the last frame rendered), ``(K + 1,)``."""
+    frames = [k.frame for k in schedule.keyframes]
+    if loop:
+        frames.append(walk_frame_count(schedule, loop=True))
+    return np.array(frames, dtype=np.int64)
+
+
 def frame_weights(
     schedule: PromptSchedule,
     easing: str = "linear",
@@ -85,8 +131,11 @@ def frame_weights(
     curve: Curve | None = None,
     progress: np.ndarray | None = None,
     variables: dict[str, np.ndarray] | None = None,
+    *,
+    loop: bool = False,
 ) -> FrameWeights:
-    """Segment and weight of every frame ``0 .. schedule.last_frame`` (see the module docstring).
+    """Segment and weight of every frame ``0 .. schedule.last_frame`` (see the module
+    docstring), or of ``walk_frame_count(schedule, loop=True)`` frames for a looped walk.
 
     ``sine_frequencies`` is used by ``easing="sine"``, ``curve`` by ``easing="curve"`` (then
     required). ``progress`` (shape ``(F,)``, e.g. ``studio.audio.analysis.timing_progress``) replaces
@@ -99,8 +148,8 @@ def frame_weights(
         raise ValueError(f"easing must be one of {', '.join(EASINGS)}, got {easing!r}")
     if easing == "curve" and curve is None:
         raise ValueError("easing 'curve' needs a curve")
-    n_frames = schedule.frame_count
-    key_frames = np.array([k.frame for k in schedule.keyframes], dtype=np.int64)
+    n_frames = walk_frame_count(schedule, loop)
+    key_frames = walk_key_frames(schedule, loop)
     frames = np.arange(n_frames, dtype=np.int64)
     # side="right": a keyframe's own frame belongs to the segment it starts.
     segment = np.maximum(np.searchsorted(key_frames, frames, side="right") - 1, 0)

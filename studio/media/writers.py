@@ -4,6 +4,8 @@ A writer takes frames one at a time and sends each to disk (or to an ffmpeg proc
 writes to disk) at once: a whole video is never held in memory. Every file appears at its
 final path only when it is complete: writers work under hidden temporary names in the same
 folder and rename at the end, so a crash or an ``abort()`` never leaves a half file behind.
+Every writer also scores how evenly its frames move (``studio.media.smoothness``); the
+``OutputFile`` that ``close()`` returns carries the score.
 
     writer = open_writer(Path("out/anim.mp4"), "mp4", fps=12, width=512, height=512)
     try:
@@ -32,6 +34,7 @@ import numpy as np
 from studio.errors import MediaError
 from studio.events import OutputFile
 from studio.media import ffmpeg
+from studio.media.smoothness import SmoothnessMeter
 
 __all__ = ["FORMATS", "FrameWriter", "mux_audio", "open_writer"]
 
@@ -184,6 +187,7 @@ class _Writer:
         self.height = height
         self.frames = 0
         self._state = "open"  # open | closed | aborted
+        self._smoothness = SmoothnessMeter()  # every render kind is scored here, once
 
     def write(self, frame: np.ndarray) -> None:
         if self._state != "open":
@@ -201,6 +205,7 @@ class _Writer:
             self.abort()
             raise
         self.frames += 1
+        self._smoothness.add(frame)
 
     def close(self) -> OutputFile:
         if self._state != "open":
@@ -221,6 +226,7 @@ class _Writer:
             fps=self.fps,
             width=self.width,
             height=self.height,
+            smoothness=self._smoothness.facts(),
         )
 
     def abort(self) -> None:

@@ -92,6 +92,13 @@ class AnimationSettings(SettingsModel):
     batch_size: StrictInt = setting(
         1, "Frames denoised together on the device.", ge=1, le=256, step=1
     )
+    loop: StrictBool = setting(
+        False,
+        "Seamless loop: after the last keyframe the walk returns to the first over a closing "
+        "segment as long as the average keyframe segment, which adds that many frames less "
+        "one (0/24/48 gives 72 frames, not 49); the last frame leads into frame 0 without "
+        "repeating it. Not with a video input or motion curves.",
+    )
 
 
 class OutputSettings(SettingsModel):
@@ -168,10 +175,13 @@ class InputSettings(SettingsModel):
 
 
 class MotionSettings(SettingsModel):
-    """2D motion, img2img strength, coherence and colour matching (``studio.animation.motion``).
+    """2D and 3D motion, img2img strength, coherence and colour matching
+    (``studio.animation.motion``, ``studio.animation.motion3d``).
 
-    Any of zoom, angle, translate_x or translate_y set turns feedback on: each moves the
-    previous frame to make the next one's init image (through img2img).
+    Any of zoom, angle, translate_x, translate_y or a 3D curve (translation_z, rotation_3d_x/
+    y/z) set turns feedback on: each moves the previous frame to make the next one's init
+    image (through img2img). 3D curves move it through a depth map: from ``depth_model`` or
+    ``depth_input`` (exactly one of them).
     """
 
     group: ClassVar[str] = "motion"
@@ -210,6 +220,52 @@ class MotionSettings(SettingsModel):
     )
     color_match: ColorMatch = setting(
         "none", "LAB histogram matching of every frame to the first frame or to the input."
+    )
+    # 3D motion (studio.animation.motion3d): the previous frame moved through a depth map.
+    translation_z: StrictStr = setting(
+        "",
+        _CURVE + "3D: depth units per frame the camera moves forward (negative: back); "
+        "needs a depth model or a depth input.",
+        widget="curve",
+    )
+    rotation_3d_x: StrictStr = setting(
+        "",
+        _CURVE + "3D: degrees per frame the camera tilts up (the picture moves down).",
+        widget="curve",
+    )
+    rotation_3d_y: StrictStr = setting(
+        "",
+        _CURVE + "3D: degrees per frame the camera pans right (the picture moves left).",
+        widget="curve",
+    )
+    rotation_3d_z: StrictStr = setting(
+        "",
+        _CURVE + "3D: degrees per frame the picture turns counter-clockwise (as angle).",
+        widget="curve",
+    )
+    fov: StrictStr = setting(
+        "",
+        _CURVE + "3D: horizontal field of view of the camera in degrees ('' = 40).",
+        widget="curve",
+    )
+    depth_model: StrictStr = setting(
+        "",
+        "3D motion's depth source: a depth-estimation model (DPT or Depth Anything; a "
+        "local folder, or a Hub id in the local Hugging Face cache) that reads each frame.",
+        flag="--depth-model",
+    )
+    depth_input: StrictStr = setting(
+        "",
+        "3D motion's depth source: a depth image (every frame) or a depth video (one frame "
+        "per output frame), white = near, black = far.",
+        widget="file",
+        flag="--depth-input",
+    )
+    depth_near: StrictFloat = setting(
+        200.0, "Depth of the nearest (white) points, in depth units.", gt=0, step=10.0
+    )
+    depth_far: StrictFloat = setting(
+        10000.0, "Depth of the farthest (black) points, in depth units.", gt=0, step=100.0
     )
 
 
@@ -254,12 +310,14 @@ class AnimationSpec(SpecBase):
         from studio.languages.curves import naming_curve, parse_curve
         from studio.languages.schedule import parse_schedule
 
-        parse_schedule(self.prompts.schedule)
+        schedule = parse_schedule(self.prompts.schedule)
         check_negative_prompt(self.prompts.negative_prompt)
         if a.easing == "curve":
             with naming_curve("easing curve"):
                 parse_curve(a.easing_curve, names=("t", "s", "audio"))
         _check_input_and_motion(self.input, self.motion)
+        if a.loop:
+            _check_loop(len(schedule.keyframes), self.input, self.motion)
         if self.input.keep_audio and self.output.format != "mp4":
             raise SpecError(
                 f"keep audio needs mp4 output (a {self.output.format} has no sound track)"
@@ -290,7 +348,15 @@ def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:
                 parse_curve(text, names=("t", "audio"))
         elif name == "strength":
             raise SpecError("strength curve is empty; e.g. '0: (0.6)'")
-    moving = [n for n in ("zoom", "angle", "translate_x", "translate_y") if getattr(m, n).strip()]
+    for name in (*_CURVES_3D, "fov"):
+        if getattr(m, name).strip():
+            with naming_curve(name.replace("_", " ")):
+                parse_curve(getattr(m, name), names=("t", "audio"))
+    moving = [
+        n
+        for n in ("zoom", "angle", "translate_x", "translate_y", *_CURVES_3D)
+        if getattr(m, n).strip()
+    ]
     if moving and i.video:
         raise SpecError(
             f"motion ({', '.join(moving)}) moves the previous frame, but with a video input "
@@ -299,3 +365,60 @@ def _check_input_and_motion(i: InputSettings, m: MotionSettings) -> None:
     check_ranges(m)
     if m.color_match == "input" and not (i.image or i.video):
         raise SpecError("colour matching to the input needs an image or video input")
+    _check_depth(m)
+
+
+_CURVES_3D = ("translation_z", "rotation_3d_x", "rotation_3d_y", "rotation_3d_z")
+
+
+def _check_depth(m: MotionSettings) -> None:
+    """3D motion needs one depth source; a depth source needs 3D motion."""
+    moving = [n for n in _CURVES_3D if getattr(m, n).strip()]
+    if moving and not (m.depth_model or m.depth_input):
+        raise SpecError(
+            f"3D motion ({', '.join(moving)}) needs a depth source: give --depth-model (a DPT "
+            "or Depth Anything folder or cached Hub id) or --depth-input (a depth image or "
+            "video, white = near)"
+        )
+    if m.depth_model and m.depth_input:
+        raise SpecError(
+            f"give a depth model or a depth input, not both (model {m.depth_model!r}, "
+            f"input {m.depth_input!r})"
+        )
+    if (m.depth_model or m.depth_input) and not moving:
+        source = m.depth_model or m.depth_input
+        raise SpecError(
+            f"depth source {source!r} is read only by 3D motion; set translation_z or a "
+            "rotation_3d curve, or clear the depth source"
+        )
+    if m.depth_far <= m.depth_near:
+        raise SpecError(
+            f"depth far must be more than depth near, got near {m.depth_near:g}, "
+            f"far {m.depth_far:g}"
+        )
+
+
+def _check_loop(keyframes: int, i: InputSettings, m: MotionSettings) -> None:
+    """What a looped walk cannot close: one keyframe, a video input, motion feedback."""
+    if keyframes < 2:
+        raise SpecError(
+            "loop needs two or more keyframes: the walk returns from the last keyframe to the "
+            "first, and this schedule has only one"
+        )
+    if i.video:
+        raise SpecError(
+            f"loop cannot be used with a video input ({i.video!r}): the video's length sets "
+            "the frames and its last frame does not lead back to its first; turn loop off, "
+            "or cut the video into a loop first"
+        )
+    moving = [
+        n
+        for n in ("zoom", "angle", "translate_x", "translate_y", *_CURVES_3D)
+        if getattr(m, n).strip()
+    ]
+    if moving:
+        raise SpecError(
+            f"loop cannot close with motion ({', '.join(moving)}): each frame starts from the "
+            "one before it moved, so the last frame drifts away from frame 0 and nothing "
+            "brings it back; clear the motion curves or turn loop off"
+        )

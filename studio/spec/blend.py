@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import StrictFloat, StrictInt, StrictStr
+from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
 
 from studio.errors import PromptListError, SpecError
 from studio.languages.brackets import unmatched_bracket
@@ -262,6 +262,11 @@ class BlendOutputSettings(SettingsModel):
     )
     format: OutputFormat = setting(
         "mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames."
+    )
+    loop: StrictBool = setting(
+        False,
+        "Seamless loop: one more transition, from the last prompt back to the first, so the "
+        "movie's last frame leads into its first without repeating it.",
     )
 
 

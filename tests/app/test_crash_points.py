@@ -93,12 +93,16 @@ def test_a_run_killed_after_its_output_row_is_finished_from_its_file(killed):
     assert run["status"] == "done"
     assert [o["path"] for o in run["outputs"]] == [recorded["path"]]  # one row, not two
     assert run["frames_done"] == 4
+    # The score recorded with the file (issue 29, item 6) is kept with it.
+    assert result.extra["smoothness"] == run["extra"]["smoothness"]
+    assert run["extra"]["smoothness"]["frames"] == 4
 
 
 def test_a_changed_file_is_rendered_again_not_kept(killed):
     studio_home, run_id = killed
     with Store.open(studio_home).session() as s:
         (recorded,) = run_to_dict(get_run(s, run_id))["outputs"]
+        kept = get_run(s, run_id).extra["smoothness"]  # recorded with the output row
     video = studio_home / recorded["path"]
     video.write_bytes(b"not the video any more")
 
@@ -106,6 +110,7 @@ def test_a_changed_file_is_rendered_again_not_kept(killed):
 
     assert not (result.resume or {}).get("reused_output")
     assert result.denoise_steps > 0
+    assert result.extra["smoothness"] == kept  # the same frames, the same score
     with Store.open(studio_home).session() as s:
         run = run_to_dict(get_run(s, run_id))
     assert run["status"] == "done" and len(run["outputs"]) == 1

@@ -157,6 +157,7 @@ def test_a_killed_animation_resumes_from_the_cli_with_the_same_video(
     assert run["status"] == "done" and run["error"] is None
     # Every step counted once: 4 frames before the kill, 6 after, 3 steps each.
     assert run["denoise_steps"] == reference.denoise_steps == 10 * 3
+    assert run["extra"]["smoothness"] == reference.extra["smoothness"]  # frames 0-3 too
     assert run["extra"]["resume"] == {
         "attempt": 2,
         "from_frame": 4,
@@ -182,6 +183,7 @@ def test_a_killed_blend_resumes_after_its_last_finished_transition(studio_home, 
     assert resumed_id == run_id
     assert_same_video(result.outputs[0].path, reference.outputs[0].path)
     assert result.extra["tree"] == reference.extra["tree"]
+    assert result.extra["smoothness"] == reference.extra["smoothness"]
     assert result.denoise_steps == reference.denoise_steps
     facts = result.extra["resume"]
     assert facts["from_frame"] == 4 and facts["denoise_steps_before"] == state["denoise_steps"]
@@ -190,6 +192,8 @@ def test_a_killed_blend_resumes_after_its_last_finished_transition(studio_home, 
     run = run_dict(studio_home, run_id)
     assert run["status"] == "done" and run["denoise_steps"] == reference.denoise_steps
     assert run["extra"]["tree"]["transitions"] == reference.extra["tree"]["transitions"]
+    assert run["extra"]["smoothness"] == reference.extra["smoothness"]
+    assert run["extra"]["smoothness"]["frames"] == reference.frames
     assert sorted(p.name for p in folder.iterdir()) == ["blend.mp4"]
 
 

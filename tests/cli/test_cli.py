@@ -57,14 +57,18 @@ def test_animate_prints_one_json_object_and_writes_25_frames(two_runs):
     assert first["frames"] == 25 and first["denoise_steps"] == 100
     assert first["outputs"] == [str(base / "a.mp4")]
     assert len(list(read_frames(base / "a.mp4"))) == 25
+    score = first["smoothness"]  # how evenly it moves (issue 29, item 6)
+    assert score["frames"] == 25 and len(score["distances"]) == 24
+    assert score["max_jump"] == max(score["distances"]) > 0
     stored = Path(first["stored_outputs"][0])
     assert stored.is_relative_to(home) and stored.exists()
 
 
 def test_running_twice_gives_identical_frames(two_runs):
-    _, base, _ = two_runs
+    _, base, results = two_runs
     a, b = list(read_frames(base / "a.mp4")), list(read_frames(base / "b.mp4"))
     assert len(a) == len(b) == 25
+    assert results[0]["smoothness"] == results[1]["smoothness"]
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
@@ -79,6 +83,7 @@ def test_runs_are_recorded_and_readable(two_runs):
     assert run["denoise_steps"] == 100 and run["seed"] == 7
     assert run["versions"]["torch"].startswith("2.13")
     assert len(run["outputs"]) == 1 and len(run["outputs"][0]["sha256"]) == 64
+    assert run["extra"]["smoothness"] == results[0]["smoothness"]
 
 
 def test_malformed_schedule_exits_with_one_line_naming_the_line(tmp_path):

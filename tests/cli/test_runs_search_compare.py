@@ -42,6 +42,27 @@ def test_search_filters_as_the_history_page_does(cli, home):
     assert _ids(cli, home, "--until", "2000-01-01") == []
 
 
+def test_search_sorts_and_filters_by_smoothness(cli, home):
+    """Issue 29, item 6: ``--sort`` and ``--max-jump`` over the runs' recorded scores."""
+    from sqlalchemy import select
+
+    from db.models import Run
+
+    scores = {0: (0.3, 0.5), 1: (0.1, 0.2)}  # seed -> (cv, largest jump); seed 7 has none
+    with Store.open(home).begin() as s:
+        for run in s.scalars(select(Run)):
+            if run.seed in scores:
+                cv, jump = scores[run.seed]
+                score = {"mean": 0.1, "cv": cv, "max_jump": jump, "max_jump_frame": 3}
+                run.extra = {**run.extra, "smoothness": score}
+    assert _ids(cli, home, "--sort", "evenness") == [("demo", 1), ("demo", 0), ("other", 7)]
+    assert _ids(cli, home, "--sort", "jump", "--limit", "1") == [("demo", 1)]
+    assert _ids(cli, home, "--max-jump", "0.5") == [("demo", 1), ("demo", 0)]
+    assert _ids(cli, home, "--max-jump", "0.25") == [("demo", 1)]
+    lines = cli(home, "runs", "search", "--sort", "evenness").stdout.splitlines()
+    assert lines[0].endswith("cv 0.100  jump 0.200 at frame 3") and "cv" not in lines[2]
+
+
 def test_compare_lists_the_settings_that_differ(cli, home):
     runs = json.loads(cli(home, "runs", "list", "--json").stdout)
     by_seed = {r["spec"]["seed"]: r["id"] for r in runs}
@@ -60,6 +81,9 @@ def test_compare_lists_the_settings_that_differ(cli, home):
     [
         (["search", "--since", "yesterday"], "is not a date like"),
         (["search", "--status", "bogus"], "invalid choice"),
+        (["search", "--max-jump", "3"], "must be from 0 to 2 (1 - SSIM), got 3"),
+        (["search", "--max-jump", "nan"], "got nan"),
+        (["search", "--sort", "smoothest"], "invalid choice: 'smoothest'"),
         (["compare", "nope", "nope2"], "nope"),
     ],
 )

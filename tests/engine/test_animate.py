@@ -9,6 +9,7 @@ import torch
 from studio.animation.render import render_animation
 from studio.errors import ModelLoadError, RenderCancelled, ScheduleError
 from studio.events import CancelToken, NullEvents
+from studio.media.perceptual import consecutive_distances
 from studio.media.readers import probe, read_frames
 from studio.spec import (
     AnimationSettings,
@@ -77,13 +78,21 @@ def test_mp4_has_last_keyframe_plus_one_frames(tmp_path, manager):
         assert stage in result.timings
 
 
-def test_same_spec_gives_same_frames(tmp_path, manager):
+def test_same_spec_gives_same_frames_and_the_same_smoothness(tmp_path, manager):
     spec = make_spec("0: a red circle\n4: a blue square")
-    a = frames_of(render_animation(spec, tmp_path / "a", manager=manager))
-    b = frames_of(render_animation(spec, tmp_path / "b", manager=manager))
+    first = render_animation(spec, tmp_path / "a", manager=manager)
+    second = render_animation(spec, tmp_path / "b", manager=manager)
+    a, b = frames_of(first), frames_of(second)
     assert len(a) == len(b) == 5
     for x, y in zip(a, b, strict=True):
         assert np.array_equal(x, y)
+    # The writer scored the frames it wrote (issue 29, item 6): 1 - SSIM of neighbours.
+    score = first.extra["smoothness"]
+    on_disk = consecutive_distances(a)  # 64 px frames: scored unshrunk
+    assert score == second.extra["smoothness"] == first.outputs[0].smoothness
+    assert score["frames"] == 5 and score["mean"] > 0
+    assert score["distances"] == pytest.approx(on_disk.tolist(), abs=1e-5)
+    assert score["max_jump_frame"] == int(on_disk.argmax()) + 1
 
 
 def test_keyframes_appear_once_and_match_their_own_render(tmp_path, manager):

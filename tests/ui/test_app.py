@@ -22,6 +22,44 @@ def test_prompt_schedule_page_shows_plan_and_chart(app):
     assert app.get("plotly_chart"), "the interpolation chart is missing"
 
 
+def test_prompt_schedule_plan_and_eta_follow_the_settings_and_measured_runs(app, studio_home):
+    """The plan and ETA of ``animate --plan`` (issue 29, item 5), updated as settings change
+    and once this home has measured a run of the model at this size."""
+    from db.recorder import RunRecorder
+    from tests.support.hub import StubResult
+    from ui.history import duration
+
+    def shown():
+        return {m.label: m.value for m in app.metric}, " ".join(c.value for c in app.caption)
+
+    assert "Plan" in [h.value for h in app.subheader]
+    model = app.selectbox(key="sidebar.model").value
+    width, height = app.number_input(key="ps.width").value, app.number_input(key="ps.height").value
+    app.text_area(key="ps.schedule").set_value("0: a red circle\n9: a blue square")
+    app.number_input(key="ps.steps").set_value(4).run()
+    metrics, caption = shown()
+    assert metrics["Frames"] == "10" and metrics["Denoise steps"] == "40"
+    assert f"{model} at {width}×{height}, 4 steps" in caption and "first guess" in caption
+    guessed = metrics["Estimated time"]
+
+    # A finished run of this model at this size: 2.5 s for 10 steps, loading left out.
+    recorder = RunRecorder.create(
+        Store.open(studio_home),
+        session_slug="measured",
+        kind="animation",
+        spec={"diffusion": {"width": width, "height": height}},
+        schema_version=1,
+        model_ref=model,
+        seed=0,
+    )
+    recorder.finished(StubResult(denoise_steps=10, seconds=2.5, timings={"load": 0.0}))
+    app.number_input(key="ps.steps").set_value(8).run()
+    metrics, caption = shown()
+    assert metrics["Denoise steps"] == "80"
+    assert metrics["Estimated time"] == duration(80 * 0.25) != guessed
+    assert "0.250 s per denoise step, measured over 1 finished run(s)" in caption
+
+
 def test_render_plays_and_is_recorded(app, studio_home):
     job = render(app, "0: a red circle\n4: a blue square")
     assert job.status == "done", job.error
@@ -101,6 +139,7 @@ def test_gallery_is_empty_at_first_then_lists_outputs(app):
     run_id = job.meta["run_id"]
     assert any(run_id in m.value for m in app.markdown)
     assert app.get("video") and app.get("download_button")
+    assert any("largest jump" in c.value for c in app.caption)  # its smoothness score
 
 
 def test_history_lists_sessions_runs_and_specs(app):

@@ -249,3 +249,47 @@ def test_page_filters_survive_a_visit_to_another_page(page):
     assert at.selectbox(key="history.session").value == "demo"
     assert at.multiselect(key="history.tags").value == ["red"]
     assert list(at.dataframe[1].value["run"]) == [ids[0]]
+
+
+def _give_scores(home, scores: dict[str, dict]) -> None:
+    """Record a smoothness score (``studio.media.smoothness``) with each run in ``scores``."""
+    from db.models import Run
+
+    with Store.open(home).begin() as s:
+        for run_id, score in scores.items():
+            row = s.get(Run, run_id)
+            row.extra = {**row.extra, "smoothness": score}
+
+
+def _score(distances: list[float]) -> dict:
+    top = max(range(len(distances)), key=distances.__getitem__)
+    mean = sum(distances) / len(distances)
+    cv = math.sqrt(sum((d - mean) ** 2 for d in distances) / len(distances)) / mean
+    return {
+        "frames": len(distances) + 1,
+        "mean": mean,
+        "cv": cv,
+        "max_jump": distances[top],
+        "max_jump_frame": top + 1,
+        "distances": distances,
+    }
+
+
+def test_page_charts_sorts_and_filters_by_smoothness(page, studio_home):
+    """Issue 29, item 6: the per-frame chart shows the jump; sort and filter by the score."""
+    at, ids = page  # ids[1] is the newer run
+    _give_scores(studio_home, {ids[0]: _score([0.1, 0.1, 0.1]), ids[1]: _score([0.1, 0.6, 0.1])})
+    at.run()
+    runs = at.dataframe[1].value
+    assert list(runs["run"]) == [ids[1], ids[0]]  # newest first
+    assert list(runs["largest jump"]) == ["0.600", "0.100"]
+    at.selectbox(key="history.run").set_value(ids[1]).run()
+    assert any("largest jump 0.600 into frame 2" in c.value for c in at.caption)
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    jump = [c for c in charts if "largest jump" in c]
+    assert len(jump) == 1 and '"x":[2]' in jump[0].replace(" ", "")
+    at.selectbox(key="history.sort").set_value("evenness").run()
+    assert list(at.dataframe[1].value["run"]) == [ids[0], ids[1]]  # CV 0, then the jumpy one
+    at.number_input(key="history.max_jump").set_value(0.2).run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[1].value["run"]) == [ids[0]]

@@ -212,7 +212,8 @@ def test_load_spec_errors_name_the_key(data, message):
         load_spec(data)
 
 
-@settings(max_examples=200, deadline=None)
+# The slow tier's tests/unit/test_fuzz_parsers.py runs this property on 10,000 values.
+@settings(max_examples=60, deadline=None)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(),

@@ -216,6 +216,10 @@ def _media_from_args(spec: AnimationSpec, args: argparse.Namespace) -> Animation
     elif args.image_input is not None:
         i = i.replace(video="")
     m = apply_flags(spec.motion, args)
+    if args.depth_model and Path(args.depth_model).expanduser().exists():
+        # A local depth model folder is stored absolute (a Hub id stays as it is), so a
+        # stored spec finds it when re-run from another folder.
+        m = m.replace(depth_model=str(Path(args.depth_model).expanduser().resolve()))
     if args.video_input is not None:
         info = video_info(i.video)
         notes = []

@@ -45,17 +45,26 @@ def runs(args: argparse.Namespace) -> int:
 
 
 def _print_runs(found: list[dict], as_json: bool) -> None:
+    from studio.app.history import smoothness_of
+
     if as_json:
         print(json.dumps(found))
         return
     for r in found:
-        print(f"{r['id']}  {r['status']:<11} {r['kind']:<9} {r['session']:<16} {r['created_at']}")
+        line = f"{r['id']}  {r['status']:<11} {r['kind']:<9} {r['session']:<16} {r['created_at']}"
+        score = smoothness_of(r)
+        if score is not None:  # how evenly it moves, and its largest jump
+            line += f"  cv {score['cv']:.3f}  jump {score['max_jump']:.3f}"
+            if score.get("max_jump_frame") is not None:
+                line += f" at frame {score['max_jump_frame']}"
+        print(line)
 
 
 def _search(s: Session, args: argparse.Namespace) -> int:
-    """Runs newest first that pass every filter given, at most ``--limit``."""
+    """Runs that pass every filter given, at most ``--limit``, newest first or in the
+    ``--sort`` order."""
     from db.repository import list_runs, list_sessions, run_to_dict
-    from studio.app.history import matches
+    from studio.app.history import matches, sort_runs
 
     tags = {x.slug: list(x.tags) for x in list_sessions(s)}
     found = []
@@ -71,11 +80,12 @@ def _search(s: Session, args: argparse.Namespace) -> int:
             session_tags=tags,
             since=args.since,
             until=args.until,
+            max_jump=args.max_jump,
         ):
             found.append(r)
-            if len(found) == args.limit:
+            if len(found) == args.limit and args.sort == "newest":
                 break
-    _print_runs(found, args.json)
+    _print_runs(sort_runs(found, args.sort)[: args.limit], args.json)
     return 0
 
 

@@ -17,6 +17,7 @@ from db.models import RUN_STATUSES
 from studio.app.cli.flags import add_animate_parser, add_blend_parser, add_mlflow_flags
 from studio.app.cli.loading import add_allow_custom_pipeline
 from studio.app.cli.prompts import add_prompts_parser
+from studio.app.history import SORTS
 from studio.errors import SpecError
 
 __all__ = ["build_parser"]
@@ -59,6 +60,17 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-07") from None
 
 
+def _distance(text: str) -> float:
+    """An argparse type: a 1 - SSIM distance, a number from 0 to 2."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 2:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2 (1 - SSIM), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; a bad flag raises ``SpecError`` (it does not exit)."""
     parser = _Parser(prog="python -m studio", description="Latent Studio command line")
@@ -83,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--tag", action="append", default=[], help="a session tag (repeatable)")
     search.add_argument("--since", type=_day, help="created on or after YYYY-MM-DD")
     search.add_argument("--until", type=_day, help="created on or before YYYY-MM-DD")
+    search.add_argument(
+        "--max-jump",
+        type=_distance,
+        help="largest jump (1 - SSIM between neighbouring frames) at most this",
+    )
+    search.add_argument(
+        "--sort",
+        choices=SORTS,
+        default="newest",
+        help="newest first, most even motion first (evenness), or smallest largest jump first",
+    )
     search.add_argument("--limit", type=_count(1, MAX_LIST), default=50)
     search.add_argument("--json", action="store_true")
     delete = runs_commands.add_parser("delete", help="delete a run, its outputs and its folder")

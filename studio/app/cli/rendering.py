@@ -169,7 +169,7 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     """``--plan``: what the render would do, checked as a render is, with an ETA from this
     home's finished runs of the model (``studio.app.estimate``); no run is recorded."""
     from db.repository import list_runs, run_to_dict
-    from studio.app.estimate import first_guess, step_speed
+    from studio.app.estimate import first_guess, plan_report, step_speed
     from studio.app.runs import plan_of
     from studio.app.store import store_for
     from studio.pipeline.frame_memory import device_memory
@@ -182,25 +182,21 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     speed = step_speed(runs, d.model, d.width, d.height)
     if speed is None:
         speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
-    payload = {
-        "kind": spec.kind,
-        "frames": plan.get("frames"),
-        "denoise_steps": steps,
-        "model": d.model,
-        "width": d.width,
-        "height": d.height,
-        "steps": d.steps,
-        "guidance": d.guidance,
-        "eta_seconds": round(speed.estimate(steps), 1),
-        "eta_source": speed.source,
-        "eta_basis": speed.describe(d.model, d.width, d.height),
-    }
+    payload = plan_report(spec, plan, speed)
     if args.json:
         print(json.dumps(payload))
     else:
         print(
-            f"{spec.kind}: {payload['frames']} frames, {steps} denoise steps, {d.model} at "
+            f"{spec.kind}: {payload['frames']} frames{_loop_text(plan.get('loop'))}, "
+            f"{steps} denoise steps, {d.model} at "
             f"{d.width}x{d.height}; about {payload['eta_seconds']:.0f} s "
             f"({payload['eta_basis']}). Nothing was rendered or recorded."
         )
     return 0
+
+
+def _loop_text(loop: Any) -> str:
+    """What ``--plan`` says of a looped walk: the frames its closing segment adds."""
+    if isinstance(loop, dict):
+        return f" (looped: the closing segment back to the first keyframe is {loop['closing_frames']} of them)"
+    return " (looped: the last transition leads back to the first prompt)" if loop else ""
