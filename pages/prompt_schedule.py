@@ -15,6 +15,7 @@ from ui.history import duration
 from ui.job_panel import job_panel
 from ui.loras import draw_loras
 from ui.media_input import draw_motion_options, input_frames
+from ui.prompt_ideas import draw_prompt_ideas
 from ui.render import speed_for, submit_animation
 from ui.sidebar import current
 from ui.spec_form import FIELDS, keep_defaults, spec_from_state
@@ -34,6 +35,7 @@ field(
     "`#` starts a comment.",
 )
 field(st, "ps.negative")
+draw_prompt_ideas(choice.model)
 
 c4 = draw_diffusion("ps.", SCHEDULERS)
 field(c4, "ps.fps", label="Frames per second")

@@ -5,6 +5,7 @@ The Python API. Heavy libraries (torch, diffusers) load on first use, not on imp
     from studio import AnimationSpec, render, resume
     run_id, result = render(AnimationSpec(), session="sketches")   # recorded in the store
     run_id, result = resume(run_id)   # finish a run whose process was killed
+    ideas = suggest_prompts("builtin:shapes", keyframes=4, seed=1)   # offline prompt ideas
 
 ``render_animation(spec, out_dir, manager=...)`` and ``render_blend(spec, out_dir, manager=...)``
 are the bare engines: they record nothing. ``render`` takes either kind of spec. Importing
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from studio.app.runs import render, resume
     from studio.blend.render import render_blend
     from studio.pipeline.models import ModelManager
+    from studio.pipeline.prompt_ideas import suggest_schedule as suggest_prompts
 
 __all__ = [
     "AnimationSpec",
@@ -40,6 +42,7 @@ __all__ = [
     "render_animation",
     "render_blend",
     "resume",
+    "suggest_prompts",
 ]
 
 
@@ -61,4 +64,8 @@ def __getattr__(name: str) -> Any:
         from studio.pipeline.models import ModelManager
 
         return ModelManager
+    if name == "suggest_prompts":
+        from studio.pipeline.prompt_ideas import suggest_schedule
+
+        return suggest_schedule
     raise AttributeError(f"module 'studio' has no attribute {name!r}")

@@ -17,6 +17,7 @@ from studio.app import runs
 from studio.spec import AnimationSpec, BlendSpec, Spec
 from ui.estimate import StepSpeed, first_guess, step_speed
 from ui.resources import get_jobs, get_manager, get_store, home
+from ui.state import get_value
 
 __all__ = [
     "owner",
@@ -25,6 +26,7 @@ __all__ = [
     "submit_blend",
     "submit_resume",
     "submit_spec",
+    "mlflow_option",
 ]
 
 RUNS_MEASURED = 200  # recent finished runs searched for a measured step speed
@@ -82,7 +84,17 @@ def submit_spec(spec: Spec, session_slug: str, predicted_steps: int | None = Non
         home=home(),
         manager=get_manager(),
         meta_for=lambda spec: _meta(spec, predicted_steps),
+        mlflow=mlflow_option(),
     )
+
+
+def mlflow_option() -> bool | str | None:
+    """The sidebar's *Log runs to MLflow*: None (off), True (``$MLFLOW_TRACKING_URI`` or the
+    home's own store) or the tracking URI typed there (``studio.app.tracking``)."""
+    if not get_value("sidebar.mlflow", False):
+        return None
+    uri = str(get_value("sidebar.mlflow_uri", "") or "").strip()
+    return uri or True
 
 
 def submit_resume(run_id: str):
@@ -94,6 +106,7 @@ def submit_resume(run_id: str):
         home=home(),
         manager=get_manager(),
         meta_for=lambda spec: _meta(spec, None),
+        mlflow=mlflow_option(),
     )
 
 

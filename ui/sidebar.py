@@ -56,6 +56,7 @@ def draw_sidebar() -> SidebarChoice:
         keep("sidebar.device", "auto")
         st.selectbox("Device", DEVICES, key="sidebar.device", help="auto: CUDA, then MPS, then CPU")
         _words(current().model)
+        _mlflow()
         _jobs_summary()
     return current()
 
@@ -69,6 +70,24 @@ def _words(model: str) -> None:
         for kind, items in words.items():
             st.caption(f"**{kind}**: " + ", ".join(items))
         st.caption('e.g. "a large red circle on a black background at the top left"')
+
+
+def _mlflow() -> None:
+    """Experiment logging (off by default): each render this tab starts is also logged to
+    MLflow (``studio.app.tracking``); a failure to log is a note on the run."""
+    keep("sidebar.mlflow", False)
+    st.toggle(
+        "Log runs to MLflow",
+        key="sidebar.mlflow",
+        help="spec as params, timings as metrics, outputs as artifacts (needs mlflow-skinny)",
+    )
+    if st.session_state["sidebar.mlflow"]:
+        keep("sidebar.mlflow_uri", "")
+        st.text_input(
+            "MLflow tracking URI",
+            key="sidebar.mlflow_uri",
+            placeholder="empty: $MLFLOW_TRACKING_URI, else $STUDIO_HOME/mlflow",
+        )
 
 
 def choose_model(ref: str) -> None:

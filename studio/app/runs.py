@@ -27,6 +27,7 @@ from studio.app.delivery import checked_out, deliver
 from studio.app.jobs import Job, JobRunner
 from studio.app.registry import RenderKind, kind_for
 from studio.app.store import store_for
+from studio.app.tracking import MlflowLogger, MlflowTarget, mlflow_target
 from studio.errors import SpecError
 from studio.events import CancelToken, Fanout, OutputFile, RenderEvents, RenderResult
 from studio.spec import Spec, load_spec
@@ -56,6 +57,7 @@ def render(
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
     out: Path | None = None,
+    mlflow: bool | str | None = None,
 ) -> tuple[str, RenderResult]:
     """Render ``spec`` and record it in the store: the Python API's entry point.
 
@@ -70,21 +72,26 @@ def render(
     recorded with the run (absolute), so that ``resume`` delivers there too. Raises
     ``SpecError`` for a bad spec or ``out`` before anything is recorded, and what the engine
     raises after the run is recorded as failed or cancelled.
+
+    ``mlflow`` (off by default): also log the run to MLflow, ``True`` to
+    ``$MLFLOW_TRACKING_URI`` or this home's own store, a string to that tracking URI
+    (``studio.app.tracking``); a logging failure is a note on the run, never an error.
     """
     # 1. Check.
     spec = with_model_defaults(spec)
     kind = _checked(spec)
     if out is not None:
         out = checked_out(Path(out), spec.output.format)
-    # 2. Record.
     store = store_for(home)
+    target = mlflow_target(mlflow, store.home)
+    # 2. Record.
     recorder = _record(store, spec, slugify(session), deliver_to=out)
     # 3. Render.
     result = kind.render(
         spec,
         recorder.output_dir,
         manager=manager or _new_manager(store),
-        events=Fanout(recorder, events),
+        events=Fanout(_tracker(target, spec, recorder), recorder, events),
         cancel=cancel,
     )
     # 4. Deliver.
@@ -101,10 +108,11 @@ def submit(
     home: Path | None = None,
     manager: ModelManager | None = None,
     meta_for: Callable[[Spec], dict[str, Any]] | None = None,
+    mlflow: bool | str | None = None,
 ) -> Job:
     """``render`` as a job on ``jobs`` (the worker of ``spec.diffusion.device``): the
     dashboard's way, filed under the session ``session_slug`` (a slug, used as it is).
-    Returns the ``Job`` at once.
+    Returns the ``Job`` at once; ``mlflow`` as ``render``'s.
 
     Steps 1 and 2 happen before this returns: a bad spec raises ``StudioError`` with nothing
     recorded, and the run row exists (status queued) so History shows it at once. The job's
@@ -115,9 +123,12 @@ def submit(
     spec = with_model_defaults(spec)
     kind = _checked(spec)
     store = store_for(home)
+    target = mlflow_target(mlflow, store.home)
     recorder = _record(store, spec, session_slug)
     meta = None if meta_for is None else meta_for(spec)
-    return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), False, meta)
+    tracker = _tracker(target, spec, recorder)
+    manager = manager or _new_manager(store)
+    return _queue(jobs, kind, spec, recorder, manager, False, meta, tracker)
 
 
 def resume(
@@ -127,13 +138,17 @@ def resume(
     manager: ModelManager | None = None,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
+    mlflow: bool | str | None = None,
 ) -> tuple[str, RenderResult]:
     """Finish interrupted run ``run_id`` from its last checkpointed frame: the Python API of
     ``runs resume``. The run goes back to running, then ends like any render; its video is the
     one an uninterrupted render makes, and it is put at the run's ``out`` too when it was
     started with one. Returns ``(run_id, RenderResult)``; raises ``SpecError`` when the run
-    cannot be resumed (or its ``out`` can no longer be written), and what the engine raises."""
-    run_id, result, _ = resume_run(run_id, home=home, manager=manager, events=events, cancel=cancel)
+    cannot be resumed (or its ``out`` can no longer be written), and what the engine raises.
+    ``mlflow`` as ``render``'s."""
+    run_id, result, _ = resume_run(
+        run_id, home=home, manager=manager, events=events, cancel=cancel, mlflow=mlflow
+    )
     return run_id, result
 
 
@@ -144,10 +159,12 @@ def resume_run(
     manager: ModelManager | None = None,
     events: RenderEvents | None = None,
     cancel: CancelToken | None = None,
+    mlflow: bool | str | None = None,
 ) -> tuple[str, RenderResult, Path | None]:
     """``resume``, also returning where the result was delivered (None: nowhere but the run's
     own folder)."""
     store = store_for(home)
+    target = mlflow_target(mlflow, store.home)
     spec, out = _resumable(store, run_id)
     if out is not None:  # checked before the run is taken over, as at its first start
         checked_out(out, spec.output.format)
@@ -157,7 +174,7 @@ def resume_run(
         spec,
         recorder,
         manager or _new_manager(store),
-        Fanout(recorder, events),
+        Fanout(_tracker(target, spec, recorder), recorder, events),
         cancel,
         resume=True,
     )
@@ -182,16 +199,19 @@ def submit_resume(
     home: Path | None = None,
     manager: ModelManager | None = None,
     meta_for: Callable[[Spec], dict[str, Any]] | None = None,
+    mlflow: bool | str | None = None,
 ) -> Job:
     """``resume`` as a job on ``jobs``, like ``submit``: it continues from the run's last
     finished frame into its own folder and row. ``meta_for(spec)`` gives what the job's
     ``meta`` adds, from the run's stored spec. Raises ``StudioError`` naming why a run cannot
     be resumed, before the job is queued."""
     store = store_for(home)
+    target = mlflow_target(mlflow, store.home)
     spec, recorder = attach_for_resume(store, run_id)
     kind = kind_for(spec.kind)
     meta = None if meta_for is None else meta_for(spec)
-    return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), True, meta)
+    tracker = _tracker(target, spec, recorder)
+    return _queue(jobs, kind, spec, recorder, manager or _new_manager(store), True, meta, tracker)
 
 
 def attach_for_resume(store: Store, run_id: str) -> tuple[Spec, RunRecorder]:
@@ -257,11 +277,13 @@ def _queue(
     manager: ModelManager,
     resume: bool,
     meta: dict[str, Any] | None,
+    tracker: MlflowLogger | None = None,
 ) -> Job:
     """Steps 3 and 4 as a job on the worker of the spec's device."""
 
     def work(job: Job) -> RenderResult:
-        result = _render(kind, spec, recorder, manager, Fanout(recorder, job), job.token, resume)
+        events = Fanout(tracker, recorder, job)
+        result = _render(kind, spec, recorder, manager, events, job.token, resume)
         if recorder.deliver_to:  # a CLI run started with --out, resumed here
             deliver(result.outputs[0].path, Path(recorder.deliver_to))
         return result
@@ -337,6 +359,15 @@ def _resumable(store: Store, run_id: str) -> tuple[Spec, Path | None]:
     spec = load_spec(stored)
     _checked(spec)
     return spec, None if deliver_to is None else Path(deliver_to)
+
+
+def _tracker(target: MlflowTarget | None, spec: Spec, recorder: RunRecorder) -> MlflowLogger | None:
+    """The MLflow sink of a run that asked for one (it goes before the recorder)."""
+    if target is None:
+        return None
+    return MlflowLogger(
+        target, spec=spec.to_dict(), run_id=recorder.run_id, session=recorder.session_slug
+    )
 
 
 def _new_manager(store: Store) -> ModelManager:

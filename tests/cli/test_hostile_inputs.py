@@ -31,6 +31,13 @@ def files(tmp_path: Path) -> Path:
 CASES = [
     (["runs", "list", "--limit", str(10**20)], "--limit: must be from 1 to 100,000"),
     (["runs", "list", "--limit", "0"], "--limit: must be from 1"),
+    (["audio-keyframes", "{d}/x.wav", "--into", "{d}/fifo"], "is not a regular file"),
+    (["audio-keyframes", "{d}/x.wav", "--into", "/dev/zero"], "is not a regular file"),
+    (["prompts", "suggest", "--keyframes", str(10**20)], "--keyframes: must be from 1 to 100"),
+    (["prompts", "suggest", "--frames-per-keyframe", "-1"], "must be from 1 to 100,000"),
+    (["prompts", "suggest", "--keyframes", "100", "--frames-per-keyframe", "5000"], "end after"),
+    (["prompts", "suggest", "--text-model", "{d}/fifo"], "is not a folder"),
+    (["animate", "--prompts", "0: a red circle", "--mlflow-uri", " "], "must name a tracking"),
     (["runs", "list", "--status", "bogus"], "invalid choice: 'bogus'"),
     (["animate", "--spec", "{d}/kind5.json"], "unknown spec kind 5"),
     (["animate", "--spec", "{d}/blend.json"], "is a blend spec; render it with `blend`"),

@@ -6,7 +6,8 @@ cancelled with Ctrl-C); ``--json`` puts exactly one JSON object on stdout. A clo
 
 The package, one job a module: ``parser`` (the command tree), ``flags`` (render flags and the
 spec they describe), ``rendering`` (animate, blend, runs resume), ``history`` (runs list and
-show), ``sessions``, ``tools`` (models, audio-keyframes) and ``progress`` (the progress bar).
+show), ``sessions``, ``tools`` (models, audio-keyframes), ``prompts``
+(prompts suggest) and ``progress`` (the progress bar).
 Renders go through ``studio.app.runs``, like the dashboard's and the Python API's.
 """
 
@@ -139,6 +140,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from studio.app.cli.tools import audio_keyframes
 
         return audio_keyframes(args)
+    if command == "prompts":
+        from studio.app.cli.prompts import prompts
+
+        return prompts(args)
     raise SpecError(f"unknown command {command!r}")
 
 

@@ -31,10 +31,11 @@ def format_from_args(args: argparse.Namespace) -> str | None:
 MAX_TEXT_BYTES = 8 * 1024 * 1024  # a spec or schedule file larger than this is not one
 
 
-def read_text(path: Path, what: str) -> str:
+def read_text(path: Path, what: str, keep_line_endings: bool = False) -> str:
     """The text of ``path`` (UTF-8); ``SpecError`` naming the ``what`` file if it cannot be
     read, is not a regular file (a FIFO or a device would block or never end) or is over
-    ``MAX_TEXT_BYTES``."""
+    ``MAX_TEXT_BYTES``. ``keep_line_endings``: ``\r\n`` stays as written (for a file that
+    is edited and written back), instead of reading as ``\n``."""
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -44,7 +45,8 @@ def read_text(path: Path, what: str) -> str:
                 f"{what} file {path} is {info.st_size:,} bytes; a {what} file is at most "
                 f"{MAX_TEXT_BYTES:,}"
             )
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="" if keep_line_endings else None) as file:
+            return file.read()
     except FileNotFoundError:
         raise SpecError(f"{what} file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -51,6 +51,7 @@ __all__ = [
     "add_animate_parser",
     "add_blend_parser",
     "add_diffusion_flags",
+    "add_mlflow_flags",
     "blend_spec_from_args",
     "diffusion_from_args",
     "spec_from_args",
@@ -127,6 +128,21 @@ def _add_run_flags(command: argparse.ArgumentParser) -> None:
         "--plan",
         action="store_true",
         help="print the plan (frames, denoise steps, model, size, ETA) and render nothing",
+    )
+    add_mlflow_flags(command)
+
+
+def add_mlflow_flags(command: argparse.ArgumentParser) -> None:
+    """``--mlflow`` and ``--mlflow-uri``: log the run to MLflow (``studio.app.tracking``)."""
+    command.add_argument(
+        "--mlflow",
+        action="store_true",
+        default=None,
+        help="also log the run to MLflow: $MLFLOW_TRACKING_URI, else $STUDIO_HOME/mlflow "
+        "(needs mlflow-skinny)",
+    )
+    command.add_argument(
+        "--mlflow-uri", metavar="URI", help="log the run to this MLflow tracking URI"
     )
 
 

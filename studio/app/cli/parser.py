@@ -2,7 +2,7 @@
 
 The render commands' flags (``animate``, ``blend``) live in ``studio.app.cli.flags``, next to
 the functions that turn them into a spec; this module adds the rest: ``runs``, ``sessions``,
-``models`` and ``audio-keyframes``.
+``models``, ``audio-keyframes`` and ``prompts`` (from ``studio.app.cli.prompts``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from db.models import RUN_STATUSES
-from studio.app.cli.flags import add_animate_parser, add_blend_parser
+from studio.app.cli.flags import add_animate_parser, add_blend_parser, add_mlflow_flags
 from studio.app.cli.loading import add_allow_custom_pipeline
+from studio.app.cli.prompts import add_prompts_parser
 from studio.app.history import SORTS
 from studio.errors import SpecError
 
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs_resume.add_argument("--quiet", action="store_true", help="no progress bar")
     add_allow_custom_pipeline(runs_resume)
+    add_mlflow_flags(runs_resume)
     rerun = runs_commands.add_parser(
         "rerun", help="render a run's spec again and say whether it reproduced the run"
     )
@@ -134,11 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--json", action="store_true", help="print one JSON object")
     rerun.add_argument("--quiet", action="store_true", help="no progress bar")
     add_allow_custom_pipeline(rerun)
+    add_mlflow_flags(rerun)
 
     _add_sessions_parser(commands)
 
     commands.add_parser("models", help="list the built-in models")
     _add_audio_keyframes_parser(commands)
+    add_prompts_parser(commands, _count)
     return parser
 
 
@@ -156,6 +160,43 @@ def _add_audio_keyframes_parser(commands: _Subparsers) -> None:
     )
     keyframes.add_argument(
         "--json", action="store_true", help='print {"keyframes": [...], "timestamps": [...]}'
+    )
+    into = keyframes.add_argument_group(
+        "writing the key frames into a schedule file (as the Audio & Video page does)"
+    )
+    into.add_argument(
+        "--into",
+        type=Path,
+        metavar="SCHEDULE_FILE",
+        help="merge the key frames into this prompt schedule file, keeping its prompts",
+    )
+    into.add_argument(
+        "--merge",
+        choices=["add", "move"],
+        default="add",
+        help="add: a new keyframe on each beat (default); move: move your keyframes to them",
+    )
+    into.add_argument(
+        "--seed",
+        type=_count(0, 2**63 - 1),
+        default=0,
+        help="the render's base seed: keyframes after a new line keep the seed they draw now "
+        "(default 0, animate's default)",
+    )
+    into.add_argument(
+        "--latents",
+        choices=["keyframe", "fixed"],
+        default="keyframe",
+        help="as animate's: with fixed (one shared latent) no seeds are written",
+    )
+    into.add_argument(
+        "--to-end",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a last key frame where the track ends (default: yes)",
+    )
+    into.add_argument(
+        "--dry-run", action="store_true", help="print the merged schedule; write nothing"
     )
 
 

@@ -35,7 +35,7 @@ def resume(args: argparse.Namespace) -> int:
     _check_stored_custom_pipeline(args)
     bar = ProgressBar(enabled=not args.quiet)
     try:
-        run_id, result, out = resume_run(args.run_id, events=bar)
+        run_id, result, out = resume_run(args.run_id, events=bar, mlflow=mlflow_option(args))
     finally:
         bar.close()
     stored = [str(o.path) for o in result.outputs]
@@ -73,7 +73,8 @@ def rerun(args: argparse.Namespace) -> int:
     spec = load_spec(original["spec"])
     bar = ProgressBar(enabled=not args.quiet)
     try:
-        run_id, _ = render(spec, session=args.session or original["session"], events=bar)
+        session = args.session or original["session"]
+        run_id, _ = render(spec, session=session, events=bar, mlflow=mlflow_option(args))
     finally:
         bar.close()
     with store.session() as s:
@@ -94,6 +95,13 @@ def rerun(args: argparse.Namespace) -> int:
     else:
         print(f"run {run_id} re-ran {args.run_id}: {message}")
     return 0
+
+
+def mlflow_option(args: argparse.Namespace) -> bool | str | None:
+    """``--mlflow-uri URI`` (that URI), ``--mlflow`` (True) or neither (None: off)."""
+    if args.mlflow_uri is not None:
+        return args.mlflow_uri
+    return True if args.mlflow else None
 
 
 def _check_stored_custom_pipeline(args: argparse.Namespace) -> None:
@@ -132,7 +140,9 @@ def _render_and_report(spec: Spec, args: argparse.Namespace) -> int:
     replaces = args.out is not None and args.out.is_file()
     bar = ProgressBar(enabled=not args.quiet)
     try:
-        run_id, result = render(spec, session=args.session, events=bar, out=args.out)
+        run_id, result = render(
+            spec, session=args.session, events=bar, out=args.out, mlflow=mlflow_option(args)
+        )
     finally:
         bar.close()
     if replaces:
