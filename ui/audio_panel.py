@@ -123,7 +123,8 @@ def _draw_placement(draw: Any, k: str, path: str) -> None:
         "Prompt times (seconds)",
         key=k + "times",
         disabled=not path,
-        help="One per prompt, increasing, e.g. 0,4.5,9; they replace the placement.",
+        help="One per prompt, increasing, e.g. 0,4.5,9: they place the prompts instead of "
+        "the onsets (not with 'evenly').",
     )
     draw(c3, k + "crossfeed", label="Loudness lowers crossfeed", widget="slider")
 
