@@ -147,13 +147,24 @@ _SIGNALS: OrderedDict[tuple, np.ndarray] = OrderedDict()
 @dataclass(frozen=True)
 class Onsets:
     """The onsets of a component of a track: ``times`` (seconds, increasing) and each one's
-    ``strength`` (the onset-strength peak, scaled so the track's strongest is 1), shape
-    ``(K,)`` each; ``curve_times`` / ``curve``: the whole onset-strength curve, ``(T,)``."""
+    ``strength`` in [0, 1], shape ``(K,)`` each; ``curve_times`` / ``curve``: the whole
+    onset-strength curve, ``(T,)``, scaled so its peak is 1.
+
+    An onset's strength is how sharp it is times how loud: its onset-strength peak (scaled
+    to the track's sharpest) times the component's loudness just after it, in decibels
+    below the loudest moment mapped from ``[-TOP_DB, 0]`` to ``[0, 1]`` as the envelope is.
+    Onset strength alone hardly tells an accent from a soft beat over the same background
+    (it measures the rise in dB), so the loudness is what ranks the accents first.
+    """
 
     times: np.ndarray
     strength: np.ndarray
     curve_times: np.ndarray
     curve: np.ndarray
+
+
+# The loudness of an onset: the loudest STFT frame in this many after its peak (~35 ms).
+_ONSET_LOUDNESS_FRAMES = 3
 
 
 def detect_onsets(samples: np.ndarray, rate: int, component: str) -> Onsets:
@@ -174,9 +185,20 @@ def detect_onsets(samples: np.ndarray, rate: int, component: str) -> Onsets:
     )
     peak = float(strength.max()) if strength.size else 0.0
     scaled = (strength / peak if peak > 0 else strength).astype(np.float64)
+    loud = np.zeros(len(peaks))
+    if len(peaks):
+        mel = librosa.feature.melspectrogram(
+            y=y, sr=ANALYSIS_RATE, n_fft=_FFT, hop_length=_HOP, power=2.0
+        )
+        energy = mel.sum(axis=0).astype(np.float64)  # (T,), frame i centred at i * hop
+        after = [energy[p : p + _ONSET_LOUDNESS_FRAMES + 1].max(initial=0.0) for p in peaks]
+        if energy.max() > 0:
+            with np.errstate(divide="ignore"):
+                db = 10.0 * np.log10(np.asarray(after) / energy.max())
+            loud = np.clip(1.0 + db / TOP_DB, 0.0, 1.0)
     return Onsets(
         times=librosa.frames_to_time(peaks, sr=ANALYSIS_RATE, hop_length=_HOP).astype(np.float64),
-        strength=scaled[peaks] if len(peaks) else np.zeros(0),
+        strength=scaled[peaks] * loud if len(peaks) else np.zeros(0),
         curve_times=librosa.times_like(strength, sr=ANALYSIS_RATE, hop_length=_HOP).astype(
             np.float64
         ),
