@@ -383,14 +383,14 @@ def check_blend_audio(a: BlendAudioSettings, prompts: int, fill: str, crossfeed:
     needs = [
         what
         for what, given in (
-            ("times", a.times),
-            ("audio timing", a.timing),
-            ("audio crossfeed", a.crossfeed),
+            ("prompt times need", a.times),
+            ("audio timing needs", a.timing),
+            ("audio crossfeed needs", a.crossfeed),
         )
         if given
     ]
     if needs and not a.path:
-        raise SpecError(f"{needs[0]} needs an audio file (--audio)")
+        raise SpecError(f"{needs[0]} an audio file")
     if a.crossfeed and not crossfeed:
         raise SpecError(
             f"audio crossfeed {a.crossfeed:g} scales the crossfeed, which is off; set a "

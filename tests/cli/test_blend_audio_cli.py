@@ -63,7 +63,7 @@ def test_bad_times_and_settings_are_refused_in_one_line(cli, studio_home, track,
 
 def test_times_without_a_track_and_a_missing_track_are_refused(cli, studio_home, tmp_path):
     proc = cli(studio_home, *BLEND, "--times", "0,1,2", "--plan")
-    assert proc.returncode == 2 and "times needs an audio file (--audio)" in proc.stderr
+    assert proc.returncode == 2 and "prompt times need an audio file" in proc.stderr
     missing = tmp_path / "nowhere.wav"
     proc = cli(studio_home, *BLEND, "--audio", str(missing), "--quiet")
     assert proc.returncode == 2 and f"audio file {missing} does not exist" in proc.stderr

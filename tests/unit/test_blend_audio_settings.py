@@ -35,7 +35,7 @@ TRACK = "song.wav"  # not opened: the check is pure
         ({"times": (-1.0, 2.0, 3.0)}, {}, r"time 1 must be 0 or more seconds, got -1.0"),
         ({"times": (0.0, float("nan"), 3.0)}, {}, r"time 2 must be 0 or more seconds, got nan"),
         ({"times": (0.0, 1.0, 2.0), "placement": "even"}, {}, "times or placement 'even'"),
-        ({"times": (0.0, 1.0, 2.0), "path": ""}, {}, r"times needs an audio file \(--audio\)"),
+        ({"times": (0.0, 1.0, 2.0), "path": ""}, {}, "prompt times need an audio file"),
         ({"timing": True, "path": ""}, {}, "audio timing needs an audio file"),
         ({"crossfeed": 0.5}, {}, "audio crossfeed 0.5 scales the crossfeed, which is off"),
         ({"crossfeed": 1.5}, {}, "audio crossfeed must be"),
