@@ -1,8 +1,8 @@
 """Plan a blend movie before any model work: tree, seeds, video length, joins, cost.
 
-Torch-free and pure but for a soundtrack, which is read once per version of its file
-(``studio.blend.soundtrack``), so the dashboard can show the number of diffusion frames and the denoise
-steps against rendering every frame from scratch as the user types.
+Torch-free, and pure but for a soundtrack, which is read once per version of its file
+(``studio.blend.soundtrack``), so the dashboard can show the number of diffusion frames and
+the denoise steps against rendering every frame from scratch as the user types.
 
 The video: keyframe ``j`` of ``K`` is video frame ``joins[j] = round(j * (V - 1) / (K - 1))``
 (``V`` video frames), so transition ``t`` owns video frames ``joins[t] .. joins[t+1] - 1``

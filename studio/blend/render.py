@@ -14,8 +14,8 @@ trajectories (``studio.blend.tree``). ``render_blend`` reads as the steps of the
 6. per transition: its diffusion frames (keyframes, then in-betweens branching off their
    neighbours), upscaled through the same tree when there is a stage; stream its video
    frames (the fill between diffusion frames) to the writer and checkpoint; drop everything
-   of it but its right keyframe;
-   (with a soundtrack, the first keyframe held before its time and the last after its own);
+   of it but its right keyframe (with a soundtrack, the first keyframe is held before its
+   time and the last after its own);
 7. finish the file, mux the soundtrack, and return a ``BlendResult`` with the diffusion
    frames made and the tree.
 """
