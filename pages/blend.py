@@ -6,6 +6,7 @@ from studio.blend.plan import plan_blend
 from studio.errors import StudioError
 from studio.spec import BLEND_PRESETS, BLEND_SCHEDULERS, BlendSpec
 from ui.advanced import draw_advanced
+from ui.audio_panel import BLEND, draw_audio_section
 from ui.blend_form import BUDGETS, FIELDS, INJECTIONS, keep_defaults, spec_from_state
 from ui.charts import blend_tree_chart
 from ui.fields import draw_diffusion, field_drawer
@@ -97,6 +98,7 @@ with st.expander("Inpainting, upscaling and output"):
     field(i3, "blend.upscale_scheduler", label="Upscale scheduler")
     field(i3, "blend.format")
 draw_loras("blend.", curve=False)
+draw_audio_section(choice, BLEND)
 
 try:
     spec = spec_from_state(choice.model, choice.device)
@@ -135,6 +137,10 @@ if spec is not None:
             f"from scratch ({saved:.0%} saved). Time from "
             + speed.describe(d.model, d.width, d.height)
         )
+    times = ", ".join(f"{j / spec.output.fps:g}" for j in plan.joins)
+    placed = {"times": "your times", "onsets": "the track's onsets", "even": "evenly"}
+    by = f" ({placed[plan.track.source]})" if plan.track else ""
+    st.caption(f"Prompts reached at {times} s{by}.", help="the video frame of each prompt")
     warn_unknown_words(d.model, [k.prompt for k in spec.prompts.keyframes])
     st.plotly_chart(blend_tree_chart(plan), width="stretch", key="blend.tree_chart")
     if spec.blend.insertion == "adaptive":

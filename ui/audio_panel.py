@@ -1,41 +1,139 @@
-"""The soundtrack section of the Audio & Video page.
+"""The soundtrack panel: the Audio & Video page's (for Prompt Schedule) and the Blend page's.
 
-Upload a track (stored as an input of the session), find key frames at its onsets, see them
-on a chart with a frame axis, write them into the Prompt Schedule's schedule (keeping the
-prompts), and choose whether the track drives timing and goes into MP4 output. The values
-live in the ``av.*`` keys that ``ui.spec_form`` maps to the spec's audio group.
+Upload a track (stored as an input of the session), choose its component, whether it drives
+timing and goes into MP4 output. For an animation (``ANIMATION``): find key frames at its
+onsets, see them on a chart with a frame axis and write them into the Prompt Schedule's
+schedule (keeping the prompts). For a blend (``BLEND``): where the prompts are reached (the
+track's onsets, evenly, or the user's times) and how much the loudness lowers crossfeed.
+The values live in the form's keys (``av.*`` of ``ui.spec_form``, ``blend.audio_*`` of
+``ui.blend_form``) that map to the spec's audio group.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.spec import AnimationSpec
 from ui.sidebar import SidebarChoice
 from ui.state import get_value, keep, set_value
 
-__all__ = ["draw_audio_section"]
+__all__ = ["ANIMATION", "BLEND", "AudioForm", "draw_audio_section"]
 
 AUDIO_TYPES = ["wav", "mp3", "ogg", "flac"]
 _COMPONENTS = ("both", "percussive", "harmonic")
 _MODES = {"add": "add key frames", "move": "move my keyframes to the beats"}
+_PLACEMENTS = {"onsets": "on the track's strongest onsets", "even": "evenly"}
 
 
-def draw_audio_section(choice: SidebarChoice) -> None:
-    """Draw the section; ``ui.spec_form.keep_defaults`` must have run in this script run."""
+@dataclass(frozen=True)
+class AudioForm:
+    """Where one render kind's soundtrack widgets live.
+
+    ``prefix``: of the panel's widget keys (``av.`` + ``timing``); ``path``: the kept value
+    holding the track; ``format``: that of the output format; ``drawer``: the form's field
+    drawer (``ui.fields.field_drawer``); ``uses``: what the track does besides its sound;
+    ``blend``: a blend's placement widgets instead of the animation's key frames.
+    """
+
+    prefix: str
+    path: str
+    format: str
+    drawer: Callable[[], Any]
+    uses: str
+    blend: bool = False
+
+
+def _animation_drawer() -> Any:
+    from studio.spec import AnimationSpec
+    from ui.fields import field_drawer
+    from ui.spec_form import FIELDS
+
+    return field_drawer(AnimationSpec, FIELDS)
+
+
+def _blend_drawer() -> Any:
+    from studio.spec import BlendSpec
+    from ui.blend_form import FIELDS
+    from ui.fields import field_drawer
+
+    return field_drawer(BlendSpec, FIELDS)
+
+
+ANIMATION = AudioForm("av.", "av.audio", "ps.format", _animation_drawer, "drive timing and curves")
+BLEND = AudioForm(
+    "blend.audio_",
+    "blend.audio_path",
+    "blend.format",
+    _blend_drawer,
+    "place the transitions",
+    blend=True,
+)
+
+
+def draw_audio_section(choice: SidebarChoice, form: AudioForm = ANIMATION) -> None:
+    """Draw the panel; the form's ``keep_defaults`` must have run in this script run."""
     st.subheader("Soundtrack")
+    k = form.prefix
+    _upload(choice, form)
+    path = get_value(form.path)
+    if path:
+        _show_track(path, form)
+    draw = form.drawer()
+    if form.blend:
+        _draw_placement(draw, k, path)
+    else:
+        _draw_keyframes(draw, path)
+
+    st.markdown("**How the track drives the " + ("blend**" if form.blend else "animation**"))
+    t1, t2, t3 = st.columns(3)
+    draw(t1, k + "timing", label="Audio-driven timing", disabled=not path)
+    draw(t2, k + "smoothing", widget="slider")
+    draw(t3, k + "mux", label="Put the track into MP4 output")
+    notes = []
+    if form.blend:
+        notes.append(
+            "The video is as long as the track unless a duration is set; the first prompt is "
+            "held before its time and the last after its own."
+        )
+    else:
+        notes.append(
+            "Every curve (the easing curve, motion and strength) may use the variable "
+            "`audio`: the component's loudness at that frame, 0 to 1, e.g. "
+            "`0: (1 + 0.05*audio)`."
+        )
+    if path and get_value(k + "mux") and get_value(form.format) != "mp4":
+        notes.append(
+            f"The output format is {str(get_value(form.format)).upper()}, which has "
+            f"no sound: the track will {form.uses} but not be heard."
+        )
+    for note in notes:
+        st.caption(note)
+
+
+def _draw_placement(draw: Any, k: str, path: str) -> None:
+    """A blend's: the component, where the prompts are reached, the crossfeed's share."""
+    c1, c2, c3 = st.columns(3)
+    draw(c1, k + "component", options=_COMPONENTS)
+    draw(c2, k + "placement", widget="radio", format_func=_PLACEMENTS.get, disabled=not path)
+    c2.text_input(
+        "Prompt times (seconds)",
+        key=k + "times",
+        disabled=not path,
+        help="One per prompt, increasing, e.g. 0,4.5,9: they place the prompts instead of "
+        "the onsets (not with 'evenly').",
+    )
+    draw(c3, k + "crossfeed", label="Loudness lowers crossfeed", widget="slider")
+
+
+def _draw_keyframes(draw: Any, path: str) -> None:
+    """An animation's: the component and fps, key frames found and written into the schedule."""
     keep("av.merge", "add")
     keep("av.to_end", True)
-    _upload(choice)
-    path = get_value("av.audio")
-    if path:
-        _show_track(path)
-
     c1, c2, c3 = st.columns(3)
-    draw = _drawer()
     draw(c1, "av.component", options=_COMPONENTS)
     # One fps for the key frames and the render: this widget mirrors Prompt Schedule's.
     # (Not the same key: Streamlit resets a key drawn by a widget on another page.)
@@ -59,64 +157,52 @@ def draw_audio_section(choice: SidebarChoice) -> None:
     if found is not None:
         _show_result(found)
 
-    st.markdown("**How the track drives the animation**")
-    t1, t2, t3 = st.columns(3)
-    draw(t1, "av.timing", label="Audio-driven timing", disabled=not path)
-    draw(t2, "av.smoothing", widget="slider")
-    draw(t3, "av.mux", label="Put the track into MP4 output")
-    notes = [
-        "Every curve (the easing curve, motion and strength) may use the variable `audio`: "
-        "the component's loudness at that frame, 0 to 1, e.g. `0: (1 + 0.05*audio)`."
-    ]
-    if path and get_value("av.mux") and get_value("ps.format") != "mp4":
-        notes.append(
-            f"The output format is {str(get_value('ps.format')).upper()}, which has "
-            "no sound: the track will drive timing and curves but not be heard."
-        )
-    for note in notes:
-        st.caption(note)
 
-
-def _upload(choice: SidebarChoice) -> None:
+def _upload(choice: SidebarChoice, form: AudioForm) -> None:
     """Store a newly uploaded track (once per upload) and make it the spec's track."""
     from studio.media.audio import check_audio
     from ui.uploads import save_upload
 
-    upload = st.file_uploader("Audio file", type=AUDIO_TYPES, key="av.upload")
+    k = form.prefix
+    upload = st.file_uploader("Audio file", type=AUDIO_TYPES, key=k + "upload")
     if upload is None:
-        st.session_state.pop("av.upload_error", None)
+        st.session_state.pop(k + "upload_error", None)
         return
-    if st.session_state.get("av.upload_id") != upload.file_id:
-        st.session_state["av.upload_id"] = upload.file_id
-        st.session_state.pop("av.upload_error", None)
+    if st.session_state.get(k + "upload_id") != upload.file_id:
+        st.session_state[k + "upload_id"] = upload.file_id
+        st.session_state.pop(k + "upload_error", None)
         try:
             stored = save_upload(upload, choice.session, "audio", check=check_audio)
         except StudioError as exc:
-            st.session_state["av.upload_error"] = str(exc)  # names the file the user sent
+            st.session_state[k + "upload_error"] = str(exc)  # names the file the user sent
         else:
-            set_value("av.audio", stored)
-            st.session_state.pop("av.found", None)
-    if "av.upload_error" in st.session_state:
-        st.error(st.session_state["av.upload_error"])
+            set_value(form.path, stored)
+            st.session_state.pop(k + "found", None)
+    if k + "upload_error" in st.session_state:
+        st.error(st.session_state[k + "upload_error"])
 
 
-def _show_track(path: str) -> None:
+def _show_track(path: str, form: AudioForm) -> None:
     from studio.media.paths import resolve_media_path
 
     resolved = resolve_media_path(path)
     c1, c2 = st.columns([4, 1])
     c1.caption(f"Track: `{path}`")
-    c2.button("Remove track", key="av.remove", on_click=_remove_track)
+    c2.button("Remove track", key=form.prefix + "remove", on_click=_remove_track, args=(form,))
     if resolved.is_file():
         st.audio(str(resolved))
     else:
         st.warning(f"The track {path} is missing.")
 
 
-def _remove_track() -> None:
-    set_value("av.audio", "")
-    set_value("av.timing", False)
-    st.session_state.pop("av.found", None)
+def _remove_track(form: AudioForm) -> None:
+    k = form.prefix
+    set_value(form.path, "")
+    set_value(k + "timing", False)
+    if form.blend:  # what needs a track goes with it
+        set_value(k + "times", "")
+        set_value(k + "crossfeed", 0.0)
+    st.session_state.pop(k + "found", None)
 
 
 def _detect(path: str) -> None:
@@ -201,11 +287,3 @@ def _write_keyframes(found) -> None:
         "success",
         f"Schedule updated: {done}; your prompts are kept. See Prompt Schedule.",
     )
-
-
-def _drawer() -> Any:
-    """The Audio & Video form's drawer: widgets from the spec's field descriptions."""
-    from ui.fields import field_drawer
-    from ui.spec_form import FIELDS
-
-    return field_drawer(AnimationSpec, FIELDS)

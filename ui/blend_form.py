@@ -16,6 +16,7 @@ from studio.errors import SpecError
 from studio.pipeline.builtin import model_defaults
 from studio.spec import BlendSpec
 from studio.spec.blend import (
+    BlendAudioSettings,
     BlendOutputSettings,
     BlendPromptSettings,
     BlendSettings,
@@ -28,7 +29,7 @@ from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
 from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
 from ui.model_defaults import diffusion_from_values, follow_model, followed
 from ui.sidebar import choose_model
-from ui.state import get_value, keep, set_value
+from ui.state import get_value, keep, seed, set_value
 
 __all__ = [
     "BUDGETS",
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 PAGE = "pages/blend.py"
-GROUPS = ("prompts", "diffusion", "blend", "upscale", "output", "loras")
+GROUPS = ("prompts", "diffusion", "blend", "upscale", "output", "audio", "loras")
 INJECTIONS = ("strengths", "steps")  # how a manual tree gives its injection points
 BUDGETS = ("none", "denoise steps", "seconds")
 # Blend settings held by the converted widgets below, not by a widget of their own.
@@ -72,7 +73,11 @@ FIELDS: dict[str, tuple[str, str]] = {
     ),
     **form_keys("blend.upscale_", UpscaleSettings, rename={"noise_level": "noise"}),
     **form_keys("blend.", BlendOutputSettings),
+    # The soundtrack panel (ui.audio_panel.BLEND); "blend.audio_path" is no widget: the
+    # panel sets it to the uploaded file.
+    **form_keys("blend.audio_", BlendAudioSettings, skip=("times",)),
 }
+_TRACK = "blend.audio_path"
 # The widgets whose defaults come from the model (widget key -> diffusion field).
 _MODEL_KEYS = {
     key: name
@@ -87,6 +92,7 @@ CONVERTED = {
     "blend.injection": "blend",
     "blend.budget_kind": "blend",
     "blend.budget": "blend",
+    "blend.audio_times": "audio",
 }
 
 EXAMPLE = (
@@ -116,6 +122,7 @@ def _converted_values(spec: BlendSpec) -> dict[str, Any]:
         "blend.injection": injection,
         "blend.budget_kind": budget_kind,
         "blend.budget": budget,
+        "blend.audio_times": ",".join(f"{t:g}" for t in spec.audio.times),
     }
 
 
@@ -128,7 +135,7 @@ def keep_defaults(model: str) -> None:
         default = getattr(getattr(spec, group), name)
         if group == "diffusion" and name in brought:
             default = brought[name]
-        keep(key, default)
+        (seed if key == _TRACK else keep)(key, default)
     converted = _converted_values(spec)
     converted["blend.prompts"] = EXAMPLE
     converted["blend.branches"] = "1,2"
@@ -164,6 +171,7 @@ def spec_from_state(model: str, device: str) -> BlendSpec:
         blend["budget_steps"] = int(budget)
     elif get_value("blend.budget_kind") == "seconds":
         blend["budget_seconds"] = budget
+    values["audio"]["times"] = _numbers(get_value("blend.audio_times"), float, "times", "0,4.5,9")
     values["diffusion"].update(model=model, device=device)
     values["diffusion"].update(advanced_values("blend.", values["diffusion"]["scheduler"]))
     values["diffusion"]["seed"] = int(values["diffusion"]["seed"])

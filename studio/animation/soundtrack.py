@@ -6,6 +6,7 @@ spec has a track).
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,16 +35,11 @@ def add_soundtrack(
     a = spec.audio
     if not a.path or not a.mux:
         return output, []
-    if output.kind != "mp4":
-        return output, [
-            f"{output.kind.upper()} output has no sound, so the audio track was not added "
-            "(it still drives timing and curves); choose mp4 to hear it"
-        ]
-    from studio.media.paths import resolve_media_path
-    from studio.media.writers import mux_audio
+    from studio.media.writers import mux_soundtrack
 
-    with clock.stage("audio"):
-        return mux_audio(output, resolve_media_path(a.path)), []
+    # Only real muxing is timed: a GIF or PNG output just gets its note.
+    with clock.stage("audio") if output.kind == "mp4" else contextlib.nullcontext():
+        return mux_soundtrack(output, a.path, "drives timing and curves")
 
 
 def curve_variables(spec: AnimationSpec, input_frames: int | None) -> dict[str, np.ndarray] | None:

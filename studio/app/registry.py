@@ -142,7 +142,7 @@ def _render_animation(
 
 def _check_blend_inputs(spec: BlendSpec) -> None:
     """The model's family can blend, the inpaint mask and image and the LoRAs the spec names
-    exist."""
+    exist; the soundtrack is decoded (once per version of its file)."""
     from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model, spec)
@@ -154,6 +154,10 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
     for what, name in (("mask", spec.blend.inpaint_mask), ("image", spec.blend.inpaint_image)):
         if name and not Path(name).is_file():
             raise SpecError(f"inpaint {what} file {name} does not exist")
+    if spec.audio.path:
+        from studio.media.audio import check_audio
+
+        check_audio(spec.audio.path)
     check_lora_sources(spec.loras.adapters)
     if not spec.upscale.model:
         _check_frame_memory(spec.diffusion, 1)

@@ -32,9 +32,12 @@ __all__ = [
     "ANALYSIS_RATE",
     "COMPONENTS",
     "AudioKeyframes",
+    "Onsets",
     "analyse_audio",
     "audio_envelope",
     "component_signal",
+    "detect_onsets",
+    "file_onsets",
     "frame_envelope",
     "onset_keyframes",
     "timing_progress",
@@ -141,6 +144,68 @@ def component_signal(samples: np.ndarray, rate: int, component: str) -> np.ndarr
 _SIGNALS: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
 
+@dataclass(frozen=True)
+class Onsets:
+    """The onsets of a component of a track: ``times`` (seconds, increasing) and each one's
+    ``strength`` in [0, 1], shape ``(K,)`` each; ``curve_times`` / ``curve``: the whole
+    onset-strength curve, ``(T,)``, scaled so its peak is 1.
+
+    An onset's strength is how sharp it is times how loud: its onset-strength peak (scaled
+    to the track's sharpest) times the component's loudness just after it, in decibels
+    below the loudest moment mapped from ``[-TOP_DB, 0]`` to ``[0, 1]`` as the envelope is.
+    Onset strength alone hardly tells an accent from a soft beat over the same background
+    (it measures the rise in dB), so the loudness is what ranks the accents first.
+    """
+
+    times: np.ndarray
+    strength: np.ndarray
+    curve_times: np.ndarray
+    curve: np.ndarray
+
+
+# The loudness of an onset: the loudest STFT frame in this many after its peak (~35 ms).
+_ONSET_LOUDNESS_FRAMES = 3
+
+
+def detect_onsets(samples: np.ndarray, rate: int, component: str) -> Onsets:
+    """The onsets (beats, notes) of a component of the track (``onset_keyframes`` puts them
+    on frames). Args as ``onset_keyframes``; a silent track has none."""
+    import librosa
+
+    y = component_signal(samples, rate, component)
+    strength = librosa.onset.onset_strength(y=y, sr=ANALYSIS_RATE, hop_length=_HOP)
+    spread = float(strength.max() - strength.min()) if strength.size else 0.0
+    peaks = librosa.onset.onset_detect(
+        onset_envelope=strength,
+        sr=ANALYSIS_RATE,
+        hop_length=_HOP,
+        normalize=False,
+        delta=max(0.07 * spread, MIN_ONSET_DB),
+        units="frames",
+    )
+    peak = float(strength.max()) if strength.size else 0.0
+    scaled = (strength / peak if peak > 0 else strength).astype(np.float64)
+    loud = np.zeros(len(peaks))
+    if len(peaks):
+        mel = librosa.feature.melspectrogram(
+            y=y, sr=ANALYSIS_RATE, n_fft=_FFT, hop_length=_HOP, power=2.0
+        )
+        energy = mel.sum(axis=0).astype(np.float64)  # (T,), frame i centred at i * hop
+        after = [energy[p : p + _ONSET_LOUDNESS_FRAMES + 1].max(initial=0.0) for p in peaks]
+        if energy.max() > 0:
+            with np.errstate(divide="ignore"):
+                db = 10.0 * np.log10(np.asarray(after) / energy.max())
+            loud = np.clip(1.0 + db / TOP_DB, 0.0, 1.0)
+    return Onsets(
+        times=librosa.frames_to_time(peaks, sr=ANALYSIS_RATE, hop_length=_HOP).astype(np.float64),
+        strength=scaled[peaks] * loud if len(peaks) else np.zeros(0),
+        curve_times=librosa.times_like(strength, sr=ANALYSIS_RATE, hop_length=_HOP).astype(
+            np.float64
+        ),
+        curve=scaled,
+    )
+
+
 def onset_keyframes(samples: np.ndarray, rate: int, fps: float, component: str) -> AudioKeyframes:
     """Key frames at the onsets (beats, notes) of a component of the track.
 
@@ -155,35 +220,21 @@ def onset_keyframes(samples: np.ndarray, rate: int, fps: float, component: str) 
         silent track gives ``(0,)``.
     """
     _check_fps(fps)
-    import librosa
-
-    y = component_signal(samples, rate, component)
-    strength = librosa.onset.onset_strength(y=y, sr=ANALYSIS_RATE, hop_length=_HOP)
-    spread = float(strength.max() - strength.min()) if strength.size else 0.0
-    peaks = librosa.onset.onset_detect(
-        onset_envelope=strength,
-        sr=ANALYSIS_RATE,
-        hop_length=_HOP,
-        normalize=False,
-        delta=max(0.07 * spread, MIN_ONSET_DB),
-        units="frames",
-    )
-    onset_times = librosa.times_like(strength, sr=ANALYSIS_RATE, hop_length=_HOP)
+    onsets = detect_onsets(samples, rate, component)
     found: dict[int, float] = {0: 0.0}
-    for t in librosa.frames_to_time(peaks, sr=ANALYSIS_RATE, hop_length=_HOP):
+    for t in onsets.times:
         frame = round(float(t) * fps)
         if frame not in found or (frame == 0 and found[0] == 0.0):
             found[frame] = float(t)
     frames = sorted(found)
-    peak = float(strength.max()) if strength.size else 0.0
     return AudioKeyframes(
         frames=tuple(frames),
         timestamps=tuple(found[f] for f in frames),
         fps=float(fps),
         component=component,
         duration=len(samples) / rate,
-        onset_times=onset_times.astype(np.float64),
-        onset_strength=(strength / peak if peak > 0 else strength).astype(np.float64),
+        onset_times=onsets.curve_times,
+        onset_strength=onsets.curve,
     )
 
 
@@ -304,6 +355,18 @@ def analyse_audio(path: str | Path, fps: float, component: str) -> AudioKeyframe
     """``onset_keyframes`` of a file; decoded and separated once per version of the file."""
     samples, rate = cached_audio(path)
     return onset_keyframes(samples, rate, fps, component)
+
+
+def file_onsets(path: str | Path, component: str) -> Onsets:
+    """``detect_onsets`` of a file, cached per version of the file and component (a page
+    plans a blend on every rerun). Raises ``MediaError``."""
+    return _onsets_cached(*file_version(path), component)
+
+
+@functools.lru_cache(maxsize=4)
+def _onsets_cached(path: str, size: int, mtime_ns: int, component: str) -> Onsets:
+    samples, rate = cached_audio(path)
+    return detect_onsets(samples, rate, component)
 
 
 def audio_envelope(path: str | Path, component: str, fps: float, frames: int) -> np.ndarray:

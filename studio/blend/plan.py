@@ -1,7 +1,8 @@
 """Plan a blend movie before any model work: tree, seeds, video length, joins, cost.
 
-Pure and torch-free, so the dashboard can show the number of diffusion frames and the denoise
-steps against rendering every frame from scratch as the user types.
+Torch-free, and pure but for a soundtrack, which is read once per version of its file
+(``studio.blend.soundtrack``), so the dashboard can show the number of diffusion frames and
+the denoise steps against rendering every frame from scratch as the user types.
 
 The video: keyframe ``j`` of ``K`` is video frame ``joins[j] = round(j * (V - 1) / (K - 1))``
 (``V`` video frames), so transition ``t`` owns video frames ``joins[t] .. joins[t+1] - 1``
@@ -15,6 +16,10 @@ its prompts, negatives and seeds are the spec's plus keyframe 0's again, so the 
 transition ends on exactly the first keyframe. That last keyframe would be video frame
 ``V`` (``joins[K] = V``), the movie's frame 0 over again, and is not shown: the last video
 frame leads into frame 0 as one ordinary step of the closing transition.
+
+With a soundtrack (``spec.audio.path``), ``studio.blend.soundtrack`` sets the video length
+and the joins instead: each prompt on its time (the user's, the track's onsets, or even),
+the first prompt held before its time and the last after its own.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from studio.blend.soundtrack import BlendTrack, crossfeed_scale, place_prompts, timed_sources
 from studio.blend.tree import BlendTree, tree_for
 from studio.errors import SpecError
 from studio.pipeline.text import unique_texts
@@ -40,6 +46,7 @@ class BlendPlan:
     keyframe_seeds: tuple[int, ...]
     video_frames: int
     joins: tuple[int, ...]  # video frame of each keyframe (looped, the last is not shown)
+    track: BlendTrack | None = None  # with a soundtrack: its times, envelope and timing
 
     @property
     def loop(self) -> bool:
@@ -98,6 +105,19 @@ class BlendPlan:
         span = self.joins[transition + 1] - self.joins[transition]
         return min(self.tree.in_betweens, span - 1)
 
+    def sources(self, transition: int, frames: int) -> list[tuple[int, float]]:
+        """``(rank, alpha)`` per video frame of ``transition`` made of its ``frames``
+        diffusion frames: ``segment_sources``, or the track's timing when it drives them."""
+        a, b = self.joins[transition], self.joins[transition + 1]
+        last = self.shows_last_keyframe(transition)
+        if self.track is not None and self.track.progress is not None:
+            return timed_sources(self.track.progress[a:b], frames, last=last)
+        return [(r, num / den) for r, num, den in segment_sources(b - a, frames, last=last)]
+
+    def crossfeed_scale(self, transition: int, position: float) -> float:
+        """Factor of the crossfeed power of an in-between frame at ``position``."""
+        return crossfeed_scale(self.spec, self.track, self.joins, transition, position)
+
     @property
     def unique_prompts(self) -> tuple[str, ...]:
         """Each text the encoder must see, once; the negatives only with guidance."""
@@ -114,6 +134,7 @@ class BlendPlan:
             "prompts": len(self.spec.prompts.keyframes),
             "loop": self.loop,
             "keyframes": list(self.joins),
+            "transition_times": [round(j / o.fps, 4) for j in self.joins],
             "keyframe_seeds": list(self.keyframe_seeds),
             "unique_prompts": len(self.unique_prompts),
             "diffusion_frames": self.diffusion_frames,
@@ -128,6 +149,7 @@ class BlendPlan:
             "upscale_tree": (
                 None if self.upscale_tree is None else self.upscale_tree.to_dict(len(self.prompts))
             ),
+            "audio": None if self.track is None else self.track.to_dict(),
         }
 
 
@@ -146,6 +168,16 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
     walk = f"{len(keys)} prompts" + (" and back to the first (loop)" if o.loop else "")
     per_transition = tree.diffusion_frames
 
+    if spec.audio.path:
+        if o.loop:
+            raise SpecError(
+                "a looped blend cannot take a soundtrack: the track places each prompt once "
+                "from its start to its end, and nothing would place the way back to the first "
+                "prompt; turn loop off or remove the audio"
+            )
+        min_span = 1 if b.budget_seconds else per_transition - 1
+        video, joins, track = place_prompts(spec, min_span)
+        return _plan(spec, tree, video, joins, track)
     if o.duration == 0:
         if b.budget_seconds:
             raise SpecError(
@@ -184,7 +216,17 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
                 f"video has only {shortest + 1} frames for a transition ({video} frames through "
                 f"{walk}); lengthen the video or use a smaller tree"
             )
+    return _plan(spec, tree, video, joins, None)
 
+
+def _plan(
+    spec: BlendSpec,
+    tree: BlendTree,
+    video: int,
+    joins: tuple[int, ...],
+    track: BlendTrack | None,
+) -> BlendPlan:
+    d, o, keys = spec.diffusion, spec.output, spec.prompts.keyframes
     base = d.seed
     seeds = tuple(k.seed if k.seed is not None else (base + i) % 2**63 for i, k in enumerate(keys))
     default_negative = spec.prompts.negative_prompt
@@ -204,6 +246,7 @@ def plan_blend(spec: BlendSpec) -> BlendPlan:
         keyframe_seeds=seeds,
         video_frames=video,
         joins=joins,
+        track=track,
     )
 
 

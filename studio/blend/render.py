@@ -15,12 +15,15 @@ trajectories (``studio.blend.tree``). ``render_blend`` reads as the steps of the
 6. per transition: its diffusion frames (keyframes, then in-betweens branching off their
    neighbours), upscaled through the same tree when there is a stage; stream its video
    frames (the fill between diffusion frames) to the writer and checkpoint; drop everything
-   of it but its right keyframe;
-7. finish the file and return a ``BlendResult`` with the diffusion frames made and the tree.
+   of it but its right keyframe (with a soundtrack, the first keyframe is held before its
+   time and the last after its own);
+7. finish the file, mux the soundtrack, and return a ``BlendResult`` with the diffusion
+   frames made and the tree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from studio.blend.inpaint import InpaintGuide
-from studio.blend.plan import BlendPlan, plan_blend, segment_sources
+from studio.blend.plan import BlendPlan, plan_blend
+from studio.blend.soundtrack import add_blend_soundtrack
 from studio.blend.transitions import Transitions
 from studio.blend.upscale import UpscaleStage
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
@@ -180,22 +184,18 @@ def render_blend(
             realised.append([f.to_dict() for f in frames])
             images = [f.image for f in frames] if upscale is None else upscale.transition(t, frames)
             with clock.stage("write"):
-                for rank, num, den in segment_sources(
-                    span, len(frames), last=plan.shows_last_keyframe(t)
-                ):
-                    image = images[rank]
-                    if num:
-                        image = _crossfade(image, images[rank + 1], num / den)
+                for image in _video_frames(plan, t, images):
                     writer.write(image)
                     checkpoint.add_frame(image)
                     written += 1
                 _commit(checkpoint, t + 1, realised, run, upscale)
             events.progress(written, plan.video_frames, image)
 
-        # 7. Finish the file; the result.
+        # 7. Finish the file and mux the soundtrack; the result.
         with clock.stage("write"):
             output = writer.close()
         writer = None
+        output, audio_notes = add_blend_soundtrack(spec, output, clock)
         checkpoint.remove()
         events.output(output)
         made = sum(len(f) - 1 for f in realised) + 1
@@ -213,7 +213,7 @@ def render_blend(
             scratch_denoise_steps=made * (d.steps + (spec.upscale.steps if upscale else 0)),
             tree={**plan.tree.to_dict(len(plan.prompts)), "transitions": realised},
             upscale_denoise_steps=upscale_steps,
-            notes=text_notes,
+            notes=text_notes + audio_notes,
         )
         events.finished(result)
         return result
@@ -285,6 +285,18 @@ def _upscale_stage(
         cancel=cancel,
     )
     return UpscaleStage(plan, upscaler)
+
+
+def _video_frames(plan: BlendPlan, t: int, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """The video frames of transition ``t`` from its diffusion frames (in prompt order):
+    the fill between them, and the held first and last keyframes of a soundtrack's movie."""
+    if t == 0:
+        yield from (images[0] for _ in range(plan.joins[0]))
+    for rank, alpha in plan.sources(t, len(images)):
+        image = images[rank]
+        yield _crossfade(image, images[rank + 1], alpha) if alpha else image
+    if t == plan.transitions - 1:
+        yield from (images[-1] for _ in range(plan.video_frames - 1 - plan.joins[-1]))
 
 
 def _crossfade(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:

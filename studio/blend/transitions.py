@@ -261,7 +261,9 @@ class Transitions:
         damp = self.blend.guidance_dampening * 4 * position * (1 - position)
         # A seed of its own per branch, for stochastic (ancestral) schedulers.
         seed = branch_seed(self.plan.keyframe_seeds[t], n)
-        feed = (a, b, w) if self.blend.crossfeed_power > 0 else None
+        # A soundtrack may scale this frame's crossfeed by its loudness (1 without one).
+        scale = self.plan.crossfeed_scale(t, position)
+        feed = (a, b, w, scale) if self.blend.crossfeed_power > 0 else None
         masked = self.inpaint is not None
         trajectory = self._run(
             start,
@@ -284,12 +286,13 @@ class Transitions:
         text: TextStates,
         guidance: float,
         generator: torch.Generator,
-        feed: tuple[Frame, Frame, float] | None,
+        feed: tuple[Frame, Frame, float, float] | None,
         masked: bool,
     ) -> dict[int, torch.Tensor]:
         """Denoise ``x`` (entering step ``start``) to the end (``studio.pipeline.denoise``).
 
-        ``feed``: ``(parent_a, parent_b, w)`` for the parental crossfeed, or None.
+        ``feed``: ``(parent_a, parent_b, w, scale)`` for the parental crossfeed (``scale``:
+        the factor of its power), or None.
         ``masked``: hold the inpainting mask's fixed region on the reference after each step.
         Returns the kept trajectory; counts one denoise step per step taken.
         """
@@ -300,8 +303,8 @@ class Transitions:
         def after_step(i: int, x: torch.Tensor) -> torch.Tensor:
             own = i - start  # own steps taken so far
             if own <= fed_steps:
-                a, c, w = feed
-                pull = b.crossfeed_power * b.crossfeed_decay ** (own - 1)
+                a, c, w, scale = feed
+                pull = b.crossfeed_power * scale * b.crossfeed_decay ** (own - 1)
                 x = slerp(x, slerp(a.trajectory[i], c.trajectory[i], w), pull)
             if masked and self.edit is None:
                 x = self.inpaint.pull(x, i)

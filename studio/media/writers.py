@@ -36,7 +36,7 @@ from studio.events import OutputFile
 from studio.media import ffmpeg
 from studio.media.smoothness import SmoothnessMeter
 
-__all__ = ["FORMATS", "FrameWriter", "mux_audio", "open_writer"]
+__all__ = ["FORMATS", "FrameWriter", "mux_audio", "mux_soundtrack", "open_writer"]
 
 FORMATS = ("mp4", "gif", "png")
 
@@ -170,6 +170,21 @@ def mux_audio(output: OutputFile, source: Path) -> OutputFile:
         _unlink(tmp)
         raise
     return dataclasses.replace(output, has_audio=True)
+
+
+def mux_soundtrack(output: OutputFile, track: str, uses: str) -> tuple[OutputFile, list[str]]:
+    """A render's soundtrack ``track`` (a spec's path, ``resolve_media_path`` rules) into its
+    finished ``output``: ``(output, notes)``. MP4 gets the track (``mux_audio``); GIF and PNG
+    cannot carry sound, so they are left as they are and a note says so, and what the track
+    still does (``uses``, e.g. "drives timing and curves")."""
+    if output.kind != "mp4":
+        return output, [
+            f"{output.kind.upper()} output has no sound, so the audio track was not added "
+            f"(it still {uses}); choose mp4 to hear it"
+        ]
+    from studio.media.paths import resolve_media_path
+
+    return mux_audio(output, resolve_media_path(track)), []
 
 
 # --- writers ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from studio.spec.animation import (
     PromptSettings,
 )
 from studio.spec.blend import (
+    BlendAudioSettings,
     BlendKeyframe,
     BlendOutputSettings,
     BlendPromptSettings,
@@ -54,6 +55,7 @@ __all__ = [
     "AnimationSettings",
     "AnimationSpec",
     "AudioSettings",
+    "BlendAudioSettings",
     "BlendKeyframe",
     "BlendLoras",
     "BlendOutputSettings",

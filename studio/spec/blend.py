@@ -1,13 +1,14 @@
 """The blend spec: a latent-blending movie through two or more prompts.
 
-Groups: prompts, diffusion, blend, upscale, output, loras, control. ``BlendSpec.check()`` checks ranges and
-choices; it opens no file. That the tree can be built and fits the video is the planner's
-check (``studio.blend.plan.plan_blend``); the inpaint mask and image files are the blend render
-kind's (``studio.app.registry``).
+Groups: prompts, diffusion, blend, upscale, output, audio, loras, control. ``BlendSpec.check()``
+checks ranges and choices; it opens no file. That the tree can be built and fits the video
+(and the track's times) is the planner's check (``studio.blend.plan.plan_blend``); the inpaint
+mask and image files and the soundtrack are the blend render kind's (``studio.app.registry``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal
 
 from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
@@ -15,6 +16,7 @@ from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
 from studio.errors import PromptListError, SpecError
 from studio.languages.brackets import unmatched_bracket
 from studio.languages.schedule import MAX_PROMPT_LENGTH
+from studio.spec.animation import AudioSettings
 from studio.spec.common import (
     BLEND_SCHEDULERS,
     DiffusionSettings,
@@ -32,6 +34,7 @@ from studio.spec.lora import BlendLoras
 from studio.spec.upscale import UpscaleSettings, check_upscale
 
 __all__ = [
+    "BlendAudioSettings",
     "BlendKeyframe",
     "BlendOutputSettings",
     "BlendPromptSettings",
@@ -45,6 +48,7 @@ BlendPreset = Literal["lowest", "low", "medium", "high", "ultra"]
 Insertion = Literal["adaptive", "uniform"]
 Distance = Literal["ssim", "latent"]
 Fill = Literal["crossfade", "none"]
+Placement = Literal["onsets", "even"]
 
 
 MAX_BLEND_PROMPTS = 1_000  # keyframes of one blend movie (each a transition)
@@ -232,6 +236,46 @@ class BlendOutputSettings(SettingsModel):
     )
 
 
+class BlendAudioSettings(AudioSettings):
+    """A soundtrack for a blend (``studio.blend.soundtrack``): where each prompt is reached,
+    how fast a transition moves, how much crossfeed, and the sound of MP4 output.
+
+    With a track the video is as long as the track, unless ``output.duration`` is set (then
+    that length is kept and the track cut or padded with silence). Prompt ``k`` is reached
+    at ``times[k]`` seconds when times are given, else at the track's strongest onsets
+    (``placement == "onsets"``) or evenly (``"even"``); the movie holds the first prompt
+    before its time and the last after its time. ``timing``: within a transition, video
+    frames move through its diffusion frames faster where the track is loud.
+    ``crossfeed``: each in-between frame's crossfeed power is scaled by
+    ``1 - crossfeed * envelope``, so the loud parts are freer and the quiet ones closer to
+    their parents.
+    """
+
+    times: tuple[StrictFloat, ...] = setting(
+        (),
+        "Seconds at which each prompt is reached, one per prompt, increasing, within the "
+        "track, e.g. 0,4.5,9 (empty: from placement).",
+        label="prompt times",
+        flag="--times",
+    )
+    placement: Placement = setting(
+        "onsets",
+        "Where the prompts are reached when no times are given: onsets (the first at 0, the "
+        "others on the track's strongest onsets, spaced at least half an even share apart) "
+        "or even (spread evenly over the video).",
+        flag="--audio-placement",
+    )
+    crossfeed: StrictFloat = setting(
+        0.0,
+        "How much the track's loudness lowers crossfeed: an in-between frame's crossfeed "
+        "power is scaled by 1 - this x the envelope where it is shown (0 = off).",
+        ge=0,
+        le=1,
+        step=0.05,
+        flag="--audio-crossfeed",
+    )
+
+
 class BlendSpec(SpecBase):
     """A latent-blending movie through two or more prompts (``kind == "blend"``)."""
 
@@ -242,6 +286,7 @@ class BlendSpec(SpecBase):
     blend: BlendSettings = BlendSettings()
     upscale: UpscaleSettings = UpscaleSettings()
     output: BlendOutputSettings = BlendOutputSettings()
+    audio: BlendAudioSettings = BlendAudioSettings()
     loras: BlendLoras = BlendLoras()
     control: ControlSettings = ControlSettings()
     schema_version: StrictInt = schema_version_field()
@@ -287,4 +332,49 @@ class BlendSpec(SpecBase):
         check_ranges(o)
         if o.format == "gif" and o.fps > 50:
             raise SpecError(f"GIF output plays at most 50 fps, got {o.fps}; use mp4 for more")
+        check_blend_audio(self.audio, len(keys), o.fill, b.crossfeed_power)
         self.loras.check()
+
+
+def check_blend_audio(a: BlendAudioSettings, prompts: int, fill: str, crossfeed: float) -> None:
+    """The audio group of a blend of ``prompts`` prompts, without opening the track: the
+    times (one per prompt, increasing, from 0) and what needs a track. That the times fall
+    within the track is the planner's check, which reads its length."""
+    check_ranges(a, prefix="audio ")
+    needs = [
+        what
+        for what, given in (
+            ("prompt times need", a.times),
+            ("audio timing needs", a.timing),
+            ("audio crossfeed needs", a.crossfeed),
+        )
+        if given
+    ]
+    if needs and not a.path:
+        raise SpecError(f"{needs[0]} an audio file")
+    if a.crossfeed and not crossfeed:
+        raise SpecError(
+            f"audio crossfeed {a.crossfeed:g} scales the crossfeed, which is off; set a "
+            "crossfeed power above 0"
+        )
+    if not a.path:
+        return
+    if fill == "none":
+        raise SpecError(
+            "fill 'none' needs transitions of the tree's own length, but the track places "
+            "them; use fill crossfade with an audio file"
+        )
+    if not a.times:
+        return
+    if a.placement == "even":
+        raise SpecError("give times or placement 'even', not both (times place the prompts)")
+    if len(a.times) != prompts:
+        raise SpecError(f"times need one time per prompt ({prompts}), got {len(a.times)}")
+    for i, t in enumerate(a.times):
+        if not math.isfinite(t) or t < 0:
+            raise SpecError(f"time {i + 1} must be 0 or more seconds, got {t!r}")
+        if i and t <= a.times[i - 1]:
+            raise SpecError(
+                f"times must increase: time {i + 1} ({t:g} s) is not after time {i} "
+                f"({a.times[i - 1]:g} s)"
+            )

@@ -28,6 +28,7 @@ from studio.media.readers import read_frames
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
+    BlendAudioSettings,
     BlendKeyframe,
     BlendOutputSettings,
     BlendPromptSettings,
@@ -37,6 +38,7 @@ from studio.spec import (
     PromptSettings,
 )
 from tests.support.dashboard import APP, TIMEOUT
+from tests.support.media import click_track
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every value the model could bring is set: the killed process reads the spec from JSON,
@@ -195,6 +197,27 @@ def test_a_killed_blend_resumes_after_its_last_finished_transition(studio_home, 
     assert run["extra"]["smoothness"] == reference.extra["smoothness"]
     assert run["extra"]["smoothness"]["frames"] == reference.frames
     assert sorted(p.name for p in folder.iterdir()) == ["blend.mp4"]
+
+
+@pytest.mark.slow  # two renders, one through a subprocess (10-20 s)
+def test_a_killed_blend_with_a_soundtrack_resumes_to_the_same_video(studio_home, tmp_path, manager):
+    # Prompts at 0.5, 1.5 and 2.5 s of a 3 s track at 8 fps: the first held 4 frames, the
+    # last 3; audio timing and crossfeed read the track's envelope.
+    track = click_track(tmp_path / "clicks.wav", {1.0: 0.8, 2.2: 0.8}, 3.0)
+    spec = BLEND.replace(
+        output=BLEND.output.replace(duration=0.0),
+        audio=BlendAudioSettings(
+            path=str(track), times=(0.5, 1.5, 2.5), timing=True, crossfeed=0.8
+        ),
+    )
+    # The first transition's 12 frames (4 held + 8) are written and checkpointed.
+    run_id = render_and_kill(studio_home, tmp_path, spec, after=12)
+    resumed_id, result = resume(run_id, manager=manager)
+    _, reference = studio.render(spec, session="reference", manager=manager)
+    assert resumed_id == run_id and result.extra["resume"]["from_frame"] == 12
+    assert result.frames == reference.frames == 24
+    assert result.outputs[0].has_audio and reference.outputs[0].has_audio
+    assert_same_video(result.outputs[0].path, reference.outputs[0].path)
 
 
 def test_only_an_interrupted_run_can_be_resumed(studio_home, manager):

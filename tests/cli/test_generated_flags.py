@@ -30,7 +30,7 @@ GROUPS = sorted(
     key=lambda m: m.__name__,
 )
 # Fields whose option is written by hand: comma lists, prompts by position, paired inputs.
-HAND_WRITTEN = {"sine_frequencies", "branches", "injection_strengths", "injection_steps"}
+HAND_WRITTEN = {"sine_frequencies", "branches", "injection_strengths", "injection_steps", "times"}
 
 
 def _command(name: str) -> argparse.ArgumentParser:

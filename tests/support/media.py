@@ -14,7 +14,7 @@ import numpy as np
 
 from studio.media.ffmpeg import ffmpeg_exe
 
-__all__ = ["audio_seconds", "bad_file", "ffmpeg", "index_of", "make_video"]
+__all__ = ["audio_seconds", "bad_file", "click_track", "ffmpeg", "index_of", "make_video"]
 
 
 def make_video(path: Path, frames: int, fps: float, width: int = 32, height: int = 32) -> Path:
@@ -35,6 +35,22 @@ def make_video(path: Path, frames: int, fps: float, width: int = 32, height: int
         frame[..., 0] = 8 * i
         writer.send(frame)
     writer.close()
+    return path
+
+
+def click_track(path: Path, clicks: dict[float, float], seconds: float, rate: int = 22050) -> Path:
+    """A wav of ``seconds`` of silence with a sharp noise click at each time of ``clicks``
+    (seconds -> peak amplitude, e.g. ``{1.2: 0.8, 2.0: 0.02}``: a loud and a soft one)."""
+    import soundfile as sf
+
+    y = np.zeros(int(seconds * rate), np.float32)
+    rng = np.random.default_rng(1)
+    n = int(0.01 * rate)
+    decay = np.exp(-np.arange(n) / (0.002 * rate))
+    for at, amplitude in clicks.items():
+        i = int(at * rate)
+        y[i : i + n] += amplitude * rng.standard_normal(n) * decay
+    sf.write(path, y, rate, subtype="PCM_16")
     return path
 
 

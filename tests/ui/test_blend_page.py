@@ -173,6 +173,7 @@ def test_history_restores_a_blend_run_into_the_blend_page_and_reruns_it(page, st
         "blend",
         "upscale",
         "output",
+        "audio",
         "loras",
     ]
     at.button(key="history.restore").click().run()

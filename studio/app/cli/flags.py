@@ -40,7 +40,12 @@ from studio.spec.animation import (
     OutputSettings,
     PromptSettings,
 )
-from studio.spec.blend import BlendOutputSettings, BlendPromptSettings, BlendSettings
+from studio.spec.blend import (
+    BlendAudioSettings,
+    BlendOutputSettings,
+    BlendPromptSettings,
+    BlendSettings,
+)
 from studio.spec.common import DiffusionSettings
 from studio.spec.edit import EditSettings
 from studio.spec.upscale import UpscaleSettings
@@ -107,6 +112,10 @@ def add_blend_parser(commands: argparse._SubParsersAction) -> None:
     blend.add_argument("--injection-steps", help="manual tree: per level, e.g. 8,14")
     add_group_flags(blend, UpscaleSettings, open_choices=("scheduler",))
     add_group_flags(blend, BlendOutputSettings)
+    add_group_flags(blend, BlendAudioSettings, skip=("times",))
+    blend.add_argument(
+        "--times", help="with --audio: seconds at which each prompt is reached, e.g. 0,4.5,9"
+    )
     add_lora_flag(blend, curve=False)
     _add_run_flags(blend)
     add_control_flags(blend)
@@ -318,7 +327,9 @@ def blend_spec_from_args(args: argparse.Namespace) -> BlendSpec:
     b = _replace(apply_flags(b, args, skip=_TREE_LISTS), setup=setup)
     u = apply_flags(spec.upscale, args)
     o = _replace(apply_flags(o, args), format=fmt)
-    spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o)
+    times = _float_list(args.times, "--times") if args.times is not None else None
+    a = _replace(apply_flags(spec.audio, args, skip=("times",)), times=times)
+    spec = spec.replace(prompts=p, diffusion=d, blend=b, upscale=u, output=o, audio=a)
     spec = spec.replace(loras=blend_loras(args.lora, spec.loras))
     spec = spec.replace(control=control_from_args(spec.control, args))
     spec.check()

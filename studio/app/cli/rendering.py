@@ -183,6 +183,10 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     if speed is None:
         speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
     payload = plan_report(spec, plan, speed)
+    # A blend says when each prompt is reached, and where its soundtrack put them.
+    for key in ("transition_times", "audio"):
+        if key in plan:
+            payload[key] = plan[key]
     if args.json:
         print(json.dumps(payload))
     else:
@@ -192,6 +196,11 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
             f"{d.width}x{d.height}; about {payload['eta_seconds']:.0f} s "
             f"({payload['eta_basis']}). Nothing was rendered or recorded."
         )
+        if "transition_times" in payload:
+            times = ", ".join(f"{t:g}" for t in payload["transition_times"])
+            track = payload.get("audio")
+            placed = f" ({track['source']} of the track)" if track else ""
+            print(f"prompts reached at {times} s{placed}")
     return 0
 
 
