@@ -54,8 +54,8 @@ def cost(frames: int, steps: int, depth: float) -> dict:
 
 def evenness(args, manager, a: str, b: str, seed: int, work: Path) -> dict:
     from studio.animation.render import render_animation
-    from studio.media.perceptual import coefficient_of_variation, consecutive_distances
     from studio.blend.render import render_blend
+    from studio.media.perceptual import coefficient_of_variation, consecutive_distances
     from studio.media.readers import read_frames
     from studio.spec import (
         AnimationSettings,

@@ -95,6 +95,8 @@ with st.expander("Inpainting, upscaling and output"):
     field(i3, "blend.upscale_noise", label="Upscale noise level")
     field(i3, "blend.upscale_scheduler", label="Upscale scheduler")
     field(i3, "blend.format")
+    field(i3, "blend.interpolate_fps", label="Interpolate to fps")
+    field(i3, "blend.interpolate_method", label="Interpolation method")
 draw_loras("blend.", curve=False)
 
 try:

@@ -37,6 +37,8 @@ field(st, "ps.negative")
 c4 = draw_diffusion("ps.", SCHEDULERS)
 field(c4, "ps.fps", label="Frames per second")
 field(c4, "ps.format")
+field(c4, "ps.interpolate_fps", label="Interpolate to fps")
+field(c4, "ps.interpolate_method", label="Interpolation method")
 draw_advanced("ps.")
 with st.expander("Interpolation"):
     e1, e2, e3 = st.columns(3)

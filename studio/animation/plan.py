@@ -17,6 +17,7 @@ from studio.errors import SpecError
 from studio.languages.curves import Curve, naming_curve, parse_curve
 from studio.languages.easing import FrameWeights, frame_weights
 from studio.languages.schedule import PromptSchedule, parse_schedule
+from studio.media.retime import file_rate
 from studio.pipeline.text import unique_texts
 from studio.spec import AnimationSpec
 
@@ -60,6 +61,7 @@ class AnimationPlan:
             "frames": self.frames,
             "fps": self.spec.animation.fps,
             "seconds_of_video": round(self.frames / self.spec.animation.fps, 3),
+            **file_rate(self.frames, self.spec.animation.fps, self.spec.output),
             "keyframes": [k.frame for k in self.schedule.keyframes],
             "keyframe_seeds": list(self.keyframe_seeds),
             "unique_prompts": len(self.unique_prompts),

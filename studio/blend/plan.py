@@ -18,6 +18,7 @@ from typing import Any
 
 from studio.blend.tree import BlendTree, tree_for
 from studio.errors import SpecError
+from studio.media.retime import file_rate
 from studio.pipeline.text import unique_texts
 from studio.spec import BlendSpec
 
@@ -93,6 +94,7 @@ class BlendPlan:
             "frames": self.video_frames,
             "fps": o.fps,
             "seconds_of_video": round(self.video_frames / o.fps, 3),
+            **file_rate(self.video_frames, o.fps, o),
             "fill": o.fill,
             "prompts": len(self.prompts),
             "keyframes": list(self.joins),

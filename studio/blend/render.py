@@ -34,7 +34,7 @@ from studio.blend.upscale import UpscaleStage
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
-from studio.media.writers import open_writer
+from studio.media.retime import in_between, open_output
 from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
 from studio.pipeline.control import still_controls
 from studio.pipeline.lora import open_loras
@@ -126,7 +126,15 @@ def render_blend(
             width, height = d.width * upscale.factor, d.height * upscale.factor
         path = output_path(out_dir, name, o.format)
         out_dir.mkdir(parents=True, exist_ok=True)
-        writer = open_writer(path, o.format, fps=o.fps, width=width, height=height)
+        writer = open_output(
+            path,
+            o.format,
+            fps=o.fps,
+            width=width,
+            height=height,
+            interpolate_fps=o.interpolate_fps,
+            method=o.interpolate_method,
+        )
         controls = still_controls(
             spec.control,
             check_control_media(spec.control),
@@ -179,12 +187,16 @@ def render_blend(
             realised.append([f.to_dict() for f in frames])
             images = [f.image for f in frames] if upscale is None else upscale.transition(t, frames)
             with clock.stage("write"):
+                fill = "flow" if o.fill == "flow" else "crossfade"
+                between = None  # the maker of frames after diffusion frame ``rank``
                 for rank, num, den in segment_sources(
                     span, len(frames), last=t == plan.transitions - 1
                 ):
                     image = images[rank]
                     if num:
-                        image = _crossfade(image, images[rank + 1], num / den)
+                        if between is None or between[0] != rank:
+                            between = (rank, in_between(image, images[rank + 1], fill))
+                        image = between[1].at(num / den)
                     writer.write(image)
                     checkpoint.add_frame(image)
                     written += 1
@@ -202,8 +214,8 @@ def render_blend(
         denoise_steps = run.denoise_steps + upscale_steps
         result = BlendResult(
             outputs=[output],
-            frames=plan.video_frames,
-            fps=float(o.fps),
+            frames=output.frames,
+            fps=output.fps,
             denoise_steps=denoise_steps,
             seconds=clock.total(),
             timings=clock.timings(),
@@ -286,9 +298,3 @@ def _upscale_stage(
     with clock.stage("text_encoder"):
         embeddings = encode_prompts(loaded.pipe, texts, loaded.device)
     return UpscaleStage(plan, loaded, scheduler, embeddings, clock, cancel)
-
-
-def _crossfade(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
-    """Pixel crossfade ``(1 - alpha) a + alpha b`` of two (H, W, 3) uint8 images."""
-    mixed = (1.0 - alpha) * a.astype(np.float32) + alpha * b.astype(np.float32)
-    return np.clip(np.round(mixed), 0, 255).astype(np.uint8)

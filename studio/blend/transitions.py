@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from studio.blend.inpaint import InpaintGuide
-from studio.media.perceptual import ssim_distance
 from studio.blend.plan import BlendPlan
+from studio.media.perceptual import ssim_distance
 from studio.pipeline.conditioning import TextStates, UNetExtra, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
 from studio.pipeline.edit import INPAINT_CHANNELS, InpaintInputs, check_edit_model, unet_channels

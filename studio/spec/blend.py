@@ -17,12 +17,16 @@ from studio.languages.brackets import unmatched_bracket
 from studio.languages.schedule import MAX_PROMPT_LENGTH
 from studio.spec.common import (
     BLEND_SCHEDULERS,
+    INTERPOLATE_FPS_FIELD,
+    INTERPOLATE_METHOD_FIELD,
     DiffusionSettings,
+    InterpolateMethod,
     Interpolation,
     OutputFormat,
     SettingsModel,
     SpecBase,
     check_diffusion,
+    check_interpolation,
     check_negative_prompt,
     schema_version_field,
 )
@@ -43,7 +47,7 @@ BlendSetup = Literal["preset", "auto", "manual"]
 BlendPreset = Literal["lowest", "low", "medium", "high", "ultra"]
 Insertion = Literal["adaptive", "uniform"]
 Distance = Literal["ssim", "latent"]
-Fill = Literal["crossfade", "none"]
+Fill = Literal["crossfade", "flow", "none"]
 
 
 MAX_BLEND_PROMPTS = 1_000  # keyframes of one blend movie (each a transition)
@@ -258,11 +262,14 @@ class BlendOutputSettings(SettingsModel):
     fill: Fill = setting(
         "crossfade",
         "Video frames beyond the diffusion frames: crossfade (pixel crossfade between "
-        "neighbouring diffusion frames) or none (the tree must make exactly that many).",
+        "neighbouring diffusion frames), flow (motion-compensated, no ghosts) or none (the "
+        "tree must make exactly that many).",
     )
     format: OutputFormat = setting(
         "mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames."
     )
+    interpolate_fps: StrictInt = INTERPOLATE_FPS_FIELD
+    interpolate_method: InterpolateMethod = INTERPOLATE_METHOD_FIELD
 
 
 class BlendSpec(SpecBase):
@@ -326,4 +333,5 @@ class BlendSpec(SpecBase):
         check_ranges(o)
         if o.format == "gif" and o.fps > 50:
             raise SpecError(f"GIF output plays at most 50 fps, got {o.fps}; use mp4 for more")
+        check_interpolation(o.fps, o.interpolate_fps, o.format)
         self.loras.check()

@@ -1,0 +1,163 @@
+"""In-between frames by motion-compensated interpolation: dense optical flow, no weights.
+
+``FlowPair(a, b)`` estimates the optical flow both ways between two frames, once; then
+``pair.at(t)`` is the frame a fraction ``t`` of the way from ``a`` to ``b``; it replaces the
+plain pixel mix (``studio.media.retime.crossfade``) whose frames show both neighbours. Everything is numpy and scipy on the CPU,
+deterministic (the same two frames give the same in-between frames on one machine).
+
+The method, in three parts:
+
+1. Flow: coarse-to-fine Lucas-Kanade. An image pyramid (halving down to about 8 pixels);
+   at each level the flow from the coarser one is doubled, ``b`` is warped back by it, and
+   three Gauss-Newton updates solve the windowed (Gaussian, sigma 2 px) least squares of
+   the brightness constancy over the three colour channels; a 5x5 median then removes
+   outliers. Where a region has no texture (the flat inside of a shape, a black background)
+   the fine levels add nothing and the coarse flow stays: a flat shape moves with its edges.
+2. Where each pixel of the in-between frame comes from: the pixel ``q`` at time ``t`` was
+   the pixel ``p`` of ``a`` with ``p + t F_ab(p) = q`` and the pixel ``r`` of ``b`` with
+   ``r + (1 - t) F_ba(r) = q``; both are solved by fixed-point iteration from ``p = r = q``.
+3. Occlusion-aware blending: where the iteration does not meet ``q`` (the residual is more
+   than about a pixel) the pixel is not seen from that side (it is being covered or
+   uncovered), and its weight there falls off as ``exp(-(residual / 1 px)^2)``; the two sides
+   mix with weights ``(1 - t)`` and ``t`` times those. Where neither side sees it, the
+   plain crossfade of the two warped pixels is used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["FlowPair", "estimate_flow"]
+
+_MIN_SIDE = 8  # the coarsest pyramid level is about this many pixels on its short side
+_ITERATIONS = 3  # Gauss-Newton updates per level
+_WINDOW_SIGMA = 2.0  # the Lucas-Kanade window, pixels of each level
+_RIDGE = 1e-4  # keeps the 2x2 systems solvable where there is no texture (flow unchanged)
+_FIXED_POINT_STEPS = 8
+_VISIBLE_PX = 1.0
+
+
+def _check(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"need two (H, W, 3) images of one shape, got {a.shape} and {b.shape}")
+    if a.dtype != np.uint8 or b.dtype != np.uint8:
+        raise ValueError(f"images must be uint8, got {a.dtype} and {b.dtype}")
+
+
+def _sample(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image`` (H, W, C) at float positions, edges repeated."""
+    coords = np.stack([ys, xs])
+    return np.stack(
+        [
+            ndimage.map_coordinates(image[..., c], coords, order=1, mode="nearest")
+            for c in range(image.shape[2])
+        ],
+        axis=-1,
+    )
+
+
+def _pyramid(image: np.ndarray) -> list[np.ndarray]:
+    """Levels from full size down to about ``_MIN_SIDE`` pixels, finest first."""
+    levels = [image]
+    while min(levels[-1].shape[:2]) >= 2 * _MIN_SIDE:
+        blurred = ndimage.gaussian_filter(levels[-1], sigma=(1.0, 1.0, 0.0))
+        levels.append(blurred[::2, ::2])
+    return levels
+
+
+def _upsample(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A coarse flow (h, w, 2) at a finer level's ``shape``, its vectors doubled."""
+    h, w = flow.shape[:2]
+    ys = (np.arange(shape[0]) + 0.5) * h / shape[0] - 0.5
+    xs = (np.arange(shape[1]) + 0.5) * w / shape[1] - 0.5
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    up = _sample(flow, grid_y, grid_x)
+    up[..., 0] *= shape[0] / h
+    up[..., 1] *= shape[1] / w
+    return up
+
+
+def estimate_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow from ``a`` to ``b`` (both ``(H, W, 3)`` uint8): ``(H, W, 2)`` float32 of
+    ``(dy, dx)`` in pixels, so that ``a[y, x]`` is seen at ``b[y + dy, x + dx]``."""
+    _check(a, b)
+    pa = _pyramid(a.astype(np.float32) / 255.0)
+    pb = _pyramid(b.astype(np.float32) / 255.0)
+    flow = np.zeros((*pa[-1].shape[:2], 2), dtype=np.float32)
+    for level_a, level_b in zip(reversed(pa), reversed(pb), strict=True):
+        shape = level_a.shape[:2]
+        if flow.shape[:2] != shape:
+            flow = _upsample(flow, shape)
+        grid_y, grid_x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+        for _ in range(_ITERATIONS):
+            warped = _sample(level_b, grid_y + flow[..., 0], grid_x + flow[..., 1])
+            mean = 0.5 * (level_a + warped)
+            gy, gx = np.gradient(mean, axis=(0, 1))
+            gt = warped - level_a
+
+            def window(x: np.ndarray) -> np.ndarray:
+                return ndimage.gaussian_filter(x.sum(axis=-1), _WINDOW_SIGMA)
+
+            sxx, sxy, syy = window(gx * gx) + _RIDGE, window(gx * gy), window(gy * gy) + _RIDGE
+            sxt, syt = window(gx * gt), window(gy * gt)
+            det = sxx * syy - sxy * sxy
+            du_x = -(syy * sxt - sxy * syt) / det
+            du_y = -(sxx * syt - sxy * sxt) / det
+            flow[..., 0] += du_y
+            flow[..., 1] += du_x
+            flow[..., 0] = ndimage.median_filter(flow[..., 0], size=5, mode="nearest")
+            flow[..., 1] = ndimage.median_filter(flow[..., 1], size=5, mode="nearest")
+    return flow
+
+
+class FlowPair:
+    """Two frames and their flow both ways; ``at(t)`` gives the frames between them.
+
+    Args:
+        a, b: ``(H, W, 3)`` uint8 frames of one shape (``ValueError`` otherwise).
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
+        _check(a, b)
+        self.a, self.b = a, b
+        self._fa = a.astype(np.float32)
+        self._fb = b.astype(np.float32)
+        self.forward = estimate_flow(a, b)
+        self.backward = estimate_flow(b, a)
+        h, w = a.shape[:2]
+        self._grid = np.mgrid[0:h, 0:w].astype(np.float32)
+
+    def at(self, t: float) -> np.ndarray:
+        """The ``(H, W, 3)`` uint8 frame a fraction ``t`` (0 to 1) of the way from a to b."""
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"t must be between 0 and 1, got {t!r}")
+        if t == 0.0:
+            return self.a.copy()
+        if t == 1.0:
+            return self.b.copy()
+        from_a, seen_a = self._source(self._fa, self.forward, t)
+        from_b, seen_b = self._source(self._fb, self.backward, 1.0 - t)
+        wa, wb = (1.0 - t) * seen_a, t * seen_b
+        total = wa + wb
+        mixed = (wa[..., None] * from_a + wb[..., None] * from_b) / np.maximum(total, 1e-6)[
+            ..., None
+        ]
+        unseen = total < 1e-3
+        mixed[unseen] = ((1.0 - t) * from_a + t * from_b)[unseen]
+        return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+
+    def _source(
+        self, image: np.ndarray, flow: np.ndarray, s: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The pixels of ``image`` that move (by ``s`` times their flow) onto each pixel,
+        and how well each is seen (1: the fixed point met the pixel, toward 0: it did not)."""
+        qy, qx = self._grid
+        py, px = qy.copy(), qx.copy()
+        for _ in range(_FIXED_POINT_STEPS):
+            moved = _sample(flow, py, px)
+            py, px = qy - s * moved[..., 0], qx - s * moved[..., 1]
+        moved = _sample(flow, py, px)
+        residual = np.hypot(py + s * moved[..., 0] - qy, px + s * moved[..., 1] - qx)
+        seen = np.exp(-((residual / _VISIBLE_PX) ** 2))
+        return _sample(image, py, px), seen
