@@ -33,9 +33,16 @@ __all__ = ["FlowPair", "estimate_flow"]
 _MIN_SIDE = 8  # the coarsest pyramid level is about this many pixels on its short side
 _ITERATIONS = 3  # Gauss-Newton updates per level
 _WINDOW_SIGMA = 2.0  # the Lucas-Kanade window, pixels of each level
-_RIDGE = 1e-4  # keeps the 2x2 systems solvable where there is no texture (flow unchanged)
+# Added to the 2x2 systems' diagonal: where there is little texture (a flat region, a colour
+# that changes as a whole) an update is damped toward none, and the coarser flow stays.
+_RIDGE = 1e-4
+# A flow is kept where the frames hardly differ (below this mean absolute difference, 0 to 1)
+# or where it takes away at least half the difference and leaves less than this.
+_EXPLAINED = 0.06
+_MAX_STEP = 1.0  # pixels of a level per update: a brightness change cannot fling the flow
 _FIXED_POINT_STEPS = 8
 _VISIBLE_PX = 1.0
+_SEEN_SIGMA = 1.5
 
 
 def _check(a: np.ndarray, b: np.ndarray) -> None:
@@ -104,11 +111,26 @@ def estimate_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             det = sxx * syy - sxy * sxy
             du_x = -(syy * sxt - sxy * syt) / det
             du_y = -(sxx * syt - sxy * sxt) / det
+            scale = _MAX_STEP / np.maximum(np.hypot(du_x, du_y), _MAX_STEP)
+            du_x, du_y = du_x * scale, du_y * scale
             flow[..., 0] += du_y
             flow[..., 1] += du_x
             flow[..., 0] = ndimage.median_filter(flow[..., 0], size=5, mode="nearest")
             flow[..., 1] = ndimage.median_filter(flow[..., 1], size=5, mode="nearest")
-    return flow
+    return _explained(flow, pa[0], pb[0])
+
+
+def _explained(flow: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``flow`` where it explains the change from ``a`` to ``b`` better than no motion, else
+    zero: a colour that changes in place (a background turning from green to black) has no
+    motion to find, and the frames between should mix there, not move."""
+    h, w = a.shape[:2]
+    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
+    warped = _sample(b, grid_y + flow[..., 0], grid_x + flow[..., 1])
+    moved = ndimage.gaussian_filter(np.abs(warped - a).mean(axis=-1), _WINDOW_SIGMA)
+    still = ndimage.gaussian_filter(np.abs(b - a).mean(axis=-1), _WINDOW_SIGMA)
+    keep = (still < _EXPLAINED) | ((moved < 0.5 * still) & (moved < _EXPLAINED))
+    return flow * keep[..., None]
 
 
 class FlowPair:
@@ -159,5 +181,6 @@ class FlowPair:
             py, px = qy - s * moved[..., 0], qx - s * moved[..., 1]
         moved = _sample(flow, py, px)
         residual = np.hypot(py + s * moved[..., 0] - qy, px + s * moved[..., 1] - qx)
-        seen = np.exp(-((residual / _VISIBLE_PX) ** 2))
+        # Smoothed, so that a side is dropped over a region, not pixel by pixel (speckles).
+        seen = ndimage.gaussian_filter(np.exp(-((residual / _VISIBLE_PX) ** 2)), _SEEN_SIGMA)
         return _sample(image, py, px), seen
