@@ -2,8 +2,9 @@
 
 ``FlowPair(a, b)`` estimates the optical flow both ways between two frames, once; then
 ``pair.at(t)`` is the frame a fraction ``t`` of the way from ``a`` to ``b``; it replaces the
-plain pixel mix (``studio.media.retime.crossfade``) whose frames show both neighbours. Everything is numpy and scipy on the CPU,
-deterministic (the same two frames give the same in-between frames on one machine).
+plain pixel mix (``studio.media.retime.crossfade``) whose frames show both neighbours.
+Everything is numpy and scipy on the CPU, deterministic (the same two frames give the same
+in-between frames on one machine).
 
 The method, in three parts:
 
@@ -13,14 +14,17 @@ The method, in three parts:
    the brightness constancy over the three colour channels; a 5x5 median then removes
    outliers. Where a region has no texture (the flat inside of a shape, a black background)
    the fine levels add nothing and the coarse flow stays: a flat shape moves with its edges.
+   Where the flow does not explain the change (a colour changing in place) it is set to
+   zero there, so those pixels mix in place. Frames over 256 pixels on the short side are
+   measured at a reduced size (block means).
 2. Where each pixel of the in-between frame comes from: the pixel ``q`` at time ``t`` was
    the pixel ``p`` of ``a`` with ``p + t F_ab(p) = q`` and the pixel ``r`` of ``b`` with
    ``r + (1 - t) F_ba(r) = q``; both are solved by fixed-point iteration from ``p = r = q``.
 3. Occlusion-aware blending: where the iteration does not meet ``q`` (the residual is more
    than about a pixel) the pixel is not seen from that side (it is being covered or
-   uncovered), and its weight there falls off as ``exp(-(residual / 1 px)^2)``; the two sides
-   mix with weights ``(1 - t)`` and ``t`` times those. Where neither side sees it, the
-   plain crossfade of the two warped pixels is used.
+   uncovered), and its weight there falls off as ``exp(-(residual / 1 px)^2)``, smoothed
+   over a few pixels; the two sides mix with weights ``(1 - t)`` and ``t`` times those.
+   Where neither side sees it, the plain crossfade of the two warped pixels is used.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ __all__ = ["FlowPair", "estimate_flow"]
 _MIN_SIDE = 8  # the coarsest pyramid level is about this many pixels on its short side
 _ITERATIONS = 3  # Gauss-Newton updates per level
 _WINDOW_SIGMA = 2.0  # the Lucas-Kanade window, pixels of each level
-# Added to the 2x2 systems' diagonal: where there is little texture (a flat region, a colour
-# that changes as a whole) an update is damped toward none, and the coarser flow stays.
+# Added to the 2x2 systems' diagonal: keeps them solvable where there is no texture, where
+# an update is then none and the coarser flow stays.
 _RIDGE = 1e-4
 # A flow is kept where the frames hardly differ (below this mean absolute difference, 0 to 1)
 # or where it takes away at least half the difference and leaves less than this.
 _EXPLAINED = 0.06
 _MAX_STEP = 1.0  # pixels of a level per update: a brightness change cannot fling the flow
+_FLOW_SIDE = 256  # larger frames have their flow measured at about this size
 _FIXED_POINT_STEPS = 8
 _VISIBLE_PX = 1.0
 _SEEN_SIGMA = 1.5
@@ -73,13 +78,19 @@ def _pyramid(image: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _upsample(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A coarse flow (h, w, 2) at a finer level's ``shape``, its vectors doubled."""
-    h, w = flow.shape[:2]
+def _resize(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A field (h, w, C) bilinearly resampled to ``shape``, pixel centres aligned."""
+    h, w = field.shape[:2]
     ys = (np.arange(shape[0]) + 0.5) * h / shape[0] - 0.5
     xs = (np.arange(shape[1]) + 0.5) * w / shape[1] - 0.5
     grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
-    up = _sample(flow, grid_y, grid_x)
+    return _sample(field, grid_y.astype(np.float32), grid_x.astype(np.float32))
+
+
+def _upsample(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A coarse flow (h, w, 2) at a finer ``shape``, its vectors scaled with it."""
+    h, w = flow.shape[:2]
+    up = _resize(flow, shape)
     up[..., 0] *= shape[0] / h
     up[..., 1] *= shape[1] / w
     return up
@@ -133,6 +144,13 @@ def _explained(flow: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return flow * keep[..., None]
 
 
+def _reduce(image: np.ndarray, factor: int) -> np.ndarray:
+    """Block means of ``factor`` x ``factor`` pixels (the edges cropped to whole blocks)."""
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, 3)
+    return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
 class FlowPair:
     """Two frames and their flow both ways; ``at(t)`` gives the frames between them.
 
@@ -145,10 +163,18 @@ class FlowPair:
         self.a, self.b = a, b
         self._fa = a.astype(np.float32)
         self._fb = b.astype(np.float32)
-        self.forward = estimate_flow(a, b)
-        self.backward = estimate_flow(b, a)
-        h, w = a.shape[:2]
+        # Frames over _FLOW_SIDE pixels on the short side are measured at a reduced size
+        # (block means), where the sources of each pixel are found too; only the sampling
+        # of the frames is at full size. The motion of a picture is coarse, and the cost
+        # stops growing with the pixels.
+        factor = -(-min(a.shape[:2]) // _FLOW_SIDE)  # ceiling
+        small = (a, b) if factor <= 1 else (_reduce(a, factor), _reduce(b, factor))
+        self.forward = estimate_flow(*small)  # at the measured size, in its pixels
+        self.backward = estimate_flow(small[1], small[0])
+        h, w = self.forward.shape[:2]
         self._grid = np.mgrid[0:h, 0:w].astype(np.float32)
+        full_h, full_w = a.shape[:2]
+        self._full_grid = np.mgrid[0:full_h, 0:full_w].astype(np.float32)
 
     def at(self, t: float) -> np.ndarray:
         """The ``(H, W, 3)`` uint8 frame a fraction ``t`` (0 to 1) of the way from a to b."""
@@ -173,7 +199,8 @@ class FlowPair:
         self, image: np.ndarray, flow: np.ndarray, s: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """The pixels of ``image`` that move (by ``s`` times their flow) onto each pixel,
-        and how well each is seen (1: the fixed point met the pixel, toward 0: it did not)."""
+        and how well each is seen (1: the fixed point met the pixel, toward 0: it did not).
+        The fixed point is solved at the flow's size; the displacement is scaled up."""
         qy, qx = self._grid
         py, px = qy.copy(), qx.copy()
         for _ in range(_FIXED_POINT_STEPS):
@@ -183,4 +210,9 @@ class FlowPair:
         residual = np.hypot(py + s * moved[..., 0] - qy, px + s * moved[..., 1] - qx)
         # Smoothed, so that a side is dropped over a region, not pixel by pixel (speckles).
         seen = ndimage.gaussian_filter(np.exp(-((residual / _VISIBLE_PX) ** 2)), _SEEN_SIGMA)
-        return _sample(image, py, px), seen
+        shift = np.stack([py - qy, px - qx], axis=-1)
+        if shift.shape[:2] != image.shape[:2]:
+            shift = _upsample(shift, image.shape[:2])
+            seen = _resize(seen[..., None], image.shape[:2])[..., 0]
+        fy, fx = self._full_grid
+        return _sample(image, fy + shift[..., 0], fx + shift[..., 1]), seen

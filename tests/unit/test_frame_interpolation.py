@@ -40,6 +40,13 @@ def test_the_middle_frame_has_the_square_at_the_middle_position(dx, dy):
     assert not looks_like(crossfade(a, b, 0.5), expected)
 
 
+def test_large_frames_measure_their_flow_at_a_reduced_size_and_still_land_halfway():
+    a, b = square(100, 120, size=80, side=384), square(180, 120, size=80, side=384)
+    pair = FlowPair(a, b)
+    assert pair.forward.shape == (192, 192, 2)  # measured at half size (over 256 px)
+    assert looks_like(pair.at(0.5), square(140, 120, size=80, side=384))
+
+
 def test_crossfade_shows_two_half_intensity_squares_where_flow_shows_one():
     a, b = square(24), square(56)  # x 24..47 and 56..79; halfway 40..63
     fade, flow = crossfade(a, b, 0.5), FlowPair(a, b).at(0.5)
