@@ -74,6 +74,12 @@ if spec is not None:
         help="model loading not included",
     )
     st.caption("Time from " + speed.describe(d.model, d.width, d.height))
+    facts = plan.summary()
+    if "file_frames" in facts:  # --interpolate-to: what the file will hold
+        st.caption(
+            f"The file: {facts['file_frames']} frames at {facts['file_fps']} fps, the frames "
+            f"between the rendered ones made by {spec.output.interpolate_method}."
+        )
     warn_unknown_words(d.model, [k.prompt for k in plan.schedule.keyframes])
     st.plotly_chart(interpolation_chart(plan), width="stretch")
 

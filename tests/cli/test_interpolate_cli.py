@@ -50,3 +50,13 @@ def test_bad_rates_and_fills_are_refused_in_one_line_and_record_nothing(cli, stu
     proc = cli(studio_home, "blend", "a", "b", "--fill", "ghosts")
     assert proc.returncode == 2 and "ghosts" in proc.stderr
     assert _runs(cli, studio_home) == []
+
+
+def test_the_plan_says_what_the_file_will_hold(cli, studio_home):
+    args = ["animate", "--model", "builtin:tiny", "--prompts", "0: a red circle\n12: a star"]
+    proc = cli(studio_home, *args, "--fps", "6", "--interpolate-to", "24", "--plan", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert (plan["frames"], plan["file_frames"], plan["file_fps"]) == (13, 52, 24)
+    plain = json.loads(cli(studio_home, *args, "--plan", "--json").stdout)
+    assert "file_frames" not in plain

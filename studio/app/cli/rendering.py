@@ -175,6 +175,8 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     payload = {
         "kind": spec.kind,
         "frames": plan.get("frames"),
+        # With --interpolate-to, what the file holds (studio.media.retime.file_rate).
+        **{k: plan[k] for k in ("file_fps", "file_frames") if k in plan},
         "denoise_steps": steps,
         "model": d.model,
         "width": d.width,
