@@ -15,11 +15,12 @@ Figures, per method and source:
 
 - ``cv``: evenness, the coefficient of variation (std / mean) of 1 - SSIM between
   consecutive frames of the interpolated sequence (lower: steadier motion);
-- ``edge_ratio``: ghosting, the mean over the interpolated frames of the count of outline
-  pixels over the mean count of its two neighbouring rendered frames; an outline pixel's
-  colour gradient (Sobel over R, G, B, per pixel) is above a quarter of the largest gradient
-  of the two neighbours, so a crossfade's half-strength outlines count: about 1 for one
-  clean outline, toward 2 when both frames' outlines show (double edges);
+- ``ghosts``: ghosting, the mean over the interpolated frames of the share of the pixels
+  where its two neighbouring rendered frames differ markedly (over 48 levels, Euclidean in
+  RGB: a shape there in one, not in the other) whose colour lies between the two (projected
+  on the line between them at 0.2 to 0.8 of the way, within 16 levels of it): a double
+  image. A crossfade puts every such pixel there; a frame where the shape has moved puts
+  each one at one end or the other;
 - ``error`` (walk only): mean 1 - SSIM of the interpolated frames against the dense render's
   frames at the same positions (what rendering every frame would have shown).
 
@@ -48,16 +49,24 @@ PAIRS = (
     ("a red circle on a black background", "a blue square on a black background"),
 )
 METHODS = ("flow", "crossfade")
-EDGE_SHARE = 0.25  # an outline pixel: gradient above this share of the neighbours' largest
+GHOST_LEVELS = 48.0
 
 
-def gradient(image: np.ndarray) -> np.ndarray:
-    """Colour gradient magnitude, levels per pixel: Sobel over R, G and B, Euclidean norm."""
-    from scipy import ndimage
-
-    x = image.astype(np.float64)
-    gy, gx = ndimage.sobel(x, axis=0) / 8, ndimage.sobel(x, axis=1) / 8
-    return np.sqrt((gx**2 + gy**2).sum(axis=-1))
+def ghost_share(frame: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Of the pixels where the neighbouring rendered frames ``a`` and ``b`` differ markedly
+    (over 48 levels: one shows a shape's outline or body, the other something else), the
+    share whose colour in ``frame`` lies between theirs: projected on the line from a to b
+    at 0.2 to 0.8 of the way, and within 16 levels of that line (a double image)."""
+    a, b, f = (x.astype(np.float64) for x in (a, b, frame))
+    d = b - a
+    norm2 = (d**2).sum(axis=-1)
+    marked = norm2 > GHOST_LEVELS**2
+    if not marked.any():
+        return 0.0
+    lam = ((f - a) * d).sum(axis=-1) / np.maximum(norm2, 1e-9)
+    off = np.sqrt(((f - a - lam[..., None] * d) ** 2).sum(axis=-1))
+    ghost = marked & (lam > 0.2) & (lam < 0.8) & (off < 16)
+    return float(ghost.sum() / marked.sum())
 
 
 def interpolate(sources: list[np.ndarray], factor: int, method: str) -> list[np.ndarray]:
@@ -84,16 +93,13 @@ def figures(frames: list[np.ndarray], factor: int, dense: list[np.ndarray] | Non
         if i % factor == 0:
             continue
         k = i - i % factor
-        left, right = gradient(frames[k]), gradient(frames[k + factor])
-        level = EDGE_SHARE * max(left.max(), right.max())
-        neighbours = ((left > level).sum() + (right > level).sum()) / 2
-        ratios.append(float((gradient(frame) > level).sum()) / max(neighbours, 1.0))
+        ratios.append(ghost_share(frame, frames[k], frames[k + factor]))
         if dense is not None:
             errors.append(ssim_distance(frame, dense[i]))
     out = {
         "cv": round(coefficient_of_variation(distances), 4),
         "max_distance": round(float(distances.max()), 4),
-        "edge_ratio": round(float(np.mean(ratios)), 3),
+        "ghosts": round(float(np.mean(ratios)), 3),
     }
     if dense is not None:
         out["error"] = round(float(np.mean(errors)), 4)
