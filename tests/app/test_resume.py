@@ -275,7 +275,7 @@ def test_history_resumes_an_interrupted_run(studio_home, tmp_path):
     assert not [b for b in at.button if b.key == "history.resume"]
 
 
-@pytest.mark.slow  # a render killed in a subprocess, resumed, and rendered again (about 15 s)
+@pytest.mark.slow  # a render killed in a subprocess, resumed, and rendered again (about 30 s)
 def test_a_killed_interpolated_blend_makes_its_in_between_frames_again_on_resume(
     studio_home, tmp_path, manager
 ):
