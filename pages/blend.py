@@ -97,6 +97,8 @@ with st.expander("Inpainting, upscaling and output"):
     field(i3, "blend.upscale_noise", label="Upscale noise level")
     field(i3, "blend.upscale_scheduler", label="Upscale scheduler")
     field(i3, "blend.format")
+    field(i3, "blend.interpolate_fps", label="Interpolate to fps")
+    field(i3, "blend.interpolate_method", label="Interpolation method")
 draw_loras("blend.", curve=False)
 draw_audio_section(choice, BLEND)
 
@@ -130,6 +132,12 @@ if spec is not None:
         "by budget" if steps is None else duration(speed.estimate(steps)),
         help="model loading not included",
     )
+    facts = plan.summary()
+    if "file_frames" in facts:  # --interpolate-to: what the file will hold
+        st.caption(
+            f"The file: {facts['file_frames']} frames at {facts['file_fps']} fps, the frames "
+            f"between the rendered ones made by {spec.output.interpolate_method}."
+        )
     if steps is not None:
         saved = 1 - steps / plan.scratch_denoise_steps
         st.caption(

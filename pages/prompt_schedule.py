@@ -40,6 +40,8 @@ draw_prompt_ideas(choice.model)
 c4 = draw_diffusion("ps.", SCHEDULERS)
 field(c4, "ps.fps", label="Frames per second")
 field(c4, "ps.format")
+field(c4, "ps.interpolate_fps", label="Interpolate to fps")
+field(c4, "ps.interpolate_method", label="Interpolation method")
 draw_advanced("ps.")
 with st.expander("Interpolation"):
     e1, e2, e3 = st.columns(3)
@@ -94,6 +96,11 @@ if spec is not None:
         st.caption(
             f"Looped: the last {plan.closing_frames} frames walk from the last keyframe back "
             "to the first, and the last frame leads into frame 0."
+        )
+    if "file_frames" in report:  # --interpolate-to: what the file will hold
+        st.caption(
+            f"The file: {report['file_frames']} frames at {report['file_fps']} fps, the frames "
+            f"between the rendered ones made by {spec.output.interpolate_method}."
         )
     warn_unknown_words(d.model, [k.prompt for k in plan.schedule.keyframes])
     st.plotly_chart(interpolation_chart(plan), width="stretch")

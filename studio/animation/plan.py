@@ -23,6 +23,7 @@ from studio.languages.easing import (
     walk_key_frames,
 )
 from studio.languages.schedule import PromptSchedule, parse_schedule
+from studio.media.retime import file_rate
 from studio.pipeline.text import unique_texts
 from studio.spec import AnimationSpec
 
@@ -94,6 +95,7 @@ class AnimationPlan:
             "frames": self.frames,
             "fps": self.spec.animation.fps,
             "seconds_of_video": round(self.frames / self.spec.animation.fps, 3),
+            **file_rate(self.frames, self.spec.animation.fps, self.spec.output),
             "keyframes": [k.frame for k in self.schedule.keyframes],
             "keyframe_seeds": list(self.keyframe_seeds),
             # A looped walk's closing segment: the frames it adds after the last keyframe.

@@ -45,7 +45,7 @@ from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
 from studio.media.inputs import InputMedia, check_inputs
-from studio.media.writers import open_writer
+from studio.media.retime import open_output
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
 from studio.pipeline.conditioning import TextStates, unet_extras
 from studio.pipeline.denoise import denoise
@@ -180,8 +180,15 @@ def render_animation(
         #    the low-resolution frames that later frames read come from the checkpoint's tensors).
         out_dir.mkdir(parents=True, exist_ok=True)
         path = output_path(out_dir, name, spec.output.format)
-        writer = open_writer(
-            path, spec.output.format, fps=anim.fps, width=d.width * scale, height=d.height * scale
+        o = spec.output  # with interpolate_fps, frames between the rendered ones on the way
+        writer = open_output(
+            path,
+            o.format,
+            fps=anim.fps,
+            width=d.width * scale,
+            height=d.height * scale,
+            interpolate_fps=o.interpolate_fps,
+            method=o.interpolate_method,
         )
         denoise_steps = checkpoint.denoise_steps_before
         with clock.stage("write"):
@@ -248,8 +255,8 @@ def render_animation(
         events.output(output)
         result = AnimationResult(
             outputs=[output],
-            frames=plan.frames,
-            fps=float(anim.fps),
+            frames=output.frames,
+            fps=output.fps,
             denoise_steps=denoise_steps,
             seconds=clock.total(),
             timings=clock.timings(),

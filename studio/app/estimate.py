@@ -147,8 +147,12 @@ def plan_report(spec: Spec, summary: dict[str, Any], speed: StepSpeed) -> dict[s
         "eta_source": speed.source,
         "eta_basis": speed.describe(d.model, d.width, d.height),
     }
-    if "loop" in summary:  # animation: its closing segment's frames; blend: true or false
-        report["loop"] = summary["loop"]
+    # What only some plans have: a loop (animation: its closing segment's frames; blend: true
+    # or false), what the file holds with --interpolate-to, and when a blend reaches each
+    # prompt (and where its soundtrack put them).
+    for key in ("loop", "file_frames", "file_fps", "transition_times", "audio"):
+        if key in summary:
+            report[key] = summary[key]
     return report
 
 

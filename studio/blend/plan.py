@@ -30,6 +30,7 @@ from typing import Any
 from studio.blend.soundtrack import BlendTrack, crossfeed_scale, place_prompts, timed_sources
 from studio.blend.tree import BlendTree, tree_for
 from studio.errors import SpecError
+from studio.media.retime import file_rate
 from studio.pipeline.text import unique_texts
 from studio.spec import BlendSpec
 
@@ -130,6 +131,7 @@ class BlendPlan:
             "frames": self.video_frames,
             "fps": o.fps,
             "seconds_of_video": round(self.video_frames / o.fps, 3),
+            **file_rate(self.video_frames, o.fps, o),
             "fill": o.fill,
             "prompts": len(self.spec.prompts.keyframes),
             "loop": self.loop,

@@ -38,7 +38,7 @@ from studio.blend.upscale import UpscaleStage
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
-from studio.media.writers import open_writer
+from studio.media.retime import in_between, open_output
 from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
 from studio.pipeline.control import still_controls
 from studio.pipeline.lora import open_loras
@@ -131,7 +131,15 @@ def render_blend(
             width, height = d.width * upscale.factor, d.height * upscale.factor
         path = output_path(out_dir, name, o.format)
         out_dir.mkdir(parents=True, exist_ok=True)
-        writer = open_writer(path, o.format, fps=o.fps, width=width, height=height)
+        writer = open_output(
+            path,
+            o.format,
+            fps=o.fps,
+            width=width,
+            height=height,
+            interpolate_fps=o.interpolate_fps,
+            method=o.interpolate_method,
+        )
         controls = still_controls(
             spec.control,
             check_control_media(spec.control),
@@ -203,8 +211,8 @@ def render_blend(
         denoise_steps = run.denoise_steps + upscale_steps
         result = BlendResult(
             outputs=[output],
-            frames=plan.video_frames,
-            fps=float(o.fps),
+            frames=output.frames,
+            fps=output.fps,
             denoise_steps=denoise_steps,
             seconds=clock.total(),
             timings=clock.timings(),
@@ -292,14 +300,14 @@ def _video_frames(plan: BlendPlan, t: int, images: list[np.ndarray]) -> Iterator
     the fill between them, and the held first and last keyframes of a soundtrack's movie."""
     if t == 0:
         yield from (images[0] for _ in range(plan.joins[0]))
+    method = "flow" if plan.spec.output.fill == "flow" else "crossfade"
+    between = None  # (rank, the maker of frames after diffusion frame ``rank``)
     for rank, alpha in plan.sources(t, len(images)):
         image = images[rank]
-        yield _crossfade(image, images[rank + 1], alpha) if alpha else image
+        if alpha:
+            if between is None or between[0] != rank:
+                between = (rank, in_between(image, images[rank + 1], method))
+            image = between[1].at(alpha)
+        yield image
     if t == plan.transitions - 1:
         yield from (images[-1] for _ in range(plan.video_frames - 1 - plan.joins[-1]))
-
-
-def _crossfade(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
-    """Pixel crossfade ``(1 - alpha) a + alpha b`` of two (H, W, 3) uint8 images."""
-    mixed = (1.0 - alpha) * a.astype(np.float32) + alpha * b.astype(np.float32)
-    return np.clip(np.round(mixed), 0, 255).astype(np.uint8)

@@ -14,12 +14,16 @@ from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
 
 from studio.errors import SpecError
 from studio.spec.common import (
+    INTERPOLATE_FPS_FIELD,
+    INTERPOLATE_METHOD_FIELD,
     DiffusionSettings,
+    InterpolateMethod,
     Interpolation,
     OutputFormat,
     SettingsModel,
     SpecBase,
     check_diffusion,
+    check_interpolation,
     check_negative_prompt,
     schema_version_field,
 )
@@ -110,6 +114,8 @@ class OutputSettings(SettingsModel):
     format: OutputFormat = setting(
         "mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames."
     )
+    interpolate_fps: StrictInt = INTERPOLATE_FPS_FIELD
+    interpolate_method: InterpolateMethod = INTERPOLATE_METHOD_FIELD
 
 
 class AudioSettings(SettingsModel):
@@ -300,6 +306,8 @@ class AnimationSpec(SpecBase):
         if self.output.format == "gif" and a.fps > 50:
             # GIF frame delays are whole hundredths of a second; browsers slow shorter ones.
             raise SpecError(f"GIF output plays at most 50 fps, got {a.fps}; use mp4 for more")
+        check_ranges(self.output)
+        check_interpolation(a.fps, self.output.interpolate_fps, self.output.format)
         if a.easing == "sine" and (
             not a.sine_frequencies or any(not 0 < f <= 100 for f in a.sine_frequencies)
         ):

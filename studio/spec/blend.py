@@ -19,12 +19,16 @@ from studio.languages.schedule import MAX_PROMPT_LENGTH
 from studio.spec.animation import AudioSettings
 from studio.spec.common import (
     BLEND_SCHEDULERS,
+    INTERPOLATE_FPS_FIELD,
+    INTERPOLATE_METHOD_FIELD,
     DiffusionSettings,
+    InterpolateMethod,
     Interpolation,
     OutputFormat,
     SettingsModel,
     SpecBase,
     check_diffusion,
+    check_interpolation,
     check_negative_prompt,
     schema_version_field,
 )
@@ -47,7 +51,7 @@ BlendSetup = Literal["preset", "auto", "manual"]
 BlendPreset = Literal["lowest", "low", "medium", "high", "ultra"]
 Insertion = Literal["adaptive", "uniform"]
 Distance = Literal["ssim", "latent"]
-Fill = Literal["crossfade", "none"]
+Fill = Literal["crossfade", "flow", "none"]
 Placement = Literal["onsets", "even"]
 
 
@@ -224,7 +228,8 @@ class BlendOutputSettings(SettingsModel):
     fill: Fill = setting(
         "crossfade",
         "Video frames beyond the diffusion frames: crossfade (pixel crossfade between "
-        "neighbouring diffusion frames) or none (the tree must make exactly that many).",
+        "neighbouring diffusion frames), flow (motion-compensated, no ghosts) or none (the "
+        "tree must make exactly that many).",
     )
     format: OutputFormat = setting(
         "mp4", "What the frames stream into: an MP4 or GIF file, or PNG frames."
@@ -234,6 +239,8 @@ class BlendOutputSettings(SettingsModel):
         "Seamless loop: one more transition, from the last prompt back to the first, so the "
         "movie's last frame leads into its first without repeating it.",
     )
+    interpolate_fps: StrictInt = INTERPOLATE_FPS_FIELD
+    interpolate_method: InterpolateMethod = INTERPOLATE_METHOD_FIELD
 
 
 class BlendAudioSettings(AudioSettings):
@@ -333,6 +340,7 @@ class BlendSpec(SpecBase):
         if o.format == "gif" and o.fps > 50:
             raise SpecError(f"GIF output plays at most 50 fps, got {o.fps}; use mp4 for more")
         check_blend_audio(self.audio, len(keys), o.fill, b.crossfeed_power)
+        check_interpolation(o.fps, o.interpolate_fps, o.format)
         self.loras.check()
 
 

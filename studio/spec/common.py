@@ -42,11 +42,14 @@ __all__ = [
     "DEFAULT_MODEL",
     "DTYPES",
     "SCHEDULERS",
+    "INTERPOLATE_FPS_FIELD",
+    "INTERPOLATE_METHOD_FIELD",
     "DiffusionSettings",
     "SettingsModel",
     "SpecBase",
     "build_spec",
     "check_diffusion",
+    "check_interpolation",
     "check_negative_prompt",
     "schema_version_field",
 ]
@@ -78,6 +81,28 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 Interpolation = Literal["slerp", "lerp"]
 OutputFormat = Literal["mp4", "gif", "png"]
+InterpolateMethod = Literal["flow", "crossfade"]
+
+# The output group of every render kind: a higher frame rate made on the way to the file
+# (studio.media.retime). Rendered frames are checkpointed; the in-between ones are made again
+# on resume.
+INTERPOLATE_FPS_FIELD: Any = setting(
+    0,
+    "Frames per second of the file, made by interpolating between the rendered frames "
+    "(more than the render's fps, at most 120); 0: the rendered frames as they are.",
+    label="interpolate to fps",
+    ge=0,
+    le=120,
+    step=1,
+    zero_means="off",
+    flag="--interpolate-to",
+)
+INTERPOLATE_METHOD_FIELD: Any = setting(
+    "flow",
+    "How interpolated frames are made: flow (motion-compensated, from dense optical flow "
+    "both ways) or crossfade (pixel mix of the two neighbours).",
+    label="interpolation method",
+)
 
 
 def _group_hint(schema: dict[str, Any], cls: type) -> None:
@@ -252,6 +277,21 @@ def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULE
     if d.dtype not in DTYPES:
         raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
     check_loading(d)
+
+
+def check_interpolation(fps: int, interpolate_fps: int, fmt: str) -> None:
+    """The output group's ``interpolate_fps`` against the render's ``fps`` and format."""
+    if interpolate_fps == 0:
+        return
+    if not fps < interpolate_fps <= 120:
+        raise SpecError(
+            f"interpolate to {interpolate_fps} fps must be more than the render's {fps} fps "
+            "and at most 120 (or 0 = off)"
+        )
+    if fmt == "gif" and interpolate_fps > 50:
+        raise SpecError(
+            f"GIF output plays at most 50 fps, got interpolate to {interpolate_fps}; use mp4"
+        )
 
 
 def check_negative_prompt(text: str) -> None:

@@ -300,3 +300,24 @@ def test_history_resumes_an_interrupted_run(studio_home, tmp_path):
     assert out.read_bytes() == (studio_home / run["outputs"][0]["path"]).read_bytes()
     # A finished run offers no resume.
     assert not [b for b in at.button if b.key == "history.resume"]
+
+
+@pytest.mark.slow  # a render killed in a subprocess, resumed, and rendered again (about 30 s)
+def test_a_killed_interpolated_blend_makes_its_in_between_frames_again_on_resume(
+    studio_home, tmp_path, manager
+):
+    # The checkpoint keeps the blend's own video frames; the frames interpolated to 16 fps
+    # (and the flow fill between diffusion frames) are made again from them on resume.
+    spec = BLEND.replace(
+        output=BlendOutputSettings(fps=8, duration=1.0, fill="flow", interpolate_fps=16)
+    )
+    run_id = render_and_kill(studio_home, tmp_path, spec, after=4)
+    state = json.loads(
+        (run_folder(studio_home, run_id) / ".blend.checkpoint/state.json").read_text()
+    )
+    assert state["frames"] == 4  # rendered frames, not the file's
+
+    _, result = resume(run_id, manager=manager)
+    _, reference = studio.render(spec, session="reference", manager=manager)
+    assert (result.frames, result.fps) == (reference.frames, reference.fps) == (16, 16.0)
+    assert_same_video(result.outputs[0].path, reference.outputs[0].path)

@@ -63,6 +63,8 @@ CASES = [
         + ["--batch-size", "256", "--device", "cpu"],
         "need about",
     ),
+    (["animate", "--prompts", "0: a", "--interpolate-to", "-5"], "between 0 (off) and 120"),
+    (["blend", "a", "b", "--fps", "30", "--interpolate-to", "60", "--format", "gif"], "at most 50"),
 ]
 
 

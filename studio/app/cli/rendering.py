@@ -183,10 +183,6 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     if speed is None:
         speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
     payload = plan_report(spec, plan, speed)
-    # A blend says when each prompt is reached, and where its soundtrack put them.
-    for key in ("transition_times", "audio"):
-        if key in plan:
-            payload[key] = plan[key]
     if args.json:
         print(json.dumps(payload))
     else:

@@ -1,0 +1,34 @@
+"""The interpolation output option on the Prompt Schedule and Blend pages (issue 29, item 9):
+widgets generated from the one description, feeding the spec and its check."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_prompt_schedule_and_blend_pages_offer_the_interpolation_output(app: AppTest):
+    app.switch_page("pages/prompt_schedule.py").run()
+    assert not app.exception, app.exception
+    method = app.selectbox(key="ps.interpolate_method")
+    assert method.options == ["flow", "crossfade"] and method.value == "flow"
+    app.number_input(key="ps.interpolate_fps").set_value(6).run()
+    assert "interpolate to 6 fps must be more than the render's 12 fps" in " ".join(_errors(app))
+    app.number_input(key="ps.interpolate_fps").set_value(30).run()
+    assert not _errors(app) and not app.exception
+    # The default schedule: 25 frames at 12 fps, written as 62.5 -> 63 frames at 30 fps.
+    captions = " ".join(c.value for c in app.caption)
+    assert "The file: 63 frames at 30 fps" in captions and "made by flow" in captions
+
+    app.switch_page("pages/blend.py").run()
+    assert not app.exception, app.exception
+    assert "flow" in app.selectbox(key="blend.fill").options
+    app.selectbox(key="blend.fill").set_value("flow")
+    app.number_input(key="blend.interpolate_fps").set_value(60).run()
+    assert not _errors(app) and not app.exception
+    assert "fps, the frames between" in " ".join(c.value for c in app.caption)
+    app.selectbox(key="blend.format").set_value("gif").run()
+    assert "GIF output plays at most 50 fps, got interpolate to 60" in " ".join(_errors(app))
