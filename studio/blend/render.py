@@ -33,7 +33,7 @@ import numpy as np
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.plan import BlendPlan, plan_blend
 from studio.blend.soundtrack import add_blend_soundtrack
-from studio.blend.transitions import Transitions
+from studio.blend.transitions import BRANCH_BATCH, Transitions
 from studio.blend.upscale import UpscaleStage
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
@@ -82,6 +82,7 @@ def render_blend(
     cancel: CancelToken | None = None,
     name: str = "blend",
     resume: bool = False,
+    branch_batch: int = BRANCH_BATCH,
 ) -> BlendResult:
     """Render ``spec`` into ``out_dir`` and return what was made (``BlendResult``).
 
@@ -159,6 +160,7 @@ def render_blend(
             cancel,
             inpaint,
             extras=controls,
+            branch_batch=branch_batch,
         )
 
         # 5. Replay what an earlier attempt finished: its frames and what they carry.
@@ -219,7 +221,10 @@ def render_blend(
             resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
             diffusion_frames=made,
             scratch_denoise_steps=made * (d.steps + (spec.upscale.steps if upscale else 0)),
-            tree={**plan.tree.to_dict(len(plan.prompts)), "transitions": realised},
+            tree={
+                **plan.tree.to_dict(len(plan.prompts), plan.computed_keyframes),
+                "transitions": realised,
+            },
             upscale_denoise_steps=upscale_steps,
             notes=text_notes + audio_notes,
         )

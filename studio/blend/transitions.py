@@ -26,6 +26,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +34,7 @@ import torch
 
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.plan import BlendPlan
+from studio.blend.tree import level_runs, widest_gaps
 from studio.media.perceptual import ssim_distance
 from studio.pipeline.conditioning import TextStates, UNetExtra, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
@@ -47,7 +49,11 @@ if TYPE_CHECKING:
     from studio.pipeline.models import Pipeline
     from studio.pipeline.schedulers import Scheduler
 
-__all__ = ["DISTANCES", "Frame", "Transitions"]
+__all__ = ["BRANCH_BATCH", "DISTANCES", "Frame", "Transitions"]
+
+# In-between frames of one wave denoised together, at most: one UNet call of up to this many
+# latents (twice as many rows with guidance) instead of one call each.
+BRANCH_BATCH = 8
 
 
 @dataclass
@@ -101,7 +107,11 @@ class Transitions:
         inpaint: InpaintGuide | None = None,
         *,
         extras: Sequence[UNetExtra] = (),
+        branch_batch: int = BRANCH_BATCH,
     ) -> None:
+        if branch_batch < 1:
+            raise ValueError(f"branch_batch must be at least 1, got {branch_batch}")
+        self.branch_batch = branch_batch  # in-between frames per UNet call at most
         spec = plan.spec
         self.extras = extras  # for every UNet call (ControlNets: studio.pipeline.control)
         self.plan, self.pipe, self.dtype, self.device = plan, pipe, dtype, device
@@ -138,6 +148,11 @@ class Transitions:
         self._seconds_spent = 0.0
         self._steps_timed = 0
         self._carried: Frame | None = None  # the right keyframe of the last transition
+        # Keyframes whose trajectory comes again later in the walk (a looped movie's first):
+        # kept from when they are made, so their twin is not computed a second time.
+        twins = plan.keyframe_twins
+        self._reused = {i for j, i in enumerate(twins) if i != j}
+        self._kept: dict[int, Frame] = {}
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -154,6 +169,11 @@ class Transitions:
             "trajectory": carried.trajectory,
             "image": torch.from_numpy(np.ascontiguousarray(carried.image)),
         }
+        if self._kept:
+            tensors["kept"] = {
+                str(j): {"trajectory": f.trajectory, "image": torch.from_numpy(f.image.copy())}
+                for j, f in self._kept.items()
+            }
         reference = None if self.inpaint is None else self.inpaint.reference
         if reference is not None:
             tensors["reference"] = {
@@ -171,6 +191,10 @@ class Transitions:
         trajectory = tensors["trajectory"]
         image = tensors["image"].cpu().numpy()
         self._carried = Frame(1.0, 0, 0, trajectory, trajectory[self.steps], image, created=1)
+        for j, kept in tensors.get("kept", {}).items():
+            trajectory = kept["trajectory"]
+            image = kept["image"].cpu().numpy()
+            self._kept[int(j)] = Frame(0.0, 0, 0, trajectory, trajectory[self.steps], image)
         if "reference" in tensors:
             ref = tensors["reference"]
             self.inpaint.set_reference(ref["trajectory"], ref["image"].cpu().numpy())
@@ -200,31 +224,58 @@ class Transitions:
         gaps = [self._distance(left, right)] if adaptive else []
         budget = self.blend.budget_seconds
         start = time.perf_counter()
-        for n, k in enumerate(insertions):
-            if (
-                budget
-                and time.perf_counter() - start + (self.steps - k) * self.step_seconds > budget
-            ):
-                break
-            if adaptive:
-                i = int(np.argmax(gaps))
-            else:
-                widths = [b.position - a.position for a, b in zip(frames, frames[1:], strict=False)]
-                i = int(np.argmax(widths))
-            child = self._branch(t, n, frames[i], frames[i + 1], k)
-            frames.insert(i + 1, child)
-            if adaptive:
-                gaps[i : i + 1] = [
-                    self._distance(frames[i], child),
-                    self._distance(child, frames[i + 2]),
-                ]
-            made += 1
-            preview(child.image, made, planned)
+        n, out_of_time = 0, False  # in-between frames made so far
+        for k, count in level_runs(insertions):
+            while count and not out_of_time:
+                # One wave: at most one new frame per gap, each gap picked from what is known
+                # before the wave, so its frames can share UNet calls (``branch_batch`` at a
+                # time) and the batch size does not decide where they go.
+                if adaptive:
+                    values = gaps
+                else:
+                    values = [b.position - a.position for a, b in pairwise(frames)]
+                wave = widest_gaps(values, min(count, len(frames) - 1))
+                made_in_wave: list[tuple[int, Frame]] = []
+                for first in range(0, len(wave), self.branch_batch):
+                    chunk = wave[first : first + self.branch_batch]
+                    if budget:  # only the frames expected to fit the time left
+                        cost = (self.steps - k) * self.step_seconds
+                        left_s = budget - (time.perf_counter() - start)
+                        chunk = chunk[: int(left_s / cost)] if cost else chunk
+                        if not chunk:
+                            out_of_time = True
+                            break
+                    pairs = [(frames[i], frames[i + 1]) for i in chunk]
+                    children = self._branches(t, n, pairs, k)
+                    for child in children:
+                        made += 1
+                        preview(child.image, made, planned)
+                    made_in_wave += zip(chunk, children, strict=True)
+                    n += len(children)
+                    count -= len(children)
+                # Right to left, so the gap indices to the left still hold.
+                for i, child in sorted(made_in_wave, key=lambda item: -item[0]):
+                    frames.insert(i + 1, child)
+                    if adaptive:
+                        gaps[i : i + 1] = [
+                            self._distance(frames[i], child),
+                            self._distance(child, frames[i + 2]),
+                        ]
         self._carried = right
         return frames
 
     def _keyframe(self, j: int) -> Frame:
-        """Keyframe ``j``: its full trajectory from its own seeded noise."""
+        """Keyframe ``j``: its full trajectory from its own seeded noise, or its earlier
+        twin's (``BlendPlan.keyframe_twins``)."""
+        twin = self.plan.keyframe_twins[j]
+        if twin != j:
+            return dataclasses.replace(self._kept[twin])
+        frame = self._compute_keyframe(j)
+        if j in self._reused:
+            self._kept[j] = frame
+        return frame
+
+    def _compute_keyframe(self, j: int) -> Frame:
         seed = self.plan.keyframe_seeds[j]
         noise = seeded_noise(self.latent_shape, [seed], self.device, self.dtype)
         text = with_negative(self.cond[j], self.uncond[j] if self.guided else None)
@@ -233,49 +284,69 @@ class Transitions:
         first = j == 0 or (self.plan.loop and j == len(self.plan.prompts) - 1)
         is_reference = self.inpaint is not None and not self.blend.inpaint_image and first
         masked = self.inpaint is not None and not is_reference
-        trajectory = self._run(
+        trajectories = self._run(
             noise,
             0,
             text,
             self.guidance,
             torch.Generator().manual_seed(seed),
-            feed=None,
+            feeds=None,
             masked=masked,
         )
-        frame = self._finish(0.0, 0, 0, trajectory, masked=masked)
+        frame = self._finish([0.0], 0, 0, trajectories, masked=masked)[0]
+        trajectory = frame.trajectory
         if is_reference and j == 0:
             self.inpaint.set_reference(trajectory, frame.image)
         return frame
 
-    def _branch(self, t: int, n: int, a: Frame, b: Frame, k: int) -> Frame:
-        """A frame halfway between ``a`` and ``b`` in prompt position, branching at step ``k``."""
-        position = (a.position + b.position) / 2
-        w = (position - a.position) / (b.position - a.position)
-        start = slerp(a.trajectory[k], b.trajectory[k], w)
-        cond = TextStates.mix(self.cond[t], self.cond[t + 1], position, self.mix)
-        uncond = (
-            TextStates.mix(self.uncond[t], self.uncond[t + 1], position, self.mix)
-            if self.guided
-            else None
+    def _branches(self, t: int, n: int, pairs: list[tuple[Frame, Frame]], k: int) -> list[Frame]:
+        """One frame halfway (in prompt position) between each pair ``(a, b)``, all branching
+        at step ``k`` and denoised together in one batch; the ``i``-th is in-between frame
+        ``n + i`` of transition ``t`` (its seed's index)."""
+        starts, conds, unconds, guidances, generators, feeds = [], [], [], [], [], []
+        positions, weights = [], []
+        for i, (a, b) in enumerate(pairs):
+            position = (a.position + b.position) / 2
+            w = (position - a.position) / (b.position - a.position)
+            positions.append(position)
+            weights.append(w)
+            starts.append(slerp(a.trajectory[k], b.trajectory[k], w))
+            conds.append(TextStates.mix(self.cond[t], self.cond[t + 1], position, self.mix))
+            if self.guided:
+                unconds.append(
+                    TextStates.mix(self.uncond[t], self.uncond[t + 1], position, self.mix)
+                )
+            damp = self.blend.guidance_dampening * 4 * position * (1 - position)
+            guidances.append(self.guidance * (1 - damp))
+            # A seed of its own per branch, for stochastic (ancestral) schedulers.
+            generators.append(
+                torch.Generator().manual_seed(branch_seed(self.plan.keyframe_seeds[t], n + i))
+            )
+            # A soundtrack may scale this frame's crossfeed by its loudness (1 without one).
+            feeds.append((a, b, w, self.plan.crossfeed_scale(t, position)))
+        text = with_negative(
+            TextStates.cat(conds), TextStates.cat(unconds) if self.guided else None
         )
-        damp = self.blend.guidance_dampening * 4 * position * (1 - position)
-        # A seed of its own per branch, for stochastic (ancestral) schedulers.
-        seed = branch_seed(self.plan.keyframe_seeds[t], n)
-        # A soundtrack may scale this frame's crossfeed by its loudness (1 without one).
-        scale = self.plan.crossfeed_scale(t, position)
-        feed = (a, b, w, scale) if self.blend.crossfeed_power > 0 else None
+        # One number for one branch; per row (B, 1, 1, 1) when they differ.
+        guidance: float | torch.Tensor = guidances[0]
+        if len(set(guidances)) > 1:
+            guidance = torch.tensor(guidances, dtype=self.dtype, device=self.device)
+            guidance = guidance.view(-1, 1, 1, 1)
         masked = self.inpaint is not None
-        trajectory = self._run(
-            start,
+        trajectories = self._run(
+            torch.cat(starts),
             k,
-            with_negative(cond, uncond),
-            self.guidance * (1 - damp),
-            torch.Generator().manual_seed(seed),
-            feed=feed,
+            text,
+            guidance,
+            generators if len(pairs) > 1 else generators[0],
+            feeds=feeds if self.blend.crossfeed_power > 0 else None,
             masked=masked,
         )
-        frame = self._finish(position, self.level_of[k], k, trajectory, masked=masked)
-        return dataclasses.replace(frame, parents=(a, b), weight=w, created=n + 2)
+        frames = self._finish(positions, self.level_of[k], k, trajectories, masked=masked)
+        return [
+            dataclasses.replace(frame, parents=pair, weight=w, created=n + i + 2)
+            for i, (frame, pair, w) in enumerate(zip(frames, pairs, weights, strict=True))
+        ]
 
     # -- denoising -----------------------------------------------------------------------
 
@@ -284,28 +355,35 @@ class Transitions:
         x: torch.Tensor,
         start: int,
         text: TextStates,
-        guidance: float,
-        generator: torch.Generator,
-        feed: tuple[Frame, Frame, float, float] | None,
+        guidance: float | torch.Tensor,
+        generator: torch.Generator | list[torch.Generator],
+        feeds: list[tuple[Frame, Frame, float, float]] | None,
         masked: bool,
-    ) -> dict[int, torch.Tensor]:
-        """Denoise ``x`` (entering step ``start``) to the end (``studio.pipeline.denoise``).
+    ) -> list[dict[int, torch.Tensor]]:
+        """Denoise the B latents ``x`` (B, C, h, w), entering step ``start``, to the end in
+        one batch (``studio.pipeline.denoise``).
 
-        ``feed``: ``(parent_a, parent_b, w, scale)`` for the parental crossfeed (``scale``:
-        the factor of its power), or None.
+        ``text``: B rows, or 2B ``[uncond; cond]`` with guidance; ``guidance``: one number
+        or one per row (B, 1, 1, 1); ``generator``: one, or one per row.
+        ``feeds``: per row ``(parent_a, parent_b, w, scale)`` for the parental crossfeed
+        (``scale``: the factor of its power), or None.
         ``masked``: hold the inpainting mask's fixed region on the reference after each step.
-        Returns the kept trajectory; counts one denoise step per step taken.
+        Returns each row's kept trajectory; counts one denoise step per latent and step.
         """
         began = time.perf_counter()
         b = self.blend
-        fed_steps = round(b.crossfeed_range * (self.steps - start)) if feed is not None else 0
+        rows = x.shape[0]
+        fed_steps = round(b.crossfeed_range * (self.steps - start)) if feeds is not None else 0
 
         def after_step(i: int, x: torch.Tensor) -> torch.Tensor:
             own = i - start  # own steps taken so far
             if own <= fed_steps:
-                a, c, w, scale = feed
-                pull = b.crossfeed_power * scale * b.crossfeed_decay ** (own - 1)
-                x = slerp(x, slerp(a.trajectory[i], c.trajectory[i], w), pull)
+                pulled_rows = []
+                for r, (a, c, w, scale) in enumerate(feeds):  # row by row: as one at a time
+                    pull = b.crossfeed_power * scale * b.crossfeed_decay ** (own - 1)
+                    parents = slerp(a.trajectory[i], c.trajectory[i], w)
+                    pulled_rows.append(slerp(x[r : r + 1], parents, pull))
+                x = torch.cat(pulled_rows)
             if masked and self.edit is None:
                 x = self.inpaint.pull(x, i)
             return x
@@ -327,15 +405,17 @@ class Transitions:
             after_step=after_step if fed_steps or pulled else None,
             keep=self.keep,
             extras=self.extras,
-            image=self._edit_image(masked),
+            image=self._edit_image(masked, rows),
         ).trajectory
-        self.denoise_steps += self.steps - start
-        self._measure(time.perf_counter() - began, self.steps - start)
-        return trajectory
+        self.denoise_steps += rows * (self.steps - start)
+        self._measure(time.perf_counter() - began, rows * (self.steps - start))
+        if rows == 1:
+            return [trajectory]
+        return [{i: v[r : r + 1] for i, v in trajectory.items()} for r in range(rows)]
 
-    def _edit_image(self, masked: bool) -> torch.Tensor | None:
-        """An inpainting model's extra channels: the mask over the reference when
-        ``masked``, else the whole frame masked; None for a plain UNet."""
+    def _edit_image(self, masked: bool, rows: int) -> torch.Tensor | None:
+        """An inpainting model's extra channels for ``rows`` latents: the mask over the
+        reference when ``masked``, else the whole frame masked; None for a plain UNet."""
         if self.edit is None:
             return None
         if masked not in self._edit_inputs:  # the reference is set before any masked run
@@ -345,24 +425,32 @@ class Transitions:
             self._edit_inputs[masked] = self.edit.condition(
                 [picture], self.guided, self.device, self.dtype
             )
-        return self._edit_inputs[masked]
+        one = self._edit_inputs[masked]  # one frame's rows: [cond] or [uncond; cond]
+        if rows == 1:
+            return one
+        return torch.cat([row.expand(rows, -1, -1, -1) for row in one.split(1)])
 
     def _finish(
         self,
-        position: float,
+        positions: list[float],
         level: int,
         k: int,
-        trajectory: dict[int, torch.Tensor],
+        trajectories: list[dict[int, torch.Tensor]],
         masked: bool,
-    ) -> Frame:
+    ) -> list[Frame]:
+        """Decode each trajectory's final latent (one at a time, as the frames were before
+        branches were batched) into a ``Frame`` at its position."""
         began = time.perf_counter()
-        latent = trajectory[self.steps]
-        with self.clock.stage("vae"):
-            image = decode(self.pipe, latent)[0]
-        if masked:
-            image = self.inpaint.composite(image)
+        frames = []
+        for position, trajectory in zip(positions, trajectories, strict=True):
+            latent = trajectory[self.steps]
+            with self.clock.stage("vae"):
+                image = decode(self.pipe, latent)[0]
+            if masked:
+                image = self.inpaint.composite(image)
+            frames.append(Frame(position, level, k, trajectory, latent, image))
         self._measure(time.perf_counter() - began, 0)
-        return Frame(position, level, k, trajectory, latent, image)
+        return frames
 
     def _distance(self, a: Frame, b: Frame) -> float:
         with self.clock.stage("distance"):

@@ -178,17 +178,54 @@ def test_a_branch_between_equal_parents_retraces_them(tmp_path, manager, schedul
 
 
 def test_adaptive_insertion_goes_where_the_distance_is_largest(tmp_path, manager, monkeypatch):
-    # A distance that grows to the right: every new frame lands in the rightmost gap.
+    # A distance that grows to the right: each wave's new frames land in its rightmost gaps,
+    # one per gap (3 steps: every in-between branches at step 2, in waves of 1, 2 and 1).
     monkeypatch.setitem(transitions_module.DISTANCES, "ssim", lambda a, b: b.position)
-    adaptive = render_blend(make_spec(frames=5), tmp_path / "a", manager=manager)
+    adaptive = render_blend(make_spec(frames=6), tmp_path / "a", manager=manager)
     uniform = render_blend(
-        make_spec(frames=5, insertion="uniform"), tmp_path / "u", manager=manager
+        make_spec(frames=6, insertion="uniform"), tmp_path / "u", manager=manager
     )
     positions = [f["position"] for f in adaptive.extra["tree"]["transitions"][0]]
-    assert positions == [0, 0.5, 0.75, 0.875, 1]
+    assert positions == [0, 0.25, 0.5, 0.75, 0.875, 1]
     positions = [f["position"] for f in uniform.extra["tree"]["transitions"][0]]
-    assert positions == [0, 0.25, 0.5, 0.75, 1]
+    assert positions == [0, 0.125, 0.25, 0.5, 0.75, 1]
     assert adaptive.denoise_steps == uniform.denoise_steps
+
+
+def test_a_batched_level_makes_the_frames_of_one_branch_at_a_time(tmp_path, manager):
+    # Guidance dampening (a guidance per branch), crossfeed (parents per branch) and an
+    # ancestral scheduler (noise per branch): batching changes at most the last float bits.
+    spec = make_spec(PROMPTS[:2], steps=5, guidance=5.0, scheduler="euler_a")
+    blend = BlendSettings(
+        setup="manual",
+        branches=(1, 2, 4),
+        injection_steps=(2, 3, 4),
+        crossfeed_power=0.5,
+        guidance_dampening=0.5,
+        insertion="uniform",
+    )
+    spec = spec.model_copy(update={"blend": blend})
+    pipe = manager.load("builtin:tiny").pipe
+    batches: list[int] = []
+    handle = pipe.unet.register_forward_hook(
+        lambda m, args, out: batches.append(out.sample.shape[0])
+    )
+    try:
+        one = render_blend(spec, tmp_path / "one", manager=manager, branch_batch=1)
+        calls_one = len(batches)
+        batched = render_blend(spec, tmp_path / "batched", manager=manager)
+    finally:
+        handle.remove()
+    # One UNet call per step of each trajectory (2 keyframes x 5, then 1 x 3, 2 x 2, 4 x 1),
+    # against one per step of each level (10 + 3 + 2 + 1).
+    assert calls_one == 21 and max(batches[:calls_one]) == 2  # one latent, guided
+    assert len(batches) - calls_one == 16 and max(batches[calls_one:]) == 4
+    assert one.denoise_steps == batched.denoise_steps == plan_blend(spec).predicted_denoise_steps
+    assert one.extra["tree"] == batched.extra["tree"]
+    a, b = frames_of(one), frames_of(batched)
+    assert len(a) == len(b) == 9
+    for x, y in zip(a, b, strict=True):
+        assert np.abs(x.astype(int) - y.astype(int)).max() <= 2
 
 
 def test_budgets(tmp_path, manager):
