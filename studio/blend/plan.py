@@ -64,6 +64,28 @@ class BlendPlan:
         return len(self.prompts) - 1
 
     @property
+    def keyframe_twins(self) -> tuple[int, ...]:
+        """Per keyframe of the walk, the first keyframe that draws the very same trajectory
+        (same prompt, negative and seed, and the same part in inpainting): itself, or an
+        earlier one whose trajectory the render keeps and uses again (a looped movie's
+        closing keyframe is keyframe 0's)."""
+        b = self.spec.blend
+        first_of: dict[tuple, int] = {}
+        twins = []
+        for j, key in enumerate(
+            zip(self.prompts, self.negatives, self.keyframe_seeds, strict=True)
+        ):
+            first = j == 0 or (self.loop and j == self.transitions)
+            reference = bool(b.inpaint_mask) and not b.inpaint_image and first
+            twins.append(first_of.setdefault((*key, reference), j))
+        return tuple(twins)
+
+    @property
+    def computed_keyframes(self) -> int:
+        """Keyframe trajectories the render computes (each twin once)."""
+        return len(set(self.keyframe_twins))
+
+    @property
     def fixed_size(self) -> bool:
         """False when a seconds budget decides how many frames each transition gets."""
         return not self.spec.blend.budget_seconds
@@ -85,7 +107,7 @@ class BlendPlan:
         decides."""
         if not self.fixed_size:
             return None
-        steps = self.tree.movie_denoise_steps(len(self.prompts))
+        steps = self.tree.movie_denoise_steps(len(self.prompts), self.computed_keyframes)
         if self.upscale_tree is not None:
             steps += self.upscale_tree.movie_denoise_steps(len(self.prompts))
         return steps
@@ -147,7 +169,7 @@ class BlendPlan:
                 if self.upscale_tree is None or not self.fixed_size
                 else self.upscale_tree.movie_denoise_steps(len(self.prompts))
             ),
-            "tree": self.tree.to_dict(len(self.prompts)),
+            "tree": self.tree.to_dict(len(self.prompts), self.computed_keyframes),
             "upscale_tree": (
                 None if self.upscale_tree is None else self.upscale_tree.to_dict(len(self.prompts))
             ),

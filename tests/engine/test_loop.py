@@ -164,3 +164,35 @@ def test_a_looped_blend_walks_back_to_its_first_prompt(tmp_path, manager):
     assert not np.array_equal(frames[-1], frames[0])
     steps = [ssim_distance(a, b) for a, b in zip(frames, frames[1:], strict=False)]
     assert 0 < ssim_distance(frames[-1], frames[0]) <= 2 * max(steps)
+
+
+def test_a_looped_blend_computes_its_first_keyframe_once_even_across_a_resume(tmp_path, manager):
+    spec = blend(True).replace(
+        prompts=BlendPromptSettings(
+            keyframes=tuple(BlendKeyframe(p) for p in ("a red circle", "a blue square", "a star"))
+        )
+    )
+    plan = plan_blend(spec)
+    # The closing keyframe is keyframe 0 again: kept from the start, not computed twice.
+    assert plan.keyframe_twins == (0, 1, 2, 0) and plan.computed_keyframes == 3
+    assert plan.predicted_denoise_steps == 3 * 2 + 3 * plan.tree.transition_steps
+    whole = render_blend(spec, tmp_path / "whole", manager=manager)
+    assert whole.denoise_steps == plan.predicted_denoise_steps
+
+    class KillAfterTheFirstTransition(NullEvents):
+        def progress(self, done, total, preview=None):
+            if done >= 2:  # the first transition's two video frames are written
+                raise _Killed
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FrameCheckpoint, "remove", lambda self: None)
+        with pytest.raises(_Killed):
+            render_blend(
+                spec, tmp_path / "killed", manager=manager, events=KillAfterTheFirstTransition()
+            )
+    resumed = render_blend(spec, tmp_path / "killed", manager=manager, resume=True)
+    assert resumed.resume is not None and resumed.resume["from_frame"] == 2
+    assert resumed.denoise_steps == whole.denoise_steps
+    again, frames = frames_of(resumed), frames_of(whole)
+    assert len(again) == len(frames) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(again, frames, strict=True))
