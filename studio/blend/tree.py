@@ -19,7 +19,8 @@ Setups (each returns a ``BlendTree``; an impossible one raises ``SpecError`` nam
 - ``auto_tree(steps, diffusion_frames, depth_strength)``: bisection levels. Level 1 has one
   frame at ``k_1 = clamp(round(depth_strength * N), 1, N - 1)``; level ``l`` has up to
   ``2**(l-1)`` frames (one per gap of the level before; the last level takes what is left)
-  with half the own steps of the level before, ``N - k_l = max(1, round((N - k_1) / 2**(l-1)))``;
+  with half the own steps of the level before, rounded down:
+  ``N - k_l = max(1, (N - k_1) // 2**(l-1))``;
   levels that land on the same injection step are merged.
 - ``preset_tree(preset, steps, depth_strength)``: ``auto_tree`` with the preset's number of
   frames (``studio.spec.BLEND_PRESETS``).
@@ -39,9 +40,11 @@ __all__ = [
     "BlendTree",
     "TreeLevel",
     "auto_tree",
+    "level_runs",
     "manual_tree",
     "preset_tree",
     "tree_for",
+    "widest_gaps",
 ]
 
 
@@ -83,9 +86,12 @@ class BlendTree:
         """Diffusion frames of a movie through ``prompts`` prompts (joins counted once)."""
         return (prompts - 1) * (self.diffusion_frames - 1) + 1
 
-    def movie_denoise_steps(self, prompts: int) -> int:
-        """Each keyframe once (``steps`` each) plus every transition's in-between frames."""
-        return prompts * self.steps + (prompts - 1) * self.transition_steps
+    def movie_denoise_steps(self, prompts: int, keyframes: int | None = None) -> int:
+        """Each keyframe once (``steps`` each) plus every transition's in-between frames;
+        ``keyframes``: how many keyframe trajectories are computed when fewer than
+        ``prompts`` (a keyframe that comes again is computed once)."""
+        computed = prompts if keyframes is None else keyframes
+        return computed * self.steps + (prompts - 1) * self.transition_steps
 
     def scratch_denoise_steps(self, prompts: int) -> int:
         """The same frames rendered each from its own noise: ``steps`` per frame."""
@@ -131,8 +137,9 @@ class BlendTree:
             )
         return BlendTree(self.steps, tuple(levels))
 
-    def to_dict(self, prompts: int = 2) -> dict[str, Any]:
-        """JSON-safe facts for events, the store and a picture of the tree."""
+    def to_dict(self, prompts: int = 2, keyframes: int | None = None) -> dict[str, Any]:
+        """JSON-safe facts for events, the store and a picture of the tree (``keyframes``:
+        as in ``movie_denoise_steps``)."""
         return {
             "steps": self.steps,
             "levels": [
@@ -148,7 +155,7 @@ class BlendTree:
             "transition_denoise_steps": self.transition_steps,
             "prompts": prompts,
             "diffusion_frames": self.movie_frames(prompts),
-            "denoise_steps": self.movie_denoise_steps(prompts),
+            "denoise_steps": self.movie_denoise_steps(prompts, keyframes),
             "scratch_denoise_steps": self.scratch_denoise_steps(prompts),
         }
 
@@ -176,7 +183,9 @@ def auto_tree(steps: int, diffusion_frames: int, depth_strength: float) -> Blend
     merged: dict[int, int] = {}
     left, width, level = diffusion_frames - 2, 1, 0
     while left:
-        own = max(1, round(first_own / 2**level))
+        # Halved and rounded down: a deeper level's frames sit between close neighbours,
+        # where fewer own steps keep the pace as even (issue 27: ``high`` under 1/6).
+        own = max(1, first_own >> level)
         take = min(width, left)
         merged[steps - own] = merged.get(steps - own, 0) + take
         left -= take
@@ -277,3 +286,21 @@ def tree_for(blend: BlendSettings, steps: int) -> BlendTree:
     else:
         raise SpecError(f"unknown blend setup {blend.setup!r}; use preset, auto or manual")
     return tree.cut(blend.budget_steps) if blend.budget_steps else tree
+
+
+def level_runs(insertions: list[int]) -> list[tuple[int, int]]:
+    """``(injection_step, frames)`` per run of equal steps in ``insertions`` (in order)."""
+    runs: list[tuple[int, int]] = []
+    for k in insertions:
+        if runs and runs[-1][0] == k:
+            runs[-1] = (k, runs[-1][1] + 1)
+        else:
+            runs.append((k, 1))
+    return runs
+
+
+def widest_gaps(values: list[float], take: int) -> list[int]:
+    """The indices of the ``take`` largest ``values`` (gap widths or distances), largest
+    first, ties to the lower index: where one wave of a level puts its new frames, each in
+    its own gap."""
+    return sorted(range(len(values)), key=lambda i: (-values[i], i))[:take]

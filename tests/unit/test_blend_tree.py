@@ -7,7 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from studio.blend.plan import plan_blend, segment_sources
-from studio.blend.tree import BlendTree, TreeLevel, auto_tree, manual_tree, preset_tree, tree_for
+from studio.blend.tree import (
+    BlendTree,
+    TreeLevel,
+    auto_tree,
+    level_runs,
+    manual_tree,
+    preset_tree,
+    tree_for,
+    widest_gaps,
+)
 from studio.errors import SpecError
 from studio.spec import (
     BLEND_PRESETS,
@@ -30,28 +39,57 @@ def valid(tree: BlendTree) -> None:
     assert len(tree.insertions()) == tree.in_betweens
 
 
-def test_25_frames_at_30_steps_cost_under_a_fifth_of_rendering_each_frame():
+def test_25_frames_at_30_steps_cost_under_a_sixth_of_rendering_each_frame():
     tree = auto_tree(30, 25, 0.5)
     valid(tree)
     assert tree.diffusion_frames == 25
+    # Own steps 15, 7, 3, 1, 1: halved and rounded down; the last two levels merge.
     assert tree.levels == (
         TreeLevel(1, 15),
-        TreeLevel(2, 22),
-        TreeLevel(4, 26),
-        TreeLevel(8, 28),
-        TreeLevel(8, 29),
+        TreeLevel(2, 23),
+        TreeLevel(4, 27),
+        TreeLevel(16, 29),
     )
-    assert tree.movie_denoise_steps(2) == 60 + 15 + 16 + 16 + 16 + 8 == 131
+    assert tree.movie_denoise_steps(2) == 60 + 15 + 2 * 7 + 4 * 3 + 16 * 1 == 117
     assert tree.scratch_denoise_steps(2) == 750
-    assert tree.movie_denoise_steps(2) * 5 <= tree.scratch_denoise_steps(2)
+    assert tree.movie_denoise_steps(2) * 6 <= tree.scratch_denoise_steps(2)
+
+
+# Per preset at 30 steps, depth 0.5: (levels as (branches, injection step), movie steps).
+PRESET_COSTS = {
+    "lowest": (((1, 15), (2, 23)), 60 + 15 + 14),
+    "low": (((1, 15), (2, 23), (4, 27)), 60 + 15 + 14 + 12),
+    "medium": (((1, 15), (2, 23), (4, 27), (8, 29)), 60 + 15 + 14 + 12 + 8),
+    "high": (((1, 15), (2, 23), (4, 27), (16, 29)), 60 + 15 + 14 + 12 + 16),
+    "ultra": (((1, 15), (2, 23), (4, 27), (32, 29)), 60 + 15 + 14 + 12 + 32),
+}
 
 
 @pytest.mark.parametrize("preset", list(BLEND_PRESETS))
-def test_presets_make_their_frames_and_cost_less_than_scratch(preset):
-    tree = preset_tree(preset, 30, 0.5)
-    valid(tree)
-    assert tree.diffusion_frames == BLEND_PRESETS[preset]
-    assert tree.movie_denoise_steps(2) < tree.scratch_denoise_steps(2)
+def test_each_preset_costs_what_its_plan_predicts(preset):
+    levels, steps = PRESET_COSTS[preset]
+    spec = BlendSpec(
+        prompts=BlendPromptSettings(
+            keyframes=(BlendKeyframe("a red circle"), BlendKeyframe("a blue square"))
+        ),
+        diffusion=DiffusionSettings(model="builtin:tiny", steps=30),
+        blend=BlendSettings(preset=preset),
+        output=BlendOutputSettings(fill="none"),
+    )
+    plan = plan_blend(spec)
+    assert tuple((lv.branches, lv.injection_step) for lv in plan.tree.levels) == levels
+    assert plan.predicted_denoise_steps == steps
+    assert plan.scratch_denoise_steps == BLEND_PRESETS[preset] * 30
+    ratio = steps / plan.scratch_denoise_steps
+    assert ratio <= 1 / 6 if preset in ("high", "ultra") else ratio < 1
+
+
+def test_a_level_goes_in_waves_of_at_most_one_frame_per_gap():
+    tree = auto_tree(30, 25, 0.5)
+    assert level_runs(tree.insertions()) == [(15, 1), (23, 2), (27, 4), (29, 16)]
+    # Largest first, ties to the left: where a wave of three puts its frames among five gaps.
+    assert widest_gaps([0.2, 0.5, 0.2, 0.1, 0.5], 3) == [1, 4, 0]
+    assert widest_gaps([0.25] * 4, 2) == [0, 1]  # uniform: equal widths, left to right
 
 
 def test_depth_strength_moves_the_first_branch():
@@ -113,13 +151,13 @@ def test_auto_setup_errors():
 
 
 def test_a_step_budget_cuts_the_tree_level_by_level():
-    tree = auto_tree(30, 25, 0.5)  # levels cost 15, 2x8, 4x4, 8x2, 8x1
-    cut = tree.cut(15 + 16 + 4 * 3)
-    assert cut.levels == (TreeLevel(1, 15), TreeLevel(2, 22), TreeLevel(3, 26))
-    assert cut.transition_steps == 15 + 16 + 12
+    tree = auto_tree(30, 25, 0.5)  # levels cost 15, 2x7, 4x3, 16x1
+    cut = tree.cut(15 + 14 + 3 * 3 + 2)
+    assert cut.levels == (TreeLevel(1, 15), TreeLevel(2, 23), TreeLevel(3, 27))
+    assert cut.transition_steps == 15 + 14 + 9
     with pytest.raises(SpecError, match="cannot pay for one in-between frame"):
         tree.cut(14)
-    settings_ = BlendSettings(setup="auto", diffusion_frames=25, budget_steps=43)
+    settings_ = BlendSettings(setup="auto", diffusion_frames=25, budget_steps=40)
     assert tree_for(settings_, 30) == cut
 
 
