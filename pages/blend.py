@@ -99,6 +99,7 @@ with st.expander("Inpainting, upscaling and output"):
     field(i3, "blend.format")
     field(i3, "blend.interpolate_fps", label="Interpolate to fps")
     field(i3, "blend.interpolate_method", label="Interpolation method")
+    field(i3, "blend.interpolator", label="Interpolator weights")
 draw_loras("blend.", curve=False)
 draw_audio_section(choice, BLEND)
 

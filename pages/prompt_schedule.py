@@ -42,6 +42,7 @@ field(c4, "ps.fps", label="Frames per second")
 field(c4, "ps.format")
 field(c4, "ps.interpolate_fps", label="Interpolate to fps")
 field(c4, "ps.interpolate_method", label="Interpolation method")
+field(c4, "ps.interpolator", label="Interpolator weights")
 draw_advanced("ps.")
 with st.expander("Interpolation"):
     e1, e2, e3 = st.columns(3)

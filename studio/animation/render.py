@@ -189,6 +189,8 @@ def render_animation(
             height=d.height * scale,
             interpolate_fps=o.interpolate_fps,
             method=o.interpolate_method,
+            interpolator=o.interpolator,
+            device=loaded.device,
         )
         denoise_steps = checkpoint.denoise_steps_before
         with clock.stage("write"):

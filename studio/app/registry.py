@@ -87,6 +87,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
         check_depth(spec, _plan_animation(spec).frames)
     _check_frame_memory(spec.diffusion, spec.animation.batch_size)
     _check_upscale(spec.upscale, spec.diffusion)
+    _check_interpolator(spec.output.interpolator)
 
 
 def _check_animation_control(spec: AnimationSpec) -> None:
@@ -162,6 +163,15 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
     if not spec.upscale.model:
         _check_frame_memory(spec.diffusion, 1)
     _check_upscale(spec.upscale, spec.diffusion)
+    _check_interpolator(spec.output.interpolator)
+
+
+def _check_interpolator(path: str) -> None:
+    """The learned interpolation's weights exist and fit its layout (read on the CPU)."""
+    if path:
+        from studio.media.rife import check_interpolator
+
+        check_interpolator(path)
 
 
 def _check_upscale(u: UpscaleSettings, d: DiffusionSettings) -> None:

@@ -139,6 +139,8 @@ def render_blend(
             height=height,
             interpolate_fps=o.interpolate_fps,
             method=o.interpolate_method,
+            interpolator=o.interpolator,
+            device=device,
         )
         controls = still_controls(
             spec.control,

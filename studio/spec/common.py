@@ -44,6 +44,7 @@ __all__ = [
     "SCHEDULERS",
     "INTERPOLATE_FPS_FIELD",
     "INTERPOLATE_METHOD_FIELD",
+    "INTERPOLATOR_FIELD",
     "DiffusionSettings",
     "SettingsModel",
     "SpecBase",
@@ -81,7 +82,7 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 Interpolation = Literal["slerp", "lerp"]
 OutputFormat = Literal["mp4", "gif", "png"]
-InterpolateMethod = Literal["flow", "crossfade"]
+InterpolateMethod = Literal["flow", "crossfade", "learned"]
 
 # The output group of every render kind: a higher frame rate made on the way to the file
 # (studio.media.retime). Rendered frames are checkpointed; the in-between ones are made again
@@ -100,8 +101,16 @@ INTERPOLATE_FPS_FIELD: Any = setting(
 INTERPOLATE_METHOD_FIELD: Any = setting(
     "flow",
     "How interpolated frames are made: flow (motion-compensated, from dense optical flow "
-    "both ways) or crossfade (pixel mix of the two neighbours).",
+    "both ways), crossfade (pixel mix of the two neighbours) or learned (a RIFE-style "
+    "network on the interpolator weights you give).",
     label="interpolation method",
+)
+INTERPOLATOR_FIELD: Any = setting(
+    "",
+    "The learned method's weights: a RIFE v4.22-v4.26 flownet state dict (.pkl, .pth or "
+    ".safetensors, or the folder holding flownet.pkl); the studio ships none.",
+    label="interpolator weights",
+    flag="--interpolator",
 )
 
 
@@ -279,8 +288,23 @@ def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULE
     check_loading(d)
 
 
-def check_interpolation(fps: int, interpolate_fps: int, fmt: str) -> None:
-    """The output group's ``interpolate_fps`` against the render's ``fps`` and format."""
+def check_interpolation(
+    fps: int, interpolate_fps: int, fmt: str, method: str = "flow", interpolator: str = ""
+) -> None:
+    """The output group's ``interpolate_fps`` against the render's ``fps`` and format, and
+    the learned method against its weights (named, not opened: the render kind's inputs
+    check reads them)."""
+    if method == "learned" and not interpolator.strip():
+        raise SpecError(
+            "interpolation method 'learned' needs its weights: give --interpolator PATH (a "
+            "RIFE v4.22-v4.26 flownet.pkl, .pth or .safetensors; the studio ships none), or "
+            "choose flow"
+        )
+    if interpolator and method != "learned":
+        raise SpecError(
+            f"interpolator weights {interpolator!r} are used by the learned method only; give "
+            "--interpolate-method learned or leave the weights out"
+        )
     if interpolate_fps == 0:
         return
     if not fps < interpolate_fps <= 120:

@@ -1,0 +1,49 @@
+"""Weights for the learned interpolator (``studio.media.rife``) made in the test: random ones
+of the published layout, and hand-set ones whose output is known. No real RIFE weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from studio.media.rife import IFNet
+
+
+def zero_state_dict() -> dict[str, torch.Tensor]:
+    """All-zero weights: no flow and a mask logit of 0, so every frame is an even mix."""
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in IFNet().state_dict().items()}
+    return {k: torch.zeros(shape) for k, shape in shapes.items()}
+
+
+def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """A seeded random-weight IFNet's state dict, keys as a trained checkpoint has them."""
+    torch.manual_seed(seed)
+    return {k: v.clone() for k, v in IFNet().state_dict().items()}
+
+
+def save_random_interpolator(path: Path, seed: int = 0, *, prefix: str = "module.") -> Path:
+    """Random weights saved as RIFE's training saves them (``module.`` before each key, from
+    DistributedDataParallel) with ``torch.save``; ``.safetensors`` paths through safetensors."""
+    state = {prefix + k: v for k, v in random_state_dict(seed).items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:
+        torch.save(state, path)
+    return path
+
+
+def shifting_state_dict(pixels: float) -> dict[str, torch.Tensor]:
+    """Weights that make every frame the first one moved ``pixels`` to the left: all zero but
+    the last block's output bias, which sets a constant flow of ``pixels`` to the right
+    towards the first frame and a mask logit of +30 (all weight on the first frame).
+    The last block works at full size, so its flow is in pixels as set."""
+    state = zero_state_dict()
+    bias = state["block4.lastconv.0.bias"]  # 4 conv channels per output channel (pixel shuffle)
+    bias[0:4] = pixels  # output channel 0: flow x towards the first frame
+    bias[16:20] = 30.0  # output channel 4: the mask logit
+    return state
