@@ -110,6 +110,7 @@ INTERPOLATOR_FIELD: Any = setting(
     "The learned method's weights: a RIFE v4.22-v4.26 flownet state dict (.pkl, .pth or "
     ".safetensors, or the folder holding flownet.pkl); the studio ships none.",
     label="interpolator weights",
+    widget="file",  # a path: the CLI stores it absolute
     flag="--interpolator",
 )
 

@@ -33,7 +33,9 @@ def test_animate_interpolates_with_the_learned_method(cli, studio_home, tmp_path
     assert not any(np.array_equal(frames[1], frames[i]) for i in (0, 2))
     (run,) = _runs(cli, studio_home)
     assert run["status"] == "done"
-    assert run["spec"]["output"]["interpolate_method"] == "learned"
+    output = run["spec"]["output"]
+    assert output["interpolate_method"] == "learned"
+    assert output["interpolator"] == str(weights.parent.resolve())  # re-runs from anywhere
 
 
 def test_weights_of_another_layout_are_refused_naming_the_key(cli, studio_home, tmp_path):
