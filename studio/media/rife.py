@@ -16,7 +16,8 @@ is ``sigmoid(mask) * warp(a) + (1 - sigmoid(mask)) * warp(b)``. Warping is bilin
 frame, so frames are padded (edges repeated) to a multiple of 64 and cropped back.
 
 ``at(0)`` and ``at(1)`` are the two frames themselves; in between, the network runs once per
-moment in float32 on the render's device, deterministic for the same frames and moment.
+moment in float32 on the render's device (the frames' features, which do not depend on the
+moment, once per pair), deterministic for the same frames and moment.
 """
 
 from __future__ import annotations
@@ -125,9 +126,17 @@ class IFNet(nn.Module):
             self.add_module(f"block{i}", _IFBlock(cin, width))
         self.encode = _Encoder()
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    def forward(
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        t: float,
+        features: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``features``: ``(encode(a), encode(b))`` when the caller kept them (they do not
+        depend on ``t``)."""
         moment = a.new_full((a.shape[0], 1, *a.shape[-2:]), float(t))
-        feat_a, feat_b = self.encode(a), self.encode(b)
+        feat_a, feat_b = features or (self.encode(a), self.encode(b))
         flow = mask = context = None
         warped_a, warped_b = a, b
         for i, scale in enumerate(_SCALES):
@@ -241,6 +250,7 @@ class LearnedPair:
             raise ValueError(f"need two (H, W, 3) images of one size, got {a.shape} and {b.shape}")
         self.model, self.a, self.b = model, a, b
         self._pa, self._pb = _padded(a, model.device), _padded(b, model.device)
+        self._features: tuple[torch.Tensor, torch.Tensor] | None = None  # kept for every t
 
     def at(self, t: float) -> np.ndarray:
         if not 0.0 <= t <= 1.0:
@@ -250,8 +260,11 @@ class LearnedPair:
         if t == 1.0:
             return self.b
         h, w = self.a.shape[:2]
+        net = self.model.net
         with torch.inference_mode():
-            frame = self.model.net(self._pa, self._pb, t)[0, :, :h, :w]
+            if self._features is None:
+                self._features = (net.encode(self._pa), net.encode(self._pb))
+            frame = net(self._pa, self._pb, t, self._features)[0, :, :h, :w]
             pixels = (frame.clamp(0, 1) * 255).round().to(torch.uint8)
         return pixels.permute(1, 2, 0).cpu().numpy()
 
