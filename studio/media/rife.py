@@ -2,18 +2,21 @@
 
 The studio ships no weights: ``load_interpolator(path, device)`` reads a state dict (``.pkl``
 or ``.pth`` through ``torch.load(weights_only=True)``, or ``.safetensors``; a folder means its
-``flownet.pkl``) of the layout published as RIFE v4.22-v4.26 "flownet" and refuses, with
+``flownet.pkl``) of the "flownet" layout published for RIFE v4.22-v4.26 and refuses, with
 ``ModelLoadError`` naming the first key that differs, any other layout. Nothing is fetched.
 
 The network (IFNet) estimates, for a moment ``t`` between frames ``a`` and ``b``, a flow from
 that moment back to each frame and a fusion mask, coarse to fine: a shared encoder gives each
-frame 16 feature channels; five IFBlocks look at the frames at 1/16, 1/8, 1/4, 1/2 and 1/1 of
-their size, the first from the frames, the later ones from the frames and features
-backward-warped by the flow so far, and each adds a correction to the flow (4 channels: to
-``a``, to ``b``), a new mask logit and 8 channels of context for the next block. The frame
-is ``sigmoid(mask) * warp(a) + (1 - sigmoid(mask)) * warp(b)``. Warping is bilinear
-``grid_sample`` with the border repeated. The coarsest block works at 1/64 of the padded
-frame, so frames are padded (edges repeated) to a multiple of 64 and cropped back.
+frame a few feature channels; four or five IFBlocks look at the frames at 1/8 (or 1/16), ...,
+1/2 and 1/1 of their size, the first from the frames, the later ones from the frames and
+features backward-warped by the flow so far, and each adds a correction to the flow (4
+channels: to ``a``, to ``b``), a new mask logit and 8 channels of context for the next
+block. The frame is ``sigmoid(mask) * warp(a) + (1 - sigmoid(mask)) * warp(b)``. Warping is
+bilinear ``grid_sample`` with the border repeated. The versions differ in sizes only (the
+number of blocks and their widths, the encoder's channels): ``IFNetLayout.of(state)`` reads
+them from the file, and every tensor must then have the shape that layout gives it. The
+coarsest block works at 1/(4 x its scale) of the padded frame, so frames are padded (edges
+repeated) to a multiple of that (64 with five blocks) and cropped back.
 
 ``at(0)`` and ``at(1)`` are the two frames themselves; in between, the network runs once per
 moment in float32 on the render's device (the frames' features, which do not depend on the
@@ -23,6 +26,7 @@ moment, once per pair), deterministic for the same frames and moment.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +39,8 @@ from studio.errors import ModelLoadError
 from studio.media.paths import resolve_media_path
 
 __all__ = [
-    "MULTIPLE",
     "IFNet",
+    "IFNetLayout",
     "LearnedInterpolator",
     "LearnedPair",
     "check_interpolator",
@@ -44,16 +48,56 @@ __all__ = [
     "read_state_dict",
 ]
 
-# Each block: (input channels, width). The first sees both frames, both frames' features and
-# the moment; the later ones also the mask logit, the context and the flow so far.
-_FEATURES, _CONTEXT = 16, 8
-_FIRST_IN = 3 + 3 + 2 * _FEATURES + 1
-_LATER_IN = 3 + 3 + 2 * _FEATURES + 1 + 1 + _CONTEXT + 4
-_BLOCKS = ((_FIRST_IN, 192), (_LATER_IN, 128), (_LATER_IN, 96), (_LATER_IN, 64), (_LATER_IN, 32))
-_SCALES = (16, 8, 4, 2, 1)  # each block's view: the frame at 1/scale of its size
-MULTIPLE = 64  # the coarsest block's convolutions halve 1/16 twice more
 # Parts of a training checkpoint that inference does not use.
 _TRAINING_ONLY = ("teacher.", "caltime.")
+
+
+@dataclass(frozen=True)
+class IFNetLayout:
+    """The sizes of one IFNet: each block's width (coarsest first), the encoder's hidden and
+    output (feature) channels, and the context channels a block hands to the next. The
+    default is RIFE v4.25's; v4.22 is ``IFNetLayout((256, 192, 96, 48), hidden=32,
+    features=8)``."""
+
+    widths: tuple[int, ...] = (192, 128, 96, 64, 32)
+    hidden: int = 16
+    features: int = 16
+    context: int = 8
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        """Each block's view: the frame at 1/scale of its size (..., 4, 2, 1)."""
+        return tuple(2 ** (len(self.widths) - 1 - i) for i in range(len(self.widths)))
+
+    @property
+    def multiple(self) -> int:
+        """What frame sides must divide by: the coarsest block halves 1/scale twice more."""
+        return 4 * self.scales[0]
+
+    def block_inputs(self, i: int) -> int:
+        """Block ``i``'s input channels: both frames, both frames' features and the moment;
+        after the first, also the mask logit, the context and the flow so far."""
+        first = 3 + 3 + 2 * self.features + 1
+        return first if i == 0 else first + 1 + self.context + 4
+
+    @classmethod
+    def of(cls, state: dict[str, torch.Tensor]) -> IFNetLayout:
+        """The layout a state dict's sizes say; ``KeyError`` naming a key it lacks."""
+        widths = []
+        while f"block{len(widths)}.conv0.1.0.weight" in state:
+            widths.append(state[f"block{len(widths)}.conv0.1.0.weight"].shape[0])
+        if not widths:
+            raise KeyError("block0.conv0.1.0.weight")
+        for key in ("encode.cnn0.weight", "encode.cnn3.weight", "block0.lastconv.0.weight"):
+            if key not in state:
+                raise KeyError(key)
+        out = state["block0.lastconv.0.weight"].shape[1] // 4  # 4 per channel: pixel shuffle
+        return cls(
+            widths=tuple(int(w) for w in widths),
+            hidden=int(state["encode.cnn0.weight"].shape[0]),
+            features=int(state["encode.cnn3.weight"].shape[1]),
+            context=int(out) - 5,
+        )
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -73,14 +117,14 @@ class _Residual(nn.Module):
 
 
 class _Encoder(nn.Module):
-    """Per-frame features at full size: (N, 3, H, W) -> (N, 16, H, W)."""
+    """Per-frame features at full size: (N, 3, H, W) -> (N, features, H, W)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hidden: int, features: int) -> None:
         super().__init__()
-        self.cnn0 = nn.Conv2d(3, _FEATURES, 3, 2, 1)
-        self.cnn1 = nn.Conv2d(_FEATURES, _FEATURES, 3, 1, 1)
-        self.cnn2 = nn.Conv2d(_FEATURES, _FEATURES, 3, 1, 1)
-        self.cnn3 = nn.ConvTranspose2d(_FEATURES, _FEATURES, 4, 2, 1)
+        self.cnn0 = nn.Conv2d(3, hidden, 3, 2, 1)
+        self.cnn1 = nn.Conv2d(hidden, hidden, 3, 1, 1)
+        self.cnn2 = nn.Conv2d(hidden, hidden, 3, 1, 1)
+        self.cnn3 = nn.ConvTranspose2d(hidden, features, 4, 2, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in (self.cnn0, self.cnn1, self.cnn2):
@@ -91,13 +135,13 @@ class _Encoder(nn.Module):
 class _IFBlock(nn.Module):
     """One level of the cascade: its input seen at 1/scale, two stride-2 convolutions, eight
     residual ones, and a transposed convolution plus pixel shuffle back to 1/scale, then
-    resized to full size: flow (4 channels, in full-size pixels), mask logit (1), context (8)."""
+    resized to full size: flow (4 channels, in full-size pixels), mask logit (1), context."""
 
-    def __init__(self, cin: int, width: int) -> None:
+    def __init__(self, cin: int, width: int, context: int) -> None:
         super().__init__()
         self.conv0 = nn.Sequential(_conv(cin, width // 2, 2), _conv(width // 2, width, 2))
         self.convblock = nn.Sequential(*(_Residual(width) for _ in range(8)))
-        out = 4 + 1 + _CONTEXT
+        out = 4 + 1 + context
         self.lastconv = nn.Sequential(
             nn.ConvTranspose2d(width, 4 * out, 4, 2, 1), nn.PixelShuffle(2)
         )
@@ -116,15 +160,16 @@ class _IFBlock(nn.Module):
 
 class IFNet(nn.Module):
     """The interpolator: ``net(a, b, t)`` with ``a``, ``b`` of shape (N, 3, H, W) in [0, 1]
-    (H and W multiples of ``MULTIPLE``) gives the frame at moment ``t`` in (N, 3, H, W).
-    Parameter names are those of the published state dicts (``block0`` ... ``block4``,
+    (H and W multiples of ``layout.multiple``) gives the frame at moment ``t`` in (N, 3, H, W).
+    Parameter names are those of the published state dicts (``block0``, ``block1``, ...,
     ``encode``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: IFNetLayout | None = None) -> None:
         super().__init__()
-        for i, (cin, width) in enumerate(_BLOCKS):
-            self.add_module(f"block{i}", _IFBlock(cin, width))
-        self.encode = _Encoder()
+        self.layout = layout = layout or IFNetLayout()
+        for i, width in enumerate(layout.widths):
+            self.add_module(f"block{i}", _IFBlock(layout.block_inputs(i), width, layout.context))
+        self.encode = _Encoder(layout.hidden, layout.features)
 
     def forward(
         self,
@@ -139,7 +184,7 @@ class IFNet(nn.Module):
         feat_a, feat_b = features or (self.encode(a), self.encode(b))
         flow = mask = context = None
         warped_a, warped_b = a, b
-        for i, scale in enumerate(_SCALES):
+        for i, scale in enumerate(self.layout.scales):
             block = getattr(self, f"block{i}")
             if flow is None:
                 x = torch.cat((a, b, feat_a, feat_b, moment), 1)
@@ -187,10 +232,10 @@ def _weights_file(path: str | Path) -> Path:
     return found
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a weights file (on the CPU, a ``module.`` prefix stripped), checked
-    against the IFNet layout. ``ModelLoadError`` naming the file and the first key that is
-    missing, unexpected or of another shape."""
+def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], IFNetLayout]:
+    """The tensors of a weights file (on the CPU, a ``module.`` prefix stripped) and the
+    layout they fit. ``ModelLoadError`` naming the file and the first key that is missing,
+    unexpected or of another shape than the layout its sizes say."""
     found = _weights_file(path)
     try:
         if found.suffix == ".safetensors":
@@ -205,14 +250,19 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise ModelLoadError(f"interpolator weights {found} are not a state dict of tensors")
     state = {k.removeprefix("module."): v for k, v in raw.items()}
-    _check_layout(state, found)
-    return state
+    return state, _check_layout(state, found)
 
 
-def _check_layout(state: dict[str, torch.Tensor], found: Path) -> None:
-    with torch.device("meta"):
-        expected = IFNet().state_dict()
+def _check_layout(state: dict[str, torch.Tensor], found: Path) -> IFNetLayout:
     where = f"interpolator weights {found} are not of the RIFE v4.2x flownet layout"
+    try:
+        layout = IFNetLayout.of(state)
+        with torch.device("meta"):
+            expected = IFNet(layout).state_dict()
+    except KeyError as exc:
+        raise ModelLoadError(f"{where}: key {exc.args[0]} is missing") from None
+    except (RuntimeError, ValueError) as exc:  # sizes no network has (a width of 0, ...)
+        raise ModelLoadError(f"{where}: its sizes do not make a network ({exc})") from None
     for key, tensor in expected.items():
         if key not in state:
             raise ModelLoadError(f"{where}: key {key} is missing")
@@ -224,6 +274,7 @@ def _check_layout(state: dict[str, torch.Tensor], found: Path) -> None:
     for key in state:
         if key not in expected and not key.startswith(_TRAINING_ONLY):
             raise ModelLoadError(f"{where}: unexpected key {key}")
+    return layout
 
 
 def check_interpolator(path: str | Path) -> None:
@@ -249,7 +300,8 @@ class LearnedPair:
         if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3:
             raise ValueError(f"need two (H, W, 3) images of one size, got {a.shape} and {b.shape}")
         self.model, self.a, self.b = model, a, b
-        self._pa, self._pb = _padded(a, model.device), _padded(b, model.device)
+        multiple = model.net.layout.multiple
+        self._pa, self._pb = (_padded(x, model.device, multiple) for x in (a, b))
         self._features: tuple[torch.Tensor, torch.Tensor] | None = None  # kept for every t
 
     def at(self, t: float) -> np.ndarray:
@@ -269,13 +321,13 @@ class LearnedPair:
         return pixels.permute(1, 2, 0).cpu().numpy()
 
 
-def _padded(image: np.ndarray, device: torch.device) -> torch.Tensor:
+def _padded(image: np.ndarray, device: torch.device, multiple: int) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H', W') float32 in [0, 1], edges repeated up to multiples
-    of ``MULTIPLE``."""
+    of ``multiple``."""
     h, w = image.shape[:2]
     x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None]
     x = x.to(torch.float32).contiguous() / 255.0
-    pad_h, pad_w = -h % MULTIPLE, -w % MULTIPLE
+    pad_h, pad_w = -h % multiple, -w % multiple
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
 
 
@@ -293,9 +345,9 @@ def load_interpolator(path: str | Path, device: torch.device | str = "cpu") -> L
     with _lock:
         if key in _cache:
             return _cache[key]
-    state = read_state_dict(found)
+    state, layout = read_state_dict(found)
     with torch.device("meta"):  # no random initialisation: every tensor comes from the file
-        net = IFNet()
+        net = IFNet(layout)
     net.load_state_dict(state, strict=False, assign=True)  # training-only keys left out
     model = LearnedInterpolator(net.to(device=device, dtype=torch.float32).eval(), device)
     with _lock:

@@ -13,8 +13,9 @@ import torch
 
 from studio.errors import ModelLoadError
 from studio.media.retime import RetimingWriter, in_between
-from studio.media.rife import check_interpolator, load_interpolator
+from studio.media.rife import IFNet, IFNetLayout, check_interpolator, load_interpolator
 from tests.support.interpolator import (
+    V4_22,
     random_state_dict,
     save_random_interpolator,
     shifting_state_dict,
@@ -55,6 +56,21 @@ def test_random_weights_load_through_the_user_path_and_interpolate(weights: Path
     assert load_interpolator(weights.parent) is load_interpolator(weights)
 
 
+def test_the_sizes_of_another_v4_2x_version_are_read_from_its_weights(tmp_path: Path):
+    # Block input channels as the published versions declare them (v4.22: 7+16, 8+4+16+8;
+    # v4.26: 7+8, 8+4+8+8), and each layout read back from its own state dict.
+    v4_26 = IFNetLayout(widths=(192, 128, 96, 64, 32), hidden=16, features=4)
+    for layout, inputs in ((V4_22, (23, 36)), (v4_26, (15, 28)), (IFNetLayout(), (39, 52))):
+        assert (layout.block_inputs(0), layout.block_inputs(1)) == inputs
+        with torch.device("meta"):
+            assert IFNetLayout.of(IFNet(layout).state_dict()) == layout
+    model = load_interpolator(save_random_interpolator(tmp_path / "v4_22.pth", layout=V4_22))
+    assert model.net.layout == V4_22 and V4_22.scales == (8, 4, 2, 1) and V4_22.multiple == 32
+    a, b = frames()
+    middle = model.between(a, b).at(0.5)
+    assert middle.shape == a.shape and middle.dtype == np.uint8
+
+
 def test_a_known_flow_moves_the_first_frame(tmp_path: Path):
     path = tmp_path / "shift.pth"
     torch.save(shifting_state_dict(3.0), path)
@@ -74,7 +90,8 @@ def test_a_known_flow_moves_the_first_frame(tmp_path: Path):
     ("change", "message"),
     [
         ("rename", "key block2.convblock.3.beta is missing"),
-        ("reshape", "key encode.cnn0.weight has shape [8, 3, 3, 3], expected [16, 3, 3, 3]"),
+        ("reshape", "key block1.convblock.0.conv.weight has shape [128, 128, 1, 1], expected"),
+        ("no encoder", "key encode.cnn0.weight is missing"),  # as RIFE 4.0-4.6 files
         ("extra", "unexpected key contextnet.conv.weight"),
     ],
 )
@@ -83,7 +100,9 @@ def test_weights_of_another_layout_are_refused_naming_the_key(tmp_path, change, 
     if change == "rename":
         state["block2.convblock.3.gamma"] = state.pop("block2.convblock.3.beta")
     elif change == "reshape":
-        state["encode.cnn0.weight"] = torch.zeros(8, 3, 3, 3)
+        state["block1.convblock.0.conv.weight"] = torch.zeros(128, 128, 1, 1)
+    elif change == "no encoder":
+        state = {k: v for k, v in state.items() if not k.startswith("encode.")}
     else:
         state["contextnet.conv.weight"] = torch.zeros(1)
     path = tmp_path / "bad.pkl"

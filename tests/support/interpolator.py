@@ -7,7 +7,10 @@ from pathlib import Path
 
 import torch
 
-from studio.media.rife import IFNet
+from studio.media.rife import IFNet, IFNetLayout
+
+# RIFE v4.22's sizes: four blocks, a wider encoder with fewer features (v4.25's is the default).
+V4_22 = IFNetLayout(widths=(256, 192, 96, 48), hidden=32, features=8)
 
 
 def zero_state_dict() -> dict[str, torch.Tensor]:
@@ -17,16 +20,18 @@ def zero_state_dict() -> dict[str, torch.Tensor]:
     return {k: torch.zeros(shape) for k, shape in shapes.items()}
 
 
-def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+def random_state_dict(seed: int = 0, layout: IFNetLayout | None = None) -> dict[str, torch.Tensor]:
     """A seeded random-weight IFNet's state dict, keys as a trained checkpoint has them."""
     torch.manual_seed(seed)
-    return {k: v.clone() for k, v in IFNet().state_dict().items()}
+    return {k: v.clone() for k, v in IFNet(layout).state_dict().items()}
 
 
-def save_random_interpolator(path: Path, seed: int = 0, *, prefix: str = "module.") -> Path:
+def save_random_interpolator(
+    path: Path, seed: int = 0, *, prefix: str = "module.", layout: IFNetLayout | None = None
+) -> Path:
     """Random weights saved as RIFE's training saves them (``module.`` before each key, from
     DistributedDataParallel) with ``torch.save``; ``.safetensors`` paths through safetensors."""
-    state = {prefix + k: v for k, v in random_state_dict(seed).items()}
+    state = {prefix + k: v for k, v in random_state_dict(seed, layout).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".safetensors":
         from safetensors.torch import save_file
