@@ -22,6 +22,9 @@ def test_prompt_schedule_and_blend_pages_offer_the_interpolation_output(app: App
     assert "'learned' needs its weights: give --interpolator PATH" in " ".join(_errors(app))
     app.text_input(key="ps.interpolator").set_value("/weights/flownet.pkl").run()
     assert not _errors(app) and not app.exception
+    app.button(key="ps.render").click().run()  # the file is read before a run is recorded
+    assert "interpolator weights /weights/flownet.pkl not found" in " ".join(_errors(app))
+    assert "ps.job" not in app.session_state and not app.exception
     app.selectbox(key="ps.interpolate_method").set_value("flow")
     app.text_input(key="ps.interpolator").set_value("").run()
     app.number_input(key="ps.interpolate_fps").set_value(6).run()
