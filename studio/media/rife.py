@@ -325,7 +325,8 @@ def _padded(image: np.ndarray, device: torch.device, multiple: int) -> torch.Ten
     """(H, W, 3) uint8 -> (1, 3, H', W') float32 in [0, 1], edges repeated up to multiples
     of ``multiple``."""
     h, w = image.shape[:2]
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None]
+    # A copy: frames replayed from a checkpoint are read-only arrays, which torch only wraps.
+    x = torch.from_numpy(np.array(image, dtype=np.uint8)).to(device).permute(2, 0, 1)[None]
     x = x.to(torch.float32).contiguous() / 255.0
     pad_h, pad_w = -h % multiple, -w % multiple
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
