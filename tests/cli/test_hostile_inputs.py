@@ -65,6 +65,7 @@ CASES = [
     ),
     (["animate", "--prompts", "0: a", "--interpolate-to", "-5"], "between 0 (off) and 120"),
     (["blend", "a", "b", "--fps", "30", "--interpolate-to", "60", "--format", "gif"], "at most 50"),
+    (["animate", "--prompts", "0: a red circle", "--compile", "sometimes"], "invalid choice"),
 ]
 
 
