@@ -158,7 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.device, args.dtype, args.frames, args.repeats = "cpu", "float32", 4, 1
-        args.batches, args.schedules = [1, 2], [3, 1]
+        args.batches, args.schedules = [1, 2], [2, 1]
 
     import torch
 
@@ -178,7 +178,7 @@ def main() -> None:
         manager = ModelManager(cache_dir=Path(tmp) / "cache", capacity=1)
         for family in args.families:
             folder = build_folder(family, Path(tmp) / family, args.smoke, args.device)
-            size = 64 if args.smoke else SIZES[family]
+            size = 128 if args.smoke else SIZES[family]  # tiny UNets need 16 latents
             options = LoadOptions(device=args.device, dtype=args.dtype, channels_last=cuda)
             loaded = manager.load(str(folder), options)  # the render's own load options
             for steps in args.schedules:
