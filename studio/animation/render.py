@@ -49,6 +49,7 @@ from studio.media.retime import open_output
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
 from studio.pipeline.conditioning import TextStates, unet_extras
 from studio.pipeline.denoise import denoise
+from studio.pipeline.gpu import path_notes
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import (
     decode,
@@ -247,7 +248,7 @@ def render_animation(
         if control is not None:
             control.close()
         output, notes = add_soundtrack(spec, output, clock)
-        notes = [*text_notes, *notes]
+        notes = [*text_notes, *notes, *path_notes(clock, plan.frames)]
         if spec.input.keep_audio and not audio_path(spec):
             with clock.stage("write"):
                 from studio.media.writers import mux_audio
@@ -378,7 +379,7 @@ class _Batches:
         if self.coherence is not None:
             latents = self.coherence.apply(latents, frames=batch)
         with clock.stage("vae"):
-            images = decode(self.pipe, latents)
+            images = decode(self.pipe, latents, clock)
         return images, steps
 
     def _denoise(
@@ -455,6 +456,7 @@ class _Batches:
                     extras=self.extras
                     if self.control is None
                     else [*self.extras, *self.control.extras(batch[group])],
+                    reuse=d.fast,
                     **extra,
                 )
                 latents, steps = done.latents, done.steps

@@ -41,6 +41,7 @@ from studio.media.control import check_control_media
 from studio.media.retime import in_between, open_output
 from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
 from studio.pipeline.control import still_controls
+from studio.pipeline.gpu import path_notes
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
 from studio.pipeline.schedulers import Scheduler
@@ -223,7 +224,7 @@ def render_blend(
             scratch_denoise_steps=made * (d.steps + (spec.upscale.steps if upscale else 0)),
             tree={**plan.tree.to_dict(len(plan.prompts)), "transitions": realised},
             upscale_denoise_steps=upscale_steps,
-            notes=text_notes + audio_notes,
+            notes=text_notes + audio_notes + path_notes(clock, plan.diffusion_frames),
         )
         events.finished(result)
         return result

@@ -110,6 +110,7 @@ class Transitions:
         self.steps = spec.diffusion.steps
         self.guidance = spec.diffusion.guidance
         self.guidance_stop = spec.diffusion.guidance_stop
+        self.fast = spec.diffusion.fast  # step reuse (studio.pipeline.gpu.reuses_step)
         self.guided = self.guidance > 1.0
         self.cond = [embeddings[p] for p in plan.prompts]  # each one row
         self.uncond = [embeddings[n] for n in plan.negatives] if self.guided else None
@@ -328,6 +329,7 @@ class Transitions:
             keep=self.keep,
             extras=self.extras,
             image=self._edit_image(masked),
+            reuse=self.fast,
         ).trajectory
         self.denoise_steps += self.steps - start
         self._measure(time.perf_counter() - began, self.steps - start)
@@ -358,7 +360,7 @@ class Transitions:
         began = time.perf_counter()
         latent = trajectory[self.steps]
         with self.clock.stage("vae"):
-            image = decode(self.pipe, latent)[0]
+            image = decode(self.pipe, latent, self.clock)[0]
         if masked:
             image = self.inpaint.composite(image)
         self._measure(time.perf_counter() - began, 0)

@@ -124,7 +124,7 @@ class Upscaler:
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """One frame's final upscaler latents -> its (H * factor, W * factor, 3) uint8 image."""
         with self.clock.stage("vae"):
-            return decode(self.pipe, latents)[0]
+            return decode(self.pipe, latents, self.clock)[0]
 
     def _condition(self, image: np.ndarray) -> torch.Tensor:
         """A low-resolution frame as the upscaler's extra input: [-1, 1], noised, batched."""

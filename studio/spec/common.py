@@ -34,6 +34,7 @@ from studio.spec.loading import (
     MemoryMode,
     check_loading,
 )
+from studio.spec.speed import COMPILE_FIELD, FAST_FIELD, CompileMode
 from studio.spec.versions import SCHEMA_VERSION, upgrade
 
 __all__ = [
@@ -272,6 +273,9 @@ class DiffusionSettings(SettingsModel):
     variant: StrictStr = VARIANT_FIELD
     revision: StrictStr = REVISION_FIELD
     custom_pipeline: StrictStr = CUSTOM_PIPELINE_FIELD
+    # Speed paths (docs/models.md#gpu-paths): studio.spec.speed describes them.
+    compile: CompileMode = COMPILE_FIELD
+    fast: StrictBool = FAST_FIELD
 
 
 def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULERS) -> None:

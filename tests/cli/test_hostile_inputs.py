@@ -83,6 +83,7 @@ CASES = [
         "interpolator weights {d}/kind5.json cannot be read",
     ),
     (["animate", "--prompts", "0: a", "--interpolator", "w.pkl"], "by the learned method only"),
+    (["animate", "--prompts", "0: a red circle", "--compile", "sometimes"], "invalid choice"),
 ]
 
 
