@@ -50,6 +50,8 @@ ADVANCED_FIELDS = (
     "variant",
     "revision",
     "custom_pipeline",
+    "preview",
+    "preview_seconds",
 )
 # The browser holds numbers as doubles: larger integers would lose digits.
 _BROWSER_MAX_INT = 2**53 - 1

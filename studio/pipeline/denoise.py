@@ -135,6 +135,7 @@ def denoise(
     class_labels: torch.Tensor | None = None,
     extras: Sequence[UNetExtra] = (),
     image_guidance: float | torch.Tensor | None = None,
+    watch: Callable[[torch.Tensor], None] | None = None,
 ) -> Denoised:
     """Denoise ``x`` (B, C, h, w) from step ``start`` of a ``steps``-step schedule to the end.
 
@@ -150,6 +151,9 @@ def denoise(
     ``image``, 3B rows of ``text`` and ``image_guidance``: an InstructPix2Pix model's picture
     and its three-way guidance (``guided_noise``; an inpainting model's mask and masked
     picture are ``image`` too: ``studio.pipeline.edit``).
+    ``watch(x0)`` sees, after every step, the scheduler's prediction of the clean latents
+    (the latents themselves where the scheduler gives none): a live preview reads it and
+    changes nothing.
 
     Returns the final latents, the steps taken (one latent through one scheduler step:
     ``steps - start`` for one-timestep schedulers) and the trajectory: the latents entering
@@ -196,8 +200,12 @@ def denoise(
             cancel.raise_if_cancelled()
             model_in = scheduler.scale_model_input(x, t)
             eps = guided_noise(call, model_in, t, text, guidance, below, image_guidance)
-            x = scheduler.step(eps, t, x, **step_options).prev_sample
+            stepped = scheduler.step(eps, t, x, **step_options)
+            x = stepped.prev_sample
             taken += 1
+            if watch is not None:
+                clean = getattr(stepped, "pred_original_sample", None)
+                watch(x if clean is None else clean)
             i = start + taken
             if after_step is not None:
                 x = after_step(i, x)

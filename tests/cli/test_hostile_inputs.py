@@ -65,6 +65,13 @@ CASES = [
     ),
     (["animate", "--prompts", "0: a", "--interpolate-to", "-5"], "between 0 (off) and 120"),
     (["blend", "a", "b", "--fps", "30", "--interpolate-to", "60", "--format", "gif"], "at most 50"),
+    # Live previews: a decoder the model has not, a folder without an AutoencoderTiny.
+    (
+        ["animate", "--prompts", "0: a", "--model", "builtin:tiny", "--preview", "tiny"],
+        "no tiny preview decoder is trained for builtin:tiny",
+    ),
+    (["blend", "a", "b", "--preview", "{d}"], "nor a folder with an AutoencoderTiny"),
+    (["animate", "--prompts", "0: a", "--preview-seconds", "-1"], "preview every must be"),
 ]
 
 
