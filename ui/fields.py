@@ -52,6 +52,8 @@ ADVANCED_FIELDS = (
     "dtype",
     "compile",
     "fast",
+    "preview",
+    "preview_seconds",
 )
 # The browser holds numbers as doubles: larger integers would lose digits.
 _BROWSER_MAX_INT = 2**53 - 1

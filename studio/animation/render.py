@@ -14,7 +14,8 @@
    (``studio.animation.editing``); denoise (``studio.pipeline.denoise``, with the
    ControlNets' residuals: ``studio.animation.control``); pull toward the coherence
    reference; decode; match colours (inpainting: keep the unmasked pixels); stream each
-   frame to the writer and report progress; with an upscale stage, each final frame is
+   frame to the writer and report progress (between finished frames, a live preview of the
+   latents being denoised: ``studio.pipeline.preview``); with an upscale stage, each final frame is
    rendered again through the upscaler first (``studio.animation.upscale``) and only the
    upscaled frame is written;
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
@@ -26,6 +27,7 @@ it, so those renders go one frame at a time whatever the batch size (``plan.batc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,7 @@ from studio.pipeline.latents import (
 )
 from studio.pipeline.lora import LoraSession, open_loras
 from studio.pipeline.models import ModelManager, Pipeline
+from studio.pipeline.preview import LivePreview, open_preview
 from studio.pipeline.schedulers import Scheduler
 from studio.pipeline.text import encode_prompts, truncated_prompts, with_negative
 from studio.spec import AnimationSpec
@@ -129,6 +132,8 @@ def render_animation(
         pipe, device = loaded.pipe, loaded.device
         # The pipeline is shared: hold it (alone, with LoRAs) until the render ends.
         loras = _open_loras(spec, plan, pipe)
+        preview = open_preview(d.preview, loaded, manager)  # live previews' decoder
+        live = LivePreview(preview, events, plan.frames, d.preview_seconds, clock)
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
@@ -169,6 +174,7 @@ def render_animation(
             edit,
             loras,
             control=control,
+            watch=live.step,
         )
 
         # The upscale stage: its own model, scheduler and texts; the file's frames grow.
@@ -201,7 +207,7 @@ def render_animation(
                     inits.made(done, image)
                 done += 1
         if done:
-            events.progress(done, plan.frames, image)
+            live.progress(done, image)
             tensors = checkpoint.load_tensors(device) or {}
             if upscale is not None:
                 upscale.restore(checkpoint.state, tensors, inits, done)
@@ -237,7 +243,7 @@ def render_animation(
                     denoise_steps=denoise_steps, engine=engine, tensors=tensors or None
                 )
             done += len(batch)
-            events.progress(done, plan.frames, image)
+            live.progress(done, image)
 
         # 7. Finish the file; its soundtrack; the result.
         with clock.stage("write"):
@@ -266,6 +272,7 @@ def render_animation(
             notes=notes,
             resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
             upscale_denoise_steps=upscale.denoise_steps if upscale is not None else 0,
+            preview=live.facts(),
         )
         events.finished(result)
         return result
@@ -342,8 +349,10 @@ class _Batches:
         loras: LoraSession,
         *,
         control: AnimationControl | None = None,
+        watch: Callable[[torch.Tensor], None] | None = None,
     ) -> None:
         self.plan, self.pipe, self.scheduler = plan, pipe, scheduler
+        self.watch = watch  # the live preview: sees the latents after every step
         self.control = control
         self.noise, self.cond, self.uncond = noise, cond, uncond
         self.inits, self.coherence, self.edit = inits, coherence, edit
@@ -457,6 +466,7 @@ class _Batches:
                     if self.control is None
                     else [*self.extras, *self.control.extras(batch[group])],
                     reuse=d.fast,
+                    watch=self.watch,
                     **extra,
                 )
                 latents, steps = done.latents, done.steps

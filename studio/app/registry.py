@@ -66,6 +66,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model, spec)
+    _check_preview(spec.diffusion)
     check_inputs(spec)
     if spec.edit.mask:  # an inpainting model's mask: a picture or a video, probed as inputs are
         from studio.pipeline.edit import is_video_mask
@@ -147,6 +148,7 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
     from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model, spec)
+    _check_preview(spec.diffusion)
     if spec.control.nets:  # images only (the spec's check refuses control videos)
         from studio.media.control import check_control_media
 
@@ -172,6 +174,13 @@ def _check_interpolator(path: str) -> None:
         from studio.media.rife import check_interpolator
 
         check_interpolator(path)
+
+
+def _check_preview(d: DiffusionSettings) -> None:
+    """The live preview's decoder exists for the model (a taesd folder: its config only)."""
+    from studio.pipeline.preview import check_preview
+
+    check_preview(d.preview, d.model)
 
 
 def _check_upscale(u: UpscaleSettings, d: DiffusionSettings) -> None:

@@ -44,6 +44,7 @@ from studio.pipeline.control import still_controls
 from studio.pipeline.gpu import path_notes
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
+from studio.pipeline.preview import LivePreview, open_preview
 from studio.pipeline.schedulers import Scheduler
 from studio.pipeline.text import encode_prompts, truncated_prompts, unique_texts
 from studio.pipeline.upscale import open_upscaler
@@ -117,6 +118,8 @@ def render_blend(
         # The pipeline is shared: hold it (alone, with LoRAs: one weight each) until the end.
         adapters = spec.loras.adapters
         loras = open_loras(pipe, adapters, [np.array([a.weight]) for a in adapters])
+        preview = open_preview(d.preview, loaded, manager)  # live previews' decoder
+        live = LivePreview(preview, events, plan.video_frames, d.preview_seconds, clock)
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
@@ -162,6 +165,7 @@ def render_blend(
             cancel,
             inpaint,
             extras=controls,
+            watch=live.step,
         )
 
         # 5. Replay what an earlier attempt finished: its frames and what they carry.
@@ -177,7 +181,7 @@ def render_blend(
                 for image in checkpoint.frames():
                     writer.write(image)
                     written += 1
-            events.progress(written, plan.video_frames, image)
+            live.progress(written, image)
 
         # 6. Each transition: its diffusion frames, upscaled, streamed as video frames.
         for t in range(first, plan.transitions):
@@ -189,7 +193,7 @@ def render_blend(
                 # Each diffusion frame moves the count by its share of the transition's video
                 # frames (short of all of them: those are counted as they are written).
                 share = min(span - 1, made * span // planned)
-                events.progress(done + share, plan.video_frames, image)
+                live.progress(done + share, image)
 
             frames = run.transition(t, computed)
             realised.append([f.to_dict() for f in frames])
@@ -200,7 +204,7 @@ def render_blend(
                     checkpoint.add_frame(image)
                     written += 1
                 _commit(checkpoint, t + 1, realised, run, upscale)
-            events.progress(written, plan.video_frames, image)
+            live.progress(written, image)
 
         # 7. Finish the file and mux the soundtrack; the result.
         with clock.stage("write"):
@@ -225,6 +229,7 @@ def render_blend(
             tree={**plan.tree.to_dict(len(plan.prompts)), "transitions": realised},
             upscale_denoise_steps=upscale_steps,
             notes=text_notes + audio_notes + path_notes(clock, plan.diffusion_frames),
+            preview=live.facts(),
         )
         events.finished(result)
         return result

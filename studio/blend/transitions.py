@@ -101,8 +101,10 @@ class Transitions:
         inpaint: InpaintGuide | None = None,
         *,
         extras: Sequence[UNetExtra] = (),
+        watch: Callable[[torch.Tensor], None] | None = None,
     ) -> None:
         spec = plan.spec
+        self.watch = watch  # a live preview: sees the latents after every step
         self.extras = extras  # for every UNet call (ControlNets: studio.pipeline.control)
         self.plan, self.pipe, self.dtype, self.device = plan, pipe, dtype, device
         self.scheduler, self.clock, self.cancel = scheduler, clock, cancel
@@ -330,6 +332,7 @@ class Transitions:
             extras=self.extras,
             image=self._edit_image(masked),
             reuse=self.fast,
+            watch=self.watch,
         ).trajectory
         self.denoise_steps += self.steps - start
         self._measure(time.perf_counter() - began, self.steps - start)

@@ -144,6 +144,7 @@ def denoise(
     extras: Sequence[UNetExtra] = (),
     image_guidance: float | torch.Tensor | None = None,
     reuse: bool = False,
+    watch: Callable[[torch.Tensor], None] | None = None,
 ) -> Denoised:
     """Denoise ``x`` (B, C, h, w) from step ``start`` of a ``steps``-step schedule to the end.
 
@@ -160,6 +161,9 @@ def denoise(
     and its three-way guidance (``guided_noise``; an inpainting model's mask and masked
     picture are ``image`` too: ``studio.pipeline.edit``). ``reuse``: fast mode (module
     docstring); the loop's first step always calls the UNet.
+    ``watch(x0)`` sees, after every step, the scheduler's prediction of the clean latents
+    (the latents themselves where the scheduler gives none): a live preview reads it and
+    changes nothing.
 
     Returns the final latents, the steps taken (one latent through one scheduler step:
     ``steps - start`` for one-timestep schedulers) and the trajectory: the latents entering
@@ -214,8 +218,12 @@ def denoise(
             if eps is None or not (reuse and reuses_step(start + taken, steps)):
                 model_in = scheduler.scale_model_input(x, t)
                 eps = guided_noise(call, model_in, t, text, guidance, below, image_guidance)
-            x = scheduler.step(eps, t, x, **step_options).prev_sample
+            stepped = scheduler.step(eps, t, x, **step_options)
+            x = stepped.prev_sample
             taken += 1
+            if watch is not None:
+                clean = getattr(stepped, "pred_original_sample", None)
+                watch(x if clean is None else clean)
             i = start + taken
             if after_step is not None:
                 x = after_step(i, x)

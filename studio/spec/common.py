@@ -276,6 +276,26 @@ class DiffusionSettings(SettingsModel):
     # Speed paths (docs/models.md#gpu-paths): studio.spec.speed describes them.
     compile: CompileMode = COMPILE_FIELD
     fast: StrictBool = FAST_FIELD
+    # Live previews (studio.pipeline.preview): never the output frames.
+    preview: StrictStr = setting(
+        "auto",
+        "How live previews of the frames being denoised are drawn (never the output): auto, "
+        "tiny (a small trained decoder), linear (a latent colour map), vae, off, or a folder "
+        "holding an AutoencoderTiny (taesd).",
+        label="preview decoder",
+    )
+    preview_seconds: StrictFloat = setting(
+        1.0,
+        "At most one live preview per this many seconds while frames are denoised; 0: one "
+        "after every step.",
+        label="preview every",
+        unit="seconds",
+        ge=0,
+        le=3600,
+        step=0.5,
+        format="%.1f",
+        zero_means="every step",
+    )
 
 
 def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULERS) -> None:
@@ -291,6 +311,10 @@ def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULE
     if d.dtype not in DTYPES:
         raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
     check_loading(d)
+    if not d.preview or d.preview != d.preview.strip():
+        raise SpecError(
+            f"preview must be auto, tiny, linear, vae, off or a taesd folder, got {d.preview!r}"
+        )
 
 
 def check_interpolation(

@@ -84,6 +84,13 @@ CASES = [
     ),
     (["animate", "--prompts", "0: a", "--interpolator", "w.pkl"], "by the learned method only"),
     (["animate", "--prompts", "0: a red circle", "--compile", "sometimes"], "invalid choice"),
+    # Live previews: a decoder the model has not, a folder without an AutoencoderTiny.
+    (
+        ["animate", "--prompts", "0: a", "--model", "builtin:tiny", "--preview", "tiny"],
+        "no tiny preview decoder is trained for builtin:tiny",
+    ),
+    (["blend", "a", "b", "--preview", "{d}"], "nor a folder with an AutoencoderTiny"),
+    (["animate", "--prompts", "0: a", "--preview-seconds", "-1"], "preview every must be"),
 ]
 
 
