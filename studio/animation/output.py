@@ -3,15 +3,17 @@ finish, the upscale stage, the writer, the resume checkpoint and the progress ev
 
 ``FrameOutput.add`` takes a decoded batch. Where no later frame needs this one (no motion
 feedback, no upscale stage, no inpainting or InstructPix2Pix model) the batch goes to a
-worker thread (``studio.media.background.OrderedWorker``: in order, at most two batches
-waiting) and the render denoises the next batch meanwhile; otherwise it is done at once,
+worker thread (``studio.media.background.OrderedWorker``) and the render denoises the next
+batch meanwhile; before handing over the next batch it waits for this one, so one batch is
+in the worker at a time; otherwise it is done at once,
 because the next frame's init image is this frame moved. The frames, the file and the
 checkpoint are the same either way: the worker does the same work in the same order, and
 what a checkpoint commit records (denoise steps, the coherence reference) is taken when the
 batch is handed over, not when the worker gets to it.
 
 Progress is reported in the render's thread (the events' sinks need not be thread-safe), for
-frames already written and committed: a kill after ``progress(n)`` resumes from frame n.
+frames already written and committed, with nothing committed past them: a kill in
+``progress(n)`` resumes from frame n.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class FrameOutput:
         self.denoise_steps = denoise_steps
         self._preview = preview
         self.pipelined = not plan.curves.feedback and upscale is None and not edit.active
-        self._worker = OrderedWorker(depth=2, threaded=self.pipelined)
+        self._worker = OrderedWorker(depth=1, threaded=self.pipelined)
 
     def add(self, batch: tuple[int, ...], images: list[np.ndarray], steps: int) -> None:
         """Batch ``batch``'s decoded frames, which cost ``steps`` denoise steps: write them
@@ -74,8 +76,11 @@ class FrameOutput:
         if self.coherence is not None:  # as it is now: the next batch moves it on
             tensors["coherence"] = self.coherence.reference
         denoise_steps = self.denoise_steps
-        self._worker.submit(lambda: self._write(batch, images, denoise_steps, tensors))
+        # The batch before has been written while this one denoised: report it, then hand
+        # this one over. So ``progress(n)`` always finds the checkpoint at frame n.
+        self._worker.wait()
         self._report()
+        self._worker.submit(lambda: self._write(batch, images, denoise_steps, tensors))
 
     def finish(self) -> None:
         """Wait for every batch handed over, and report the last progress."""

@@ -21,7 +21,7 @@
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
 is read one frame at a time. Colour matching, the writer and the checkpoint of a batch run on
-a worker thread while the next batch is denoised, two batches waiting at most
+a worker thread while the next batch is denoised, one batch there at a time
 (``studio.animation.output``). With feedback (motion curves) every frame needs the one before
 it, so those renders go one frame at a time whatever the batch size (``plan.batches``).
 """

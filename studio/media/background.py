@@ -9,6 +9,7 @@ the model and the frame work overlap. The contract:
   writer holds the render back instead of frames piling up;
 - errors: the first job that raises stops the worker's work (later jobs are dropped) and its
   exception is raised again in the render's thread by the next ``submit`` or ``drain``;
+- waiting: ``wait`` returns once every job submitted so far has run (the thread goes on);
 - the end: ``drain`` waits until every job has run (a finished or cancelled render: the
   frames made are written), ``stop`` drops the waiting ones (a failed render). Either way the
   thread ends.
@@ -48,6 +49,13 @@ class OrderedWorker:
             return
         self._jobs.put(job)
 
+    def wait(self) -> None:
+        """Wait until every job submitted so far has run (the thread goes on); raise the
+        first job error, if any."""
+        if self._thread is not None:
+            self._jobs.join()
+        self._raise()
+
     def drain(self) -> None:
         """Wait for every submitted job; end the thread; raise the first job error, if any."""
         if self._thread is not None:
@@ -65,6 +73,7 @@ class OrderedWorker:
                 self._jobs.get_nowait()
             except queue.Empty:
                 break
+            self._jobs.task_done()
         self._error = self._error or _Stopped()
         self._jobs.put(_END)
         self._thread.join()
@@ -78,14 +87,15 @@ class OrderedWorker:
     def _run(self) -> None:
         while True:
             job = self._jobs.get()
-            if job is _END:
-                return
-            if self._error is not None:
-                continue  # a job failed (or the render stopped): drop the rest
             try:
-                job()
+                if job is _END:
+                    return
+                if self._error is None:  # else a job failed (or the render stopped): drop
+                    job()
             except BaseException as exc:  # handed to the render's thread
                 self._error = exc
+            finally:
+                self._jobs.task_done()
 
 
 class _Stopped(Exception):

@@ -116,3 +116,15 @@ def test_a_frame_of_another_size_is_refused(tmp_path):
     with pytest.raises(MediaError, match=r"checkpoint frame 1 is \(2, 2, 3\), not \(4, 6, 3\)"):
         checkpoint.add_frame(np.zeros((2, 2, 3), np.uint8))
     checkpoint.remove()
+
+
+def test_wait_returns_once_the_jobs_so_far_have_run():
+    seen = []
+    worker = OrderedWorker(depth=1)
+    for i in range(3):
+        worker.submit(lambda i=i: seen.append(i))
+    worker.wait()
+    assert seen == [0, 1, 2]
+    worker.submit(lambda: seen.append(3))  # the thread goes on
+    worker.drain()
+    assert seen == [0, 1, 2, 3]
