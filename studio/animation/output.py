@@ -27,7 +27,7 @@ from studio.animation.coherence import Coherence
 from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
 from studio.animation.plan import AnimationPlan
-from studio.events import RenderEvents
+from studio.events import CancelToken, RenderEvents
 from studio.media.background import OrderedWorker
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.writers import FrameWriter
@@ -68,9 +68,14 @@ class FrameOutput:
         self.pipelined = not plan.curves.feedback and upscale is None and not edit.active
         self._worker = OrderedWorker(depth=1, threaded=self.pipelined)
 
-    def add(self, batch: tuple[int, ...], images: list[np.ndarray], steps: int) -> None:
+    def add(
+        self, batch: tuple[int, ...], images: list[np.ndarray], steps: int, cancel: CancelToken
+    ) -> None:
         """Batch ``batch``'s decoded frames, which cost ``steps`` denoise steps: write them
-        (now, or on the worker) and report the progress of every batch finished so far."""
+        (now, or on the worker) and report the progress of every batch finished so far.
+
+        A cancel heard in that report drops this batch (``RenderCancelled``): a cancelled
+        file holds the frames progress reported, as when the frames are written at once."""
         self.denoise_steps += steps
         tensors: dict[str, torch.Tensor] = {}
         if self.coherence is not None:  # as it is now: the next batch moves it on
@@ -80,7 +85,10 @@ class FrameOutput:
         # this one over. So ``progress(n)`` always finds the checkpoint at frame n.
         self._worker.wait()
         self._report()
+        cancel.raise_if_cancelled()
         self._worker.submit(lambda: self._write(batch, images, denoise_steps, tensors))
+        if not self.pipelined:  # written already: report it now, as before a pipeline
+            self._report()
 
     def finish(self) -> None:
         """Wait for every batch handed over, and report the last progress."""

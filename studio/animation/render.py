@@ -234,7 +234,7 @@ def render_animation(
                 continue
             cancel.raise_if_cancelled()
             images, steps = batches.make(batch, cancel, clock)
-            frames_out.add(batch, images, steps)
+            frames_out.add(batch, images, steps, cancel)
         frames_out.finish()
         done, denoise_steps = frames_out.done, frames_out.denoise_steps
 
