@@ -21,7 +21,9 @@
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
-is read one frame at a time. With feedback (motion curves) every frame needs the one before
+is read one frame at a time. Colour matching, the writer and the checkpoint of a batch run on
+a worker thread while the next batch is denoised, one batch there at a time
+(``studio.animation.output``). With feedback (motion curves) every frame needs the one before
 it, so those renders go one frame at a time whatever the batch size (``plan.batches``).
 """
 
@@ -40,9 +42,11 @@ from studio.animation.control import AnimationControl
 from studio.animation.depth import FrameDepth, check_depth
 from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
+from studio.animation.output import FrameOutput
 from studio.animation.plan import AnimationPlan, plan_animation
 from studio.animation.soundtrack import add_soundtrack, audio_path, curve_variables
 from studio.animation.upscale import open_animation_upscale
+from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
@@ -112,7 +116,7 @@ def render_animation(
     events = events or NullEvents()
     cancel = cancel or CancelToken()
     clock = Clock()
-    writer = checkpoint = loras = None
+    writer = checkpoint = loras = frames_out = None
     done = 0
     try:
         # 1. Check and plan, after the input media are probed: bad media fail here, before
@@ -200,6 +204,7 @@ def render_animation(
             device=loaded.device,
         )
         denoise_steps = checkpoint.denoise_steps_before
+        image = None
         with clock.stage("write"):
             for image in checkpoint.frames():
                 writer.write(image)
@@ -217,33 +222,30 @@ def render_animation(
             if coherence is not None:
                 coherence.reference = tensors.get("coherence")
 
-        # 6. Denoise, decode and write each batch of frames.
+        # 6. Denoise and decode each batch of frames; colour matching, the writer and the
+        #    checkpoint run on a worker thread meanwhile, where no later frame needs them.
+        frames_out = FrameOutput(
+            plan,
+            writer=writer,
+            checkpoint=checkpoint,
+            inits=inits,
+            edit=edit,
+            coherence=coherence,
+            upscale=upscale,
+            progress=live.progress,
+            clock=clock,
+            done=done,
+            denoise_steps=denoise_steps,
+            preview=image if done else None,
+        )
         for batch in plan.batches:
             if batch[-1] < done:  # made by an earlier attempt
                 continue
             cancel.raise_if_cancelled()
             images, steps = batches.make(batch, cancel, clock)
-            denoise_steps += steps
-            for f, image in zip(batch, images, strict=True):
-                with clock.stage("write"):
-                    image = edit.finish(f, inits.match_colors(f, image))
-                    inits.made(f, image)  # the low-resolution frame: what the next ones read
-                if upscale is not None:
-                    before = upscale.denoise_steps
-                    image = upscale.frame(f, image)
-                    denoise_steps += upscale.denoise_steps - before
-                with clock.stage("write"):
-                    writer.write(image)
-                    checkpoint.add_frame(image)
-            with clock.stage("write"):
-                engine, tensors = upscale.state(inits) if upscale is not None else ({}, {})
-                if coherence is not None:
-                    tensors["coherence"] = coherence.reference
-                checkpoint.commit(
-                    denoise_steps=denoise_steps, engine=engine, tensors=tensors or None
-                )
-            done += len(batch)
-            live.progress(done, image)
+            frames_out.add(batch, images, steps, cancel)
+        frames_out.finish()
+        done, denoise_steps = frames_out.done, frames_out.denoise_steps
 
         # 7. Finish the file; its soundtrack; the result.
         with clock.stage("write"):
@@ -277,6 +279,9 @@ def render_animation(
         events.finished(result)
         return result
     except BaseException as exc:
+        if frames_out is not None:  # the worker's frames first: then the writer can close
+            frames_out.stop(cancelled=isinstance(exc, RenderCancelled))
+            done = frames_out.done
         stop_early(
             exc, writer=writer, frames_written=bool(done), checkpoint=checkpoint, events=events
         )

@@ -111,8 +111,11 @@ class Clock:
     """Wall time per stage; on CUDA it waits for the GPU so a stage owns its own work.
 
     ``device`` (set once the model is loaded) decides whether to synchronise; ``timings()``
-    gives seconds per stage plus ``total`` and ``other`` (time in no stage). ``counts``:
-    how often something worth a note happened (``count``; e.g. a float32 VAE decode).
+    gives seconds per stage plus ``total`` and ``other`` (time in no stage of the thread
+    that made the clock). A stage timed on another thread (a render's frame worker,
+    ``studio.media.background``) counts in its stage but overlaps the others, so ``other``
+    leaves it out. ``counts``: how often something worth a note happened (``count``; e.g. a
+    float32 VAE decode).
     """
 
     def __init__(self) -> None:
@@ -120,6 +123,8 @@ class Clock:
         self.stages: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self.device: torch.device | None = None
+        self._owner = threading.get_ident()
+        self._overlapped = 0.0
         self._lock = threading.Lock()
 
     def count(self, name: str, n: int = 1) -> None:
@@ -135,7 +140,11 @@ class Clock:
         finally:
             if self.device is not None and self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
-            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - begin
+            took = time.perf_counter() - begin
+            with self._lock:
+                self.stages[name] = self.stages.get(name, 0.0) + took
+                if threading.get_ident() != self._owner:
+                    self._overlapped += took
 
     def total(self) -> float:
         return time.perf_counter() - self.start
@@ -144,7 +153,7 @@ class Clock:
         total = self.total()
         timings = dict(self.stages)
         timings["total"] = total
-        timings["other"] = total - sum(self.stages.values())
+        timings["other"] = max(0.0, total - sum(self.stages.values()) + self._overlapped)
         return timings
 
 
