@@ -39,15 +39,15 @@ from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
 from studio.media.retime import in_between, open_output
-from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
+from studio.pipeline.common import Clock, open_model, output_path, stop_early
 from studio.pipeline.control import still_controls
 from studio.pipeline.gpu import path_notes
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
 from studio.pipeline.preview import LivePreview, open_preview
 from studio.pipeline.schedulers import Scheduler
-from studio.pipeline.text import encode_prompts, truncated_prompts, unique_texts
-from studio.pipeline.upscale import open_upscaler
+from studio.pipeline.text import encode_prompts, truncated_prompts
+from studio.pipeline.upscale import open_spec_upscaler
 from studio.spec import BlendSpec
 
 __all__ = ["BlendResult", "render_blend"]
@@ -288,17 +288,8 @@ def _upscale_stage(
 ) -> UpscaleStage:
     """Load the upscaler (``studio.pipeline.upscale``: like the main model, with its own
     pipeline class) and its stage."""
-    d = spec.diffusion
-    upscaler = open_upscaler(
-        spec.upscale,
-        load_options(spec),
-        unique_texts(plan.prompts, plan.negatives, spec.upscale.guidance),
-        manager=manager,
-        width=d.width,
-        height=d.height,
-        seed=d.seed,
-        clock=clock,
-        cancel=cancel,
+    upscaler = open_spec_upscaler(
+        spec, plan.prompts, plan.negatives, manager=manager, clock=clock, cancel=cancel
     )
     return UpscaleStage(plan, upscaler)
 
