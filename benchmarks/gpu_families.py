@@ -195,12 +195,12 @@ def model_fps(folder: Path, size: int, steps: int, guided: bool, device: str) ->
             pipe.vae.decode(x / pipe.vae.config.scaling_factor)
 
     frame()  # warm-up: kernels, allocator
-    _sync(device)
+    sync(device)
     began = time.perf_counter()
     repeats = 3
     for _ in range(repeats):
         frame()
-    _sync(device)
+    sync(device)
     return repeats / (time.perf_counter() - began)
 
 
@@ -234,7 +234,7 @@ def render_fps(
     return {"render_fps": frames / (result.seconds - load), "load_seconds": load}
 
 
-def _sync(device: str) -> None:
+def sync(device: str) -> None:
     import torch
 
     if device.startswith("cuda"):

@@ -13,7 +13,7 @@ from ui.fields import draw_diffusion, field_drawer
 from ui.history import duration
 from ui.job_panel import job_panel
 from ui.loras import draw_loras
-from ui.render import speed_for, submit_blend
+from ui.render import render_button, speed_for
 from ui.sidebar import current
 from ui.words import warn_unknown_words
 
@@ -99,6 +99,7 @@ with st.expander("Inpainting, upscaling and output"):
     field(i3, "blend.format")
     field(i3, "blend.interpolate_fps", label="Interpolate to fps")
     field(i3, "blend.interpolate_method", label="Interpolation method")
+    field(i3, "blend.interpolator", label="Interpolator weights")
 draw_loras("blend.", curve=False)
 draw_audio_section(choice, BLEND)
 
@@ -157,11 +158,14 @@ if spec is not None:
             "frames at the same steps, each where its neighbours' images differ most."
         )
 
-if st.button("Render", type="primary", key="blend.render", disabled=spec is None):
-    try:
-        job = submit_blend(spec, choice.session, plan.predicted_denoise_steps)
-        st.session_state["blend.job"] = job.id
-    except StudioError as exc:
-        st.error(str(exc))
+
+def _spec_and_steps() -> tuple[BlendSpec, int | None]:
+    """The spec the widgets say now (the Render button's callback runs before this page)."""
+    now = current()
+    spec = spec_from_state(now.model, now.device)
+    return spec, plan_blend(spec).predicted_denoise_steps
+
+
+render_button("blend.render", "blend.job", _spec_and_steps, disabled=spec is None)
 
 job_panel("blend.job")

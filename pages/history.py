@@ -248,6 +248,21 @@ if shown:
         else:
             st.session_state["history.go_to_page"] = form_page
 
+    def _rerun(run: dict) -> None:
+        try:
+            job = submit_spec(load_spec(run["spec"]), current().session)
+        except StudioError as exc:
+            st.session_state["history.rerun_error"] = str(exc)
+        else:
+            st.session_state["history.rerun_job"] = job.id
+            st.session_state["history.rerun_of"] = run["id"]
+
+    def _resume(run_id: str) -> None:
+        try:
+            st.session_state["history.resume_job"] = submit_resume(run_id).id
+        except StudioError as exc:
+            st.session_state["history.resume_error"] = str(exc)
+
     c1, c2 = st.columns(2)
     with c1.container(border=True):
         # A key per kind: each kind has its own groups, and a kept choice must fit them.
@@ -268,14 +283,10 @@ if shown:
             st.switch_page(go_to)
     with c2.container(border=True):
         st.caption("Render this run's spec again into the current session.")
-        if st.button("Re-run", key="history.rerun", type="primary"):
-            try:
-                job = submit_spec(load_spec(run["spec"]), current().session)
-            except StudioError as exc:
-                st.error(plain(str(exc)))
-            else:
-                st.session_state["history.rerun_job"] = job.id
-                st.session_state["history.rerun_of"] = run_id
+        # Queued in the callback, like the pages' Render (ui.render.render_button).
+        st.button("Re-run", key="history.rerun", type="primary", on_click=_rerun, args=(run,))
+        if error := st.session_state.pop("history.rerun_error", None):
+            st.error(plain(error))
 
     if run["status"] == "interrupted":
         with st.container(border=True):
@@ -283,11 +294,11 @@ if shown:
                 f"This run was interrupted after {run['frames_done']} frames. Resume goes on "
                 "from its last finished frame, into the same run and folder."
             )
-            if st.button("Resume", key="history.resume", type="primary"):
-                try:
-                    st.session_state["history.resume_job"] = submit_resume(run_id).id
-                except StudioError as exc:
-                    st.error(plain(str(exc)))
+            st.button(
+                "Resume", key="history.resume", type="primary", on_click=_resume, args=(run_id,)
+            )
+            if error := st.session_state.pop("history.resume_error", None):
+                st.error(plain(error))
     job_panel("history.resume_job")
 
     job_panel("history.rerun_job")

@@ -16,7 +16,7 @@ from ui.job_panel import job_panel
 from ui.loras import draw_loras
 from ui.media_input import draw_motion_options, input_frames
 from ui.prompt_ideas import draw_prompt_ideas
-from ui.render import speed_for, submit_animation
+from ui.render import render_button, speed_for
 from ui.sidebar import current
 from ui.spec_form import FIELDS, keep_defaults, spec_from_state
 from ui.words import warn_unknown_words
@@ -42,6 +42,7 @@ field(c4, "ps.fps", label="Frames per second")
 field(c4, "ps.format")
 field(c4, "ps.interpolate_fps", label="Interpolate to fps")
 field(c4, "ps.interpolate_method", label="Interpolation method")
+field(c4, "ps.interpolator", label="Interpolator weights")
 draw_advanced("ps.")
 with st.expander("Interpolation"):
     e1, e2, e3 = st.columns(3)
@@ -105,11 +106,14 @@ if spec is not None:
     warn_unknown_words(d.model, [k.prompt for k in plan.schedule.keyframes])
     st.plotly_chart(interpolation_chart(plan), width="stretch")
 
-if st.button("Render", type="primary", key="ps.render", disabled=spec is None):
-    try:
-        job = submit_animation(spec, choice.session, plan.predicted_denoise_steps)
-        st.session_state["ps.job"] = job.id
-    except StudioError as exc:
-        st.error(str(exc))
+
+def _spec_and_steps() -> tuple[AnimationSpec, int]:
+    """The spec the widgets say now (the Render button's callback runs before this page)."""
+    now = current()
+    spec = spec_from_state(now.model, now.device)
+    return spec, plan_animation(spec, input_frames=input_frames(spec)).predicted_denoise_steps
+
+
+render_button("ps.render", "ps.job", _spec_and_steps, disabled=spec is None)
 
 job_panel("ps.job")

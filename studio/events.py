@@ -55,7 +55,9 @@ class RenderResult:
     ``notes`` are things the user should read (e.g. why a soundtrack was not added);
     ``resume`` says what this attempt did when it went on from an earlier, killed one
     (``studio.media.checkpoint.FrameCheckpoint.resume_facts``), else None. The first
-    output's ``smoothness`` (how evenly the frames move) is recorded with the run.
+    output's ``smoothness`` (how evenly the frames move) is recorded with the run, and so
+    is ``preview`` (``studio.pipeline.preview.LivePreview.facts``: which decoder drew the
+    live previews, how many, at what cost).
     """
 
     outputs: list[OutputFile]
@@ -66,6 +68,7 @@ class RenderResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     notes: list[str] = field(default_factory=list)
     resume: dict[str, Any] | None = None
+    preview: dict[str, Any] | None = None  # the live previews' decoder and cost
 
     def kind_facts(self) -> dict[str, Any]:
         """The render kind's own JSON-safe facts, in the order the store keeps them."""
@@ -74,13 +77,15 @@ class RenderResult:
     @property
     def extra(self) -> dict[str, Any]:
         """What the store records besides the common fields (``runs.extra``): the kind's
-        facts, then ``smoothness``, ``resume`` and ``notes`` when there are any. Read-only:
+        facts, then ``smoothness``, ``resume``, ``preview`` and ``notes`` when there are any. Read-only:
         built anew."""
         extra = self.kind_facts()
         if self.outputs and self.outputs[0].smoothness is not None:
             extra["smoothness"] = self.outputs[0].smoothness
         if self.resume is not None:
             extra["resume"] = self.resume
+        if self.preview is not None:
+            extra["preview"] = self.preview
         if self.notes:
             extra["notes"] = list(self.notes)
         return extra

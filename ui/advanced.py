@@ -1,6 +1,7 @@
 """The *Advanced settings* expander both render pages share: memory savers (and what
-``memory: auto`` picks on this device), weight variant, Hub revision, scheduler options and
-the custom pipeline with its warning and trust box.
+``memory: auto`` picks on this device), precision, torch.compile and fast mode, weight
+variant, Hub revision, the live preview's decoder and rate, scheduler options and the custom
+pipeline with its warning and trust box.
 
 The fields are the diffusion group's (``ADVANCED_FIELDS``), drawn from their descriptions
 with the page's prefix (``ps.memory``, ``blend.variant``). Two widgets are converted: the
@@ -50,6 +51,10 @@ def draw_advanced(prefix: str) -> None:
             c1.caption(recorded)
         draw_field(c2, described["variant"], prefix + "variant", placeholder="fp16")
         draw_field(c2, described["revision"], prefix + "revision", placeholder="main")
+        for name in ("dtype", "compile", "fast"):  # the speed paths (docs/models.md#gpu-paths)
+            draw_field(c2, described[name], prefix + name)
+        draw_field(c2, described["preview"], prefix + "preview", placeholder="auto")
+        draw_field(c2, described["preview_seconds"], prefix + "preview_seconds")
         c2.text_area(
             "Scheduler options",
             key=prefix + "scheduler_options",

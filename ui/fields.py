@@ -37,8 +37,7 @@ __all__ = [
     "widget_options",
 ]
 
-# The diffusion settings a page's form holds (model and device are the sidebar's; dtype has
-# no widget).
+# The diffusion settings a page's form holds (model and device are the sidebar's).
 DIFFUSION_FIELDS = ("scheduler", "steps", "guidance", "guidance_stop", "width", "height", "seed")
 # Those of the Advanced settings expander (ui.advanced); scheduler options are converted there.
 ADVANCED_FIELDS = (
@@ -50,6 +49,11 @@ ADVANCED_FIELDS = (
     "variant",
     "revision",
     "custom_pipeline",
+    "dtype",
+    "compile",
+    "fast",
+    "preview",
+    "preview_seconds",
 )
 # The browser holds numbers as doubles: larger integers would lose digits.
 _BROWSER_MAX_INT = 2**53 - 1

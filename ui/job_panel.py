@@ -46,7 +46,7 @@ def job_panel(state_key: str) -> None:
             st.progress(fraction, text=f"Run {run_id}: {text}")
             cols = st.columns([3, 1])
             if job.preview is not None:
-                cols[0].image(job.preview, caption="newest frame", width=256)
+                cols[0].image(job.preview, caption="live preview", width=256)
             cols[1].button("Cancel", key=f"cancel.{job.id}", on_click=job.cancel)
             st.session_state[f"{state_key}.polling"] = True
             return

@@ -9,18 +9,22 @@ tab lists its own renders and only counts the others'.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import streamlit as st
 
 from db.repository import list_runs, run_to_dict
 from studio.app import runs
+from studio.errors import StudioError
 from studio.spec import AnimationSpec, BlendSpec, Spec
 from ui.estimate import StepSpeed, first_guess, step_speed
 from ui.resources import get_jobs, get_manager, get_store, home
 from ui.state import get_value
+from ui.text import plain
 
 __all__ = [
     "owner",
+    "render_button",
     "speed_for",
     "submit_animation",
     "submit_blend",
@@ -57,6 +61,36 @@ def _device_is_gpu(device: str) -> bool:
         return resolve_device(device).type != "cpu"
     except StudioError:
         return False
+
+
+def render_button(
+    key: str, job_key: str, build: Callable[[], tuple[Spec, int | None]], *, disabled: bool
+) -> None:
+    """A page's *Render* button: ``build()`` makes the spec and its predicted denoise steps
+    from the page's widgets, and the job's id goes into ``st.session_state[job_key]``.
+
+    The render is queued in the button's callback, which Streamlit calls before the next
+    script run of this tab, whichever page that run draws. Queued in the page's body instead,
+    a click followed at once by a page switch (a busy server, a quick user) was lost: the
+    switch's run replaced the click's before it reached the button.
+    """
+    st.button(
+        "Render", type="primary", key=key, disabled=disabled, on_click=_queue, args=(job_key, build)
+    )
+    if error := st.session_state.pop(f"{job_key}.error", None):
+        st.error(plain(error))
+
+
+def _queue(job_key: str, build: Callable[[], tuple[Spec, int | None]]) -> None:
+    from ui.sidebar import current  # the sidebar shows this tab's jobs (owner) from here
+
+    try:
+        spec, predicted_steps = build()
+        job = submit_spec(spec, current().session, predicted_steps)
+    except StudioError as exc:
+        st.session_state[f"{job_key}.error"] = str(exc)
+    else:
+        st.session_state[job_key] = job.id
 
 
 def submit_animation(spec: AnimationSpec, session_slug: str, predicted_steps: int | None = None):

@@ -14,18 +14,22 @@
    (``studio.animation.editing``); denoise (``studio.pipeline.denoise``, with the
    ControlNets' residuals: ``studio.animation.control``); pull toward the coherence
    reference; decode; match colours (inpainting: keep the unmasked pixels); stream each
-   frame to the writer and report progress; with an upscale stage, each final frame is
+   frame to the writer and report progress (between finished frames, a live preview of the
+   latents being denoised: ``studio.pipeline.preview``); with an upscale stage, each final frame is
    rendered again through the upscaler first (``studio.animation.upscale``) and only the
    upscaled frame is written;
 7. finish the file, add the soundtrack, and return an ``AnimationResult``.
 
 Frames never pile up in memory: a batch is decoded, written and dropped, and a video input
-is read one frame at a time. With feedback (motion curves) every frame needs the one before
+is read one frame at a time. Colour matching, the writer and the checkpoint of a batch run on
+a worker thread while the next batch is denoised, one batch there at a time
+(``studio.animation.output``). With feedback (motion curves) every frame needs the one before
 it, so those renders go one frame at a time whatever the batch size (``plan.batches``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +42,11 @@ from studio.animation.control import AnimationControl
 from studio.animation.depth import FrameDepth, check_depth
 from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
+from studio.animation.output import FrameOutput
 from studio.animation.plan import AnimationPlan, plan_animation
 from studio.animation.soundtrack import add_soundtrack, audio_path, curve_variables
 from studio.animation.upscale import open_animation_upscale
+from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
@@ -49,6 +55,7 @@ from studio.media.retime import open_output
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
 from studio.pipeline.conditioning import TextStates, unet_extras
 from studio.pipeline.denoise import denoise
+from studio.pipeline.gpu import path_notes
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import (
     decode,
@@ -60,6 +67,7 @@ from studio.pipeline.latents import (
 )
 from studio.pipeline.lora import LoraSession, open_loras
 from studio.pipeline.models import ModelManager, Pipeline
+from studio.pipeline.preview import LivePreview, open_preview
 from studio.pipeline.schedulers import Scheduler
 from studio.pipeline.text import encode_prompts, truncated_prompts, with_negative
 from studio.spec import AnimationSpec
@@ -108,7 +116,7 @@ def render_animation(
     events = events or NullEvents()
     cancel = cancel or CancelToken()
     clock = Clock()
-    writer = checkpoint = loras = None
+    writer = checkpoint = loras = frames_out = None
     done = 0
     try:
         # 1. Check and plan, after the input media are probed: bad media fail here, before
@@ -128,6 +136,8 @@ def render_animation(
         pipe, device = loaded.pipe, loaded.device
         # The pipeline is shared: hold it (alone, with LoRAs) until the render ends.
         loras = _open_loras(spec, plan, pipe)
+        preview = open_preview(d.preview, loaded, manager)  # live previews' decoder
+        live = LivePreview(preview, events, plan.frames, d.preview_seconds, clock)
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
@@ -168,6 +178,7 @@ def render_animation(
             edit,
             loras,
             control=control,
+            watch=live.step,
         )
 
         # The upscale stage: its own model, scheduler and texts; the file's frames grow.
@@ -189,8 +200,11 @@ def render_animation(
             height=d.height * scale,
             interpolate_fps=o.interpolate_fps,
             method=o.interpolate_method,
+            interpolator=o.interpolator,
+            device=loaded.device,
         )
         denoise_steps = checkpoint.denoise_steps_before
+        image = None
         with clock.stage("write"):
             for image in checkpoint.frames():
                 writer.write(image)
@@ -198,7 +212,7 @@ def render_animation(
                     inits.made(done, image)
                 done += 1
         if done:
-            events.progress(done, plan.frames, image)
+            live.progress(done, image)
             tensors = checkpoint.load_tensors(device) or {}
             if upscale is not None:
                 upscale.restore(checkpoint.state, tensors, inits, done)
@@ -208,33 +222,30 @@ def render_animation(
             if coherence is not None:
                 coherence.reference = tensors.get("coherence")
 
-        # 6. Denoise, decode and write each batch of frames.
+        # 6. Denoise and decode each batch of frames; colour matching, the writer and the
+        #    checkpoint run on a worker thread meanwhile, where no later frame needs them.
+        frames_out = FrameOutput(
+            plan,
+            writer=writer,
+            checkpoint=checkpoint,
+            inits=inits,
+            edit=edit,
+            coherence=coherence,
+            upscale=upscale,
+            progress=live.progress,
+            clock=clock,
+            done=done,
+            denoise_steps=denoise_steps,
+            preview=image if done else None,
+        )
         for batch in plan.batches:
             if batch[-1] < done:  # made by an earlier attempt
                 continue
             cancel.raise_if_cancelled()
             images, steps = batches.make(batch, cancel, clock)
-            denoise_steps += steps
-            for f, image in zip(batch, images, strict=True):
-                with clock.stage("write"):
-                    image = edit.finish(f, inits.match_colors(f, image))
-                    inits.made(f, image)  # the low-resolution frame: what the next ones read
-                if upscale is not None:
-                    before = upscale.denoise_steps
-                    image = upscale.frame(f, image)
-                    denoise_steps += upscale.denoise_steps - before
-                with clock.stage("write"):
-                    writer.write(image)
-                    checkpoint.add_frame(image)
-            with clock.stage("write"):
-                engine, tensors = upscale.state(inits) if upscale is not None else ({}, {})
-                if coherence is not None:
-                    tensors["coherence"] = coherence.reference
-                checkpoint.commit(
-                    denoise_steps=denoise_steps, engine=engine, tensors=tensors or None
-                )
-            done += len(batch)
-            events.progress(done, plan.frames, image)
+            frames_out.add(batch, images, steps, cancel)
+        frames_out.finish()
+        done, denoise_steps = frames_out.done, frames_out.denoise_steps
 
         # 7. Finish the file; its soundtrack; the result.
         with clock.stage("write"):
@@ -245,7 +256,7 @@ def render_animation(
         if control is not None:
             control.close()
         output, notes = add_soundtrack(spec, output, clock)
-        notes = [*text_notes, *notes]
+        notes = [*text_notes, *notes, *path_notes(clock, plan.frames)]
         if spec.input.keep_audio and not audio_path(spec):
             with clock.stage("write"):
                 from studio.media.writers import mux_audio
@@ -263,10 +274,14 @@ def render_animation(
             notes=notes,
             resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
             upscale_denoise_steps=upscale.denoise_steps if upscale is not None else 0,
+            preview=live.facts(),
         )
         events.finished(result)
         return result
     except BaseException as exc:
+        if frames_out is not None:  # the worker's frames first: then the writer can close
+            frames_out.stop(cancelled=isinstance(exc, RenderCancelled))
+            done = frames_out.done
         stop_early(
             exc, writer=writer, frames_written=bool(done), checkpoint=checkpoint, events=events
         )
@@ -339,8 +354,10 @@ class _Batches:
         loras: LoraSession,
         *,
         control: AnimationControl | None = None,
+        watch: Callable[[torch.Tensor], None] | None = None,
     ) -> None:
         self.plan, self.pipe, self.scheduler = plan, pipe, scheduler
+        self.watch = watch  # the live preview: sees the latents after every step
         self.control = control
         self.noise, self.cond, self.uncond = noise, cond, uncond
         self.inits, self.coherence, self.edit = inits, coherence, edit
@@ -376,7 +393,7 @@ class _Batches:
         if self.coherence is not None:
             latents = self.coherence.apply(latents, frames=batch)
         with clock.stage("vae"):
-            images = decode(self.pipe, latents)
+            images = decode(self.pipe, latents, clock)
         return images, steps
 
     def _denoise(
@@ -453,6 +470,8 @@ class _Batches:
                     extras=self.extras
                     if self.control is None
                     else [*self.extras, *self.control.extras(batch[group])],
+                    reuse=d.fast,
+                    watch=self.watch,
                     **extra,
                 )
                 latents, steps = done.latents, done.steps

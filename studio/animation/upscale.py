@@ -26,12 +26,11 @@ import numpy as np
 import torch
 
 from studio.animation.plan import AnimationPlan
-from studio.pipeline.common import load_options
 from studio.pipeline.conditioning import TextStates
 from studio.pipeline.interpolate import lerp, slerp
 from studio.pipeline.latents import seeded_noise, step_seed
-from studio.pipeline.text import unique_texts, with_negative
-from studio.pipeline.upscale import open_upscaler
+from studio.pipeline.text import with_negative
+from studio.pipeline.upscale import open_spec_upscaler
 
 if TYPE_CHECKING:
     from studio.animation.init_images import InitImages
@@ -108,17 +107,7 @@ def open_animation_upscale(
 ) -> AnimationUpscale:
     """Load the spec's upscaler (with the drawing model's device, dtype and memory options)
     and encode the keyframes' texts with it."""
-    spec = plan.spec
-    d, u = spec.diffusion, spec.upscale
-    upscaler = open_upscaler(
-        u,
-        load_options(spec),
-        unique_texts(plan.prompts, plan.negatives, u.guidance),
-        manager=manager,
-        width=d.width,
-        height=d.height,
-        seed=d.seed,
-        clock=clock,
-        cancel=cancel,
+    upscaler = open_spec_upscaler(
+        plan.spec, plan.prompts, plan.negatives, manager=manager, clock=clock, cancel=cancel
     )
     return AnimationUpscale(plan, upscaler)

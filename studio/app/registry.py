@@ -66,6 +66,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
     from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model, spec)
+    _check_preview(spec.diffusion)
     check_inputs(spec)
     if spec.edit.mask:  # an inpainting model's mask: a picture or a video, probed as inputs are
         from studio.pipeline.edit import is_video_mask
@@ -87,6 +88,7 @@ def _check_animation_inputs(spec: AnimationSpec) -> None:
         check_depth(spec, _plan_animation(spec).frames)
     _check_frame_memory(spec.diffusion, spec.animation.batch_size)
     _check_upscale(spec.upscale, spec.diffusion)
+    _check_interpolator(spec.output.interpolator)
 
 
 def _check_animation_control(spec: AnimationSpec) -> None:
@@ -146,6 +148,7 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
     from studio.pipeline.lora import check_lora_sources
 
     check_model_ref(spec.diffusion.model, spec)
+    _check_preview(spec.diffusion)
     if spec.control.nets:  # images only (the spec's check refuses control videos)
         from studio.media.control import check_control_media
 
@@ -162,6 +165,22 @@ def _check_blend_inputs(spec: BlendSpec) -> None:
     if not spec.upscale.model:
         _check_frame_memory(spec.diffusion, 1)
     _check_upscale(spec.upscale, spec.diffusion)
+    _check_interpolator(spec.output.interpolator)
+
+
+def _check_interpolator(path: str) -> None:
+    """The learned interpolation's weights exist and fit its layout (read on the CPU)."""
+    if path:
+        from studio.media.rife import check_interpolator
+
+        check_interpolator(path)
+
+
+def _check_preview(d: DiffusionSettings) -> None:
+    """The live preview's decoder exists for the model (a taesd folder: its config only)."""
+    from studio.pipeline.preview import check_preview
+
+    check_preview(d.preview, d.model)
 
 
 def _check_upscale(u: UpscaleSettings, d: DiffusionSettings) -> None:

@@ -39,13 +39,15 @@ from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
 from studio.media.retime import in_between, open_output
-from studio.pipeline.common import Clock, load_options, open_model, output_path, stop_early
+from studio.pipeline.common import Clock, open_model, output_path, stop_early
 from studio.pipeline.control import still_controls
+from studio.pipeline.gpu import path_notes
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
+from studio.pipeline.preview import LivePreview, open_preview
 from studio.pipeline.schedulers import Scheduler
-from studio.pipeline.text import encode_prompts, truncated_prompts, unique_texts
-from studio.pipeline.upscale import open_upscaler
+from studio.pipeline.text import encode_prompts, truncated_prompts
+from studio.pipeline.upscale import open_spec_upscaler
 from studio.spec import BlendSpec
 
 __all__ = ["BlendResult", "render_blend"]
@@ -117,6 +119,8 @@ def render_blend(
         # The pipeline is shared: hold it (alone, with LoRAs: one weight each) until the end.
         adapters = spec.loras.adapters
         loras = open_loras(pipe, adapters, [np.array([a.weight]) for a in adapters])
+        preview = open_preview(d.preview, loaded, manager)  # live previews' decoder
+        live = LivePreview(preview, events, plan.video_frames, d.preview_seconds, clock)
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
@@ -140,6 +144,8 @@ def render_blend(
             height=height,
             interpolate_fps=o.interpolate_fps,
             method=o.interpolate_method,
+            interpolator=o.interpolator,
+            device=device,
         )
         controls = still_controls(
             spec.control,
@@ -161,6 +167,7 @@ def render_blend(
             inpaint,
             extras=controls,
             branch_batch=branch_batch,
+            watch=live.step,
         )
 
         # 5. Replay what an earlier attempt finished: its frames and what they carry.
@@ -176,7 +183,7 @@ def render_blend(
                 for image in checkpoint.frames():
                     writer.write(image)
                     written += 1
-            events.progress(written, plan.video_frames, image)
+            live.progress(written, image)
 
         # 6. Each transition: its diffusion frames, upscaled, streamed as video frames.
         for t in range(first, plan.transitions):
@@ -188,7 +195,7 @@ def render_blend(
                 # Each diffusion frame moves the count by its share of the transition's video
                 # frames (short of all of them: those are counted as they are written).
                 share = min(span - 1, made * span // planned)
-                events.progress(done + share, plan.video_frames, image)
+                live.progress(done + share, image)
 
             frames = run.transition(t, computed)
             realised.append([f.to_dict() for f in frames])
@@ -199,7 +206,7 @@ def render_blend(
                     checkpoint.add_frame(image)
                     written += 1
                 _commit(checkpoint, t + 1, realised, run, upscale)
-            events.progress(written, plan.video_frames, image)
+            live.progress(written, image)
 
         # 7. Finish the file and mux the soundtrack; the result.
         with clock.stage("write"):
@@ -226,7 +233,8 @@ def render_blend(
                 "transitions": realised,
             },
             upscale_denoise_steps=upscale_steps,
-            notes=text_notes + audio_notes,
+            notes=text_notes + audio_notes + path_notes(clock, plan.diffusion_frames),
+            preview=live.facts(),
         )
         events.finished(result)
         return result
@@ -285,17 +293,8 @@ def _upscale_stage(
 ) -> UpscaleStage:
     """Load the upscaler (``studio.pipeline.upscale``: like the main model, with its own
     pipeline class) and its stage."""
-    d = spec.diffusion
-    upscaler = open_upscaler(
-        spec.upscale,
-        load_options(spec),
-        unique_texts(plan.prompts, plan.negatives, spec.upscale.guidance),
-        manager=manager,
-        width=d.width,
-        height=d.height,
-        seed=d.seed,
-        clock=clock,
-        cancel=cancel,
+    upscaler = open_spec_upscaler(
+        spec, plan.prompts, plan.negatives, manager=manager, clock=clock, cancel=cancel
     )
     return UpscaleStage(plan, upscaler)
 

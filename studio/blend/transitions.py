@@ -108,11 +108,13 @@ class Transitions:
         *,
         extras: Sequence[UNetExtra] = (),
         branch_batch: int = BRANCH_BATCH,
+        watch: Callable[[torch.Tensor], None] | None = None,
     ) -> None:
         if branch_batch < 1:
             raise ValueError(f"branch_batch must be at least 1, got {branch_batch}")
         self.branch_batch = branch_batch  # in-between frames per UNet call at most
         spec = plan.spec
+        self.watch = watch  # a live preview: sees the latents after every step
         self.extras = extras  # for every UNet call (ControlNets: studio.pipeline.control)
         self.plan, self.pipe, self.dtype, self.device = plan, pipe, dtype, device
         self.scheduler, self.clock, self.cancel = scheduler, clock, cancel
@@ -120,6 +122,7 @@ class Transitions:
         self.steps = spec.diffusion.steps
         self.guidance = spec.diffusion.guidance
         self.guidance_stop = spec.diffusion.guidance_stop
+        self.fast = spec.diffusion.fast  # step reuse (studio.pipeline.gpu.reuses_step)
         self.guided = self.guidance > 1.0
         self.cond = [embeddings[p] for p in plan.prompts]  # each one row
         self.uncond = [embeddings[n] for n in plan.negatives] if self.guided else None
@@ -406,6 +409,8 @@ class Transitions:
             keep=self.keep,
             extras=self.extras,
             image=self._edit_image(masked, rows),
+            reuse=self.fast,
+            watch=self.watch,
         ).trajectory
         self.denoise_steps += rows * (self.steps - start)
         self._measure(time.perf_counter() - began, rows * (self.steps - start))
@@ -445,7 +450,7 @@ class Transitions:
         for position, trajectory in zip(positions, trajectories, strict=True):
             latent = trajectory[self.steps]
             with self.clock.stage("vae"):
-                image = decode(self.pipe, latent)[0]
+                image = decode(self.pipe, latent, self.clock)[0]
             if masked:
                 image = self.inpaint.composite(image)
             frames.append(Frame(position, level, k, trajectory, latent, image))

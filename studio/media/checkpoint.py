@@ -1,18 +1,21 @@
 """Checkpoints of a render in progress, so that a killed render can resume where it stopped.
 
-While a render runs, every video frame it writes is also kept losslessly, as a PNG, in a
-hidden folder next to its output (``<out_dir>/.<name>.checkpoint/``), and after each unit of
-work (a batch of an animation, a transition of a blend) a small ``state.json`` says how many
-frames are final, how many denoise steps they cost, and, for a blend, which tensor file holds
-what the next transition needs. A resumed render replays the kept frames into a fresh writer
-and computes only the rest; since every frame is a function of the spec alone (seeded noise,
-the same schedule), the video equals an uninterrupted render's, byte for byte on the same
-device.
+While a render runs, every video frame it writes is also kept losslessly in a hidden folder
+next to its output (``<out_dir>/.<name>.checkpoint/``): its raw RGB bytes are appended to one
+file, ``frames.rgb`` (O(1) per frame: no per-frame file, no compression), and after each unit
+of work (a batch of an animation, a transition of a blend) a small ``state.json`` says how
+many frames are final, their size, how many denoise steps they cost, and, for a blend, which
+tensor file holds what the next transition needs. A resumed render replays the kept frames
+into a fresh writer and computes only the rest; since every frame is a function of the spec
+alone (seeded noise, the same schedule), the video equals an uninterrupted render's, byte for
+byte on the same device.
 
-Every file is written under a temporary name and renamed, and ``state.json`` last: a kill at
-any moment leaves either the previous state or the new one, never a mix. Frames past the
-state's count (from a batch cut off by the kill) are ignored and overwritten. The folder is
-removed when the render ends (finished, failed or cancelled): only a killed render keeps one.
+A commit flushes and fsyncs the frame file and the tensor file first, then writes
+``state.json`` under a temporary name, fsyncs it and renames it: a kill (or a power cut) at
+any moment leaves either the previous state or the new one, never a state that counts frames
+not on disk. There is no fsync per frame, only one per commit. Bytes past the state's count
+(from a batch cut off by the kill) are ignored and overwritten. The folder is removed when
+the render ends (finished, failed or cancelled): only a killed render keeps one.
 
     checkpoint = FrameCheckpoint.open(out_dir, "animation", spec, resume=True)
     for image in checkpoint.frames(): writer.write(image)     # the frames already made
@@ -30,7 +33,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -43,8 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKPOINT_VERSION", "FrameCheckpoint"]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: raw frames in one file (1 kept a PNG per frame)
 _STATE = "state.json"
+_FRAMES = "frames.rgb"
 
 
 class FrameCheckpoint:
@@ -69,7 +73,10 @@ class FrameCheckpoint:
         self.attempt: int = state.get("attempt", 0) + 1
         self.state: dict[str, Any] = state.get("engine", {})
         self._tensors: str | None = state.get("tensors")
+        shape = state.get("frame_shape")
+        self._shape: tuple[int, int, int] | None = tuple(shape) if shape else None
         self._next = self.frames_done
+        self._file: BinaryIO | None = None  # frames.rgb, opened on the first frame added
         self._began = time.perf_counter()
 
     @classmethod
@@ -99,27 +106,38 @@ class FrameCheckpoint:
 
     def frames(self) -> Iterator[np.ndarray]:
         """The kept frames, (H, W, 3) uint8, in order; one in memory at a time."""
-        from PIL import Image
-
-        for i in range(self.frames_done):
-            with Image.open(self._frame_path(i)) as image:
-                yield np.asarray(image.convert("RGB"))
+        if not self.frames_done:
+            return
+        size = int(np.prod(self._shape))
+        with open(self.folder / _FRAMES, "rb") as f:
+            for _ in range(self.frames_done):
+                yield np.frombuffer(f.read(size), np.uint8).reshape(self._shape)
 
     def add_frame(self, image: np.ndarray) -> None:
         """Keep the next video frame (final only once ``commit`` counts it)."""
-        from PIL import Image
-
-        path = self._frame_path(self._next)
-        tmp = path.with_name(f".{path.name}.part")
+        shape = tuple(image.shape)
+        if self._shape is None:
+            self._shape = shape
+        elif shape != self._shape:
+            raise MediaError(f"checkpoint frame {self._next} is {shape}, not {self._shape}")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)  # made on first use: a render
-            # that fails before its first frame leaves nothing behind
-            # Level 1: a checkpoint is short-lived, so speed matters more than size.
-            Image.fromarray(image).save(tmp, format="PNG", compress_level=1)
-            os.replace(tmp, path)
+            if self._file is None:
+                self._file = self._open_frames()
+            self._file.write(np.ascontiguousarray(image, np.uint8).data)
         except OSError as exc:
-            raise MediaError(f"could not write checkpoint frame {path}: {exc}") from exc
+            raise MediaError(f"could not write checkpoint frame {self._next}: {exc}") from exc
         self._next += 1
+
+    def _open_frames(self) -> BinaryIO:
+        """The frame file, positioned after the final frames (later bytes are overwritten)."""
+        self.folder.mkdir(parents=True, exist_ok=True)  # made on first use: a render
+        # that fails before its first frame leaves nothing behind
+        path = self.folder / _FRAMES
+        file = open(path, "r+b" if path.exists() else "wb")  # noqa: SIM115 (kept open)
+        end = self.frames_done * int(np.prod(self._shape))
+        file.seek(end)
+        file.truncate(end)
+        return file
 
     def commit(
         self,
@@ -136,13 +154,19 @@ class FrameCheckpoint:
         ``torch.save`` and given back by ``load_tensors``.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
+        if self._file is not None:  # the frames reach the disk before a state counts them
+            self._file.flush()
+            os.fsync(self._file.fileno())
         tensor_file = None
         if tensors is not None:
             import torch
 
             tensor_file = f"tensors-{self._next:06d}.pt"
             tmp = self.folder / f".{tensor_file}.part"
-            torch.save(tensors, tmp)
+            with open(tmp, "wb") as f:
+                torch.save(tensors, f)
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, self.folder / tensor_file)
         state = {
             "version": CHECKPOINT_VERSION,
@@ -153,9 +177,13 @@ class FrameCheckpoint:
             "attempt": self.attempt,
             "engine": engine or {},
             "tensors": tensor_file,
+            "frame_shape": list(self._shape) if self._shape else None,
         }
         tmp = self.folder / f".{_STATE}.part"
-        tmp.write_text(json.dumps(state))
+        with open(tmp, "w") as f:
+            f.write(json.dumps(state))
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, self.folder / _STATE)
         # The previous tensor file is no longer referenced by the state on disk.
         if self._tensors and self._tensors != tensor_file:
@@ -173,6 +201,9 @@ class FrameCheckpoint:
 
     def remove(self) -> None:
         """Delete the checkpoint: the render has ended and will not be resumed."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def resume_facts(self, denoise_steps_total: int) -> dict[str, Any]:
@@ -184,9 +215,6 @@ class FrameCheckpoint:
             "denoise_steps_this_attempt": denoise_steps_total - self.denoise_steps_before,
             "seconds_before": round(self.seconds_before, 3),
         }
-
-    def _frame_path(self, i: int) -> Path:
-        return self.folder / f"frame_{i:06d}.png"
 
 
 def _read_state(folder: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -201,12 +229,23 @@ def _read_state(folder: Path, fingerprint: str) -> dict[str, Any] | None:
         or state.get("spec_sha256") != fingerprint
     ):
         return None
-    frames = state.get("frames", 0)
-    if not all((folder / f"frame_{i:06d}.png").is_file() for i in range(frames)):
+    frames, shape = state.get("frames", 0), state.get("frame_shape")
+    if frames and not (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and _size(folder / _FRAMES) >= frames * int(np.prod(shape))
+    ):
         return None
     if state.get("tensors") and not (folder / state["tensors"]).is_file():
         return None
     return state
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _remove_partial_outputs(out_dir: Path, name: str) -> None:

@@ -4,8 +4,9 @@
 ``RetimingWriter`` that takes the rendered frames at ``source_fps`` and writes frames at
 ``interpolate_fps`` in their place: output frame ``j`` shows the moment ``j / interpolate_fps``
 s, that is source position ``s = j * source_fps / interpolate_fps``, made between source
-frames ``floor(s)`` and ``floor(s) + 1`` by ``flow`` (``studio.media.flow.FlowPair``) or
-``crossfade``; integer positions are the source frames themselves. The length in seconds is
+frames ``floor(s)`` and ``floor(s) + 1`` by ``flow`` (``studio.media.flow.FlowPair``),
+``crossfade`` or ``learned`` (``studio.media.rife``: a RIFE-style network on weights the user
+gives, run on the render's device); integer positions are the source frames themselves. The length in seconds is
 kept: ``N`` source frames give ``output_frames(N, ...)`` frames, the last source frame held
 to the end. Positions are exact integer ratios, so the frames depend on the source frames
 alone.
@@ -18,12 +19,15 @@ pass through a fresh ``RetimingWriter`` and make the same in-between frames agai
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from studio.events import OutputFile
 from studio.media.writers import FrameWriter, open_writer
+
+if TYPE_CHECKING:
+    from studio.media.rife import LearnedInterpolator
 
 __all__ = [
     "INTERPOLATE_METHODS",
@@ -35,7 +39,7 @@ __all__ = [
     "output_frames",
 ]
 
-INTERPOLATE_METHODS = ("flow", "crossfade")
+INTERPOLATE_METHODS = ("flow", "crossfade", "learned")
 
 
 def output_frames(frames: int, source_fps: int, fps: int) -> int:
@@ -59,12 +63,19 @@ def crossfade(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
 
 
-def in_between(a: np.ndarray, b: np.ndarray, method: str) -> _Between:
-    """A maker of frames between ``a`` and ``b``: ``in_between(a, b, "flow").at(0.5)``."""
+def in_between(
+    a: np.ndarray, b: np.ndarray, method: str, learned: LearnedInterpolator | None = None
+) -> _Between:
+    """A maker of frames between ``a`` and ``b``: ``in_between(a, b, "flow").at(0.5)``;
+    ``"learned"`` needs the loaded ``learned`` interpolator (``studio.media.rife``)."""
     if method not in INTERPOLATE_METHODS:
         raise ValueError(f"unknown interpolation method {method!r}")
     if method == "crossfade":
         return _Crossfade(a, b)
+    if method == "learned":
+        if learned is None:
+            raise ValueError("the learned method needs a loaded interpolator")
+        return learned.between(a, b)
     from studio.media.flow import FlowPair  # scipy: loaded by the first render that needs it
 
     return FlowPair(a, b)
@@ -85,15 +96,27 @@ class _Between(Protocol):
 class RetimingWriter:
     """A ``FrameWriter`` that takes frames at ``source_fps`` and gives ``writer`` (opened at
     ``fps``, more than ``source_fps``) the frames of the higher rate. ``close`` holds the last
-    source frame to the end and returns the inner writer's ``OutputFile``."""
+    source frame to the end and returns the inner writer's ``OutputFile``. Method
+    ``"learned"`` needs ``learned``, the loaded interpolator."""
 
-    def __init__(self, writer: FrameWriter, *, source_fps: int, fps: int, method: str) -> None:
+    def __init__(
+        self,
+        writer: FrameWriter,
+        *,
+        source_fps: int,
+        fps: int,
+        method: str,
+        learned: LearnedInterpolator | None = None,
+    ) -> None:
         if not 0 < source_fps < fps:
             raise ValueError(f"need 0 < source_fps < fps, got {source_fps} and {fps}")
         if method not in INTERPOLATE_METHODS:
             raise ValueError(f"unknown interpolation method {method!r}")
+        if method == "learned" and learned is None:
+            raise ValueError("the learned method needs a loaded interpolator")
         self.writer = writer
         self.source_fps, self.fps, self.method = source_fps, fps, method
+        self.learned = learned
         self.frames = 0  # source frames taken
         self._written = 0  # output frames given to the writer
         self._previous: np.ndarray | None = None
@@ -125,7 +148,7 @@ class RetimingWriter:
             if offset == 0:
                 image = a
             else:
-                between = between or in_between(a, b, self.method)
+                between = between or in_between(a, b, self.method, self.learned)
                 image = between.at(offset / dst)
             self.writer.write(image)
             self._written += 1
@@ -140,10 +163,21 @@ def open_output(
     height: int,
     interpolate_fps: int = 0,
     method: str = "flow",
+    interpolator: str = "",
+    device: Any = "cpu",
 ) -> FrameWriter:
     """``open_writer`` at ``fps``, or, with ``interpolate_fps`` (0 = off), a ``RetimingWriter``
-    that takes frames at ``fps`` and writes the file at ``interpolate_fps``."""
+    that takes frames at ``fps`` and writes the file at ``interpolate_fps``. Method
+    ``"learned"`` loads the ``interpolator`` weights onto ``device`` (the render's) first, so
+    weights that do not fit raise ``ModelLoadError`` before the file is opened."""
     if not interpolate_fps:
         return open_writer(path, fmt, fps=fps, width=width, height=height)
+    learned = None
+    if method == "learned":
+        from studio.media.rife import load_interpolator  # torch: only renders that need it
+
+        learned = load_interpolator(interpolator, device)
     inner = open_writer(path, fmt, fps=interpolate_fps, width=width, height=height)
-    return RetimingWriter(inner, source_fps=fps, fps=interpolate_fps, method=method)
+    return RetimingWriter(
+        inner, source_fps=fps, fps=interpolate_fps, method=method, learned=learned
+    )

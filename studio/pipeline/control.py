@@ -19,16 +19,15 @@ reads a folder's config only, so a wrong folder is refused before a run is recor
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from studio.errors import ModelLoadError
 from studio.pipeline.conditioning import TextStates
+from studio.pipeline.families import component_folder
 
 if TYPE_CHECKING:
     from studio.media.control import ControlSource
@@ -43,37 +42,13 @@ __all__ = [
     "still_controls",
 ]
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def _folder(ref: str) -> Path:
-    """The folder of ControlNet ``ref``: a local folder, or a Hub id's snapshot in the local
-    Hugging Face cache (the studio does not download ControlNets). ``ModelLoadError``."""
-    path = Path(ref).expanduser()
-    if path.exists() or not _HUB_ID.match(ref):
-        if not path.exists():
-            raise ModelLoadError(
-                f"ControlNet {ref!r} is neither an existing folder nor a Hub id like org/name"
-            )
-        return path
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(ref, "config.json")
-    if not isinstance(found, str):
-        raise ModelLoadError(
-            f"ControlNet {ref} is not in the local Hugging Face cache (the studio does not "
-            f"download ControlNets); download it where the Hub is reachable with `hf "
-            f"download {ref} --local-dir FOLDER` and give FOLDER as the ControlNet"
-        )
-    return Path(found).parent
-
 
 def _folder_config(ref: str) -> dict[str, Any]:
     """The ``config.json`` of ControlNet ``ref`` (``_folder``).
 
     Raises ``ModelLoadError`` for a path that is not a ControlNet folder.
     """
-    path = _folder(ref)
+    path = component_folder(ref, "ControlNet")
     config_path = path / "config.json"
     if not path.is_dir() or not config_path.is_file():
         raise ModelLoadError(
@@ -121,7 +96,7 @@ def _load(ref: str, device: torch.device, dtype: torch.dtype) -> Any:
     from diffusers import ControlNetModel
 
     _folder_config(ref)  # a wrong folder is named as such, not as a diffusers error
-    folder = _folder(ref)
+    folder = component_folder(ref, "ControlNet")
     try:
         net = ControlNetModel.from_pretrained(folder, dtype=dtype, local_files_only=True)
     except Exception as exc:  # diffusers raises many types for a missing or broken model

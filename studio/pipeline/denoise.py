@@ -18,7 +18,13 @@ schedule (``unguided_below``). InstructPix2Pix's three-way guidance (prompt, pic
 neither) is the same step with a third batch of rows (``guided_noise``). A hook may change
 the latents after every step (a blend's crossfeed and inpainting); the steps a caller asks
 for are kept (a blend tree's trajectory).
-The loop checks ``cancel`` before every step and times the UNet under the clock's ``unet``.
+The loop checks ``cancel`` before every step and times the UNet under the clock's ``unet``
+(a compiled UNet's first call with each new input shape, its compile, under ``compile``).
+
+Fast mode (``reuse``, ``studio.pipeline.gpu.reuses_step``): the middle steps take turns
+reusing the noise prediction of the step before instead of calling the UNet; the scheduler
+still takes every step, so ``steps`` counts are unchanged and ``unet_calls`` falls. For
+DDIM (deterministic) reusing the noise prediction is reusing the predicted clean latents.
 
 Text conditioning is ``TextStates`` (hidden states, and SDXL's pooled embedding); ``extras``
 add keyword arguments to every UNet call (SDXL's time ids, ControlNet residuals), so a model
@@ -38,6 +44,7 @@ import torch
 
 from studio.errors import SpecError
 from studio.pipeline.conditioning import TextStates, UNetExtra, as_text, extra_kwargs
+from studio.pipeline.gpu import first_call, reuses_step
 
 if TYPE_CHECKING:
     from studio.events import CancelToken
@@ -54,6 +61,7 @@ class Denoised:
     latents: torch.Tensor  # the final latents, (B, C, h, w)
     steps: int  # scheduler steps taken (per latent of the batch)
     trajectory: dict[int, torch.Tensor]  # step index -> latents entering it (see ``keep``)
+    unet_calls: int = 0  # UNet calls made (a guided step's 2B rows are one call)
 
 
 def unguided_below(scheduler: Scheduler, guidance_stop: float) -> float:
@@ -135,6 +143,8 @@ def denoise(
     class_labels: torch.Tensor | None = None,
     extras: Sequence[UNetExtra] = (),
     image_guidance: float | torch.Tensor | None = None,
+    reuse: bool = False,
+    watch: Callable[[torch.Tensor], None] | None = None,
 ) -> Denoised:
     """Denoise ``x`` (B, C, h, w) from step ``start`` of a ``steps``-step schedule to the end.
 
@@ -149,7 +159,11 @@ def denoise(
     ``extras``: keyword arguments for every UNet call (``studio.pipeline.conditioning``).
     ``image``, 3B rows of ``text`` and ``image_guidance``: an InstructPix2Pix model's picture
     and its three-way guidance (``guided_noise``; an inpainting model's mask and masked
-    picture are ``image`` too: ``studio.pipeline.edit``).
+    picture are ``image`` too: ``studio.pipeline.edit``). ``reuse``: fast mode (module
+    docstring); the loop's first step always calls the UNet.
+    ``watch(x0)`` sees, after every step, the scheduler's prediction of the clean latents
+    (the latents themselves where the scheduler gives none): a live preview reads it and
+    changes nothing.
 
     Returns the final latents, the steps taken (one latent through one scheduler step:
     ``steps - start`` for one-timestep schedulers) and the trajectory: the latents entering
@@ -174,10 +188,16 @@ def denoise(
     )
     below = unguided_below(scheduler, guidance_stop)
     text = as_text(text)
+    reuse = reuse and scheduler.order == 1  # Heun's second timestep per step must be its own
+
+    calls = 0
 
     def call(latents: torch.Tensor, t: torch.Tensor, rows_text: TextStates) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
         rows = latents.shape[0]  # the last rows of image and labels go with the cond
-        with clock.stage("unet"):
+        compiling = first_call(unet, (tuple(latents.shape), tuple(rows_text.states.shape)))
+        with clock.stage("compile" if compiling else "unet"):
             kwargs = extra_kwargs(extras, latents, t, rows_text)
             model_in = latents if image is None else torch.cat([latents, image[-rows:]], dim=1)
             labels = None if class_labels is None else class_labels[-rows:]
@@ -191,16 +211,22 @@ def denoise(
 
     trajectory = {start: x}
     taken = 0
+    eps = None
     with torch.no_grad():
         for t in timesteps:
             cancel.raise_if_cancelled()
-            model_in = scheduler.scale_model_input(x, t)
-            eps = guided_noise(call, model_in, t, text, guidance, below, image_guidance)
-            x = scheduler.step(eps, t, x, **step_options).prev_sample
+            if eps is None or not (reuse and reuses_step(start + taken, steps)):
+                model_in = scheduler.scale_model_input(x, t)
+                eps = guided_noise(call, model_in, t, text, guidance, below, image_guidance)
+            stepped = scheduler.step(eps, t, x, **step_options)
+            x = stepped.prev_sample
             taken += 1
+            if watch is not None:
+                clean = getattr(stepped, "pred_original_sample", None)
+                watch(x if clean is None else clean)
             i = start + taken
             if after_step is not None:
                 x = after_step(i, x)
             if i in keep:
                 trajectory[i] = x
-    return Denoised(latents=x, steps=taken, trajectory=trajectory)
+    return Denoised(latents=x, steps=taken, trajectory=trajectory, unet_calls=calls)

@@ -17,14 +17,13 @@ frame gives the same input on every machine.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from studio.errors import ModelLoadError
+from studio.pipeline.families import component_folder
 
 if TYPE_CHECKING:
     import torch
@@ -40,7 +39,6 @@ __all__ = [
 ]
 
 DEPTH_MODEL_TYPES = ("dpt", "depth_anything")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 @dataclass(frozen=True)
@@ -54,35 +52,13 @@ class DepthModel:
     dtype: torch.dtype
 
 
-def _folder(ref: str) -> Path:
-    """The folder of depth model ``ref``: a local folder, or a Hub id's snapshot in the local
-    Hugging Face cache. ``ModelLoadError`` saying how to get it otherwise."""
-    path = Path(ref).expanduser()
-    if path.exists() or not _HUB_ID.match(ref):
-        if not path.is_dir():
-            raise ModelLoadError(
-                f"depth model {ref!r} is neither an existing folder nor a Hub id like org/name"
-            )
-        return path
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(ref, "config.json")
-    if not isinstance(found, str):
-        raise ModelLoadError(
-            f"depth model {ref} is not in the local Hugging Face cache (the studio does not "
-            f"download models); download it where the Hub is reachable with `hf download "
-            f"{ref} --local-dir FOLDER` and give FOLDER as the depth model"
-        )
-    return Path(found).parent
-
-
 def check_depth_model_ref(ref: str) -> None:
     """Refuse, before a run is recorded, a depth model the studio cannot run (configs only).
 
     Raises ``ModelLoadError`` naming ``ref`` and the reason: no folder, no ``config.json`` or
     ``preprocessor_config.json``, or a model type other than ``DEPTH_MODEL_TYPES``.
     """
-    folder = _folder(ref)
+    folder = component_folder(ref, "depth model")
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise ModelLoadError(
@@ -119,7 +95,7 @@ def _load(ref: str, device: torch.device, dtype: torch.dtype) -> DepthModel:
     from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
     check_depth_model_ref(ref)
-    folder = _folder(ref)
+    folder = component_folder(ref, "depth model")
     transformers.utils.logging.disable_progress_bar()
     try:
         model = AutoModelForDepthEstimation.from_pretrained(

@@ -357,3 +357,29 @@ def check_family_for(family: ModelFamily | None, spec: Spec, model_ref: str) -> 
             "text-only animation has none; give an input image or video "
             "(--image-input / --video-input), or choose another model"
         )
+
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name
+
+
+def component_folder(ref: str, what: str) -> Path:
+    """The folder of the ``what`` model ``ref`` (a ControlNet, a depth model): a local folder,
+    or a Hub id's snapshot in the local Hugging Face cache; the studio never downloads.
+    ``ModelLoadError`` naming ``ref`` and saying how to get it otherwise."""
+    path = Path(ref).expanduser()
+    if path.exists() or not HUB_ID.match(ref):
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"{what} {ref!r} is neither an existing folder nor a Hub id like org/name"
+            )
+        return path
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(ref, "config.json")
+    if not isinstance(found, str):
+        raise ModelLoadError(
+            f"{what} {ref} is not in the local Hugging Face cache (the studio does not "
+            f"download models); download it where the Hub is reachable with `hf download "
+            f"{ref} --local-dir FOLDER` and give FOLDER as the {what}"
+        )
+    return Path(found).parent

@@ -14,7 +14,10 @@ SDXL). SDXL's VAE overflows to NaN in float16; where its config sets ``force_upc
 float16 SDXL VAE encodes and decodes through a float32 copy of itself, made once per VAE and
 kept as long as it lives: the shared pipeline's VAE is never cast in place, as diffusers' SDXL
 pipeline does. Other families keep their VAE's dtype, as diffusers' Stable Diffusion pipeline
-does (``force_upcast`` is on by default in every VAE config, so it alone cannot tell).
+does (``force_upcast`` is on by default in every VAE config, so it alone cannot tell). Any
+reduced-precision (float16, bfloat16) decode whose pixels come out NaN or inf is done again
+through the same float32 copy, for that batch only; the run's clock counts those batches
+(``studio.pipeline.gpu.VAE_FLOAT32_COUNT``) and its notes say how many.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from studio.pipeline.gpu import VAE_FLOAT32_COUNT
+
 if TYPE_CHECKING:
     import numpy as np
 
+    from studio.pipeline.common import Clock
     from studio.pipeline.models import Pipeline
 
 __all__ = [
@@ -101,14 +107,27 @@ def encode_images(pipe: Pipeline, pixels: torch.Tensor) -> torch.Tensor:
     return (latents * vae.config.scaling_factor).to(pixels.dtype)
 
 
-def decode(pipe: Pipeline, latents: torch.Tensor) -> list[np.ndarray]:
-    """Latents (B, C, h, w) -> list of B frames (H, W, 3) uint8 on the CPU."""
+def decode(pipe: Pipeline, latents: torch.Tensor, clock: Clock | None = None) -> list[np.ndarray]:
+    """Latents (B, C, h, w) -> list of B frames (H, W, 3) uint8 on the CPU.
+
+    A reduced-precision decode that gives NaN or inf is redone in float32 (the module
+    docstring); ``clock``, when given, counts it.
+    """
     vae = _vae(pipe)
-    with torch.no_grad():
-        # Unscaled in the VAE's dtype: float16 latents over ~8500 would overflow on the way.
-        images = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
+    images = _decode_with(vae, latents)
+    if vae.dtype in (torch.float16, torch.bfloat16) and not torch.isfinite(images).all():
+        images = _decode_with(_float32_vae(pipe), latents)
+        if clock is not None:
+            clock.count(VAE_FLOAT32_COUNT)
     images = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
     return list(images.permute(0, 2, 3, 1).cpu().numpy())
+
+
+def _decode_with(vae: Any, latents: torch.Tensor) -> torch.Tensor:
+    """The pixels (B, 3, H, W) in about [-1, 1], in the VAE's dtype."""
+    with torch.no_grad():
+        # Unscaled in the VAE's dtype: float16 latents over ~8500 would overflow on the way.
+        return vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
 
 
 def _vae(pipe: Pipeline) -> Any:
@@ -117,6 +136,14 @@ def _vae(pipe: Pipeline) -> Any:
     vae = pipe.vae
     xl = getattr(pipe, "text_encoder_2", None) is not None
     if not xl or vae.dtype != torch.float16 or not vae.config.get("force_upcast", False):
+        return vae
+    return _float32_vae(pipe)
+
+
+def _float32_vae(pipe: Pipeline) -> Any:
+    """A float32 copy of ``pipe.vae``, made once per VAE and kept as long as it lives."""
+    vae = pipe.vae
+    if vae.dtype == torch.float32:
         return vae
     with _FLOAT32_LOCK:
         upcast = _FLOAT32_VAES.get(vae)

@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 from studio.errors import ModelLoadError, SpecError
 from studio.pipeline.builtin import BUILTIN_MODELS, builtin_folder
 from studio.pipeline.families import check_runnable, folder_family, read_family
+from studio.pipeline.gpu import apply_load_paths
 from studio.pipeline.single_file import checkpoint_layout, load_single_file, pipeline_class_for
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class LoadOptions:
     variant: str = ""
     revision: str = ""
     custom_pipeline: str = ""
+    # Speed paths (studio.pipeline.gpu): applied once, when the pipeline is loaded.
+    channels_last: bool = False
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,7 @@ class ModelManager:
         xformers = options.xformers and device.type == "cuda" and _xformers_installed()
         if xformers:
             pipe.enable_xformers_memory_efficient_attention()
+        apply_load_paths(pipe, channels_last=options.channels_last, compile=options.compile)
         pipe.set_progress_bar_config(disable=True)
         return LoadedModel(
             ref=ref,

@@ -31,10 +31,11 @@ import numpy as np
 import torch
 
 from studio.errors import ModelLoadError
+from studio.pipeline.common import load_options
 from studio.pipeline.denoise import Denoised, denoise, one_timestep_per_step
 from studio.pipeline.latents import decode, latent_shape
 from studio.pipeline.schedulers import make_scheduler
-from studio.pipeline.text import encode_prompts
+from studio.pipeline.text import encode_prompts, unique_texts
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -44,9 +45,10 @@ if TYPE_CHECKING:
     from studio.pipeline.conditioning import TextStates
     from studio.pipeline.models import LoadedModel, LoadOptions, ModelManager
     from studio.pipeline.schedulers import Scheduler
+    from studio.spec import Spec
     from studio.spec.upscale import UpscaleSettings
 
-__all__ = ["Upscaler", "open_upscaler"]
+__all__ = ["Upscaler", "open_spec_upscaler", "open_upscaler"]
 
 
 class Upscaler:
@@ -124,7 +126,7 @@ class Upscaler:
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """One frame's final upscaler latents -> its (H * factor, W * factor, 3) uint8 image."""
         with self.clock.stage("vae"):
-            return decode(self.pipe, latents)[0]
+            return decode(self.pipe, latents, self.clock)[0]
 
     def _condition(self, image: np.ndarray) -> torch.Tensor:
         """A low-resolution frame as the upscaler's extra input: [-1, 1], noised, batched."""
@@ -183,6 +185,32 @@ def open_upscaler(
         width=width,
         height=height,
         seed=seed,
+        clock=clock,
+        cancel=cancel,
+    )
+
+
+def open_spec_upscaler(
+    spec: Spec,
+    prompts: Sequence[str],
+    negatives: Sequence[str],
+    *,
+    manager: ModelManager,
+    clock: Clock,
+    cancel: CancelToken,
+) -> Upscaler:
+    """``open_upscaler`` for a render kind's ``spec`` (its ``upscale`` group, the drawing
+    model's loading options, size and seed) and the texts of its keyframes' ``prompts`` and
+    ``negatives`` (the negatives only with upscale guidance)."""
+    d, u = spec.diffusion, spec.upscale
+    return open_upscaler(
+        u,
+        load_options(spec),
+        unique_texts(prompts, negatives, u.guidance),
+        manager=manager,
+        width=d.width,
+        height=d.height,
+        seed=d.seed,
         clock=clock,
         cancel=cancel,
     )

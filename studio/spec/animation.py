@@ -16,6 +16,7 @@ from studio.errors import SpecError
 from studio.spec.common import (
     INTERPOLATE_FPS_FIELD,
     INTERPOLATE_METHOD_FIELD,
+    INTERPOLATOR_FIELD,
     DiffusionSettings,
     InterpolateMethod,
     Interpolation,
@@ -116,6 +117,7 @@ class OutputSettings(SettingsModel):
     )
     interpolate_fps: StrictInt = INTERPOLATE_FPS_FIELD
     interpolate_method: InterpolateMethod = INTERPOLATE_METHOD_FIELD
+    interpolator: StrictStr = INTERPOLATOR_FIELD
 
 
 class AudioSettings(SettingsModel):
@@ -307,7 +309,10 @@ class AnimationSpec(SpecBase):
             # GIF frame delays are whole hundredths of a second; browsers slow shorter ones.
             raise SpecError(f"GIF output plays at most 50 fps, got {a.fps}; use mp4 for more")
         check_ranges(self.output)
-        check_interpolation(a.fps, self.output.interpolate_fps, self.output.format)
+        o = self.output
+        check_interpolation(
+            a.fps, o.interpolate_fps, o.format, o.interpolate_method, o.interpolator
+        )
         if a.easing == "sine" and (
             not a.sine_frequencies or any(not 0 < f <= 100 for f in a.sine_frequencies)
         ):

@@ -21,6 +21,7 @@ from studio.spec.common import (
     BLEND_SCHEDULERS,
     INTERPOLATE_FPS_FIELD,
     INTERPOLATE_METHOD_FIELD,
+    INTERPOLATOR_FIELD,
     DiffusionSettings,
     InterpolateMethod,
     Interpolation,
@@ -241,6 +242,7 @@ class BlendOutputSettings(SettingsModel):
     )
     interpolate_fps: StrictInt = INTERPOLATE_FPS_FIELD
     interpolate_method: InterpolateMethod = INTERPOLATE_METHOD_FIELD
+    interpolator: StrictStr = INTERPOLATOR_FIELD
 
 
 class BlendAudioSettings(AudioSettings):
@@ -340,7 +342,9 @@ class BlendSpec(SpecBase):
         if o.format == "gif" and o.fps > 50:
             raise SpecError(f"GIF output plays at most 50 fps, got {o.fps}; use mp4 for more")
         check_blend_audio(self.audio, len(keys), o.fill, b.crossfeed_power)
-        check_interpolation(o.fps, o.interpolate_fps, o.format)
+        check_interpolation(
+            o.fps, o.interpolate_fps, o.format, o.interpolate_method, o.interpolator
+        )
         self.loras.check()
 
 

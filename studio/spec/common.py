@@ -34,6 +34,7 @@ from studio.spec.loading import (
     MemoryMode,
     check_loading,
 )
+from studio.spec.speed import COMPILE_FIELD, FAST_FIELD, CompileMode
 from studio.spec.versions import SCHEMA_VERSION, upgrade
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "SCHEDULERS",
     "INTERPOLATE_FPS_FIELD",
     "INTERPOLATE_METHOD_FIELD",
+    "INTERPOLATOR_FIELD",
     "DiffusionSettings",
     "SettingsModel",
     "SpecBase",
@@ -81,7 +83,7 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 Interpolation = Literal["slerp", "lerp"]
 OutputFormat = Literal["mp4", "gif", "png"]
-InterpolateMethod = Literal["flow", "crossfade"]
+InterpolateMethod = Literal["flow", "crossfade", "learned"]
 
 # The output group of every render kind: a higher frame rate made on the way to the file
 # (studio.media.retime). Rendered frames are checkpointed; the in-between ones are made again
@@ -100,8 +102,17 @@ INTERPOLATE_FPS_FIELD: Any = setting(
 INTERPOLATE_METHOD_FIELD: Any = setting(
     "flow",
     "How interpolated frames are made: flow (motion-compensated, from dense optical flow "
-    "both ways) or crossfade (pixel mix of the two neighbours).",
+    "both ways), crossfade (pixel mix of the two neighbours) or learned (a RIFE-style "
+    "network on the interpolator weights you give).",
     label="interpolation method",
+)
+INTERPOLATOR_FIELD: Any = setting(
+    "",
+    "The learned method's weights: a RIFE v4.22-v4.26 flownet state dict (.pkl, .pth or "
+    ".safetensors, or the folder holding flownet.pkl); the studio ships none.",
+    label="interpolator weights",
+    widget="file",  # a path: the CLI stores it absolute
+    flag="--interpolator",
 )
 
 
@@ -262,6 +273,29 @@ class DiffusionSettings(SettingsModel):
     variant: StrictStr = VARIANT_FIELD
     revision: StrictStr = REVISION_FIELD
     custom_pipeline: StrictStr = CUSTOM_PIPELINE_FIELD
+    # Speed paths (docs/models.md#gpu-paths): studio.spec.speed describes them.
+    compile: CompileMode = COMPILE_FIELD
+    fast: StrictBool = FAST_FIELD
+    # Live previews (studio.pipeline.preview): never the output frames.
+    preview: StrictStr = setting(
+        "auto",
+        "How live previews of the frames being denoised are drawn (never the output): auto, "
+        "tiny (a small trained decoder), linear (a latent colour map), vae, off, or a folder "
+        "holding an AutoencoderTiny (taesd).",
+        label="preview decoder",
+    )
+    preview_seconds: StrictFloat = setting(
+        1.0,
+        "At most one live preview per this many seconds while frames are denoised; 0: one "
+        "after every step.",
+        label="preview every",
+        unit="seconds",
+        ge=0,
+        le=3600,
+        step=0.5,
+        format="%.1f",
+        zero_means="every step",
+    )
 
 
 def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULERS) -> None:
@@ -277,10 +311,29 @@ def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULE
     if d.dtype not in DTYPES:
         raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
     check_loading(d)
+    if not d.preview or d.preview != d.preview.strip():
+        raise SpecError(
+            f"preview must be auto, tiny, linear, vae, off or a taesd folder, got {d.preview!r}"
+        )
 
 
-def check_interpolation(fps: int, interpolate_fps: int, fmt: str) -> None:
-    """The output group's ``interpolate_fps`` against the render's ``fps`` and format."""
+def check_interpolation(
+    fps: int, interpolate_fps: int, fmt: str, method: str = "flow", interpolator: str = ""
+) -> None:
+    """The output group's ``interpolate_fps`` against the render's ``fps`` and format, and
+    the learned method against its weights (named, not opened: the render kind's inputs
+    check reads them)."""
+    if method == "learned" and not interpolator.strip():
+        raise SpecError(
+            "interpolation method 'learned' needs its weights: give --interpolator PATH (a "
+            "RIFE v4.22-v4.26 flownet.pkl, .pth or .safetensors; the studio ships none), or "
+            "choose flow"
+        )
+    if interpolator and method != "learned":
+        raise SpecError(
+            f"interpolator weights {interpolator!r} are used by the learned method only; give "
+            "--interpolate-method learned or leave the weights out"
+        )
     if interpolate_fps == 0:
         return
     if not fps < interpolate_fps <= 120:

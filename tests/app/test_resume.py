@@ -35,9 +35,11 @@ from studio.spec import (
     BlendSettings,
     BlendSpec,
     DiffusionSettings,
+    OutputSettings,
     PromptSettings,
 )
 from tests.support.dashboard import APP, TIMEOUT
+from tests.support.interpolator import save_random_interpolator
 from tests.support.media import click_track
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -320,4 +322,23 @@ def test_a_killed_interpolated_blend_makes_its_in_between_frames_again_on_resume
     _, result = resume(run_id, manager=manager)
     _, reference = studio.render(spec, session="reference", manager=manager)
     assert (result.frames, result.fps) == (reference.frames, reference.fps) == (16, 16.0)
+    assert_same_video(result.outputs[0].path, reference.outputs[0].path)
+
+
+@pytest.mark.slow  # killed, resumed and rendered again (4 min with 2 busy cores at load 20)
+def test_a_killed_animation_with_learned_interpolation_resumes_to_the_same_file(
+    studio_home, tmp_path, manager
+):
+    # Random weights of the RIFE layout (the studio ships none): the in-between frames are
+    # made again from the checkpoint's rendered frames, by the same network, on resume.
+    weights = save_random_interpolator(tmp_path / "rife" / "flownet.pkl", seed=5)
+    output = OutputSettings(
+        interpolate_fps=20, interpolate_method="learned", interpolator=str(weights)
+    )
+    spec = ANIMATION.replace(output=output)
+    run_id = render_and_kill(studio_home, tmp_path, spec, after=4)
+    _, result = resume(run_id, manager=manager)
+    _, reference = studio.render(spec, session="reference", manager=manager)
+    assert (result.frames, result.fps) == (reference.frames, reference.fps) == (25, 20.0)
+    assert result.extra["resume"]["from_frame"] == 4
     assert_same_video(result.outputs[0].path, reference.outputs[0].path)

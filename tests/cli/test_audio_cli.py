@@ -32,6 +32,7 @@ def clicks(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow  # a second interpreter and librosa's first call; --into tests run in process
 def test_audio_keyframes_prints_keyframes_and_timestamps(tmp_path, clicks):
     proc = studio(tmp_path, "audio-keyframes", str(clicks), "--fps", "24", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -118,6 +119,7 @@ def test_bad_audio_is_one_line_exit_2_and_no_run(tmp_path, clicks, name, content
             assert list_runs(s) == []
 
 
+@pytest.mark.slow  # a second interpreter and librosa's first call: seconds
 def test_audio_keyframes_of_an_mp3_say_nothing_on_stderr(tmp_path):
     one = tmp_path / "one.mp3"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-ar", "44100", str(one))

@@ -66,6 +66,7 @@ def test_it_draws_the_issue_example(tmp_path, manager):
     ), reading
 
 
+@pytest.mark.slow  # a 25-frame walk on the shipped model
 def test_a_transition_moves_hue_steadily_from_red_to_blue(tmp_path, manager):
     frames = render_frames(
         shapes_spec("0: a red circle\n24: a blue circle", steps=12), tmp_path, manager
@@ -84,7 +85,7 @@ def test_a_transition_moves_hue_steadily_from_red_to_blue(tmp_path, manager):
     "scheduler, steps, guidance",
     [
         ("ddim", 4, 4.0),
-        ("ddim", 50, 8.0),
+        pytest.param("ddim", 50, 8.0, marks=pytest.mark.slow),  # 50 steps: the slow tier
         ("euler", 20, 1.0),
         ("dpm++", 20, 4.0),
     ],

@@ -319,7 +319,10 @@ def moving_gradient(n: int, size: int) -> Iterator[np.ndarray]:
 
 
 # Both cases hold over 60 MB of frames in all, twice the bound; the writers themselves use ~4 MB.
-@pytest.mark.parametrize(("fmt", "n", "size"), [("mp4", 300, 384), ("gif", 200, 320)])
+@pytest.mark.parametrize(
+    ("fmt", "n", "size"),
+    [("mp4", 300, 384), pytest.param("gif", 200, 320, marks=pytest.mark.slow)],
+)
 def test_memory_stays_flat_while_streaming(tmp_path, fmt, n, size):
     if not _reset_peak_rss() or _peak_rss_bytes() is None:
         pytest.skip("needs Linux /proc/self/clear_refs and VmHWM")

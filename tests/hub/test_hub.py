@@ -781,6 +781,7 @@ def test_cli_sessions_list_and_show(store: Store) -> None:
     )
 
 
+@pytest.mark.slow  # three command-line processes; the in-process push and pull tests stay
 def test_cli_push_remote_and_pull(hub: FakeHub, store: Store, other: Store) -> None:
     make_session(store, extras=True)
     pushed = studio(store.home, "sessions", "push", "demo", "--repo", REPO)

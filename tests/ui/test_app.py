@@ -110,6 +110,42 @@ def test_a_failed_render_says_why(app, studio_home):
         assert list_runs(s)[0].status == "failed"
 
 
+def test_a_render_clicked_just_before_a_page_switch_is_still_queued(app, studio_home):
+    """The click and the switch reach the server as one run (a busy server merges them): that
+    run draws the Gallery, never the Render button, and the render is queued all the same."""
+    from ui.resources import get_jobs
+
+    app.text_area(key="ps.schedule").set_value("0: a red circle\n2: a blue square")
+    app.number_input(key="ps.steps").set_value(2)
+    app.run()
+    app.button(key="ps.render").click()
+    app.switch_page("pages/gallery.py").run()
+    assert not app.exception, app.exception
+    job = get_jobs().get(app.session_state["ps.job"])
+    assert job.wait(TIMEOUT), "render did not finish"
+    assert job.status == "done", job.error
+    app.switch_page("pages/prompt_schedule.py").run()
+    assert any("finished: 3 frames" in s.value for s in app.success)
+
+
+def test_a_render_the_settings_refuse_says_why_under_the_button(app, monkeypatch):
+    """A render refused at submission is an error under the button, not a traceback, and no
+    job is kept."""
+    from studio.errors import StudioError
+    from ui import render as ui_render
+
+    def refuse(*args, **kwargs):
+        raise StudioError("the render queue is closed")
+
+    monkeypatch.setattr(ui_render, "submit_spec", refuse)
+    app.button(key="ps.render").click().run()
+    assert not app.exception, app.exception
+    assert any("the render queue is closed" in e.value for e in app.error)
+    assert "ps.job" not in app.session_state
+    app.run()  # said once
+    assert not any("the render queue is closed" in e.value for e in app.error)
+
+
 def test_typed_schedule_survives_a_visit_to_another_page(app):
     app.text_area(key="ps.schedule").set_value("0: a purple star\n3: a pink heart")
     app.run()

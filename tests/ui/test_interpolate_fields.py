@@ -1,5 +1,6 @@
 """The interpolation output option on the Prompt Schedule and Blend pages (issue 29, item 9):
-widgets generated from the one description, feeding the spec and its check."""
+widgets generated from the one description, feeding the spec and its check; the learned
+method's weights field."""
 
 from __future__ import annotations
 
@@ -14,7 +15,18 @@ def test_prompt_schedule_and_blend_pages_offer_the_interpolation_output(app: App
     app.switch_page("pages/prompt_schedule.py").run()
     assert not app.exception, app.exception
     method = app.selectbox(key="ps.interpolate_method")
-    assert method.options == ["flow", "crossfade"] and method.value == "flow"
+    assert method.options == ["flow", "crossfade", "learned"] and method.value == "flow"
+    # The learned method's weights: a field of its own; without it the method is refused.
+    assert app.text_input(key="ps.interpolator").value == ""
+    method.set_value("learned").run()
+    assert "'learned' needs its weights: give --interpolator PATH" in " ".join(_errors(app))
+    app.text_input(key="ps.interpolator").set_value("/weights/flownet.pkl").run()
+    assert not _errors(app) and not app.exception
+    app.button(key="ps.render").click().run()  # the file is read before a run is recorded
+    assert "interpolator weights /weights/flownet.pkl not found" in " ".join(_errors(app))
+    assert "ps.job" not in app.session_state and not app.exception
+    app.selectbox(key="ps.interpolate_method").set_value("flow")
+    app.text_input(key="ps.interpolator").set_value("").run()
     app.number_input(key="ps.interpolate_fps").set_value(6).run()
     assert "interpolate to 6 fps must be more than the render's 12 fps" in " ".join(_errors(app))
     app.number_input(key="ps.interpolate_fps").set_value(30).run()
@@ -26,6 +38,7 @@ def test_prompt_schedule_and_blend_pages_offer_the_interpolation_output(app: App
     app.switch_page("pages/blend.py").run()
     assert not app.exception, app.exception
     assert "flow" in app.selectbox(key="blend.fill").options
+    assert app.text_input(key="blend.interpolator").value == ""
     app.selectbox(key="blend.fill").set_value("flow")
     app.number_input(key="blend.interpolate_fps").set_value(60).run()
     assert not _errors(app) and not app.exception

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from db import Store, list_runs
 from tests.support.dashboard import render
 from tests.support.lora import make_tiny_lora
+from ui.text import WORD_JOINER
 
 
 def tiny(app, prefix: str = "ps.") -> None:
@@ -15,7 +18,8 @@ def tiny(app, prefix: str = "ps.") -> None:
 
 
 def errors(app) -> list[str]:
-    return [e.value for e in app.error]
+    """The error messages as a person reads them (``ui.text.plain`` escapes a path's ``_``)."""
+    return [re.sub(r"\\(.)", r"\1", e.value).replace(WORD_JOINER, "") for e in app.error]
 
 
 def test_a_lora_from_the_home_folder_with_a_curve_is_rendered_recorded_and_restored(

@@ -1,0 +1,233 @@
+"""Equal work against stable-diffusion-videos' walk: frames per second, the studio over the peer.
+
+Both render the same two-prompt walk on the SAME loaded components of ``builtin:shapes``
+(the studio's model manager loads the pipeline once; its VAE, text encoder, tokenizer and
+UNet are handed to the peer's ``StableDiffusionWalkPipeline`` with a DDIM scheduler made
+from the same config), in one process, runs alternating (peer, studio, studio, peer, ...),
+at each batch size. Equal work: the same frames, steps, guidance (every step guided:
+``guidance_stop`` 0), lerped text embeddings and slerped noise, PNG frames written to disk
+(what ``make_clip_frames`` writes). Prints one JSON object with every run's seconds and,
+per batch size, ``ratio``: the studio's median frames/s over the peer's (target >= 1.0).
+
+The peer (stable-diffusion-videos 0.9.2) is never committed here: the script unpacks its
+wheel into a temporary folder at run time (``--peer-wheel``, fetched beforehand with
+``pip download --no-deps stable-diffusion-videos==0.9.2 -d /tmp/peer``), or imports it from
+``--peer-dir``. Its imports this environment lacks (torchvision, cv2, transformers'
+``CLIPFeatureExtractor``) are stubbed, as nothing on the measured path uses them. If the
+peer cannot be loaded, the script says why and exits 2.
+
+    python benchmarks/peer_equal_work.py                       # 128 px, 16 frames, 10 steps
+    python benchmarks/peer_equal_work.py --size 64 --frames 8 --steps 4 --repeats 2
+
+On a machine shared with other work, ``--threads 1``: torch's two OpenMP threads on two busy
+cores wait on each other at every operation (a 1M-parameter UNet call went from 0.15 s to
+11 s at a load of 17), which buries any difference between the two renderers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import types
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_WHEEL = Path("/tmp/peer/stable_diffusion_videos-0.9.2-py3-none-any.whl")
+PROMPTS = ("a red circle", "a blue square")
+
+
+def load_peer(peer_dir: Path | None, wheel: Path, unpack_to: Path) -> type:
+    """The peer's ``StableDiffusionWalkPipeline`` class; exits 2 saying why it cannot load."""
+    if peer_dir is None:
+        if not wheel.is_file():
+            sys.exit(_fail(f"no peer wheel at {wheel}: run pip download (see --help)"))
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(unpack_to)
+        peer_dir = unpack_to
+    # diffusers reads which optional packages exist when it is imported: import it (and the
+    # classes the peer takes from it) before the stubs, so it does not see them.
+    import diffusers.pipelines.stable_diffusion.safety_checker  # noqa: F401
+    import transformers
+    from diffusers import DiffusionPipeline  # noqa: F401
+    from diffusers.models import AutoencoderKL, UNet2DConditionModel  # noqa: F401
+
+    stubs = {
+        "torchvision": {},
+        "torchvision.io": {"write_video": None},  # the peer's video writer: not measured
+        "torchvision.transforms": {},
+        "torchvision.transforms.functional": {"pil_to_tensor": None},
+        "cv2": {},  # its upscaler's import: not measured
+    }
+    for name, attrs in stubs.items():
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            module.__dict__.update(attrs)
+            sys.modules[name] = module
+    if not hasattr(transformers, "CLIPFeatureExtractor"):  # renamed in transformers 4.x
+        transformers.CLIPFeatureExtractor = transformers.CLIPImageProcessor
+    sys.path.insert(0, str(peer_dir))
+    try:
+        from stable_diffusion_videos.stable_diffusion_pipeline import (
+            StableDiffusionWalkPipeline,
+        )
+    except Exception as exc:  # any import failure: say it and stop
+        sys.exit(_fail(f"could not import the peer from {peer_dir}: {exc!r}"))
+    return StableDiffusionWalkPipeline
+
+
+def _fail(message: str) -> int:
+    print(f"peer_equal_work: {message}", file=sys.stderr)
+    return 2
+
+
+def peer_pipe(walk_class: type, pipe):
+    """The peer's pipeline on ``pipe``'s own components (no copies), with a DDIM scheduler."""
+    from diffusers import DDIMScheduler
+
+    return walk_class(
+        vae=pipe.vae,
+        text_encoder=pipe.text_encoder,
+        tokenizer=pipe.tokenizer,
+        unet=pipe.unet,
+        scheduler=DDIMScheduler.from_config(pipe.scheduler.config),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def run_peer(walk, args, batch: int, out: Path) -> None:
+    walk.set_progress_bar_config(disable=True)
+    walk.make_clip_frames(
+        PROMPTS[0],
+        PROMPTS[1],
+        1,
+        2,
+        num_interpolation_steps=args.frames,
+        save_path=out,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        height=args.size,
+        width=args.size,
+        batch_size=batch,
+    )
+
+
+def run_studio(manager, args, batch: int, out: Path) -> None:
+    from studio.animation.render import render_animation
+    from studio.spec import (
+        AnimationSettings,
+        AnimationSpec,
+        DiffusionSettings,
+        OutputSettings,
+        PromptSettings,
+    )
+
+    spec = AnimationSpec(
+        prompts=PromptSettings(schedule=f"0: {PROMPTS[0]}\n{args.frames - 1}: {PROMPTS[1]}"),
+        diffusion=DiffusionSettings(
+            model="builtin:shapes",
+            scheduler="ddim",
+            steps=args.steps,
+            guidance=args.guidance,
+            guidance_stop=0.0,
+            width=args.size,
+            height=args.size,
+        ),
+        animation=AnimationSettings(fps=24, batch_size=batch, interpolation="lerp"),
+        output=OutputSettings(format="png"),
+    )
+    render_animation(spec, out, manager=manager)
+
+
+def timed(run, batch: int, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads) of one run: on a shared machine the CPU time is
+    the steadier figure, the wall time the one a user sees."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run(batch, out)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--peer-dir", type=Path, help="an unpacked stable-diffusion-videos")
+    parser.add_argument("--peer-wheel", type=Path, default=DEFAULT_WHEEL)
+    parser.add_argument(
+        "--threads", type=int, help="torch's CPU threads (a busy machine: 1 gives steady figures)"
+    )
+    args = parser.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from studio.pipeline.models import ModelManager
+
+    with tempfile.TemporaryDirectory(prefix="peer-") as tmp:
+        walk_class = load_peer(args.peer_dir, args.peer_wheel, Path(tmp) / "peer")
+        manager = ModelManager(cache_dir=Path(tempfile.gettempdir()) / "studio-bench-cache")
+        pipe = manager.load("builtin:shapes").pipe
+        walk = peer_pipe(walk_class, pipe)
+        runners = {
+            "peer": lambda b, out: run_peer(walk, args, b, out),
+            "studio": lambda b, out: run_studio(manager, args, b, out),
+        }
+        seconds: dict[str, dict[int, list[tuple[float, float]]]] = {k: {} for k in runners}
+        with torch.no_grad():
+            for b in args.batch_sizes:  # one warm-up of each, not counted
+                for name, run in runners.items():
+                    run(b, Path(tmp) / f"warm-{name}-{b}")
+            for r in range(args.repeats):
+                order = ["peer", "studio"] if r % 2 == 0 else ["studio", "peer"]
+                for b in args.batch_sizes:
+                    for name in order:
+                        out = Path(tmp) / f"{name}-{b}-{r}"
+                        seconds[name].setdefault(b, []).append(timed(runners[name], b, out))
+
+    per_batch = {}
+    for b in args.batch_sizes:
+        fps = {k: args.frames / statistics.median(w for w, _ in seconds[k][b]) for k in runners}
+        cpu = {k: statistics.median(c for _, c in seconds[k][b]) for k in runners}
+        per_batch[str(b)] = {
+            "peer_fps": round(fps["peer"], 4),
+            "studio_fps": round(fps["studio"], 4),
+            "ratio": round(fps["studio"] / fps["peer"], 3),
+            "cpu_ratio": round(cpu["peer"] / cpu["studio"], 3),  # peer CPU s / studio CPU s
+            "wall_seconds": {k: [round(w, 2) for w, _ in seconds[k][b]] for k in runners},
+            "cpu_seconds": {k: [round(c, 2) for _, c in seconds[k][b]] for k in runners},
+        }
+    print(
+        json.dumps(
+            {
+                "benchmark": "peer_equal_work",
+                "model": "builtin:shapes",
+                "size": args.size,
+                "frames": args.frames,
+                "steps": args.steps,
+                "guidance": args.guidance,
+                "repeats": args.repeats,
+                "threads": torch.get_num_threads(),
+                "batch": per_batch,
+                "target_ratio_min": 1.0,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
