@@ -34,7 +34,7 @@ import torch
 
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.plan import BlendPlan
-from studio.blend.tree import level_runs, widest_gaps
+from studio.blend.tree import level_runs, share_gaps
 from studio.media.perceptual import ssim_distance
 from studio.pipeline.conditioning import TextStates, UNetExtra, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
@@ -212,16 +212,16 @@ class Transitions:
         """
         insertions = self.plan.tree.insertions()[: self.plan.in_betweens(t)]
         planned = len(insertions) + (1 if self._carried is not None else 2)
-        made = 0
+        done = 0  # frames this call has computed
         if self._carried is None:
             left = self._keyframe(t)
-            made += 1
-            preview(left.image, made, planned)
+            done += 1
+            preview(left.image, done, planned)
         else:  # computed once, by the transition before, where it was the right end
             left = dataclasses.replace(self._carried, position=0.0, created=0)
         right = dataclasses.replace(self._keyframe(t + 1), position=1.0, created=1)
-        made += 1
-        preview(right.image, made, planned)
+        done += 1
+        preview(right.image, done, planned)
         frames = [left, right]
         adaptive = self.blend.insertion == "adaptive"
         gaps = [self._distance(left, right)] if adaptive else []
@@ -229,41 +229,46 @@ class Transitions:
         start = time.perf_counter()
         n, out_of_time = 0, False  # in-between frames made so far
         for k, count in level_runs(insertions):
-            while count and not out_of_time:
-                # One wave: at most one new frame per gap, each gap picked from what is known
-                # before the wave, so its frames can share UNet calls (``branch_batch`` at a
-                # time) and the batch size does not decide where they go.
-                if adaptive:
-                    values = gaps
-                else:
-                    values = [b.position - a.position for a, b in pairwise(frames)]
-                wave = widest_gaps(values, min(count, len(frames) - 1))
-                made_in_wave: list[tuple[int, Frame]] = []
+            if out_of_time:
+                break
+            cost = (self.steps - k) * self.step_seconds  # one frame of this level
+            if budget and cost:  # only the frames expected to fit the time left
+                fit = max(0, int((budget - (time.perf_counter() - start)) / cost))
+                out_of_time = fit < count
+                count = min(count, fit)
+            while count:
+                # One wave: at most as many new frames as there are gaps, shared out among
+                # them before it starts (a very wide gap may take several, evenly spaced,
+                # all branching off its two ends), so they can share UNet calls
+                # (``branch_batch`` at a time) and the batch size does not decide where
+                # they go; the next wave sees their distances.
+                widths = [b.position - a.position for a, b in pairwise(frames)]
+                take = min(count, len(widths))
+                shares = share_gaps(gaps if adaptive else widths, widths, take)
+                wave = [(i, j / (m + 1)) for i, m in enumerate(shares) for j in range(1, m + 1)]
+                made: list[tuple[int, Frame]] = []
                 for first in range(0, len(wave), self.branch_batch):
                     chunk = wave[first : first + self.branch_batch]
-                    if budget:  # only the frames expected to fit the time left
-                        cost = (self.steps - k) * self.step_seconds
-                        left_s = budget - (time.perf_counter() - start)
-                        chunk = chunk[: int(left_s / cost)] if cost else chunk
-                        if not chunk:
-                            out_of_time = True
-                            break
-                    pairs = [(frames[i], frames[i + 1]) for i in chunk]
-                    children = self._branches(t, n, pairs, k)
+                    if budget and cost:  # the estimate may have grown since the level began
+                        chunk = chunk[: int((budget - (time.perf_counter() - start)) / cost)]
+                    if not chunk:
+                        out_of_time, count = True, 0
+                        break
+                    triples = [(frames[i], frames[i + 1], w) for i, w in chunk]
+                    children = self._branches(t, n, triples, k)
                     for child in children:
-                        made += 1
-                        preview(child.image, made, planned)
-                    made_in_wave += zip(chunk, children, strict=True)
+                        done += 1
+                        preview(child.image, done, planned)
+                    made += zip((i for i, _ in chunk), children, strict=True)
                     n += len(children)
-                    count -= len(children)
+                count = max(0, count - take)
                 # Right to left, so the gap indices to the left still hold.
-                for i, child in sorted(made_in_wave, key=lambda item: -item[0]):
-                    frames.insert(i + 1, child)
+                for i in sorted({i for i, _ in made}, reverse=True):
+                    kids = [child for g, child in made if g == i]  # made in prompt order
+                    frames[i + 1 : i + 1] = kids
                     if adaptive:
-                        gaps[i : i + 1] = [
-                            self._distance(frames[i], child),
-                            self._distance(child, frames[i + 2]),
-                        ]
+                        row = frames[i : i + len(kids) + 2]
+                        gaps[i : i + 1] = [self._distance(x, y) for x, y in pairwise(row)]
         self._carried = right
         return frames
 
@@ -302,17 +307,17 @@ class Transitions:
             self.inpaint.set_reference(trajectory, frame.image)
         return frame
 
-    def _branches(self, t: int, n: int, pairs: list[tuple[Frame, Frame]], k: int) -> list[Frame]:
-        """One frame halfway (in prompt position) between each pair ``(a, b)``, all branching
-        at step ``k`` and denoised together in one batch; the ``i``-th is in-between frame
-        ``n + i`` of transition ``t`` (its seed's index)."""
+    def _branches(
+        self, t: int, n: int, triples: list[tuple[Frame, Frame, float]], k: int
+    ) -> list[Frame]:
+        """One frame per ``(a, b, w)`` at prompt position ``w`` of the way from ``a`` to ``b``,
+        all branching at step ``k`` and denoised together in one batch; the ``i``-th is
+        in-between frame ``n + i`` of transition ``t`` (its seed's index)."""
         starts, conds, unconds, guidances, generators, feeds = [], [], [], [], [], []
-        positions, weights = [], []
-        for i, (a, b) in enumerate(pairs):
-            position = (a.position + b.position) / 2
-            w = (position - a.position) / (b.position - a.position)
+        positions = []
+        for i, (a, b, w) in enumerate(triples):
+            position = a.position + w * (b.position - a.position)
             positions.append(position)
-            weights.append(w)
             starts.append(slerp(a.trajectory[k], b.trajectory[k], w))
             conds.append(TextStates.mix(self.cond[t], self.cond[t + 1], position, self.mix))
             if self.guided:
@@ -341,14 +346,14 @@ class Transitions:
             k,
             text,
             guidance,
-            generators if len(pairs) > 1 else generators[0],
+            generators if len(triples) > 1 else generators[0],
             feeds=feeds if self.blend.crossfeed_power > 0 else None,
             masked=masked,
         )
         frames = self._finish(positions, self.level_of[k], k, trajectories, masked=masked)
         return [
-            dataclasses.replace(frame, parents=pair, weight=w, created=n + i + 2)
-            for i, (frame, pair, w) in enumerate(zip(frames, pairs, weights, strict=True))
+            dataclasses.replace(frame, parents=(a, b), weight=w, created=n + i + 2)
+            for i, (frame, (a, b, w)) in enumerate(zip(frames, triples, strict=True))
         ]
 
     # -- denoising -----------------------------------------------------------------------

@@ -43,8 +43,8 @@ __all__ = [
     "level_runs",
     "manual_tree",
     "preset_tree",
+    "share_gaps",
     "tree_for",
-    "widest_gaps",
 ]
 
 
@@ -299,8 +299,18 @@ def level_runs(insertions: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def widest_gaps(values: list[float], take: int) -> list[int]:
-    """The indices of the ``take`` largest ``values`` (gap widths or distances), largest
-    first, ties to the lower index: where one wave of a level puts its new frames, each in
-    its own gap."""
-    return sorted(range(len(values)), key=lambda i: (-values[i], i))[:take]
+def share_gaps(values: list[float], widths: list[float], count: int) -> list[int]:
+    """How many of one level's ``count`` new frames go into each gap, decided before the
+    level (so they can share UNet calls): one at a time to the gap whose ``values`` (its
+    distance, or its width in prompt position) split evenly among its frames plus one is
+    largest; ties to the gap wider in prompt position, then to the left. A very wide gap
+    (most of the change in one place) can so take several evenly spaced frames at once.
+    """
+    shares = [0] * len(values)
+    for _ in range(count):
+        best = max(
+            range(len(values)),
+            key=lambda i: (values[i] / (shares[i] + 1), widths[i] / (shares[i] + 1), -i),
+        )
+        shares[best] += 1
+    return shares

@@ -194,6 +194,21 @@ def test_adaptive_insertion_goes_where_the_distance_is_largest(tmp_path, manager
     assert adaptive.denoise_steps == uniform.denoise_steps
 
 
+def test_a_wave_puts_several_evenly_spaced_frames_into_one_wide_gap(tmp_path, manager, monkeypatch):
+    # All the change where the prompt position crosses 0.3 (a jump): the gap that holds it
+    # takes every frame of a wave, evenly spaced (waves of 1, 2 and 3: one per gap at most
+    # before), where one frame per gap would have left the jump between two neighbours.
+    def jump(a, b):
+        return 1.0 if a.position < 0.3 <= b.position else 0.01 * (b.position - a.position)
+
+    monkeypatch.setitem(transitions_module.DISTANCES, "ssim", jump)
+    result = render_blend(make_spec(frames=8), tmp_path, manager=manager)
+    frames = result.extra["tree"]["transitions"][0]
+    positions = [round(f["position"], 4) for f in frames]
+    assert positions == [0, 0.1667, 0.2083, 0.25, 0.2917, 0.3333, 0.5, 1]
+    assert len(frames_of(result)) == 8
+
+
 def test_a_batched_level_makes_the_frames_of_one_branch_at_a_time(tmp_path, manager):
     # Guidance dampening (a guidance per branch), crossfeed (parents per branch) and an
     # ancestral scheduler (noise per branch): batching changes at most the last float bits.
@@ -321,6 +336,9 @@ def test_progress_moves_with_each_diffusion_frame(tmp_path, manager):
     """One transition of four diffusion frames: the count moves while the tree is computed,
     never goes back, and reaches every video frame when they are written."""
     spec = make_spec(frames=4)
+    # No live previews: on a loaded machine a step can outlast their interval, and each
+    # would be one more progress report here.
+    spec = spec.replace(diffusion=spec.diffusion.replace(preview="off"))
     seen: list[tuple[int, int]] = []
     events = Recorder()
     events.progress = lambda done, total, preview=None: seen.append((done, total))

@@ -14,8 +14,8 @@ from studio.blend.tree import (
     level_runs,
     manual_tree,
     preset_tree,
+    share_gaps,
     tree_for,
-    widest_gaps,
 )
 from studio.errors import SpecError
 from studio.spec import (
@@ -84,12 +84,20 @@ def test_each_preset_costs_what_its_plan_predicts(preset):
     assert ratio <= 1 / 6 if preset in ("high", "ultra") else ratio < 1
 
 
-def test_a_level_goes_in_waves_of_at_most_one_frame_per_gap():
+def test_a_wave_shares_its_frames_out_by_distance():
     tree = auto_tree(30, 25, 0.5)
     assert level_runs(tree.insertions()) == [(15, 1), (23, 2), (27, 4), (29, 16)]
-    # Largest first, ties to the left: where a wave of three puts its frames among five gaps.
-    assert widest_gaps([0.2, 0.5, 0.2, 0.1, 0.5], 3) == [1, 4, 0]
-    assert widest_gaps([0.25] * 4, 2) == [0, 1]  # uniform: equal widths, left to right
+    widths = [0.25] * 4
+    # Even distances: one frame per gap, left to right on ties.
+    assert share_gaps([0.1] * 4, widths, 2) == [1, 1, 0, 0]
+    assert share_gaps([0.1] * 4, widths, 4) == [1, 1, 1, 1]
+    # Most of the change in one gap: it takes several frames (each split evenly: 0.6 / 3
+    # is still above 0.1), the others one each once it is down to their size.
+    assert share_gaps([0.1, 0.6, 0.1, 0.05], widths, 3) == [0, 3, 0, 0]
+    assert share_gaps([0.1, 0.6, 0.1, 0.05], widths, 7) == [1, 5, 1, 0]
+    # Equal distances (identical frames): the gap wider in prompt position first.
+    assert share_gaps([0.0, 0.0], [0.25, 0.75], 2) == [0, 2]
+    assert sum(share_gaps([0.3, 0.2, 0.5], [0.2, 0.3, 0.5], 11)) == 11
 
 
 def test_depth_strength_moves_the_first_branch():
