@@ -159,11 +159,11 @@ if spec is not None:
         )
 
 
-def _spec_and_steps() -> tuple[BlendSpec, int | None]:
+def _spec_and_steps() -> tuple[BlendSpec, str, int | None]:
     """The spec the widgets say now (the Render button's callback runs before this page)."""
     now = current()
     spec = spec_from_state(now.model, now.device)
-    return spec, plan_blend(spec).predicted_denoise_steps
+    return spec, now.session, plan_blend(spec).predicted_denoise_steps
 
 
 render_button("blend.render", "blend.job", _spec_and_steps, disabled=spec is None)

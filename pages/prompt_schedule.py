@@ -107,11 +107,15 @@ if spec is not None:
     st.plotly_chart(interpolation_chart(plan), width="stretch")
 
 
-def _spec_and_steps() -> tuple[AnimationSpec, int]:
+def _spec_and_steps() -> tuple[AnimationSpec, str, int]:
     """The spec the widgets say now (the Render button's callback runs before this page)."""
     now = current()
     spec = spec_from_state(now.model, now.device)
-    return spec, plan_animation(spec, input_frames=input_frames(spec)).predicted_denoise_steps
+    return (
+        spec,
+        now.session,
+        plan_animation(spec, input_frames=input_frames(spec)).predicted_denoise_steps,
+    )
 
 
 render_button("ps.render", "ps.job", _spec_and_steps, disabled=spec is None)

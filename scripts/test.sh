@@ -13,4 +13,11 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: could not install chromium; the browser tests will be skipped" >&2
   fi
 fi
+# Two processes (pytest-xdist, one test file per process at a time, one torch thread each:
+# tests/conftest.py) where the machine has two cores or more; STUDIO_TEST_WORKERS=N sets the
+# number, 1 runs everything in this process (CI's slow tier, whose browser tests wait on renders).
+workers="${STUDIO_TEST_WORKERS:-$(( $(nproc) >= 2 ? 2 : 1 ))}"
+if [ "$workers" -gt 1 ]; then
+  exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@"
+fi
 exec .venv/bin/python -m pytest "$@"

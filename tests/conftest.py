@@ -22,6 +22,17 @@ from hypothesis import settings
 settings.register_profile("studio", deadline=None)
 settings.load_profile("studio")
 
+# Under pytest-xdist (scripts/test.sh runs the tier in two processes on a 2-core machine) each
+# worker, and every process it starts (a CLI, a dashboard), uses one torch thread: two workers
+# with torch's default of one thread per core would put four busy threads on two cores, where
+# each operation's threads wait on each other. Frames compared across processes stay the same
+# (all use one thread); the golden frames pin the thread count they were recorded with.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 # Tests never reach the network; a Hub id must fail fast and clearly, not hang.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

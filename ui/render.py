@@ -64,10 +64,11 @@ def _device_is_gpu(device: str) -> bool:
 
 
 def render_button(
-    key: str, job_key: str, build: Callable[[], tuple[Spec, int | None]], *, disabled: bool
+    key: str, job_key: str, build: Callable[[], tuple[Spec, str, int | None]], *, disabled: bool
 ) -> None:
-    """A page's *Render* button: ``build()`` makes the spec and its predicted denoise steps
-    from the page's widgets, and the job's id goes into ``st.session_state[job_key]``.
+    """A page's *Render* button: ``build()`` makes the spec, the session it goes into and its
+    predicted denoise steps from the widgets, and the job's id goes into
+    ``st.session_state[job_key]``.
 
     The render is queued in the button's callback, which Streamlit calls before the next
     script run of this tab, whichever page that run draws. Queued in the page's body instead,
@@ -81,12 +82,10 @@ def render_button(
         st.error(plain(error))
 
 
-def _queue(job_key: str, build: Callable[[], tuple[Spec, int | None]]) -> None:
-    from ui.sidebar import current  # the sidebar shows this tab's jobs (owner) from here
-
+def _queue(job_key: str, build: Callable[[], tuple[Spec, str, int | None]]) -> None:
     try:
-        spec, predicted_steps = build()
-        job = submit_spec(spec, current().session, predicted_steps)
+        spec, session_slug, predicted_steps = build()
+        job = submit_spec(spec, session_slug, predicted_steps)
     except StudioError as exc:
         st.session_state[f"{job_key}.error"] = str(exc)
     else:

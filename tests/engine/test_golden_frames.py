@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -37,6 +38,7 @@ from studio.spec import load_spec
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 RECORD = os.environ.get("STUDIO_GOLDEN_RECORD") == "1"
 SIZE = 64
+RECORDED_THREADS = 2  # torch's default on the 2-core machine that recorded them
 
 DIFFUSION = {
     "model": "builtin:tiny",
@@ -268,6 +270,17 @@ def inputs(tmp_path_factory) -> Path:
     _picture(folder / "init.png")
     _clicks(folder / "clicks.wav")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _recorded_thread_count() -> Iterator[None]:
+    """Render with the torch thread count the frames were recorded with: CPU kernels split
+    their sums by thread, so another count changes last bits (tests/conftest.py gives each
+    pytest-xdist worker one thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(RECORDED_THREADS)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("case", CASES)
