@@ -237,13 +237,14 @@ class Transitions:
                 out_of_time = fit < count
                 count = min(count, fit)
             while count:
-                # One wave: at most as many new frames as there are gaps, shared out among
-                # them before it starts (a very wide gap may take several, evenly spaced,
-                # all branching off its two ends), so they can share UNet calls
-                # (``branch_batch`` at a time) and the batch size does not decide where
-                # they go; the next wave sees their distances.
+                # One wave: half the level's frames still to make (rounded up), no more than
+                # there are gaps, shared out among the gaps before it starts (a very wide
+                # gap may take several, evenly spaced, all branching off its two ends), so
+                # they can share UNet calls (``branch_batch`` at a time) and the batch size
+                # does not decide where they go; the next, smaller wave sees their distances
+                # and goes where a jump is still left.
                 widths = [b.position - a.position for a, b in pairwise(frames)]
-                take = min(count, len(widths))
+                take = min((count + 1) // 2, len(widths))
                 shares = share_gaps(gaps if adaptive else widths, widths, take)
                 wave = [(i, j / (m + 1)) for i, m in enumerate(shares) for j in range(1, m + 1)]
                 made: list[tuple[int, Frame]] = []

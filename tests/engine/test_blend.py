@@ -196,8 +196,9 @@ def test_adaptive_insertion_goes_where_the_distance_is_largest(tmp_path, manager
 
 def test_a_wave_puts_several_evenly_spaced_frames_into_one_wide_gap(tmp_path, manager, monkeypatch):
     # All the change where the prompt position crosses 0.3 (a jump): the gap that holds it
-    # takes every frame of a wave, evenly spaced (waves of 1, 2 and 3: one per gap at most
-    # before), where one frame per gap would have left the jump between two neighbours.
+    # takes every frame of a wave, evenly spaced (waves of 1, 2, 2 and 1 of the one level of
+    # six: half of those left), where one frame per gap would have left the jump between
+    # two neighbours; each wave goes where the one before left the jump.
     def jump(a, b):
         return 1.0 if a.position < 0.3 <= b.position else 0.01 * (b.position - a.position)
 
@@ -205,7 +206,7 @@ def test_a_wave_puts_several_evenly_spaced_frames_into_one_wide_gap(tmp_path, ma
     result = render_blend(make_spec(frames=8), tmp_path, manager=manager)
     frames = result.extra["tree"]["transitions"][0]
     positions = [round(f["position"], 4) for f in frames]
-    assert positions == [0, 0.1667, 0.2083, 0.25, 0.2917, 0.3333, 0.5, 1]
+    assert positions == [0, 0.1667, 0.2222, 0.2778, 0.3056, 0.3333, 0.5, 1]
     assert len(frames_of(result)) == 8
 
 
@@ -234,9 +235,12 @@ def test_a_batched_level_makes_the_frames_of_one_branch_at_a_time(tmp_path, mana
     finally:
         handle.remove()
     # One UNet call per step of each trajectory (2 keyframes x 5, then 1 x 3, 2 x 2, 4 x 1),
-    # against one per step of each level (10 + 3 + 2 + 1).
+    # against one per step of each wave (10 + 3, then 2 x 2 in waves of 1 and 1, then
+    # 3 x 1 in waves of 2, 1 and 1: half the level's frames left, rounded up).
     assert calls_one == 21 and max(batches[:calls_one]) == 2  # one latent, guided
-    assert len(batches) - calls_one == 16 and max(batches[calls_one:]) == 4
+    assert len(batches) - calls_one == 20
+    # The last level's waves at its one step (unguided there: the guidance stop).
+    assert batches[calls_one - 4 : calls_one] == [1] * 4 and batches[-3:] == [2, 1, 1]
     assert one.denoise_steps == batched.denoise_steps == plan_blend(spec).predicted_denoise_steps
     assert one.extra["tree"] == batched.extra["tree"]
     a, b = frames_of(one), frames_of(batched)
