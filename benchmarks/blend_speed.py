@@ -19,6 +19,7 @@
     .venv/bin/python benchmarks/blend_speed.py --render --pairs 2       # + evenness per preset
     .venv/bin/python benchmarks/blend_speed.py --render --presets high high-before --walk
     .venv/bin/python benchmarks/blend_speed.py --render --pairs 1 --model builtin:tiny
+    .venv/bin/python benchmarks/blend_speed.py --render --presets high --pair 3   # one pair
 """
 
 from __future__ import annotations
@@ -134,13 +135,20 @@ def measure(frames_path: str) -> dict:
     }
 
 
+def pair_indices(args) -> list[int]:
+    """The prompt pairs to render: ``--pair`` (one each, e.g. one per process), else the
+    first ``--pairs``."""
+    return args.pair if args.pair else list(range(args.pairs))
+
+
 def render_blends(args, manager, work: Path) -> dict:
     from studio.blend.render import render_blend
 
     out: dict = {}
     for name in args.presets:
         runs = []
-        for i, (a, b) in enumerate(PAIRS[: args.pairs]):
+        for i in pair_indices(args):
+            a, b = PAIRS[i]
             seed = args.seed + 2 * i
             spec = blend_spec(args, name, a, b, seed)
             modes = [("batched", None), ("one_at_a_time", 1)] if args.one_at_a_time else []
@@ -176,7 +184,8 @@ def walk_evenness(args, manager, work: Path) -> dict:
 
     frames = tree_of("high", args.steps, args.depth).diffusion_frames
     runs = []
-    for i, (a, b) in enumerate(PAIRS[: args.pairs]):
+    for i in pair_indices(args):
+        a, b = PAIRS[i]
         seed = args.seed + 2 * i
         spec = AnimationSpec(
             prompts=PromptSettings(schedule=f"0: {a}\n{frames - 1}: {b}"),
@@ -207,6 +216,13 @@ def main() -> None:
         help="presets to render (and high-before: the 25-frame tree before issue 27)",
     )
     parser.add_argument("--pairs", type=int, default=2, help="prompt pairs to render")
+    parser.add_argument(
+        "--pair",
+        type=int,
+        nargs="+",
+        choices=range(len(PAIRS)),
+        help="render only these pairs (0-3) instead of the first --pairs",
+    )
     parser.add_argument("--one-at-a-time", action="store_true", help="also unbatched, timed")
     parser.add_argument("--repeats", type=int, default=1, help="timed renders per mode")
     parser.add_argument("--walk", action="store_true", help="also the plain slerp walk")
