@@ -9,9 +9,19 @@ images, larger for more different ones (at most 2).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["consecutive_distances", "coefficient_of_variation", "ssim", "ssim_distance"]
+__all__ = [
+    "SsimStats",
+    "coefficient_of_variation",
+    "consecutive_distances",
+    "ssim",
+    "ssim_distance",
+    "ssim_of",
+    "ssim_stats",
+]
 
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
@@ -24,11 +34,58 @@ def _gaussian(size: int, sigma: float) -> np.ndarray:
 
 
 def _filter(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable "valid" filtering of ``x`` (H, W, C) by ``g`` along H and W."""
+    """Separable "valid" filtering of ``x`` (C, H, W) by ``g`` along H and W.
+
+    Channels first: each window's taps then lie along a row in memory, which makes the two
+    passes about four times faster than on (H, W, C)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    x = sliding_window_view(x, g.size, axis=0) @ g  # (H', W, C)
-    return sliding_window_view(x, g.size, axis=1) @ g  # (H', W', C)
+    x = sliding_window_view(x, g.size, axis=1) @ g  # (C, H', W)
+    return sliding_window_view(x, g.size, axis=2) @ g  # (C, H', W')
+
+
+class SsimStats(NamedTuple):
+    """One image's share of an SSIM: its pixels and their windowed mean and mean square.
+
+    A stream of frames scores each frame against the one before (``SmoothnessMeter``): keeping
+    a frame's stats for the next pair leaves three window filters per frame instead of five,
+    with the same numbers as ``ssim``.
+    """
+
+    pixels: np.ndarray  # (3, H, W) float64, channels first
+    mean: np.ndarray  # (3, H', W'): the window's mean of the pixels
+    square: np.ndarray  # (3, H', W'): the window's mean of their squares
+    window: np.ndarray  # the Gaussian taps
+
+
+def ssim_stats(image: np.ndarray) -> SsimStats:
+    """The stats ``ssim_of`` needs of an ``(H, W, 3)`` uint8 image; raises ``ValueError``
+    for other shapes or dtypes."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"need an (H, W, 3) image, got {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"images must be uint8, got {image.dtype}")
+    size = min(11, image.shape[0], image.shape[1])
+    size -= 1 - size % 2
+    g = _gaussian(size, 1.5)
+    x = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float64)
+    return SsimStats(x, _filter(x, g), _filter(x * x, g), g)
+
+
+def ssim_of(a: SsimStats, b: SsimStats) -> float:
+    """``ssim`` of the two images whose stats these are (they must have one shape)."""
+    if a.pixels.shape != b.pixels.shape:
+        raise ValueError(
+            "need two (H, W, 3) images of one shape, got "
+            f"{a.pixels.shape[1:] + (3,)} and {b.pixels.shape[1:] + (3,)}"
+        )
+    mx, my = a.mean, b.mean
+    vx = a.square - mx * mx
+    vy = b.square - my * my
+    cov = _filter(a.pixels * b.pixels, a.window) - mx * my
+    num = (2 * mx * my + _C1) * (2 * cov + _C2)
+    den = (mx * mx + my * my + _C1) * (vx + vy + _C2)
+    return float(np.mean(num / den))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,17 +98,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"need two (H, W, 3) images of one shape, got {a.shape} and {b.shape}")
     if a.dtype != np.uint8 or b.dtype != np.uint8:
         raise ValueError(f"images must be uint8, got {a.dtype} and {b.dtype}")
-    size = min(11, a.shape[0], a.shape[1])
-    size -= 1 - size % 2
-    g = _gaussian(size, 1.5)
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    mx, my = _filter(x, g), _filter(y, g)
-    vx = _filter(x * x, g) - mx * mx
-    vy = _filter(y * y, g) - my * my
-    cov = _filter(x * y, g) - mx * my
-    num = (2 * mx * my + _C1) * (2 * cov + _C2)
-    den = (mx * mx + my * my + _C1) * (vx + vy + _C2)
-    return float(np.mean(num / den))
+    return ssim_of(ssim_stats(a), ssim_stats(b))
 
 
 def ssim_distance(a: np.ndarray, b: np.ndarray) -> float:

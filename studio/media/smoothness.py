@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.media.perceptual import coefficient_of_variation, ssim_distance
+from studio.media.perceptual import SsimStats, coefficient_of_variation, ssim_of, ssim_stats
 
 __all__ = ["SIDE", "SmoothnessMeter", "shrink"]
 
@@ -51,15 +51,15 @@ class SmoothnessMeter:
     def __init__(self, side: int = SIDE) -> None:
         self.side = side
         self.frames = 0
-        self._previous: np.ndarray | None = None
+        self._previous: SsimStats | None = None  # kept for the next pair: 3 filters a frame
         self._distances: list[float] = []
 
     def add(self, frame: np.ndarray) -> None:
         """Score ``frame`` (H, W, 3) uint8 against the one added before it."""
-        small = shrink(frame, self.side)
+        stats = ssim_stats(shrink(frame, self.side))
         if self._previous is not None:
-            self._distances.append(ssim_distance(self._previous, small))
-        self._previous = small
+            self._distances.append(1.0 - ssim_of(self._previous, stats))  # ssim_distance
+        self._previous = stats
         self.frames += 1
 
     def facts(self) -> dict[str, Any]:
