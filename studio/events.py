@@ -119,7 +119,13 @@ class RenderEvents(Protocol):
 
 
 class NullEvents:
-    """A sink that ignores everything."""
+    """A sink that ignores everything; subclasses hear what they override."""
+
+    @property
+    def wants_previews(self) -> bool:
+        """False while ``progress`` is this class's own: no one would see a live preview, so
+        a render that reports here draws none (``studio.pipeline.preview.LivePreview``)."""
+        return type(self).progress is not NullEvents.progress
 
     def started(self, plan: dict[str, Any]) -> None:
         pass
