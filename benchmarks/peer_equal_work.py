@@ -7,7 +7,9 @@ from the same config), in one process, runs alternating (peer, studio, studio, p
 at each batch size. Equal work: the same frames, steps, guidance (every step guided:
 ``guidance_stop`` 0), lerped text embeddings and slerped noise, PNG frames written to disk
 (what ``make_clip_frames`` writes). Prints one JSON object with every run's seconds and,
-per batch size, ``ratio``: the studio's median frames/s over the peer's (target >= 1.0).
+per batch size, ``ratio``: the studio's median frames/s over the peer's (target >= 1.0),
+and ``outside_model_cpu_ms``: each renderer's CPU outside the shared UNet, VAE and text
+encoder calls (``ModelCPU``; exact with ``--threads 1``), where the two differ.
 
 The peer (stable-diffusion-videos 0.9.2) is never committed here: the script unpacks its
 wheel into a temporary folder at run time (``--peer-wheel``, fetched beforehand with
@@ -159,27 +161,59 @@ def run_studio(manager, args, batch: int, out: Path) -> None:
     render_animation(spec, out, manager=manager)
 
 
-def timed(run, batch: int, out: Path) -> tuple[float, float]:
-    """Wall and CPU seconds (all threads) of one run: on a shared machine the CPU time is
-    the steadier figure, the wall time the one a user sees."""
-    wall, cpu = time.perf_counter(), time.process_time()
+class ModelCPU:
+    """CPU seconds of the calling thread inside the shared components' calls (the UNet, the
+    VAE's decode, the text encoder), whichever renderer makes them: a run's CPU seconds less
+    these are its own work outside the model (exact with ``--threads 1``: torch's other
+    threads are not the caller's)."""
+
+    def __init__(self, pipe) -> None:
+        self.seconds = 0.0
+        for module, name in (
+            (pipe.unet, "forward"),
+            (pipe.vae, "decode"),
+            (pipe.text_encoder, "forward"),
+        ):
+            setattr(module, name, self._timed(getattr(module, name)))
+
+    def _timed(self, call):
+        def timed_call(*args, **kwargs):
+            began = time.thread_time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.seconds += time.thread_time() - began
+
+        return timed_call
+
+
+def timed(run, batch: int, out: Path, model: ModelCPU) -> tuple[float, float, float]:
+    """Wall and CPU seconds (all threads) of one run, and its CPU seconds outside the model:
+    on a shared machine the CPU time is the steadier figure, the wall time the one a user
+    sees."""
+    wall, cpu, in_model = time.perf_counter(), time.process_time(), model.seconds
     run(batch, out)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    cpu = time.process_time() - cpu
+    return time.perf_counter() - wall, cpu, cpu - (model.seconds - in_model)
 
 
 def compare(args, seconds, peer_batch: int, studio_batch: int) -> dict:
     """The peer at ``peer_batch`` against the studio at ``studio_batch``: median frames/s
     (wall) and their ratio, the CPU ratio (peer CPU s over studio CPU s) and every run."""
     runs = {"peer": seconds["peer"][peer_batch], "studio": seconds["studio"][studio_batch]}
-    fps = {k: args.frames / statistics.median(w for w, _ in v) for k, v in runs.items()}
-    cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+    fps = {k: args.frames / statistics.median(r[0] for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
     return {
         "peer_fps": round(fps["peer"], 4),
         "studio_fps": round(fps["studio"], 4),
         "ratio": round(fps["studio"] / fps["peer"], 3),
         "cpu_ratio": round(cpu["peer"] / cpu["studio"], 3),  # peer CPU s / studio CPU s
-        "wall_seconds": {k: [round(w, 2) for w, _ in v] for k, v in runs.items()},
-        "cpu_seconds": {k: [round(c, 2) for _, c in v] for k, v in runs.items()},
+        "wall_seconds": {k: [round(r[0], 2) for r in v] for k, v in runs.items()},
+        "cpu_seconds": {k: [round(r[1], 2) for r in v] for k, v in runs.items()},
+        # CPU outside the UNet, VAE and text encoder, median ms a run (ModelCPU)
+        "outside_model_cpu_ms": {
+            k: round(1000 * statistics.median(r[2] for r in v), 1) for k, v in runs.items()
+        },
     }
 
 
@@ -229,11 +263,12 @@ def main() -> None:
         manager = ModelManager(cache_dir=Path(tempfile.gettempdir()) / "studio-bench-cache")
         pipe = manager.load("builtin:shapes").pipe
         walk = peer_pipe(walk_class, pipe)
+        model = ModelCPU(pipe)
         runners = {
             "peer": lambda b, out: run_peer(walk, args, b, out),
             "studio": lambda b, out: run_studio(manager, args, b, out),
         }
-        seconds: dict[str, dict[int, list[tuple[float, float]]]] = {k: {} for k in runners}
+        seconds: dict[str, dict[int, list[tuple[float, float, float]]]] = {k: {} for k in runners}
         studio_batches = sorted(
             {*args.batch_sizes, *([args.studio_batch] * bool(args.studio_batch))}
         )
@@ -248,7 +283,9 @@ def main() -> None:
                     for name in order:
                         if b in batches[name]:
                             out = Path(tmp) / f"{name}-{b}-{r}"
-                            seconds[name].setdefault(b, []).append(timed(runners[name], b, out))
+                            seconds[name].setdefault(b, []).append(
+                                timed(runners[name], b, out, model)
+                            )
 
     per_batch = {str(b): compare(args, seconds, b, b) for b in args.batch_sizes}
     if args.studio_batch:  # the studio's batch against each of the peer's
