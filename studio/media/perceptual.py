@@ -54,7 +54,8 @@ class SsimStats(NamedTuple):
 
     pixels: np.ndarray  # (3, H, W) float64, channels first
     mean: np.ndarray  # (3, H', W'): the window's mean of the pixels
-    square: np.ndarray  # (3, H', W'): the window's mean of their squares
+    mean_sq: np.ndarray  # (3, H', W'): that mean squared
+    var: np.ndarray  # (3, H', W'): the window's variance (mean of squares less mean_sq)
     window: np.ndarray  # the Gaussian taps
 
 
@@ -69,7 +70,9 @@ def ssim_stats(image: np.ndarray) -> SsimStats:
     size -= 1 - size % 2
     g = _gaussian(size, 1.5)
     x = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float64)
-    return SsimStats(x, _filter(x, g), _filter(x * x, g), g)
+    mean = _filter(x, g)
+    mean_sq = mean * mean
+    return SsimStats(x, mean, mean_sq, _filter(x * x, g) - mean_sq, g)
 
 
 def ssim_of(a: SsimStats, b: SsimStats) -> float:
@@ -79,12 +82,10 @@ def ssim_of(a: SsimStats, b: SsimStats) -> float:
             "need two (H, W, 3) images of one shape, got "
             f"{a.pixels.shape[1:] + (3,)} and {b.pixels.shape[1:] + (3,)}"
         )
-    mx, my = a.mean, b.mean
-    vx = a.square - mx * mx
-    vy = b.square - my * my
-    cov = _filter(a.pixels * b.pixels, a.window) - mx * my
-    num = (2 * mx * my + _C1) * (2 * cov + _C2)
-    den = (mx * mx + my * my + _C1) * (vx + vy + _C2)
+    mxy = a.mean * b.mean
+    cov = _filter(a.pixels * b.pixels, a.window) - mxy
+    num = (2 * mxy + _C1) * (2 * cov + _C2)
+    den = (a.mean_sq + b.mean_sq + _C1) * (a.var + b.var + _C2)
     return float(np.mean(num / den))
 
 
