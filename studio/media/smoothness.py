@@ -3,7 +3,9 @@
 Every writer (``studio.media.writers``) feeds each frame it writes to a ``SmoothnessMeter``,
 so every render kind is scored in one place and no video is held in memory: the meter keeps
 only the previous frame, shrunk to at most ``SIDE`` pixels a side (a box mean over whole
-blocks, so the score is a function of the frames alone), and one number per neighbour pair.
+blocks, so the score is a function of the frames alone), as its SSIM window statistics
+(``studio.media.perceptual.ssim_stats``: each frame is filtered once, not twice), and one
+number per neighbour pair.
 
 A resumed render replays its finished frames into a fresh writer, so its score is the one an
 uninterrupted render gets.
