@@ -31,6 +31,8 @@ __all__ = [
     "ShardWorker",
     "cluster_resources",
     "connect",
+    "forget_workers",
+    "release",
     "start_local",
     "worker_actors",
 ]
@@ -92,6 +94,7 @@ def connect(workers: int, address: str = "") -> Iterator[Any]:
     try:
         yield ray
     finally:
+        forget_workers()
         ray.shutdown()
 
 
@@ -164,13 +167,40 @@ def _node_id() -> str:
         return ""
 
 
+# Actors kept between renders while the runtime lives (a dashboard's, a test's): the next
+# render's workers have their model loaded already. Keyed by the runtime's job, the model
+# cache and whether they hold a GPU.
+_POOL: dict[tuple[str, str, bool], list[Any]] = {}
+
+
 def worker_actors(ray: Any, workers: int, *, cache_dir: Path, gpu: bool) -> list[Any]:
     """``workers`` ``ShardWorker`` actors: one CPU each (one torch thread), or one GPU each
-    on CUDA; restarted by Ray when they die, their shard run again."""
+    on CUDA; restarted by Ray when they die, their shard run again. Those an earlier render
+    in this runtime left (``release``) are taken first."""
+    key = (ray.get_runtime_context().get_job_id(), str(cache_dir), gpu)
+    pool = _POOL.setdefault(key, [])
     actor = ray.remote(ShardWorker).options(
         num_cpus=1,
         num_gpus=1 if gpu else 0,
         max_restarts=RESTARTS,
         max_task_retries=RESTARTS,
     )
-    return [actor.remote(str(cache_dir), 1) for _ in range(workers)]
+    while len(pool) < workers:
+        pool.append(actor.remote(str(cache_dir), 1))
+    return pool[:workers]
+
+
+def release(ray: Any, actors: list[Any], *, keep: bool) -> None:
+    """The render is over: keep its workers for the next render (``keep``), or kill them
+    at once, which stops every shard they are making (a cancel, an error)."""
+    if keep:
+        return
+    for pool in _POOL.values():
+        pool[:] = [a for a in pool if a not in actors]
+    for a in actors:
+        ray.kill(a)
+
+
+def forget_workers() -> None:
+    """The runtime is going: its actors go with it."""
+    _POOL.clear()

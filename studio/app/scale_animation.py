@@ -8,7 +8,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from studio.app.ray_runtime import ScaleOutError, connect, worker_actors
+from studio.app.ray_runtime import ScaleOutError, connect, release, worker_actors
 from studio.errors import RenderCancelled, StudioError
 from studio.events import CancelToken, RenderEvents
 from studio.pipeline.shards import Shard, ShardPlan
@@ -112,6 +112,7 @@ def render_animation_shards(
             actors = worker_actors(
                 ray, workers, cache_dir=manager.cache_dir, gpu=_device(d.device) != "cpu"
             )
+            finished_all = False
             try:
                 spec_ref = ray.put(local)
                 waiting = deque(s for s in todo if s.index not in spools)
@@ -152,9 +153,9 @@ def render_animation_shards(
                         write(shard, spool.frames(), steps)
                         spool.remove()
                     cancel.raise_if_cancelled()
-            finally:
-                for actor in actors:  # a cancel or an error stops every shard at once
-                    ray.kill(actor)
+                finished_all = True
+            finally:  # a cancel or an error kills the workers: every shard stops at once
+                release(ray, actors, keep=finished_all)
 
         # 5. The file, its soundtrack, the result.
         with clock.stage("write"):
