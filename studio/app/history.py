@@ -170,9 +170,12 @@ def scale_out_lines(run: dict[str, Any]) -> list[str]:
     ]
     if facts.get("why_one"):
         lines.append(f"  one shard: {facts['why_one']}")
-    lines.extend(
-        f"  shard {t['shard']}: frames {t['frames'][0]}-{t['frames'][1]}, {t['seconds']:.2f} s, "
-        f"{t['denoise_steps']} denoise steps, worker {t.get('worker')}"
-        for t in timings
-    )
+    for t in timings:
+        what = f"shard {t['shard']}" if isinstance(t["shard"], int) else str(t["shard"])
+        if t.get("frames"):
+            what += f": frames {t['frames'][0]}-{t['frames'][1]}"
+        lines.append(
+            f"  {what}, {t['seconds']:.2f} s, {t['denoise_steps']} denoise steps, "
+            f"worker {t.get('worker')}"
+        )
     return lines

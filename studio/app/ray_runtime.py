@@ -133,6 +133,7 @@ class ShardWorker:
         torch.set_num_threads(max(1, threads))
         self.manager = ModelManager(cache_dir=Path(cache_dir))
         self.shards = 0
+        self._blend: Any = None  # (spec JSON, studio.blend.shard_render.BlendShards)
 
     def pid(self) -> int:
         return os.getpid()
@@ -142,6 +143,7 @@ class ShardWorker:
         uint8, "denoise_steps", "seconds", "pid", "node"}``."""
         from studio.animation.shard_render import render_frames
 
+        self._drop_blend()  # its hold on the shared pipeline
         began = time.perf_counter()
         images: list[np.ndarray] = []
         steps = 0
@@ -156,6 +158,37 @@ class ShardWorker:
             "pid": os.getpid(),
             "node": _node_id(),
         }
+
+    def blend_keyframe(self, spec: Any, j: int) -> dict[str, Any]:
+        """Keyframe ``j`` of blend ``spec``: ``{"frame": Frame, "denoise_steps", ...}``."""
+        began = time.perf_counter()
+        frame, steps = self._blend_of(spec).keyframe(j)
+        return {"frame": frame, "denoise_steps": steps, **self._facts(began)}
+
+    def blend_transition(self, spec: Any, t: int, left: dict, right: dict) -> dict[str, Any]:
+        """Transition ``t`` of blend ``spec`` from its keyframes (``blend_keyframe``'s
+        results): ``{"images", "realised", "denoise_steps", ...}``."""
+        began = time.perf_counter()
+        made = self._blend_of(spec).transition(t, left["frame"], right["frame"])
+        return {**made, **self._facts(began)}
+
+    def _blend_of(self, spec: Any) -> Any:
+        from studio.blend.shard_render import BlendShards
+
+        key = spec.to_json(indent=None)
+        if self._blend is None or self._blend[0] != key:
+            self._drop_blend()
+            self._blend = (key, BlendShards(spec, self.manager))
+        return self._blend[1]
+
+    def _drop_blend(self) -> None:
+        if self._blend is not None:
+            self._blend[1].close()
+            self._blend = None
+
+    def _facts(self, began: float) -> dict[str, Any]:
+        self.shards += 1
+        return {"seconds": time.perf_counter() - began, "pid": os.getpid(), "node": _node_id()}
 
 
 def _node_id() -> str:

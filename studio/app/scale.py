@@ -62,17 +62,22 @@ def render_scaled(
     cancel = cancel or CancelToken()
     plan = shard_plan(spec)
     local = without_scale(spec)
-    if plan.why_one is not None or not isinstance(spec, AnimationSpec):
-        why = plan.why_one or "blends render in one process for now"
+    if plan.why_one is not None:
         result = _render_here(local, out_dir, manager, events, cancel, resume)
         result.notes.append(
-            f"rendered in one process, not on {spec.diffusion.workers} workers: {why}"
+            f"rendered in one process, not on {spec.diffusion.workers} workers: {plan.why_one}"
         )
         result.scale_out = {**plan.summary(), "ran": "one process"}
         return result
-    from studio.app.scale_animation import render_animation_shards
+    if isinstance(spec, AnimationSpec):
+        from studio.app.scale_animation import render_animation_shards
 
-    return render_animation_shards(
+        return render_animation_shards(
+            spec, plan, out_dir, manager=manager, events=events, cancel=cancel, resume=resume
+        )
+    from studio.app.scale_blend import render_blend_shards
+
+    return render_blend_shards(
         spec, plan, out_dir, manager=manager, events=events, cancel=cancel, resume=resume
     )
 

@@ -15,7 +15,13 @@ from studio.pipeline.shards import Shard, ShardPlan
 from studio.spec import AnimationSpec
 from studio.spec.scale import without_scale
 
-__all__ = ["render_animation_shards"]
+__all__ = [
+    "IN_FLIGHT_PER_WORKER",
+    "device_of",
+    "ray_result",
+    "render_animation_shards",
+    "shard_timing",
+]
 
 _NAME = "animation"
 # Shards handed to Ray and not yet back, per worker: one running, one queued behind it.
@@ -69,7 +75,7 @@ def render_animation_shards(
             interpolate_fps=o.interpolate_fps,
             method=o.interpolate_method,
             interpolator=o.interpolator,
-            device=_device(d.device),
+            device=device_of(d.device),
         )
         denoise_steps = checkpoint.denoise_steps_before
         image = None
@@ -110,7 +116,7 @@ def render_animation_shards(
         workers = d.workers
         with connect(workers, d.ray_address) as ray:
             actors = worker_actors(
-                ray, workers, cache_dir=manager.cache_dir, gpu=_device(d.device) != "cpu"
+                ray, workers, cache_dir=manager.cache_dir, gpu=device_of(d.device) != "cpu"
             )
             finished_all = False
             try:
@@ -133,7 +139,7 @@ def render_animation_shards(
                         for ref in ready:
                             finished, a = in_flight.pop(ref)
                             load[a] -= 1
-                            result = _get(ray, ref)
+                            result = ray_result(ray, ref)
                             timings.append(shard_timing(finished.index, finished, result))
                             steps = result["denoise_steps"]
                             if finished.index == shard.index:  # its turn: straight to the file
@@ -222,7 +228,7 @@ def _reopened(out_dir: Path, shard: Shard, spec: AnimationSpec) -> Any:
     return FrameCheckpoint.open(out_dir, _spool_name(shard), spec, resume=True)
 
 
-def _get(ray: Any, ref: Any) -> dict[str, Any]:
+def ray_result(ray: Any, ref: Any) -> dict[str, Any]:
     """A shard's result; a worker's own error (a bad spec, a cancel) as itself, one line."""
     try:
         return ray.get(ref)
@@ -234,7 +240,7 @@ def _get(ray: Any, ref: Any) -> dict[str, Any]:
         raise ScaleOutError(f"a Ray worker failed: {first}") from None
 
 
-def _device(device: str) -> str:
+def device_of(device: str) -> str:
     """Where the driver runs a learned interpolator, and whether workers want a GPU: the
     spec's device, ``auto`` resolved as the model manager resolves it."""
     if device != "auto":

@@ -21,6 +21,8 @@ def blend_reason(plan: BlendPlan) -> str | None:
     """Why ``plan``'s transitions cannot be made apart (one line), or None."""
     if not plan.fixed_size:
         return "a seconds budget sizes each transition by the time the ones before it took"
+    if plan.spec.blend.inpaint_mask:
+        return "an inpainting blend's frames follow keyframe 0, its reference"
     if plan.spec.upscale.model:
         return "the upscale stage carries its state from transition to transition"
     if plan.transitions < 2:
