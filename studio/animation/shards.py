@@ -36,10 +36,13 @@ def feedback_reason(plan: AnimationPlan) -> str | None:
     return None
 
 
-def plan_animation_shards(plan: AnimationPlan, workers: int) -> ShardPlan:
+def plan_animation_shards(
+    plan: AnimationPlan, workers: int, *, model_reason: str | None = None
+) -> ShardPlan:
     """The shards of ``plan`` for ``workers`` workers: frame ranges on batch boundaries,
-    or the whole render as one shard with the reason."""
-    why = feedback_reason(plan)
+    or the whole render as one shard with the reason. ``model_reason``: why the model itself
+    keeps the frames together (its family, read from its folder by the caller), if it does."""
+    why = feedback_reason(plan) or model_reason
     steps = plan.frame_steps or (plan.spec.diffusion.steps,) * plan.frames
     ranges = [range(0, plan.frames)] if why else batch_ranges(plan.batches, workers)
     shards = tuple(

@@ -40,11 +40,22 @@ def shard_plan(spec: Spec) -> ShardPlan:
         from studio.animation.shards import plan_animation_shards
         from studio.media.inputs import check_inputs
 
-        return plan_animation_shards(plan_with_media(spec, check_inputs(spec))[0], workers)
+        plan = plan_with_media(spec, check_inputs(spec))[0]
+        return plan_animation_shards(plan, workers, model_reason=_family_reason(spec))
     from studio.blend.plan import plan_blend
     from studio.blend.shards import plan_blend_shards
 
     return plan_blend_shards(plan_blend(spec), workers)
+
+
+def _family_reason(spec: AnimationSpec) -> str | None:
+    """Why an inpainting or InstructPix2Pix model keeps an animation's frames together."""
+    from studio.pipeline.families import folder_family
+
+    family = folder_family(spec.diffusion.model)
+    if family is not None and family.name.split("-")[0] in ("inpaint", "pix2pix"):
+        return f"{family.label} models read their pictures in frame order"
+    return None
 
 
 def render_scaled(

@@ -110,6 +110,13 @@ def test_one_and_two_workers_give_the_same_frames_and_record_their_shards(
     assert sum(t["denoise_steps"] for t in timings) == 16
 
 
+def test_the_cluster_resources_the_dashboard_shows(ray_runtime):
+    from studio.app.ray_runtime import cluster_resources
+
+    facts = cluster_resources()
+    assert facts["cpus"] == 2 and facts["nodes"] == 1 and facts["gpus"] == 0
+
+
 def test_a_video_input_splits_by_its_frames_with_the_same_frames(ray_runtime, manager, tmp_path):
     video = make_video(tmp_path / "clip.mp4", 10, 10, width=SIZE, height=SIZE)
     groups = {"input": {"video": str(video)}, "motion": {"strength": "0: (0.5)"}}

@@ -4,12 +4,14 @@ refused in one line before anything is recorded (no Ray start: that is the slow 
 from __future__ import annotations
 
 import json
+import sys
 
 PROMPTS = "0: a red circle\n8: a blue square"
 TINY = ("--model", "builtin:tiny", "--steps", "2", "--width", "64", "--height", "64")
 
 
 def test_plan_with_workers_prints_the_shards_and_the_expected_speedup(cli, tmp_path):
+    ray_before = "ray" in sys.modules  # another tier in this process may have loaded it
     done = cli(
         tmp_path,
         "animate",
@@ -43,6 +45,8 @@ def test_plan_with_workers_prints_the_shards_and_the_expected_speedup(cli, tmp_p
     assert "motion curves" in facts["why_one"]
     plain = cli(tmp_path, "animate", "--prompts", PROMPTS, *TINY, "--plan", "--json")
     assert "scale_out" not in json.loads(plain.stdout)  # one process: no Ray, no plan
+    if not ray_before:
+        assert "ray" not in sys.modules  # planning never imports Ray; only a Ray render does
 
 
 def test_bad_workers_and_addresses_are_one_line_errors_and_no_run(cli, tmp_path):

@@ -162,3 +162,11 @@ def test_runs_show_lines_name_every_shard_and_its_worker():
         "  shard 1: frames 4-7, 1.25 s, 8 denoise steps, worker 12",
     ]
     assert scale_out_lines({"extra": {}}) == []
+
+
+def test_a_model_that_reads_its_pictures_in_order_keeps_the_frames_together():
+    plan = plan_animation(animation())
+    why = "InstructPix2Pix models read their pictures in frame order"
+    shards = plan_animation_shards(plan, workers=2, model_reason=why)
+    assert len(shards.shards) == 1 and shards.why_one == why
+    assert shards.shards[0].frames == range(plan.frames)
