@@ -74,12 +74,10 @@ def render_scaled(
     plan = shard_plan(spec)
     local = without_scale(spec)
     if plan.why_one is not None:
-        result = _render_here(local, out_dir, manager, events, cancel, resume)
-        result.notes.append(
-            f"rendered in one process, not on {spec.diffusion.workers} workers: {plan.why_one}"
-        )
-        result.scale_out = {**plan.summary(), "ran": "one process"}
-        return result
+        note = f"rendered in one process, not on {spec.diffusion.workers} workers: {plan.why_one}"
+        facts = {**plan.summary(), "ran": "one process"}
+        told = _Told(events, note, facts)  # the record hears them with the result
+        return _render_here(local, out_dir, manager, told, cancel, resume)
     if isinstance(spec, AnimationSpec):
         from studio.app.scale_animation import render_animation_shards
 
@@ -110,3 +108,19 @@ def _render_here(
     from studio.blend.render import render_blend
 
     return render_blend(spec, out_dir, manager=manager, events=events, cancel=cancel, resume=resume)
+
+
+class _Told:
+    """``events``, with a note and the scale-out facts put on the result before
+    ``finished`` hears it (a render that did not split says so in its record)."""
+
+    def __init__(self, events: RenderEvents, note: str, facts: dict[str, Any]) -> None:
+        self._events, self._note, self._facts = events, note, facts
+
+    def finished(self, result: RenderResult) -> None:
+        result.notes.append(self._note)
+        result.scale_out = self._facts
+        self._events.finished(result)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._events, name)

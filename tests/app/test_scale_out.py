@@ -238,3 +238,19 @@ def test_a_killed_render_resumes_only_the_shards_it_had_not_finished(
     assert made == [1, 3]  # 0 was written, 2 was on disk
     assert result.scale_out["resumed_shards"] == [2]
     assert result.denoise_steps == 16
+
+
+def test_a_render_that_does_not_split_runs_here_and_its_record_says_why(manager, tmp_path):
+    from studio.app.runs import render as render_run
+
+    spec = animation(2, frames=4, motion={"zoom": "0: (1.02)"})
+    run_id, result = render_run(spec, home=tmp_path / "home", manager=manager)
+    assert result.scale_out["ran"] == "one process"
+    assert "motion curves" in result.scale_out["why_one"]
+    assert any("not on 2 workers" in n for n in result.notes)
+    from db.repository import get_run, run_to_dict
+    from studio.app.store import store_for
+
+    with store_for(tmp_path / "home").session() as s:
+        stored = run_to_dict(get_run(s, run_id))
+    assert stored["extra"]["scale_out"]["ran"] == "one process"
