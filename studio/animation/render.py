@@ -45,7 +45,7 @@ from studio.animation.frames import (
 )
 from studio.animation.init_images import InitImages
 from studio.animation.output import FrameOutput
-from studio.animation.soundtrack import add_soundtrack, audio_path
+from studio.animation.soundtrack import add_sound
 from studio.animation.upscale import open_animation_upscale
 from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
@@ -244,13 +244,8 @@ def render_animation(
         edit.close()
         if control is not None:
             control.close()
-        output, notes = add_soundtrack(spec, output, clock)
+        output, notes = add_sound(spec, output, clock, media.video and media.video.path)
         notes = [*text_notes, *notes, *path_notes(clock, plan.frames)]
-        if spec.input.keep_audio and not audio_path(spec):
-            with clock.stage("write"):
-                from studio.media.writers import mux_audio
-
-                output = mux_audio(output, media.video.path)
         checkpoint.remove()
         events.output(output)
         result = AnimationResult(

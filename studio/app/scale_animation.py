@@ -43,7 +43,7 @@ def render_animation_shards(
     an ``AnimationResult`` with ``scale_out``."""
     from studio.animation.frames import plan_with_media
     from studio.animation.render import AnimationResult
-    from studio.animation.soundtrack import add_soundtrack, audio_path
+    from studio.animation.soundtrack import add_sound
     from studio.media.checkpoint import FrameCheckpoint
     from studio.media.inputs import check_inputs
     from studio.media.retime import open_output
@@ -167,12 +167,7 @@ def render_animation_shards(
         with clock.stage("write"):
             output = writer.close()
         writer = None
-        output, notes = add_soundtrack(spec, output, clock)
-        if spec.input.keep_audio and not audio_path(spec):
-            from studio.media.writers import mux_audio
-
-            with clock.stage("write"):
-                output = mux_audio(output, media.video.path)
+        output, notes = add_sound(spec, output, clock, media.video and media.video.path)
         checkpoint.remove()
         events.output(output)
         result = AnimationResult(
