@@ -63,6 +63,7 @@ def start_local(cpus: int, gpus: int | None = None) -> None:
     if root not in path.split(os.pathsep):  # the workers inherit it: they import studio
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, path) if p)
     ray.init(
+        address="local",  # a new runtime, even where `ray start` left a cluster running
         num_cpus=cpus,
         num_gpus=gpus,
         include_dashboard=False,
@@ -71,11 +72,25 @@ def start_local(cpus: int, gpus: int | None = None) -> None:
     )
 
 
+def _token_auth_if_available() -> None:
+    """Send the cluster's token when joining one. ``ray start`` turns token authentication on
+    by default (Ray 2.60) and keeps the token in ``~/.ray/auth_token``; a driver sends it
+    only in token mode, which it is not told. So where the user has not chosen
+    (``RAY_AUTH_MODE``) and a token is at hand, token mode it is, before Ray is imported."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or Path(path).is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 @contextmanager
 def connect(workers: int, address: str = "") -> Iterator[Any]:
     """Ray, connected: to ``address`` (or ``RAY_ADDRESS``), else to a new local runtime with
     ``workers`` CPUs, shut down when the block ends; a runtime this process already has is
     used and left running. ``ScaleOutError`` when the cluster cannot be reached."""
+    if (address or os.environ.get("RAY_ADDRESS", "")) not in ("", "local"):
+        _token_auth_if_available()
     ray = _ray()
     if ray.is_initialized():
         yield ray
