@@ -7,7 +7,9 @@ from the same config), in one process, runs alternating (peer, studio, studio, p
 at each batch size. Equal work: the same frames, steps, guidance (every step guided:
 ``guidance_stop`` 0), lerped text embeddings and slerped noise, PNG frames written to disk
 (what ``make_clip_frames`` writes). Prints one JSON object with every run's seconds and,
-per batch size, ``ratio``: the studio's median frames/s over the peer's (target >= 1.0).
+per batch size, ``ratio``: the studio's median frames/s over the peer's (target >= 1.0),
+and ``outside_model_cpu_ms``: each renderer's CPU outside the shared UNet, VAE and text
+encoder calls (``ModelCPU``; exact with ``--threads 1``), where the two differ.
 
 The peer (stable-diffusion-videos 0.9.2) is never committed here: the script unpacks its
 wheel into a temporary folder at run time (``--peer-wheel``, fetched beforehand with
@@ -18,6 +20,15 @@ peer cannot be loaded, the script says why and exits 2.
 
     python benchmarks/peer_equal_work.py                       # 128 px, 16 frames, 10 steps
     python benchmarks/peer_equal_work.py --size 64 --frames 8 --steps 4 --repeats 2
+    python benchmarks/peer_equal_work.py --studio-defaults     # DDIM 20 all-guided vs the defaults
+
+``--studio-defaults``: not equal work but equal quality. The peer draws what the quality
+reference is (DDIM, ``--steps`` 20, every step guided); the studio renders with its own
+defaults for ``builtin:shapes`` (the same 20 DDIM steps and guidance, and its default
+``guidance_stop``, 0.2: the steps under timestep 200 unguided), at the same batch sizes and,
+with ``--studio-batch N``, at batch N against each of the peer's. Whether the defaults keep
+the quality is the shapes benchmark's to say (``shapes_quality.py --guidance-stop 0`` against
+its default, 0.2; docs/benchmarks.md).
 
 On a machine shared with other work, ``--threads 1``: torch's two OpenMP threads on two busy
 cores wait on each other at every operation (a 1M-parameter UNet call went from 0.15 s to
@@ -121,6 +132,8 @@ def run_peer(walk, args, batch: int, out: Path) -> None:
 
 
 def run_studio(manager, args, batch: int, out: Path) -> None:
+    """The same walk through ``render_animation``; with ``--studio-defaults`` the diffusion
+    settings the spec leaves at their defaults (the guidance stop) stay so."""
     from studio.animation.render import render_animation
     from studio.spec import (
         AnimationSettings,
@@ -130,6 +143,7 @@ def run_studio(manager, args, batch: int, out: Path) -> None:
         PromptSettings,
     )
 
+    equal = {} if args.studio_defaults else {"guidance_stop": 0.0}  # every step guided
     spec = AnimationSpec(
         prompts=PromptSettings(schedule=f"0: {PROMPTS[0]}\n{args.frames - 1}: {PROMPTS[1]}"),
         diffusion=DiffusionSettings(
@@ -137,9 +151,9 @@ def run_studio(manager, args, batch: int, out: Path) -> None:
             scheduler="ddim",
             steps=args.steps,
             guidance=args.guidance,
-            guidance_stop=0.0,
             width=args.size,
             height=args.size,
+            **equal,
         ),
         animation=AnimationSettings(fps=24, batch_size=batch, interpolation="lerp"),
         output=OutputSettings(format="png"),
@@ -147,19 +161,74 @@ def run_studio(manager, args, batch: int, out: Path) -> None:
     render_animation(spec, out, manager=manager)
 
 
-def timed(run, batch: int, out: Path) -> tuple[float, float]:
-    """Wall and CPU seconds (all threads) of one run: on a shared machine the CPU time is
-    the steadier figure, the wall time the one a user sees."""
-    wall, cpu = time.perf_counter(), time.process_time()
+class ModelCPU:
+    """CPU seconds of the calling thread inside the shared components' calls (the UNet, the
+    VAE's decode, the text encoder), whichever renderer makes them: a run's CPU seconds less
+    these are its own work outside the model (exact with ``--threads 1``: torch's other
+    threads are not the caller's)."""
+
+    def __init__(self, pipe) -> None:
+        self.seconds = 0.0
+        for module, name in (
+            (pipe.unet, "forward"),
+            (pipe.vae, "decode"),
+            (pipe.text_encoder, "forward"),
+        ):
+            setattr(module, name, self._timed(getattr(module, name)))
+
+    def _timed(self, call):
+        def timed_call(*args, **kwargs):
+            began = time.thread_time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.seconds += time.thread_time() - began
+
+        return timed_call
+
+
+def timed(run, batch: int, out: Path, model: ModelCPU) -> tuple[float, float, float]:
+    """Wall and CPU seconds (all threads) of one run, and its CPU seconds outside the model:
+    on a shared machine the CPU time is the steadier figure, the wall time the one a user
+    sees."""
+    wall, cpu, in_model = time.perf_counter(), time.process_time(), model.seconds
     run(batch, out)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    cpu = time.process_time() - cpu
+    return time.perf_counter() - wall, cpu, cpu - (model.seconds - in_model)
+
+
+def compare(args, seconds, peer_batch: int, studio_batch: int) -> dict:
+    """The peer at ``peer_batch`` against the studio at ``studio_batch``: median frames/s
+    (wall) and their ratio, the CPU ratio (peer CPU s over studio CPU s) and every run."""
+    runs = {"peer": seconds["peer"][peer_batch], "studio": seconds["studio"][studio_batch]}
+    fps = {k: args.frames / statistics.median(r[0] for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+    return {
+        "peer_fps": round(fps["peer"], 4),
+        "studio_fps": round(fps["studio"], 4),
+        "ratio": round(fps["studio"] / fps["peer"], 3),
+        "cpu_ratio": round(cpu["peer"] / cpu["studio"], 3),  # peer CPU s / studio CPU s
+        "wall_seconds": {k: [round(r[0], 2) for r in v] for k, v in runs.items()},
+        "cpu_seconds": {k: [round(r[1], 2) for r in v] for k, v in runs.items()},
+        # CPU outside the UNet, VAE and text encoder, median ms a run (ModelCPU)
+        "outside_model_cpu_ms": {
+            k: round(1000 * statistics.median(r[2] for r in v), 1) for k, v in runs.items()
+        },
+    }
+
+
+def studio_guidance_stop(args) -> float:
+    """The guidance stop the studio's runs used (the spec's default with --studio-defaults)."""
+    from studio.spec import DiffusionSettings
+
+    return DiffusionSettings().guidance_stop if args.studio_defaults else 0.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, help="default 10; 20 with --studio-defaults")
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--repeats", type=int, default=3)
@@ -168,7 +237,19 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, help="torch's CPU threads (a busy machine: 1 gives steady figures)"
     )
+    parser.add_argument(
+        "--studio-defaults",
+        action="store_true",
+        help="the studio at its defaults (guidance stop) against the peer all-guided",
+    )
+    parser.add_argument(
+        "--studio-batch",
+        type=int,
+        help="also the studio at this batch size against the peer at each of --batch-sizes",
+    )
     args = parser.parse_args()
+    if args.steps is None:
+        args.steps = 20 if args.studio_defaults else 10
 
     import torch
 
@@ -182,34 +263,37 @@ def main() -> None:
         manager = ModelManager(cache_dir=Path(tempfile.gettempdir()) / "studio-bench-cache")
         pipe = manager.load("builtin:shapes").pipe
         walk = peer_pipe(walk_class, pipe)
+        model = ModelCPU(pipe)
         runners = {
             "peer": lambda b, out: run_peer(walk, args, b, out),
             "studio": lambda b, out: run_studio(manager, args, b, out),
         }
-        seconds: dict[str, dict[int, list[tuple[float, float]]]] = {k: {} for k in runners}
+        seconds: dict[str, dict[int, list[tuple[float, float, float]]]] = {k: {} for k in runners}
+        studio_batches = sorted(
+            {*args.batch_sizes, *([args.studio_batch] * bool(args.studio_batch))}
+        )
+        batches = {"peer": args.batch_sizes, "studio": studio_batches}
         with torch.no_grad():
-            for b in args.batch_sizes:  # one warm-up of each, not counted
-                for name, run in runners.items():
+            for name, run in runners.items():  # one warm-up of each, not counted
+                for b in batches[name]:
                     run(b, Path(tmp) / f"warm-{name}-{b}")
             for r in range(args.repeats):
                 order = ["peer", "studio"] if r % 2 == 0 else ["studio", "peer"]
-                for b in args.batch_sizes:
+                for b in studio_batches:
                     for name in order:
-                        out = Path(tmp) / f"{name}-{b}-{r}"
-                        seconds[name].setdefault(b, []).append(timed(runners[name], b, out))
+                        if b in batches[name]:
+                            out = Path(tmp) / f"{name}-{b}-{r}"
+                            seconds[name].setdefault(b, []).append(
+                                timed(runners[name], b, out, model)
+                            )
 
-    per_batch = {}
-    for b in args.batch_sizes:
-        fps = {k: args.frames / statistics.median(w for w, _ in seconds[k][b]) for k in runners}
-        cpu = {k: statistics.median(c for _, c in seconds[k][b]) for k in runners}
-        per_batch[str(b)] = {
-            "peer_fps": round(fps["peer"], 4),
-            "studio_fps": round(fps["studio"], 4),
-            "ratio": round(fps["studio"] / fps["peer"], 3),
-            "cpu_ratio": round(cpu["peer"] / cpu["studio"], 3),  # peer CPU s / studio CPU s
-            "wall_seconds": {k: [round(w, 2) for w, _ in seconds[k][b]] for k in runners},
-            "cpu_seconds": {k: [round(c, 2) for _, c in seconds[k][b]] for k in runners},
-        }
+    per_batch = {str(b): compare(args, seconds, b, b) for b in args.batch_sizes}
+    if args.studio_batch:  # the studio's batch against each of the peer's
+        for b in args.batch_sizes:
+            if b != args.studio_batch:
+                per_batch[f"studio {args.studio_batch}, peer {b}"] = compare(
+                    args, seconds, b, args.studio_batch
+                )
     print(
         json.dumps(
             {
@@ -219,10 +303,12 @@ def main() -> None:
                 "frames": args.frames,
                 "steps": args.steps,
                 "guidance": args.guidance,
+                "mode": "studio defaults" if args.studio_defaults else "equal work",
+                "studio_guidance_stop": studio_guidance_stop(args),
                 "repeats": args.repeats,
                 "threads": torch.get_num_threads(),
                 "batch": per_batch,
-                "target_ratio_min": 1.0,
+                "target_ratio_min": 1.3 if args.studio_defaults else 1.0,
             },
             indent=2,
         )

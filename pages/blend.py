@@ -14,6 +14,7 @@ from ui.history import duration
 from ui.job_panel import job_panel
 from ui.loras import draw_loras
 from ui.render import render_button, speed_for
+from ui.scale_panel import draw_shard_plan
 from ui.sidebar import current
 from ui.words import warn_unknown_words
 
@@ -151,6 +152,7 @@ if spec is not None:
     by = f" ({placed[plan.track.source]})" if plan.track else ""
     st.caption(f"Prompts reached at {times} s{by}.", help="the video frame of each prompt")
     warn_unknown_words(d.model, [k.prompt for k in spec.prompts.keyframes])
+    draw_shard_plan(spec)  # more than one worker (the sidebar): how the render splits
     st.plotly_chart(blend_tree_chart(plan), width="stretch", key="blend.tree_chart")
     if spec.blend.insertion == "adaptive":
         st.caption(

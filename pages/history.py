@@ -28,6 +28,7 @@ from ui.history import (
 from ui.job_panel import FOCUS_RUN, job_panel
 from ui.render import submit_resume, submit_spec
 from ui.resources import get_jobs, get_store
+from ui.scale_panel import draw_scale_out_record
 from ui.sidebar import current
 from ui.state import keep, set_value
 from ui.text import plain
@@ -207,6 +208,7 @@ if shown:
             st.table(timing_rows(run["timings"]), hide_index=True, width="content")
         else:
             st.caption("No timings recorded: the run did not finish.")
+        draw_scale_out_record(run)  # a render over Ray workers: its shards and their seconds
         with st.expander("Library versions"):
             st.json(run["versions"])
     with tab_smooth:

@@ -17,6 +17,7 @@ from ui.loras import draw_loras
 from ui.media_input import draw_motion_options, input_frames
 from ui.prompt_ideas import draw_prompt_ideas
 from ui.render import render_button, speed_for
+from ui.scale_panel import draw_shard_plan
 from ui.sidebar import current
 from ui.spec_form import FIELDS, keep_defaults, spec_from_state
 from ui.words import warn_unknown_words
@@ -104,6 +105,7 @@ if spec is not None:
             f"between the rendered ones made by {spec.output.interpolate_method}."
         )
     warn_unknown_words(d.model, [k.prompt for k in plan.schedule.keyframes])
+    draw_shard_plan(spec)  # more than one worker (the sidebar): how the render splits
     st.plotly_chart(interpolation_chart(plan), width="stretch")
 
 

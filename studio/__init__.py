@@ -5,6 +5,7 @@ The Python API. Heavy libraries (torch, diffusers) load on first use, not on imp
     from studio import AnimationSpec, render, resume
     run_id, result = render(AnimationSpec(), session="sketches")   # recorded in the store
     run_id, result = resume(run_id)   # finish a run whose process was killed
+    run_id, result = render(AnimationSpec(), workers=4)   # on 4 Ray workers, the same frames
     ideas = suggest_prompts("builtin:shapes", keyframes=4, seed=1)   # offline prompt ideas
 
 ``render_animation(spec, out_dir, manager=...)`` and ``render_blend(spec, out_dir, manager=...)``

@@ -69,6 +69,8 @@ class RenderResult:
     notes: list[str] = field(default_factory=list)
     resume: dict[str, Any] | None = None
     preview: dict[str, Any] | None = None  # the live previews' decoder and cost
+    # Scale-out on Ray (studio.app.scale): the shard plan, workers, each shard's timing.
+    scale_out: dict[str, Any] | None = None
 
     def kind_facts(self) -> dict[str, Any]:
         """The render kind's own JSON-safe facts, in the order the store keeps them."""
@@ -77,7 +79,7 @@ class RenderResult:
     @property
     def extra(self) -> dict[str, Any]:
         """What the store records besides the common fields (``runs.extra``): the kind's
-        facts, then ``smoothness``, ``resume``, ``preview`` and ``notes`` when there are any. Read-only:
+        facts, then ``smoothness``, ``resume``, ``preview``, ``scale_out`` and ``notes`` when there are any. Read-only:
         built anew."""
         extra = self.kind_facts()
         if self.outputs and self.outputs[0].smoothness is not None:
@@ -86,6 +88,8 @@ class RenderResult:
             extra["resume"] = self.resume
         if self.preview is not None:
             extra["preview"] = self.preview
+        if self.scale_out is not None:
+            extra["scale_out"] = self.scale_out
         if self.notes:
             extra["notes"] = list(self.notes)
         return extra
@@ -119,7 +123,13 @@ class RenderEvents(Protocol):
 
 
 class NullEvents:
-    """A sink that ignores everything."""
+    """A sink that ignores everything; subclasses hear what they override."""
+
+    @property
+    def wants_previews(self) -> bool:
+        """False while ``progress`` is this class's own: no one would see a live preview, so
+        a render that reports here draws none (``studio.pipeline.preview.LivePreview``)."""
+        return type(self).progress is not NullEvents.progress
 
     def started(self, plan: dict[str, Any]) -> None:
         pass

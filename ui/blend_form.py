@@ -28,6 +28,7 @@ from ui.advanced import advanced_values, keep_advanced, restore_advanced
 from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
 from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
 from ui.model_defaults import diffusion_from_values, follow_model, followed
+from ui.scale_panel import restore_scale, scale_values
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
 
@@ -172,7 +173,7 @@ def spec_from_state(model: str, device: str) -> BlendSpec:
     elif get_value("blend.budget_kind") == "seconds":
         blend["budget_seconds"] = budget
     values["audio"]["times"] = _numbers(get_value("blend.audio_times"), float, "times", "0,4.5,9")
-    values["diffusion"].update(model=model, device=device)
+    values["diffusion"].update(model=model, device=device, **scale_values())  # the sidebar's
     values["diffusion"].update(advanced_values("blend.", values["diffusion"]["scheduler"]))
     values["diffusion"]["seed"] = int(values["diffusion"]["seed"])
     base = BlendSpec()
@@ -208,6 +209,7 @@ def restore(spec: BlendSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
         followed("blend", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)
+        restore_scale(spec.diffusion.workers, spec.diffusion.ray_address)
     return list(groups)
 
 

@@ -10,6 +10,7 @@ from db.repository import list_sessions, slugify
 from studio.pipeline.builtin import BUILTIN_MODELS, vocabulary
 from studio.spec import DEFAULT_MODEL
 from ui.resources import get_jobs, get_store
+from ui.scale_panel import draw_scale_settings
 from ui.state import keep, set_value
 
 __all__ = ["SidebarChoice", "choose_model", "current", "draw_sidebar"]
@@ -55,6 +56,7 @@ def draw_sidebar() -> SidebarChoice:
             )
         keep("sidebar.device", "auto")
         st.selectbox("Device", DEVICES, key="sidebar.device", help="auto: CUDA, then MPS, then CPU")
+        draw_scale_settings()
         _words(current().model)
         _mlflow()
         _jobs_summary()

@@ -30,6 +30,7 @@ from ui.control_panel import controlnets, set_controlnets
 from ui.fields import ADVANCED_FIELDS, DIFFUSION_FIELDS, form_keys
 from ui.loras import keep_lora_defaults, loras_from_state, restore_loras
 from ui.model_defaults import diffusion_from_values, follow_model, followed
+from ui.scale_panel import restore_scale, scale_values
 from ui.sidebar import choose_model
 from ui.state import get_value, keep, seed, set_value
 
@@ -127,7 +128,7 @@ def spec_from_state(model: str, device: str) -> AnimationSpec:
         raise SpecError(
             f"sine frequencies must be numbers separated by commas, e.g. 1,3; got {text!r}"
         ) from None
-    values["diffusion"].update(model=model, device=device)
+    values["diffusion"].update(model=model, device=device, **scale_values())  # the sidebar's
     values["control"]["nets"] = controlnets()  # the ControlNet panel's list (ui.control_panel)
     values["diffusion"].update(advanced_values("ps.", values["diffusion"]["scheduler"]))
     base = AnimationSpec()
@@ -161,4 +162,5 @@ def restore(spec: AnimationSpec, groups: tuple[str, ...] = GROUPS) -> list[str]:
         followed("ps", spec.diffusion.model)  # the restored values are that model's
         choose_model(spec.diffusion.model)
         set_value("sidebar.device", spec.diffusion.device)
+        restore_scale(spec.diffusion.workers, spec.diffusion.ray_address)
     return list(groups)

@@ -29,47 +29,36 @@ it, so those renders go one frame at a time whatever the batch size (``plan.batc
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from studio.animation.coherence import Coherence
 from studio.animation.control import AnimationControl
 from studio.animation.depth import FrameDepth, check_depth
 from studio.animation.editing import FrameEdit
+from studio.animation.frames import (
+    FrameBatches,
+    coherence_for,
+    encode_keyframes,
+    open_animation_loras,
+    plan_with_media,
+)
 from studio.animation.init_images import InitImages
 from studio.animation.output import FrameOutput
-from studio.animation.plan import AnimationPlan, plan_animation
-from studio.animation.soundtrack import add_soundtrack, audio_path, curve_variables
+from studio.animation.soundtrack import add_sound
 from studio.animation.upscale import open_animation_upscale
 from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.media.control import check_control_media
-from studio.media.inputs import InputMedia, check_inputs
+from studio.media.inputs import check_inputs
 from studio.media.retime import open_output
 from studio.pipeline.common import Clock, open_model, output_path, stop_early
-from studio.pipeline.conditioning import TextStates, unet_extras
-from studio.pipeline.denoise import denoise
 from studio.pipeline.gpu import path_notes
-from studio.pipeline.interpolate import lerp, slerp
-from studio.pipeline.latents import (
-    decode,
-    encode_images,
-    frame_seed,
-    latent_shape,
-    seeded_noise,
-    step_seed,
-)
-from studio.pipeline.lora import LoraSession, open_loras
-from studio.pipeline.models import ModelManager, Pipeline
+from studio.pipeline.latents import latent_shape, seeded_noise
+from studio.pipeline.models import ModelManager
 from studio.pipeline.preview import LivePreview, open_preview
-from studio.pipeline.schedulers import Scheduler
-from studio.pipeline.text import encode_prompts, truncated_prompts, with_negative
+from studio.pipeline.text import truncated_prompts
 from studio.spec import AnimationSpec
 
 __all__ = ["AnimationResult", "render_animation"]
@@ -124,7 +113,7 @@ def render_animation(
         spec.check()
         d, anim = spec.diffusion, spec.animation
         media = check_inputs(spec)
-        plan, variables = _plan(spec, media)
+        plan, variables = plan_with_media(spec, media)
         control_media = check_control_media(spec.control, fps=anim.fps, frames=plan.frames)
         depth_source = check_depth(spec, plan.frames)  # 3D motion's depth model or input
         checkpoint = FrameCheckpoint.open(out_dir, name, spec, resume=resume)
@@ -135,13 +124,13 @@ def render_animation(
         )
         pipe, device = loaded.pipe, loaded.device
         # The pipeline is shared: hold it (alone, with LoRAs) until the render ends.
-        loras = _open_loras(spec, plan, pipe)
+        loras = open_animation_loras(spec, plan, pipe)
         preview = open_preview(d.preview, loaded, manager)  # live previews' decoder
         live = LivePreview(preview, events, plan.frames, d.preview_seconds, clock)
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
-            cond, uncond = _encode_keyframes(pipe, plan, device)
+            cond, uncond = encode_keyframes(pipe, plan, device)
         where = {k.prompt: f"line {k.line}" for k in reversed(plan.schedule.keyframes)}
         text_notes = truncated_prompts(pipe, plan.unique_prompts, where)
 
@@ -152,7 +141,7 @@ def render_animation(
         if plan.curves.depth:
             depth = FrameDepth(spec, depth_source, loaded=loaded, manager=manager, clock=clock)
         inits = InitImages(spec, plan, media, depth)
-        coherence = _coherence(spec, plan)
+        coherence = coherence_for(spec, plan)
         control = None
         if spec.control.nets:
             control = AnimationControl(
@@ -166,7 +155,7 @@ def render_animation(
                 fps=anim.fps,
             )
         edit = FrameEdit(plan, pipe, variables)  # inpainting / InstructPix2Pix inputs
-        batches = _Batches(
+        batches = FrameBatches(
             plan,
             pipe,
             scheduler,
@@ -255,13 +244,8 @@ def render_animation(
         edit.close()
         if control is not None:
             control.close()
-        output, notes = add_soundtrack(spec, output, clock)
+        output, notes = add_sound(spec, output, clock, media.video and media.video.path)
         notes = [*text_notes, *notes, *path_notes(clock, plan.frames)]
-        if spec.input.keep_audio and not audio_path(spec):
-            with clock.stage("write"):
-                from studio.media.writers import mux_audio
-
-                output = mux_audio(output, media.video.path)
         checkpoint.remove()
         events.output(output)
         result = AnimationResult(
@@ -289,210 +273,3 @@ def render_animation(
     finally:
         if loras is not None:
             loras.close()  # the shared pipeline as it was, its lock let go
-
-
-def _plan(
-    spec: AnimationSpec, media: InputMedia
-) -> tuple[AnimationPlan, dict[str, np.ndarray] | None]:
-    """Every frame's plan; a video input sets the length, an audio track drives curves.
-    Also the curves' variables (the audio envelope), for curves the plan does not hold."""
-    input_frames = media.video.output_frames(spec.animation.fps) if media.video else None
-    variables = curve_variables(spec, input_frames)
-    plan = plan_animation(spec, input_frames=input_frames, curve_variables=variables)
-    return plan, variables
-
-
-def _open_loras(spec: AnimationSpec, plan: AnimationPlan, pipe: Pipeline) -> LoraSession:
-    """The render's hold on ``pipe``, with the spec's LoRAs at their weights per frame."""
-    from studio.languages.curves import naming_curve, parse_curve
-
-    weights = []
-    for i, lora in enumerate(spec.loras.adapters):
-        with naming_curve(f"LoRA {i + 1} ({lora.source}) weight"):
-            weights.append(parse_curve(lora.weight).values(plan.frames))
-    return open_loras(pipe, spec.loras.adapters, weights)
-
-
-def _encode_keyframes(
-    pipe: Pipeline, plan: AnimationPlan, device: torch.device
-) -> tuple[TextStates, TextStates | None]:
-    """Each keyframe's prompt and negative text states, K rows; negatives None unguided."""
-    lines: dict[str, int] = {}
-    for key in plan.schedule.keyframes:
-        lines.setdefault(key.prompt, key.line)
-        lines.setdefault(key.negative or "", key.line)
-    embeddings = encode_prompts(pipe, plan.unique_prompts, device, lines=lines)
-    cond = TextStates.cat([embeddings[p] for p in plan.prompts])
-    guided = plan.spec.diffusion.guidance > 1.0
-    uncond = TextStates.cat([embeddings[n] for n in plan.negatives]) if guided else None
-    return cond, uncond
-
-
-def _coherence(spec: AnimationSpec, plan: AnimationPlan) -> Coherence | None:
-    """The pull toward earlier frames, when the spec asks for it."""
-    m = spec.motion
-    if m.coherence_scale <= 0:
-        return None
-    noise = plan.curves.coherence_noise if m.coherence_noise.strip() else None
-    return Coherence(m.coherence_scale, m.coherence_alpha, noise=noise, seed=spec.diffusion.seed)
-
-
-class _Batches:
-    """Makes the frames of one batch: interpolate, denoise, pull, decode, match colours."""
-
-    def __init__(
-        self,
-        plan: AnimationPlan,
-        pipe: Pipeline,
-        scheduler: Scheduler,
-        noise: torch.Tensor,
-        cond: TextStates,
-        uncond: TextStates | None,
-        inits: InitImages,
-        coherence: Coherence | None,
-        edit: FrameEdit,
-        loras: LoraSession,
-        *,
-        control: AnimationControl | None = None,
-        watch: Callable[[torch.Tensor], None] | None = None,
-    ) -> None:
-        self.plan, self.pipe, self.scheduler = plan, pipe, scheduler
-        self.watch = watch  # the live preview: sees the latents after every step
-        self.control = control
-        self.noise, self.cond, self.uncond = noise, cond, uncond
-        self.inits, self.coherence, self.edit = inits, coherence, edit
-        self.loras = loras
-        self.embed_mix = slerp if plan.spec.animation.interpolation == "slerp" else lerp
-        d = plan.spec.diffusion
-        self.extras = unet_extras(pipe, d.width, d.height)  # what the family's UNet needs
-
-    def make(
-        self, batch: tuple[int, ...], cancel: CancelToken, clock: Clock
-    ) -> tuple[list[np.ndarray], int]:
-        """The frames of ``batch`` as (H, W, 3) uint8 images, and the denoise steps taken.
-
-        Colours are matched as each frame is written (``InitImages.match_colors``): the
-        first frame made is the reference of the frames after it, in the same batch too.
-        """
-        plan, device = self.plan, self.noise.device
-        if self.control is not None:
-            self.control.read(batch)
-        idx = torch.tensor(list(batch))
-        segment = plan.weights.segment[idx.numpy()]
-        seg = torch.from_numpy(segment)
-        # Looped, the closing segment's frames move from the last keyframe toward the first.
-        nxt = torch.from_numpy(plan.next_keyframe(segment))
-        w = torch.from_numpy(plan.weights.weight[idx.numpy()]).to(device)
-        latents = slerp(self.noise[seg], self.noise[nxt], w)
-        w_text = w.to(self.cond.states.device)
-        text = TextStates.mix(self.cond[seg], self.cond[nxt], w_text, self.embed_mix)
-        negative = None
-        if self.uncond is not None:
-            negative = TextStates.mix(self.uncond[seg], self.uncond[nxt], w_text, self.embed_mix)
-        latents, steps = self._denoise(batch, latents, text, negative, cancel, clock)
-        if self.coherence is not None:
-            latents = self.coherence.apply(latents, frames=batch)
-        with clock.stage("vae"):
-            images = decode(self.pipe, latents, clock)
-        return images, steps
-
-    def _denoise(
-        self,
-        batch: tuple[int, ...],
-        noise: torch.Tensor,
-        text: TextStates,
-        negative: TextStates | None,
-        cancel: CancelToken,
-        clock: Clock,
-    ) -> tuple[torch.Tensor, int]:
-        """Denoise one batch of frames, each from noise or from its init image (img2img).
-
-        ``noise`` (B, C, h, w): the frames' interpolated noise, which also noises an init
-        image, so a frame at strength 1 is exactly its text-to-image frame. ``text``/
-        ``negative``: B rows of text states; ``negative`` None without guidance. Consecutive frames that
-        enter the schedule at the same step, with the same LoRA weights, are denoised
-        together. Returns the latents and the denoise steps taken (one latent through one
-        scheduler step).
-        """
-        plan, d = self.plan, self.plan.spec.diffusion
-        images = [self.inits.init(f) for f in batch]
-        starts = [
-            None if image is None or plan.frame_steps[f] == d.steps else plan.frame_steps[f]
-            for f, image in zip(batch, images, strict=True)
-        ]
-        out = torch.empty_like(noise)
-        taken = 0
-        begin = 0
-        while begin < len(batch):
-            end = begin + 1
-            while (
-                end < len(batch)
-                and starts[end] == starts[begin]
-                and self.loras.group_key(batch[end]) == self.loras.group_key(batch[begin])
-            ):
-                end += 1
-            group = slice(begin, end)
-            self.loras.use(batch[group])
-            group_negative = None if negative is None else negative[group]
-            group_text = with_negative(text[group], group_negative)
-            extra = {}  # an inpainting or InstructPix2Pix model's picture (FrameEdit)
-            if self.edit.active:
-                with clock.stage("vae"):
-                    group_text, extra = self.edit.inputs(
-                        batch[group], images[group], text[group], group_negative, noise
-                    )
-            run = starts[begin]  # steps this group runs: None = all, from noise
-            init, start = None, 0
-            if run is not None:
-                with clock.stage("vae"):
-                    pixels = torch.stack(images[group]).to(device=noise.device, dtype=noise.dtype)
-                    init = encode_images(self.pipe, pixels * 2 - 1)
-                init = init + _init_noise(plan, batch[group], init)
-                start = d.steps - run
-            if run == 0:  # strength 0: the init image as it is
-                latents, steps = init, 0
-            else:
-                done = denoise(
-                    self.pipe.unet,
-                    self.scheduler,
-                    d.steps,
-                    noise[group],
-                    group_text,
-                    d.guidance,
-                    cancel=cancel,
-                    clock=clock,
-                    start=start,
-                    init=init,
-                    guidance_stop=d.guidance_stop,
-                    generator=[
-                        torch.Generator().manual_seed(step_seed(d.seed, f)) for f in batch[group]
-                    ],
-                    extras=self.extras
-                    if self.control is None
-                    else [*self.extras, *self.control.extras(batch[group])],
-                    reuse=d.fast,
-                    watch=self.watch,
-                    **extra,
-                )
-                latents, steps = done.latents, done.steps
-            out[group] = latents
-            taken += steps * (end - begin)
-            begin = end
-        return out, taken
-
-
-def _init_noise(plan: AnimationPlan, frames: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    """The noise curve's seeded Gaussian for these frames, (B, C, h, w) like ``like``.
-
-    Drawn on the CPU from a generator seeded by the spec's seed and the frame
-    (``frame_seed``), so batching and devices do not change it.
-    """
-    seed = plan.spec.diffusion.seed
-    out = torch.zeros_like(like)
-    for i, f in enumerate(frames):
-        amount = float(plan.curves.noise[f])
-        if amount > 0:
-            generator = torch.Generator().manual_seed(frame_seed(seed, f))
-            draw = torch.randn(tuple(like.shape[1:]), generator=generator)
-            out[i] = amount * draw.to(device=like.device, dtype=like.dtype)
-    return out

@@ -17,7 +17,7 @@ from studio.spec import AnimationSpec
 if TYPE_CHECKING:
     from studio.pipeline.common import Clock
 
-__all__ = ["add_soundtrack", "audio_path", "curve_variables"]
+__all__ = ["add_sound", "add_soundtrack", "audio_path", "curve_variables"]
 
 
 def audio_path(spec: AnimationSpec) -> str:
@@ -40,6 +40,21 @@ def add_soundtrack(
     # Only real muxing is timed: a GIF or PNG output just gets its note.
     with clock.stage("audio") if output.kind == "mp4" else contextlib.nullcontext():
         return mux_soundtrack(output, a.path, "drives timing and curves")
+
+
+def add_sound(
+    spec: AnimationSpec, output: OutputFile, clock: Clock, video_path: str | None
+) -> tuple[OutputFile, list[str]]:
+    """The finished file's sound: the spec's audio track (``add_soundtrack``), else the input
+    video's own audio when the spec keeps it (``video_path``: that video); ``(output,
+    notes)``. The render and a scaled-out render end with it."""
+    output, notes = add_soundtrack(spec, output, clock)
+    if spec.input.keep_audio and not audio_path(spec) and video_path:
+        from studio.media.writers import mux_audio
+
+        with clock.stage("write"):
+            output = mux_audio(output, video_path)
+    return output, notes
 
 
 def curve_variables(spec: AnimationSpec, input_frames: int | None) -> dict[str, np.ndarray] | None:

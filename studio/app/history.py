@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-__all__ = ["SORTS", "matches", "prompts_text", "reproduction", "smoothness_of", "sort_runs"]
+__all__ = [
+    "SORTS",
+    "matches",
+    "prompts_text",
+    "reproduction",
+    "scale_out_lines",
+    "scale_out_of",
+    "smoothness_of",
+    "sort_runs",
+]
 
 # How runs can be ordered: newest first (as stored), most even motion first (the CV of the
 # neighbour distances), or the smallest largest jump first. Runs without a score go last.
@@ -134,3 +143,39 @@ def reproduction(original: dict[str, Any], rerun: dict[str, Any]) -> tuple[bool,
         return False, "the original run has no outputs to compare with"
     why = "; ".join(reasons) if reasons else "same device and library versions"
     return False, f"not reproduced: the frames differ ({why})"
+
+
+def scale_out_of(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's scale-out record (``studio.app.scale``): ``shards``, ``workers``,
+    ``expected_speedup``, ``why_one``, ``ran`` (``ray`` or ``one process``) and
+    ``shard_timings`` (per shard: ``frames`` [first, last], ``seconds``, ``denoise_steps``,
+    ``worker``, ``node``); None for a run rendered in one process without asking for more."""
+    extra = run.get("extra")
+    facts = extra.get("scale_out") if isinstance(extra, dict) else None
+    return facts if isinstance(facts, dict) else None
+
+
+def scale_out_lines(run: dict[str, Any]) -> list[str]:
+    """``scale_out_of`` as the lines ``runs show`` prints (and History can show): the totals,
+    then one line per shard."""
+    facts = scale_out_of(run)
+    if facts is None:
+        return []
+    timings = facts.get("shard_timings") or []
+    workers = {(t.get("node"), t.get("worker")) for t in timings}
+    lines = [
+        f"scale-out: {facts.get('shards')} shard(s) on {facts.get('workers')} worker(s) "
+        f"({facts.get('ran')}; {len(workers)} worker process(es) made them), expected "
+        f"speed-up {facts.get('expected_speedup')}x"
+    ]
+    if facts.get("why_one"):
+        lines.append(f"  one shard: {facts['why_one']}")
+    for t in timings:
+        what = f"shard {t['shard']}" if isinstance(t["shard"], int) else str(t["shard"])
+        if t.get("frames"):
+            what += f": frames {t['frames'][0]}-{t['frames'][1]}"
+        lines.append(
+            f"  {what}, {t['seconds']:.2f} s, {t['denoise_steps']} denoise steps, "
+            f"worker {t.get('worker')}"
+        )
+    return lines

@@ -23,6 +23,7 @@ from studio.events import CancelToken, RenderEvents, RenderResult
 from studio.pipeline.families import check_model_ref, check_upscaler_ref, folder_family
 from studio.spec import AnimationSpec, BlendSpec, DiffusionSettings, Spec, UpscaleSettings
 from studio.spec.control import ControlSettings
+from studio.spec.scale import scaled_out
 
 if TYPE_CHECKING:
     from studio.animation.plan import AnimationPlan
@@ -132,6 +133,12 @@ def _render_animation(
     cancel: CancelToken | None = None,
     resume: bool = False,
 ) -> RenderResult:
+    if scaled_out(spec.diffusion):  # on Ray workers (docs/scale-out.md)
+        from studio.app.scale import render_scaled
+
+        return render_scaled(
+            spec, out_dir, manager=manager, events=events, cancel=cancel, resume=resume
+        )
     from studio.animation.render import render_animation
 
     return render_animation(
@@ -222,6 +229,12 @@ def _render_blend(
     cancel: CancelToken | None = None,
     resume: bool = False,
 ) -> RenderResult:
+    if scaled_out(spec.diffusion):  # on Ray workers (docs/scale-out.md)
+        from studio.app.scale import render_scaled
+
+        return render_scaled(
+            spec, out_dir, manager=manager, events=events, cancel=cancel, resume=resume
+        )
     from studio.blend.render import render_blend
 
     return render_blend(spec, out_dir, manager=manager, events=events, cancel=cancel, resume=resume)

@@ -45,6 +45,7 @@ __all__ = [
     "submit",
     "submit_resume",
     "with_model_defaults",
+    "with_scale",
 ]
 
 
@@ -58,6 +59,8 @@ def render(
     cancel: CancelToken | None = None,
     out: Path | None = None,
     mlflow: bool | str | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> tuple[str, RenderResult]:
     """Render ``spec`` and record it in the store: the Python API's entry point.
 
@@ -76,8 +79,14 @@ def render(
     ``mlflow`` (off by default): also log the run to MLflow, ``True`` to
     ``$MLFLOW_TRACKING_URI`` or this home's own store, a string to that tracking URI
     (``studio.app.tracking``); a logging failure is a note on the run, never an error.
+
+    ``workers`` / ``ray_address`` (the CLI's ``--workers`` / ``--ray-address``; None: the
+    spec's ``diffusion.workers`` / ``ray_address``): render the spec's shards on that many
+    Ray workers, on a local runtime or the cluster named (``studio.app.scale``); the frames
+    are those of a one-process render on the same device type.
     """
     # 1. Check.
+    spec = with_scale(spec, workers, ray_address)
     spec = with_model_defaults(spec)
     kind = _checked(spec)
     if out is not None:
@@ -224,6 +233,13 @@ def attach_for_resume(store: Store, run_id: str) -> tuple[Spec, RunRecorder]:
     """
     spec, _ = _resumable(store, run_id)
     return spec, RunRecorder.attach(store, run_id, expect=INTERRUPTED)
+
+
+def with_scale(spec: Spec, workers: int | None, ray_address: str | None) -> Spec:
+    """``spec`` with the workers and cluster address given (None: as the spec has them)."""
+    change = {"workers": workers, "ray_address": ray_address}
+    given = {k: v for k, v in change.items() if v is not None}
+    return spec.replace(diffusion=spec.diffusion.replace(**given)) if given else spec
 
 
 def with_model_defaults(spec: Spec) -> Spec:

@@ -50,7 +50,7 @@ from studio.pipeline.text import encode_prompts, truncated_prompts
 from studio.pipeline.upscale import open_spec_upscaler
 from studio.spec import BlendSpec
 
-__all__ = ["BlendResult", "render_blend"]
+__all__ = ["BlendResult", "render_blend", "video_frames"]
 
 
 @dataclass
@@ -201,7 +201,7 @@ def render_blend(
             realised.append([f.to_dict() for f in frames])
             images = [f.image for f in frames] if upscale is None else upscale.transition(t, frames)
             with clock.stage("write"):
-                for image in _video_frames(plan, t, images):
+                for image in video_frames(plan, t, images):
                     writer.write(image)
                     checkpoint.add_frame(image)
                     written += 1
@@ -299,7 +299,7 @@ def _upscale_stage(
     return UpscaleStage(plan, upscaler)
 
 
-def _video_frames(plan: BlendPlan, t: int, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+def video_frames(plan: BlendPlan, t: int, images: list[np.ndarray]) -> Iterator[np.ndarray]:
     """The video frames of transition ``t`` from its diffusion frames (in prompt order):
     the fill between them, and the held first and last keyframes of a soundtrack's movie."""
     if t == 0:

@@ -204,13 +204,22 @@ class Transitions:
 
     # -- one transition ------------------------------------------------------------------
 
-    def transition(self, t: int, preview: Callable[[np.ndarray, int, int], None]) -> list[Frame]:
+    def transition(
+        self,
+        t: int,
+        preview: Callable[[np.ndarray, int, int], None],
+        keys: tuple[Frame, Frame] | None = None,
+    ) -> list[Frame]:
         """The diffusion frames of transition ``t`` in prompt order, keyframes included.
 
         ``preview(image, made, planned)`` hears each frame this call computes: ``made`` of
         the ``planned`` it will compute at most (a time budget may stop it sooner).
+        ``keys``: its two keyframes (``keyframe``) made elsewhere, as a scale-out worker is
+        given them; None: made here (the left one carried from the transition before).
         """
         insertions = self.plan.tree.insertions()[: self.plan.in_betweens(t)]
+        if keys is not None:
+            self._carried = dataclasses.replace(keys[0], position=1.0, created=1)
         planned = len(insertions) + (1 if self._carried is not None else 2)
         done = 0  # frames this call has computed
         if self._carried is None:
@@ -219,7 +228,9 @@ class Transitions:
             preview(left.image, done, planned)
         else:  # computed once, by the transition before, where it was the right end
             left = dataclasses.replace(self._carried, position=0.0, created=0)
-        right = dataclasses.replace(self._keyframe(t + 1), position=1.0, created=1)
+        right = dataclasses.replace(
+            self._keyframe(t + 1) if keys is None else keys[1], position=1.0, created=1
+        )
         done += 1
         preview(right.image, done, planned)
         frames = [left, right]
@@ -272,6 +283,13 @@ class Transitions:
                         gaps[i : i + 1] = [self._distance(x, y) for x, y in pairwise(row)]
         self._carried = right
         return frames
+
+    def keyframe(self, j: int) -> Frame:
+        """Keyframe ``j`` made on its own (a scale-out worker's stage 0), as ``transition``
+        makes it; refused with an inpainting guide, whose reference is keyframe 0's."""
+        if self.inpaint is not None:
+            raise ValueError("an inpainting blend makes its keyframes in order")
+        return self._keyframe(j)
 
     def _keyframe(self, j: int) -> Frame:
         """Keyframe ``j``: its full trajectory from its own seeded noise, or its earlier

@@ -3,7 +3,9 @@
 Every writer (``studio.media.writers``) feeds each frame it writes to a ``SmoothnessMeter``,
 so every render kind is scored in one place and no video is held in memory: the meter keeps
 only the previous frame, shrunk to at most ``SIDE`` pixels a side (a box mean over whole
-blocks, so the score is a function of the frames alone), and one number per neighbour pair.
+blocks, so the score is a function of the frames alone), as its SSIM window statistics
+(``studio.media.perceptual.ssim_stats``: each frame is filtered once, not twice), and one
+number per neighbour pair.
 
 A resumed render replays its finished frames into a fresh writer, so its score is the one an
 uninterrupted render gets.
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.media.perceptual import coefficient_of_variation, ssim_distance
+from studio.media.perceptual import SsimStats, coefficient_of_variation, ssim_of, ssim_stats
 
 __all__ = ["SIDE", "SmoothnessMeter", "shrink"]
 
@@ -51,15 +53,15 @@ class SmoothnessMeter:
     def __init__(self, side: int = SIDE) -> None:
         self.side = side
         self.frames = 0
-        self._previous: np.ndarray | None = None
+        self._previous: SsimStats | None = None  # kept for the next pair: 3 filters a frame
         self._distances: list[float] = []
 
     def add(self, frame: np.ndarray) -> None:
         """Score ``frame`` (H, W, 3) uint8 against the one added before it."""
-        small = shrink(frame, self.side)
+        stats = ssim_stats(shrink(frame, self.side))
         if self._previous is not None:
-            self._distances.append(ssim_distance(self._previous, small))
-        self._previous = small
+            self._distances.append(1.0 - ssim_of(self._previous, stats))  # ssim_distance
+        self._previous = stats
         self.frames += 1
 
     def facts(self) -> dict[str, Any]:

@@ -285,8 +285,10 @@ class LivePreview:
     ``progress(done, image)`` reports finished frames as before (``image``: the newest
     finished frame, already made); ``step(latents)``, called by the denoise loop after every
     step, shows the first latent through ``decoder`` when ``every`` seconds have passed since
-    the last picture, with the count of finished frames unchanged. ``facts()``: what the run
-    records (decoder, previews shown, seconds spent on them).
+    the last picture, with the count of finished frames unchanged. Events that say
+    ``wants_previews = False`` (``NullEvents``: a render nobody watches, as from the Python API
+    without events) get no pictures, and none are drawn. ``facts()``: what the run records
+    (decoder, previews shown, seconds spent on them).
     """
 
     def __init__(
@@ -301,6 +303,7 @@ class LivePreview:
         self.every, self.clock = every, clock
         self.done = 0
         self.shown = 0
+        self._drawing = decoder is not None and getattr(events, "wants_previews", True)
         self.seconds = 0.0
         self._last = time.monotonic()
 
@@ -312,7 +315,7 @@ class LivePreview:
 
     def step(self, latents: torch.Tensor) -> None:
         """A preview of ``latents`` (B, C, h, w), when one is due."""
-        if self.decoder is None or time.monotonic() - self._last < self.every:
+        if not self._drawing or time.monotonic() - self._last < self.every:
             return
         began = time.perf_counter()
         with self.clock.stage("preview"):

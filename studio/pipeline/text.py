@@ -16,6 +16,7 @@ without a negative prompt) is zeros, states and pooled, where the pipeline's con
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import threading
@@ -170,22 +171,31 @@ class _Encoders:
         return [torch.cat(row, dim=-1) for row in zip(*columns, strict=True)]
 
 
+_PARSES = 256
+
+
 @functools.cache
 def _compel_class() -> type:
     """Compel, reading every text with one prompt parser: compel builds the same pyparsing
     grammar anew for each text it reads (about 40 ms on a CPU, most of a small model's text
-    encoding). The parse, and so the embedding, is the same."""
+    encoding). The parse, and so the embedding, is the same. Each text's parse is also kept
+    (the last ``_PARSES`` texts; a few ms each on a CPU, every render again): the parse is
+    a function of the text alone, and compel is handed a copy of it."""
     from compel import Compel
     from compel.prompt_parser import PromptParser
 
     parser = PromptParser()
     lock = threading.Lock()  # one grammar: one parse at a time
 
+    @functools.lru_cache(maxsize=_PARSES)
+    def parse(prompt_string: str) -> Any:
+        with lock:
+            return parser.parse_conjunction(prompt_string)
+
     class SharedParserCompel(Compel):
         @classmethod
         def parse_prompt_string(cls, prompt_string: str) -> Any:
-            with lock:
-                return parser.parse_conjunction(prompt_string)
+            return copy.deepcopy(parse(prompt_string))
 
     return SharedParserCompel
 

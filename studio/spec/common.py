@@ -34,6 +34,7 @@ from studio.spec.loading import (
     MemoryMode,
     check_loading,
 )
+from studio.spec.scale import RAY_ADDRESS_FIELD, WORKERS_FIELD, check_scale
 from studio.spec.speed import COMPILE_FIELD, FAST_FIELD, CompileMode
 from studio.spec.versions import SCHEMA_VERSION, upgrade
 
@@ -276,6 +277,9 @@ class DiffusionSettings(SettingsModel):
     # Speed paths (docs/models.md#gpu-paths): studio.spec.speed describes them.
     compile: CompileMode = COMPILE_FIELD
     fast: StrictBool = FAST_FIELD
+    # Scale-out on Ray (docs/scale-out.md): studio.spec.scale describes them.
+    workers: StrictInt = WORKERS_FIELD
+    ray_address: StrictStr = RAY_ADDRESS_FIELD
     # Live previews (studio.pipeline.preview): never the output frames.
     preview: StrictStr = setting(
         "auto",
@@ -311,6 +315,7 @@ def check_diffusion(d: DiffusionSettings, schedulers: tuple[str, ...] = SCHEDULE
     if d.dtype not in DTYPES:
         raise SpecError(f"dtype must be auto, float32, float16 or bfloat16, got {d.dtype!r}")
     check_loading(d)
+    check_scale(d)
     if not d.preview or d.preview != d.preview.strip():
         raise SpecError(
             f"preview must be auto, tiny, linear, vae, off or a taesd folder, got {d.preview!r}"

@@ -338,10 +338,9 @@ def test_cancel_stops_and_keeps_the_frames_written(tmp_path, manager):
 
 def test_progress_moves_with_each_diffusion_frame(tmp_path, manager):
     """One transition of four diffusion frames: the count moves while the tree is computed,
-    never goes back, and reaches every video frame when they are written."""
+    never goes back, and reaches every video frame when they are written. (Live previews
+    are off: on a slow machine they add calls within a frame, at a second apart.)"""
     spec = make_spec(frames=4)
-    # No live previews: on a loaded machine a step can outlast their interval, and each
-    # would be one more progress report here.
     spec = spec.replace(diffusion=spec.diffusion.replace(preview="off"))
     seen: list[tuple[int, int]] = []
     events = Recorder()

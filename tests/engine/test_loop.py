@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.animation import render as render_module
+from studio.animation import frames as frames_module
 from studio.animation.plan import plan_animation
 from studio.animation.render import render_animation
 from studio.blend.plan import plan_blend
@@ -55,7 +55,7 @@ def frames_of(result) -> list[np.ndarray]:
 def looped(tmp_path_factory, manager):
     """The looped render (batches of two), with the starting latents of every frame."""
     starts: list[torch.Tensor] = []
-    real = render_module.denoise
+    real = frames_module.denoise
 
     def spy(unet, scheduler, steps, noise, *args, **kwargs):
         # Every frame starts from noise, batches in order: rows come in frame order.
@@ -63,7 +63,7 @@ def looped(tmp_path_factory, manager):
         return real(unet, scheduler, steps, noise, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(render_module, "denoise", spy)
+        mp.setattr(frames_module, "denoise", spy)
         result = render_animation(
             animation(True), tmp_path_factory.mktemp("looped"), manager=manager
         )

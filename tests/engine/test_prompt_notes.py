@@ -42,3 +42,7 @@ def test_one_shared_prompt_parser_gives_compels_own_embeddings(manager):
         theirs = compel.pad_conditioning_tensors_to_same_length([compel(t) for t in texts])
     for text, states in zip(texts, theirs, strict=True):
         assert torch.equal(ours[text].states, states)
+    # Read again, from the kept parses: the same embeddings.
+    again = encode_prompts(pipe, texts, torch.device("cpu"))
+    for text in texts:
+        assert torch.equal(again[text].states, ours[text].states)

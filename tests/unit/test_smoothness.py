@@ -37,6 +37,46 @@ def test_distance_grows_with_the_change():
     assert ssim_distance(_shape(10), _shape(12)) < ssim_distance(_shape(10), _shape(30))
 
 
+def _ssim_by_windows(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM as its definition reads: every 11 x 11 window that fits, each channel, one at a
+    time, under the 2D Gaussian (sigma 1.5); the mean of the map."""
+    x = np.arange(11) - 5.0
+    g = np.exp(-(x**2) / 4.5)
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for c in range(3):
+        for i in range(a.shape[0] - 10):
+            for j in range(a.shape[1] - 10):
+                p = a[i : i + 11, j : j + 11, c].astype(np.float64)
+                q = b[i : i + 11, j : j + 11, c].astype(np.float64)
+                mp, mq = (w * p).sum(), (w * q).sum()
+                vp, vq = (w * p * p).sum() - mp**2, (w * q * q).sum() - mq**2
+                cov = (w * p * q).sum() - mp * mq
+                values.append(
+                    (2 * mp * mq + c1) * (2 * cov + c2) / ((mp**2 + mq**2 + c1) * (vp + vq + c2))
+                )
+    return float(np.mean(values))
+
+
+def test_ssim_is_the_windowed_definition():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (16, 14, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
+    assert ssim(a, b) == pytest.approx(_ssim_by_windows(a, b), abs=1e-12)
+    assert ssim(a, b) < 0.99
+
+
+def test_the_meter_scores_each_pair_as_ssim_does():
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 256, (20, 24, 3), dtype=np.uint8) for _ in range(4)]
+    meter = SmoothnessMeter()
+    for frame in frames:
+        meter.add(frame)
+    want = [round(ssim_distance(a, b), 5) for a, b in zip(frames, frames[1:], strict=False)]
+    assert meter.facts()["distances"] == want
+
+
 def test_ssim_refuses_other_shapes_and_dtypes():
     with pytest.raises(ValueError, match=r"\(8, 8, 3\) and \(8, 9, 3\)"):
         ssim(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8))

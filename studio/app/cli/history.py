@@ -41,6 +41,11 @@ def runs(args: argparse.Namespace) -> int:
         except LookupError as exc:
             raise SpecError(str(exc).strip("'\"")) from None
         print(json.dumps(run, indent=None if args.json else 2))
+        if not args.json:
+            from studio.app.history import scale_out_lines
+
+            for line in scale_out_lines(run):
+                print(line)
     return 0
 
 

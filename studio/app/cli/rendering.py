@@ -14,6 +14,7 @@ from typing import Any
 from studio.app.cli.flags import blend_spec_from_args, spec_from_args
 from studio.app.cli.progress import ProgressBar
 from studio.spec import Spec
+from studio.spec.scale import scaled_out
 
 __all__ = ["animate", "blend", "rerun", "resume"]
 
@@ -183,6 +184,12 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
     if speed is None:
         speed = first_guess(d.model, d.width, d.height, gpu=device_memory(d.device)[0] == "cuda")
     payload = plan_report(spec, plan, speed)
+    shards = None
+    if scaled_out(d):  # how it splits over the workers (docs/scale-out.md)
+        from studio.app.scale import shard_plan
+
+        shards = shard_plan(spec)
+        payload["scale_out"] = shards.summary()
     if args.json:
         print(json.dumps(payload))
     else:
@@ -197,6 +204,8 @@ def _print_plan(spec: Spec, args: argparse.Namespace) -> int:
             track = payload.get("audio")
             placed = f" ({track['source']} of the track)" if track else ""
             print(f"prompts reached at {times} s{placed}")
+        if shards is not None:
+            print("\n".join(shards.lines()))
     return 0
 
 
