@@ -34,7 +34,7 @@ import torch
 
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.plan import BlendPlan
-from studio.blend.tree import level_runs, share_gaps
+from studio.blend.tree import level_runs, share_gaps, wave_size
 from studio.media.perceptual import ssim_distance
 from studio.pipeline.conditioning import TextStates, UNetExtra, unet_extras
 from studio.pipeline.denoise import denoise, one_timestep_per_step
@@ -255,7 +255,7 @@ class Transitions:
                 # does not decide where they go; the next, smaller wave sees their distances
                 # and goes where a jump is still left.
                 widths = [b.position - a.position for a, b in pairwise(frames)]
-                take = min((count + 1) // 2, len(widths))
+                take = wave_size(count, len(widths))
                 shares = share_gaps(gaps if adaptive else widths, widths, take)
                 wave = [(i, j / (m + 1)) for i, m in enumerate(shares) for j in range(1, m + 1)]
                 made: list[tuple[int, Frame]] = []

@@ -16,6 +16,7 @@ from studio.blend.tree import (
     preset_tree,
     share_gaps,
     tree_for,
+    wave_size,
 )
 from studio.errors import SpecError
 from studio.spec import (
@@ -43,25 +44,26 @@ def test_25_frames_at_30_steps_cost_under_a_sixth_of_rendering_each_frame():
     tree = auto_tree(30, 25, 0.5)
     valid(tree)
     assert tree.diffusion_frames == 25
-    # Own steps 15, 7, 3, 1, 1: halved and rounded down; the last two levels merge.
+    # Own steps 15, then a third (5), then halved and rounded up: 3, 2, 1.
     assert tree.levels == (
         TreeLevel(1, 15),
-        TreeLevel(2, 23),
+        TreeLevel(2, 25),
         TreeLevel(4, 27),
-        TreeLevel(16, 29),
+        TreeLevel(8, 28),
+        TreeLevel(8, 29),
     )
-    assert tree.movie_denoise_steps(2) == 60 + 15 + 2 * 7 + 4 * 3 + 16 * 1 == 117
+    assert tree.movie_denoise_steps(2) == 60 + 15 + 2 * 5 + 4 * 3 + 8 * 2 + 8 * 1 == 121
     assert tree.scratch_denoise_steps(2) == 750
     assert tree.movie_denoise_steps(2) * 6 <= tree.scratch_denoise_steps(2)
 
 
 # Per preset at 30 steps, depth 0.5: (levels as (branches, injection step), movie steps).
 PRESET_COSTS = {
-    "lowest": (((1, 15), (2, 23)), 60 + 15 + 14),
-    "low": (((1, 15), (2, 23), (4, 27)), 60 + 15 + 14 + 12),
-    "medium": (((1, 15), (2, 23), (4, 27), (8, 29)), 60 + 15 + 14 + 12 + 8),
-    "high": (((1, 15), (2, 23), (4, 27), (16, 29)), 60 + 15 + 14 + 12 + 16),
-    "ultra": (((1, 15), (2, 23), (4, 27), (32, 29)), 60 + 15 + 14 + 12 + 32),
+    "lowest": (((1, 15), (2, 25)), 60 + 15 + 10),
+    "low": (((1, 15), (2, 25), (4, 27)), 60 + 15 + 10 + 12),
+    "medium": (((1, 15), (2, 25), (4, 27), (8, 28)), 60 + 15 + 10 + 12 + 16),
+    "high": (((1, 15), (2, 25), (4, 27), (8, 28), (8, 29)), 60 + 15 + 10 + 12 + 16 + 8),
+    "ultra": (((1, 15), (2, 25), (4, 27), (8, 28), (24, 29)), 60 + 15 + 10 + 12 + 16 + 24),
 }
 
 
@@ -86,7 +88,7 @@ def test_each_preset_costs_what_its_plan_predicts(preset):
 
 def test_a_wave_shares_its_frames_out_by_distance():
     tree = auto_tree(30, 25, 0.5)
-    assert level_runs(tree.insertions()) == [(15, 1), (23, 2), (27, 4), (29, 16)]
+    assert level_runs(tree.insertions()) == [(15, 1), (25, 2), (27, 4), (28, 8), (29, 8)]
     widths = [0.25] * 4
     # Even distances: one frame per gap, left to right on ties.
     assert share_gaps([0.1] * 4, widths, 2) == [1, 1, 0, 0]
@@ -98,6 +100,18 @@ def test_a_wave_shares_its_frames_out_by_distance():
     # Equal distances (identical frames): the gap wider in prompt position first.
     assert share_gaps([0.0, 0.0], [0.25, 0.75], 2) == [0, 2]
     assert sum(share_gaps([0.3, 0.2, 0.5], [0.2, 0.3, 0.5], 11)) == 11
+
+
+def test_a_level_goes_in_halving_waves_no_larger_than_its_gaps():
+    # 8 frames of a level with 16 gaps: waves of 4, 2, 1, 1 (each one UNet batch).
+    left, gaps, waves = 8, 16, []
+    while left:
+        waves.append(wave_size(left, gaps))
+        left, gaps = left - waves[-1], gaps + waves[-1]
+    assert waves == [4, 2, 1, 1]
+    # Never more frames than gaps: a level's first frame goes in alone between two frames.
+    assert wave_size(16, 1) == 1
+    assert wave_size(5, 8) == 3
 
 
 def test_depth_strength_moves_the_first_branch():
@@ -159,13 +173,13 @@ def test_auto_setup_errors():
 
 
 def test_a_step_budget_cuts_the_tree_level_by_level():
-    tree = auto_tree(30, 25, 0.5)  # levels cost 15, 2x7, 4x3, 16x1
-    cut = tree.cut(15 + 14 + 3 * 3 + 2)
-    assert cut.levels == (TreeLevel(1, 15), TreeLevel(2, 23), TreeLevel(3, 27))
-    assert cut.transition_steps == 15 + 14 + 9
+    tree = auto_tree(30, 25, 0.5)  # levels cost 15, 2x5, 4x3, 8x2, 8x1
+    cut = tree.cut(15 + 10 + 3 * 3 + 2)
+    assert cut.levels == (TreeLevel(1, 15), TreeLevel(2, 25), TreeLevel(3, 27))
+    assert cut.transition_steps == 15 + 10 + 9
     with pytest.raises(SpecError, match="cannot pay for one in-between frame"):
         tree.cut(14)
-    settings_ = BlendSettings(setup="auto", diffusion_frames=25, budget_steps=40)
+    settings_ = BlendSettings(setup="auto", diffusion_frames=25, budget_steps=36)
     assert tree_for(settings_, 30) == cut
 
 
