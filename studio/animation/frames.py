@@ -150,19 +150,19 @@ def open_frame_batches(
     loaded: LoadedModel,
     scheduler: Scheduler,
     loras: LoraSession,
+    text: tuple[TextStates, TextStates | None],
     *,
     manager: ModelManager,
-    clock: Clock,
     depth: FrameDepth | None = None,
     coherence: Coherence | None = None,
     watch: Callable[[torch.Tensor], None] | None = None,
 ) -> FrameMaking:
-    """What makes the frames of ``inputs.plan`` on ``loaded`` with ``scheduler`` and the
-    render's hold on the pipeline (``loras``: ``open_animation_loras``), steps 3-4 of
-    ``render_animation``: each keyframe's text states (one encoder call per unique text),
-    its seeded noise, the init images (the input media; ``depth`` for 3D motion), the
-    ControlNets' maps, an editing model's pictures and the ``FrameBatches`` that read them
-    (``coherence``: the pull toward earlier frames; ``watch``: a live preview's hook).
+    """What makes the frames of ``inputs.plan`` on ``loaded`` with ``scheduler``, the
+    render's hold on the pipeline (``loras``: ``open_animation_loras``) and the keyframes'
+    text states (``text``: ``encode_keyframes``), step 4 of ``render_animation``: each
+    keyframe's seeded noise, the init images (the input media; ``depth`` for 3D motion),
+    the ControlNets' maps, an editing model's pictures and the ``FrameBatches`` that read
+    them (``coherence``: the pull toward earlier frames; ``watch``: a live preview's hook).
 
     The one-process render and a scale-out shard (``studio.animation.shard_render``) both
     open them here, so a frame has the same bits whichever made it. A part that fails to
@@ -170,8 +170,7 @@ def open_frame_batches(
     spec, plan = inputs.spec, inputs.plan
     d = spec.diffusion
     pipe, device = loaded.pipe, loaded.device
-    with clock.stage("text_encoder"):
-        cond, uncond = encode_keyframes(pipe, plan, device)
+    cond, uncond = text
     shape = latent_shape(pipe, d.width, d.height)
     noise = seeded_noise(shape, plan.keyframe_seeds, device, loaded.dtype)  # (K, C, h, w)
     inits = InitImages(spec, plan, inputs.media, depth)

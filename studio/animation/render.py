@@ -37,6 +37,7 @@ from studio.animation.depth import FrameDepth, check_depth
 from studio.animation.frames import (
     animation_inputs,
     coherence_for,
+    encode_keyframes,
     open_animation_loras,
     open_frame_batches,
 )
@@ -119,9 +120,14 @@ def render_animation(
         preview = open_preview(d.preview, loaded, manager)  # live previews' decoder
         live = LivePreview(preview, events, plan.frames, d.preview_seconds, clock)
 
-        # 3. Encode prompts (one encoder call per unique text); 4. prepare latents (one
-        #    seeded noise per keyframe), init images (3D motion: through each frame's depth),
-        #    coherence, ControlNets and an editing model's pictures.
+        # 3. Encode prompts: one encoder call per unique text.
+        with clock.stage("text_encoder"):
+            text = encode_keyframes(pipe, plan, device)
+        where = {k.prompt: f"line {k.line}" for k in reversed(plan.schedule.keyframes)}
+        text_notes = truncated_prompts(pipe, plan.unique_prompts, where)
+
+        # 4. Prepare latents (one seeded noise per keyframe), init images (3D motion: through
+        #    each frame's depth), coherence, ControlNets and an editing model's pictures.
         depth = None
         if plan.curves.depth:
             depth = FrameDepth(spec, depth_source, loaded=loaded, manager=manager, clock=clock)
@@ -131,15 +137,13 @@ def render_animation(
             loaded,
             scheduler,
             loras,
+            text,
             manager=manager,
-            clock=clock,
             depth=depth,
             coherence=coherence,
             watch=live.step,
         )
         batches, inits, edit, control = making.batches, making.inits, making.edit, making.control
-        where = {k.prompt: f"line {k.line}" for k in reversed(plan.schedule.keyframes)}
-        text_notes = truncated_prompts(pipe, plan.unique_prompts, where)
 
         # The upscale stage: its own model, scheduler and texts; the file's frames grow.
         upscale = (

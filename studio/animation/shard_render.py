@@ -16,7 +16,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from studio.animation.frames import animation_inputs, open_animation_loras, open_frame_batches
+from studio.animation.frames import (
+    animation_inputs,
+    encode_keyframes,
+    open_animation_loras,
+    open_frame_batches,
+)
 from studio.animation.shards import feedback_reason
 from studio.errors import SpecError
 from studio.events import CancelToken, NullEvents
@@ -66,7 +71,8 @@ def render_frames(
     making = None
     try:
         # 3. Every keyframe's text states; 4. its seeded noise; the inputs, read to `start`.
-        making = open_frame_batches(inputs, loaded, scheduler, loras, manager=manager, clock=clock)
+        text = encode_keyframes(loaded.pipe, plan, loaded.device)
+        making = open_frame_batches(inputs, loaded, scheduler, loras, text, manager=manager)
         inits, control = making.inits, making.control
         if making.edit.active:
             raise SpecError(
