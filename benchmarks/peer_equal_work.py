@@ -25,8 +25,9 @@ peer cannot be loaded, the script says why and exits 2.
 ``--studio-defaults``: not equal work but equal quality. The peer draws what the quality
 reference is (DDIM, ``--steps`` 20, every step guided); the studio renders with its own
 defaults for ``builtin:shapes`` (the same 20 DDIM steps and guidance, and its default
-``guidance_stop``, 0.2: the steps under timestep 200 unguided), at the same batch sizes and,
-with ``--studio-batch N``, at batch N against each of the peer's. Whether the defaults keep
+``guidance_stop``, 0.2: the steps under timestep 200 unguided), at the same batch sizes and
+at its default batch size (4; ``--studio-batch N`` for another) against each of the peer's:
+``studio 4, peer 1`` is the studio's defaults against the peer's (batch 1). Whether the defaults keep
 the quality is the shapes benchmark's to say (``shapes_quality.py --guidance-stop 0`` against
 its default, 0.2; docs/benchmarks.md).
 
@@ -250,6 +251,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.steps is None:
         args.steps = 20 if args.studio_defaults else 10
+    if args.studio_defaults and args.studio_batch is None:
+        from studio.spec import AnimationSettings
+
+        args.studio_batch = AnimationSettings().batch_size  # the studio's default, 4
 
     import torch
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "CurveError",
+    "DeviceMemoryError",
     "MediaError",
     "ModelLoadError",
     "NegativePromptError",
@@ -71,6 +72,10 @@ class CurveError(TextError):
 
 class ModelLoadError(StudioError):
     """A model reference could not be resolved or loaded."""
+
+
+class DeviceMemoryError(StudioError):
+    """The device ran out of memory during a render; the message says what to lower."""
 
 
 class MediaError(StudioError):

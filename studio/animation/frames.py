@@ -1,7 +1,7 @@
 """How an animation's frames are made, batch by batch: the plan with its input media, the
 keyframes' text states, the LoRAs and the coherence pull a render needs, and
 ``FrameBatches``, which turns one batch of frame indices into decoded images (interpolate,
-denoise, pull, decode).
+denoise, pull, decode); ``open_frame_batches`` builds it and the parts it reads.
 
 The one-process render (``studio.animation.render``) and a scale-out shard
 (``studio.animation.shard``) both make their frames here, so a frame's bits do not depend on
@@ -11,36 +11,75 @@ which of them made it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from studio.animation.coherence import Coherence
 from studio.animation.control import AnimationControl
+from studio.animation.depth import FrameDepth
 from studio.animation.editing import FrameEdit
 from studio.animation.init_images import InitImages
 from studio.animation.plan import AnimationPlan, plan_animation
 from studio.animation.soundtrack import curve_variables
 from studio.events import CancelToken
-from studio.media.inputs import InputMedia
+from studio.media.control import ControlSource, check_control_media
+from studio.media.inputs import InputMedia, check_inputs
 from studio.pipeline.common import Clock
 from studio.pipeline.conditioning import TextStates, unet_extras
 from studio.pipeline.denoise import denoise
 from studio.pipeline.interpolate import lerp, slerp
-from studio.pipeline.latents import decode, encode_images, frame_seed, step_seed
+from studio.pipeline.latents import (
+    decode,
+    encode_images,
+    frame_seed,
+    latent_shape,
+    seeded_noise,
+    step_seed,
+)
 from studio.pipeline.lora import LoraSession, open_loras
-from studio.pipeline.models import Pipeline
+from studio.pipeline.models import LoadedModel, ModelManager, Pipeline
 from studio.pipeline.schedulers import Scheduler
 from studio.pipeline.text import encode_prompts, with_negative
 from studio.spec import AnimationSpec
 
 __all__ = [
+    "AnimationInputs",
     "FrameBatches",
+    "FrameMaking",
+    "animation_inputs",
     "coherence_for",
     "encode_keyframes",
     "open_animation_loras",
+    "open_frame_batches",
     "plan_with_media",
 ]
+
+
+@dataclass(frozen=True)
+class AnimationInputs:
+    """A checked animation's plan and what it reads (``animation_inputs``)."""
+
+    plan: AnimationPlan
+    media: InputMedia  # the input image, video and soundtrack, probed
+    variables: dict[str, np.ndarray] | None  # the curves' variables (audio envelope)
+    control_media: list[ControlSource]  # one per ControlNet, probed
+
+    @property
+    def spec(self) -> AnimationSpec:
+        return self.plan.spec
+
+
+def animation_inputs(spec: AnimationSpec) -> AnimationInputs:
+    """Step 1 of a render of ``spec`` (checked: ``spec.check()``), as the one-process render
+    and a scale-out shard both take it: the input media probed once, the plan with them
+    (``plan_with_media``), and each ControlNet's image or video probed against the plan's
+    length. Raises ``StudioError`` subclasses for bad media, before any model work."""
+    media = check_inputs(spec)
+    plan, variables = plan_with_media(spec, media)
+    control_media = check_control_media(spec.control, fps=spec.animation.fps, frames=plan.frames)
+    return AnimationInputs(plan, media, variables, control_media)
 
 
 def plan_with_media(
@@ -87,6 +126,88 @@ def coherence_for(spec: AnimationSpec, plan: AnimationPlan) -> Coherence | None:
         return None
     noise = plan.curves.coherence_noise if m.coherence_noise.strip() else None
     return Coherence(m.coherence_scale, m.coherence_alpha, noise=noise, seed=spec.diffusion.seed)
+
+
+@dataclass
+class FrameMaking:
+    """``open_frame_batches``' result: the batches and the parts they read, which the
+    caller closes (``close``) when it is done with them."""
+
+    batches: FrameBatches
+    inits: InitImages
+    edit: FrameEdit
+    control: AnimationControl | None
+
+    def close(self) -> None:
+        """Let go of the input and control video streams (and an editing model's)."""
+        for part in (self.inits, self.edit, self.control):
+            if part is not None:
+                part.close()
+
+
+def open_frame_batches(
+    inputs: AnimationInputs,
+    loaded: LoadedModel,
+    scheduler: Scheduler,
+    loras: LoraSession,
+    text: tuple[TextStates, TextStates | None],
+    *,
+    manager: ModelManager,
+    depth: FrameDepth | None = None,
+    coherence: Coherence | None = None,
+    watch: Callable[[torch.Tensor], None] | None = None,
+) -> FrameMaking:
+    """What makes the frames of ``inputs.plan`` on ``loaded`` with ``scheduler``, the
+    render's hold on the pipeline (``loras``: ``open_animation_loras``) and the keyframes'
+    text states (``text``: ``encode_keyframes``), step 4 of ``render_animation``: each
+    keyframe's seeded noise, the init images (the input media; ``depth`` for 3D motion),
+    the ControlNets' maps, an editing model's pictures and the ``FrameBatches`` that read
+    them (``coherence``: the pull toward earlier frames; ``watch``: a live preview's hook).
+
+    The one-process render and a scale-out shard (``studio.animation.shard_render``) both
+    open them here, so a frame has the same bits whichever made it. A part that fails to
+    open closes those opened before it."""
+    spec, plan = inputs.spec, inputs.plan
+    d = spec.diffusion
+    pipe, device = loaded.pipe, loaded.device
+    cond, uncond = text
+    shape = latent_shape(pipe, d.width, d.height)
+    noise = seeded_noise(shape, plan.keyframe_seeds, device, loaded.dtype)  # (K, C, h, w)
+    inits = InitImages(spec, plan, inputs.media, depth)
+    control = None
+    try:
+        if spec.control.nets:
+            control = AnimationControl(
+                spec.control,
+                inputs.control_media,
+                plan.frames,
+                loaded=loaded,
+                manager=manager,
+                width=d.width,
+                height=d.height,
+                fps=spec.animation.fps,
+            )
+        edit = FrameEdit(plan, pipe, inputs.variables)  # inpainting / InstructPix2Pix inputs
+    except BaseException:
+        for part in (inits, control):
+            if part is not None:
+                part.close()
+        raise
+    batches = FrameBatches(
+        plan,
+        pipe,
+        scheduler,
+        noise,
+        cond,
+        uncond,
+        inits,
+        coherence,
+        edit,
+        loras,
+        control=control,
+        watch=watch,
+    )
+    return FrameMaking(batches, inits, edit, control)
 
 
 class FrameBatches:

@@ -33,29 +33,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.animation.control import AnimationControl
 from studio.animation.depth import FrameDepth, check_depth
-from studio.animation.editing import FrameEdit
 from studio.animation.frames import (
-    FrameBatches,
+    animation_inputs,
     coherence_for,
     encode_keyframes,
     open_animation_loras,
-    plan_with_media,
+    open_frame_batches,
 )
-from studio.animation.init_images import InitImages
 from studio.animation.output import FrameOutput
 from studio.animation.soundtrack import add_sound
 from studio.animation.upscale import open_animation_upscale
 from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
-from studio.media.control import check_control_media
-from studio.media.inputs import check_inputs
-from studio.media.retime import open_output
-from studio.pipeline.common import Clock, open_model, output_path, stop_early
+from studio.pipeline.common import Clock, finish_render, open_model, open_render_output, stop_early
 from studio.pipeline.gpu import path_notes
-from studio.pipeline.latents import latent_shape, seeded_noise
 from studio.pipeline.models import ModelManager
 from studio.pipeline.preview import LivePreview, open_preview
 from studio.pipeline.text import truncated_prompts
@@ -112,9 +105,8 @@ def render_animation(
         #    model work. Then what an earlier, killed attempt finished.
         spec.check()
         d, anim = spec.diffusion, spec.animation
-        media = check_inputs(spec)
-        plan, variables = plan_with_media(spec, media)
-        control_media = check_control_media(spec.control, fps=anim.fps, frames=plan.frames)
+        inputs = animation_inputs(spec)
+        plan, media = inputs.plan, inputs.media
         depth_source = check_depth(spec, plan.frames)  # 3D motion's depth model or input
         checkpoint = FrameCheckpoint.open(out_dir, name, spec, resume=resume)
 
@@ -130,45 +122,28 @@ def render_animation(
 
         # 3. Encode prompts: one encoder call per unique text.
         with clock.stage("text_encoder"):
-            cond, uncond = encode_keyframes(pipe, plan, device)
+            text = encode_keyframes(pipe, plan, device)
         where = {k.prompt: f"line {k.line}" for k in reversed(plan.schedule.keyframes)}
         text_notes = truncated_prompts(pipe, plan.unique_prompts, where)
 
-        # 4. Prepare latents (one seeded noise per keyframe), init images and coherence.
-        shape = latent_shape(pipe, d.width, d.height)
-        noise = seeded_noise(shape, plan.keyframe_seeds, device, loaded.dtype)  # (K, C, h, w)
+        # 4. Prepare latents (one seeded noise per keyframe), init images (3D motion: through
+        #    each frame's depth), coherence, ControlNets and an editing model's pictures.
         depth = None
         if plan.curves.depth:
             depth = FrameDepth(spec, depth_source, loaded=loaded, manager=manager, clock=clock)
-        inits = InitImages(spec, plan, media, depth)
         coherence = coherence_for(spec, plan)
-        control = None
-        if spec.control.nets:
-            control = AnimationControl(
-                spec.control,
-                control_media,
-                plan.frames,
-                loaded=loaded,
-                manager=manager,
-                width=d.width,
-                height=d.height,
-                fps=anim.fps,
-            )
-        edit = FrameEdit(plan, pipe, variables)  # inpainting / InstructPix2Pix inputs
-        batches = FrameBatches(
-            plan,
-            pipe,
+        making = open_frame_batches(
+            inputs,
+            loaded,
             scheduler,
-            noise,
-            cond,
-            uncond,
-            inits,
-            coherence,
-            edit,
             loras,
-            control=control,
+            text,
+            manager=manager,
+            depth=depth,
+            coherence=coherence,
             watch=live.step,
         )
+        batches, inits, edit, control = making.batches, making.inits, making.edit, making.control
 
         # The upscale stage: its own model, scheduler and texts; the file's frames grow.
         upscale = (
@@ -178,18 +153,13 @@ def render_animation(
 
         # 5. Open the writer; replay the frames an earlier attempt finished (upscaled ones:
         #    the low-resolution frames that later frames read come from the checkpoint's tensors).
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = output_path(out_dir, name, spec.output.format)
-        o = spec.output  # with interpolate_fps, frames between the rendered ones on the way
-        writer = open_output(
-            path,
-            o.format,
+        writer = open_render_output(
+            out_dir,
+            name,
+            spec.output,
             fps=anim.fps,
             width=d.width * scale,
             height=d.height * scale,
-            interpolate_fps=o.interpolate_fps,
-            method=o.interpolate_method,
-            interpolator=o.interpolator,
             device=loaded.device,
         )
         denoise_steps = checkpoint.denoise_steps_before
@@ -240,28 +210,19 @@ def render_animation(
         with clock.stage("write"):
             output = writer.close()
         writer = None
-        inits.close()
-        edit.close()
-        if control is not None:
-            control.close()
+        making.close()
         output, notes = add_sound(spec, output, clock, media.video and media.video.path)
-        notes = [*text_notes, *notes, *path_notes(clock, plan.frames)]
-        checkpoint.remove()
-        events.output(output)
-        result = AnimationResult(
-            outputs=[output],
-            frames=output.frames,
-            fps=output.fps,
-            denoise_steps=denoise_steps,
-            seconds=clock.total(),
-            timings=clock.timings(),
-            notes=notes,
-            resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
+        return finish_render(
+            AnimationResult,
+            output,
+            checkpoint,
+            clock,
+            events,
+            denoise_steps,
+            notes=[*text_notes, *notes, *path_notes(clock, plan.frames)],
             upscale_denoise_steps=upscale.denoise_steps if upscale is not None else 0,
             preview=live.facts(),
         )
-        events.finished(result)
-        return result
     except BaseException as exc:
         if frames_out is not None:  # the worker's frames first: then the writer can close
             frames_out.stop(cancelled=isinstance(exc, RenderCancelled))

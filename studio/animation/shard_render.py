@@ -3,8 +3,8 @@ render makes them (``studio.animation.render``), for the driver's one writer.
 
 ``render_frames`` runs steps 1-4 and 6 of ``render_animation`` for frames ``start`` to
 ``stop`` of a spec whose plan splits (``studio.animation.shards``): the same plan, the same
-per-keyframe seeded noise and text states, the same batches (a shard starts on a batch
-boundary), the same per-frame step generators; a video input (and a control video) is read
+per-keyframe seeded noise and text states, the same batches (both open them with
+``studio.animation.frames.open_frame_batches``; a shard starts on a batch boundary), the same per-frame step generators; a video input (and a control video) is read
 from its start up to the shard's first frame. So each frame has the bits the one-process
 render gives it on the same device type. Nothing is written: the driver
 (``studio.app.scale``) writes, checkpoints and reports progress.
@@ -16,22 +16,16 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from studio.animation.control import AnimationControl
-from studio.animation.editing import FrameEdit
 from studio.animation.frames import (
-    FrameBatches,
+    animation_inputs,
     encode_keyframes,
     open_animation_loras,
-    plan_with_media,
+    open_frame_batches,
 )
-from studio.animation.init_images import InitImages
 from studio.animation.shards import feedback_reason
 from studio.errors import SpecError
 from studio.events import CancelToken, NullEvents
-from studio.media.control import check_control_media
-from studio.media.inputs import check_inputs
 from studio.pipeline.common import Clock, open_model
-from studio.pipeline.latents import latent_shape, seeded_noise
 from studio.pipeline.models import ModelManager
 from studio.spec import AnimationSpec
 
@@ -57,9 +51,8 @@ def render_frames(
     clock = Clock()
     # 1. Check and plan, as the one-process render does.
     spec.check()
-    d, anim = spec.diffusion, spec.animation
-    media = check_inputs(spec)
-    plan, variables = plan_with_media(spec, media)
+    inputs = animation_inputs(spec)
+    plan = inputs.plan
     why = feedback_reason(plan)
     if why is not None:
         raise SpecError(f"this animation cannot be split into shards: {why}")
@@ -69,41 +62,23 @@ def render_frames(
             f"shard frames {start}-{stop - 1} do not start on a batch of this "
             f"{plan.frames}-frame plan"
         )
-    control_media = check_control_media(spec.control, fps=anim.fps, frames=plan.frames)
 
     # 2. The model (loaded once per worker by its manager) and this shard's scheduler.
     loaded, scheduler = open_model(
         spec, plan.summary(), manager=manager, clock=clock, events=NullEvents()
     )
-    pipe, device = loaded.pipe, loaded.device
-    loras = open_animation_loras(spec, plan, pipe)
-    inits = edit = control = None
+    loras = open_animation_loras(spec, plan, loaded.pipe)
+    making = None
     try:
         # 3. Every keyframe's text states; 4. its seeded noise; the inputs, read to `start`.
-        cond, uncond = encode_keyframes(pipe, plan, device)
-        shape = latent_shape(pipe, d.width, d.height)
-        noise = seeded_noise(shape, plan.keyframe_seeds, device, loaded.dtype)
-        inits = InitImages(spec, plan, media, None)
-        if spec.control.nets:
-            control = AnimationControl(
-                spec.control,
-                control_media,
-                plan.frames,
-                loaded=loaded,
-                manager=manager,
-                width=d.width,
-                height=d.height,
-                fps=anim.fps,
-            )
-        edit = FrameEdit(plan, pipe, variables)
-        if edit.active:
+        text = encode_keyframes(loaded.pipe, plan, loaded.device)
+        making = open_frame_batches(inputs, loaded, scheduler, loras, text, manager=manager)
+        inits, control = making.inits, making.control
+        if making.edit.active:
             raise SpecError(
                 "this animation cannot be split into shards: an inpainting or "
                 "InstructPix2Pix model reads its pictures in frame order; use --workers 1"
             )
-        batches = FrameBatches(
-            plan, pipe, scheduler, noise, cond, uncond, inits, None, edit, loras, control=control
-        )
         inits.skip(start)
         if control is not None:
             control.skip(start)
@@ -115,7 +90,7 @@ def render_frames(
             if batch.start >= stop:
                 break
             cancel.raise_if_cancelled()
-            images, steps = batches.make(batch, cancel, clock)  # a range, as the render's
+            images, steps = making.batches.make(batch, cancel, clock)  # a range, as the render's
             out = []
             for f, image in zip(batch, images, strict=True):
                 image = inits.match_colors(f, image)
@@ -123,7 +98,6 @@ def render_frames(
                 out.append(image)
             yield batch.start, out, steps
     finally:
-        for part in (inits, edit, control):
-            if part is not None:
-                part.close()
+        if making is not None:
+            making.close()
         loras.close()

@@ -5,7 +5,9 @@ cluster (``studio.spec.scale``): a normal render and the dashboard never pay its
 
 ``connect(workers, address)`` joins the cluster ``address`` names (else ``RAY_ADDRESS``),
 or starts a local runtime with ``workers`` CPUs; a runtime already running in this process
-(a test's, a notebook's) is used as it is. ``ShardWorker`` is the actor: one per worker,
+(a test's, a notebook's) is used as it is. ``worker_pool`` is that and the workers for one
+render; ``as_finished`` hands them the render's shards and gives back each one's result as
+it finishes. ``ShardWorker`` is the actor: one per worker,
 holding a ``ModelManager`` so the model loads once per worker, not once per shard; on
 CUDA it asks for a whole GPU (``num_gpus=1``). Ray restarts a worker that dies and runs its
 shard again (``max_restarts``/``max_task_retries``): a shard is a function of the spec, so
@@ -16,28 +18,39 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from studio.errors import StudioError
+from studio.errors import RenderCancelled, StudioError
+from studio.events import CancelToken
 
 __all__ = [
+    "IN_FLIGHT_PER_WORKER",
     "RESTARTS",
     "ScaleOutError",
     "ShardWorker",
+    "as_finished",
     "cluster_resources",
     "connect",
     "forget_workers",
+    "ray_result",
     "release",
     "start_local",
     "worker_actors",
+    "worker_pool",
 ]
 
 RESTARTS = 3  # a dead worker is restarted (and its shard run again) this many times
+# Shards handed to Ray and not yet back, per worker: one running, one queued behind it.
+IN_FLIGHT_PER_WORKER = 2
+_WAIT_S = 0.2  # how often a wait for shards looks at the cancel token
+
+T = TypeVar("T")
 
 
 class ScaleOutError(StudioError):
@@ -247,6 +260,64 @@ def release(ray: Any, actors: list[Any], *, keep: bool) -> None:
         pool[:] = [a for a in pool if a not in actors]
     for a in actors:
         ray.kill(a)
+
+
+@contextmanager
+def worker_pool(
+    workers: int, address: str, *, cache_dir: Path, gpu: bool
+) -> Iterator[tuple[Any, list[Any]]]:
+    """Ray, connected (``connect``), and ``workers`` actors for one render
+    (``worker_actors``): ``(ray, actors)``. A render that ends well leaves its workers for the
+    next one; a cancel or an error kills them (``release``): every shard stops at once."""
+    with connect(workers, address) as ray:
+        actors = worker_actors(ray, workers, cache_dir=cache_dir, gpu=gpu)
+        finished_all = False
+        try:
+            yield ray, actors
+            finished_all = True
+        finally:
+            release(ray, actors, keep=finished_all)
+
+
+def as_finished(
+    ray: Any,
+    actors: list[Any],
+    waiting: deque[T],
+    submit: Callable[[Any, T], Any],
+    cancel: CancelToken,
+) -> Iterator[tuple[T, dict[str, Any]]]:
+    """Each of ``waiting``'s shards with its result (``ray_result``), as they finish.
+
+    A shard is handed out (``submit(actor, shard)``: the task's object ref) to the actor
+    with the fewest in flight, at most ``IN_FLIGHT_PER_WORKER`` a worker, topped up before
+    each wait, so the frames waiting for their turn stay bounded. ``cancel`` is looked at
+    every ``_WAIT_S`` seconds while a wait lasts; ``RenderCancelled`` when set."""
+    in_flight: dict[Any, tuple[T, int]] = {}
+    load = [0] * len(actors)
+    while waiting or in_flight:
+        while waiting and len(in_flight) < IN_FLIGHT_PER_WORKER * len(actors):
+            shard = waiting.popleft()
+            a = load.index(min(load))
+            in_flight[submit(actors[a], shard)] = (shard, a)
+            load[a] += 1
+        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=_WAIT_S)
+        cancel.raise_if_cancelled()
+        for ref in ready:
+            shard, a = in_flight.pop(ref)
+            load[a] -= 1
+            yield shard, ray_result(ray, ref)
+
+
+def ray_result(ray: Any, ref: Any) -> dict[str, Any]:
+    """A shard's result; a worker's own error (a bad spec, a cancel) as itself, one line."""
+    try:
+        return ray.get(ref)
+    except StudioError as exc:  # Ray's error type subclasses the worker's: unwrap it
+        cause = getattr(exc, "cause", None)
+        raise (cause if isinstance(cause, StudioError | RenderCancelled) else exc) from None
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScaleOutError(f"a Ray worker failed: {first}") from None
 
 
 def forget_workers() -> None:

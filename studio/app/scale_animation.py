@@ -3,30 +3,20 @@ writer here, frames in order, per-shard checkpoints, cancel, progress and the re
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from pathlib import Path
 from typing import Any
 
-from studio.app.ray_runtime import ScaleOutError, connect, release, worker_actors
-from studio.errors import RenderCancelled, StudioError
+from studio.app.ray_runtime import as_finished, worker_pool
+from studio.app.scale_driver import device_of, replay, scale_out_facts, shard_timing
 from studio.events import CancelToken, RenderEvents
 from studio.pipeline.shards import Shard, ShardPlan
 from studio.spec import AnimationSpec
 from studio.spec.scale import without_scale
 
-__all__ = [
-    "IN_FLIGHT_PER_WORKER",
-    "device_of",
-    "ray_result",
-    "render_animation_shards",
-    "shard_timing",
-]
+__all__ = ["render_animation_shards"]
 
 _NAME = "animation"
-# Shards handed to Ray and not yet back, per worker: one running, one queued behind it.
-IN_FLIGHT_PER_WORKER = 2
-_WAIT_S = 0.2  # how often a wait for shards looks at the cancel token
 
 
 def render_animation_shards(
@@ -46,8 +36,7 @@ def render_animation_shards(
     from studio.animation.soundtrack import add_sound
     from studio.media.checkpoint import FrameCheckpoint
     from studio.media.inputs import check_inputs
-    from studio.media.retime import open_output
-    from studio.pipeline.common import Clock, output_path, stop_early
+    from studio.pipeline.common import Clock, finish_render, open_render_output, stop_early
 
     clock = Clock()
     local = without_scale(spec)  # what the checkpoints are of: workers do not change frames
@@ -65,26 +54,17 @@ def render_animation_shards(
         events.started({**frames_plan.summary(), "device": d.device, "scale_out": plan.summary()})
 
         # 2. The one writer; the frames and the shards an earlier attempt finished.
-        out_dir.mkdir(parents=True, exist_ok=True)
-        writer = open_output(
-            output_path(out_dir, _NAME, o.format),
-            o.format,
+        writer = open_render_output(
+            out_dir,
+            _NAME,
+            o,
             fps=anim.fps,
             width=d.width,
             height=d.height,
-            interpolate_fps=o.interpolate_fps,
-            method=o.interpolate_method,
-            interpolator=o.interpolator,
             device=device_of(d.device),
         )
         denoise_steps = checkpoint.denoise_steps_before
-        image = None
-        with clock.stage("write"):
-            for image in checkpoint.frames():
-                writer.write(image)
-                done += 1
-        if done:
-            events.progress(done, total, image)
+        done = replay(checkpoint, writer, clock, events, total)
         todo: list[Shard] = []
         for s in plan.shards:
             if s.frames.stop <= done:
@@ -103,7 +83,8 @@ def render_animation_shards(
         timings: list[dict[str, Any]] = []
 
         def write(shard: Shard, images: Any, steps: int) -> None:
-            nonlocal done, denoise_steps, image
+            nonlocal done, denoise_steps
+            image = None
             with clock.stage("write"):
                 for image in images:
                     writer.write(image)
@@ -113,82 +94,56 @@ def render_animation_shards(
             done = shard.frames.stop
             events.progress(done, total, image)
 
-        workers = d.workers
-        with connect(workers, d.ray_address) as ray:
-            actors = worker_actors(
-                ray, workers, cache_dir=manager.cache_dir, gpu=device_of(d.device) != "cpu"
+        gpu = device_of(d.device) != "cpu"
+        pool = worker_pool(d.workers, d.ray_address, cache_dir=manager.cache_dir, gpu=gpu)
+        with pool as (ray, actors):  # a cancel or an error kills the workers
+            spec_ref = ray.put(local)
+            finished_shards = as_finished(
+                ray,
+                actors,
+                deque(s for s in todo if s.index not in spools),
+                lambda actor, s: actor.animation.remote(spec_ref, s.frames.start, s.frames.stop),
+                cancel,
             )
-            finished_all = False
-            try:
-                spec_ref = ray.put(local)
-                waiting = deque(s for s in todo if s.index not in spools)
-                in_flight: dict[Any, tuple[Shard, int]] = {}
-                load = [0] * len(actors)
-                for shard in todo:
-                    while shard.index not in spools:
-                        while waiting and len(in_flight) < IN_FLIGHT_PER_WORKER * workers:
-                            nxt = waiting.popleft()
-                            a = load.index(min(load))
-                            ref = actors[a].animation.remote(
-                                spec_ref, nxt.frames.start, nxt.frames.stop
-                            )
-                            in_flight[ref] = (nxt, a)
-                            load[a] += 1
-                        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=_WAIT_S)
-                        cancel.raise_if_cancelled()
-                        for ref in ready:
-                            finished, a = in_flight.pop(ref)
-                            load[a] -= 1
-                            result = ray_result(ray, ref)
-                            timings.append(shard_timing(finished.index, finished, result))
-                            steps = result["denoise_steps"]
-                            if finished.index == shard.index:  # its turn: straight to the file
-                                write(finished, result["frames"], steps)
-                                spools[finished.index] = (None, 0)
-                                continue
-                            spool = FrameCheckpoint.open(  # ahead of its turn: to disk
-                                out_dir, _spool_name(finished), local, resume=False
-                            )
-                            with clock.stage("write"):
-                                for frame in result["frames"]:
-                                    spool.add_frame(frame)
-                                spool.commit(denoise_steps=steps)
-                            spools[finished.index] = (_reopened(out_dir, finished, local), steps)
-                    spool, steps = spools.pop(shard.index)
-                    if spool is not None:
-                        write(shard, spool.frames(), steps)
-                        spool.remove()
-                    cancel.raise_if_cancelled()
-                finished_all = True
-            finally:  # a cancel or an error kills the workers: every shard stops at once
-                release(ray, actors, keep=finished_all)
+            for shard in todo:
+                while shard.index not in spools:
+                    finished, result = next(finished_shards)
+                    timings.append(shard_timing(finished.index, result, finished.frames))
+                    steps = result["denoise_steps"]
+                    if finished.index == shard.index:  # its turn: straight to the file
+                        write(finished, result["frames"], steps)
+                        spools[finished.index] = (None, 0)
+                        continue
+                    spool = FrameCheckpoint.open(  # ahead of its turn: to disk
+                        out_dir, _spool_name(finished), local, resume=False
+                    )
+                    with clock.stage("write"):
+                        for frame in result["frames"]:
+                            spool.add_frame(frame)
+                        spool.commit(denoise_steps=steps)
+                    spools[finished.index] = (_reopened(out_dir, finished, local), steps)
+                spool, steps = spools.pop(shard.index)
+                if spool is not None:
+                    write(shard, spool.frames(), steps)
+                    spool.remove()
+                cancel.raise_if_cancelled()
 
         # 5. The file, its soundtrack, the result.
         with clock.stage("write"):
             output = writer.close()
         writer = None
         output, notes = add_sound(spec, output, clock, media.video and media.video.path)
-        checkpoint.remove()
-        events.output(output)
-        result = AnimationResult(
-            outputs=[output],
-            frames=output.frames,
-            fps=output.fps,
-            denoise_steps=denoise_steps,
-            seconds=clock.total(),
-            timings=clock.timings(),
+        timings.sort(key=lambda t: t["shard"])
+        return finish_render(
+            AnimationResult,
+            output,
+            checkpoint,
+            clock,
+            events,
+            denoise_steps,
             notes=notes,
-            resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
-            scale_out={
-                **plan.summary(),
-                "ran": "ray",
-                "address": d.ray_address or os.environ.get("RAY_ADDRESS", "") or "local",
-                "resumed_shards": resumed_shards,
-                "shard_timings": sorted(timings, key=lambda t: t["shard"]),
-            },
+            scale_out=scale_out_facts(plan, d, resumed_shards, timings),
         )
-        events.finished(result)
-        return result
     except BaseException as exc:
         for spool, _ in spools.values():
             if spool is not None:
@@ -197,19 +152,6 @@ def render_animation_shards(
             exc, writer=writer, frames_written=bool(done), checkpoint=checkpoint, events=events
         )
         raise
-
-
-def shard_timing(index: int, shard: Shard, done: dict[str, Any]) -> dict[str, Any]:
-    """What the run records of one finished shard: its frames, seconds, denoise steps and
-    the worker (process id, node) that made it."""
-    return {
-        "shard": index,
-        "frames": [shard.frames.start, shard.frames.stop - 1],
-        "seconds": round(float(done.get("seconds", 0.0)), 3),
-        "denoise_steps": int(done.get("denoise_steps", 0)),
-        "worker": done.get("pid"),
-        "node": done.get("node", ""),
-    }
 
 
 def _spool_name(shard: Shard) -> str:
@@ -221,25 +163,3 @@ def _reopened(out_dir: Path, shard: Shard, spec: AnimationSpec) -> Any:
     from studio.media.checkpoint import FrameCheckpoint
 
     return FrameCheckpoint.open(out_dir, _spool_name(shard), spec, resume=True)
-
-
-def ray_result(ray: Any, ref: Any) -> dict[str, Any]:
-    """A shard's result; a worker's own error (a bad spec, a cancel) as itself, one line."""
-    try:
-        return ray.get(ref)
-    except StudioError as exc:  # Ray's error type subclasses the worker's: unwrap it
-        cause = getattr(exc, "cause", None)
-        raise (cause if isinstance(cause, StudioError | RenderCancelled) else exc) from None
-    except ray.exceptions.RayError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ScaleOutError(f"a Ray worker failed: {first}") from None
-
-
-def device_of(device: str) -> str:
-    """Where the driver runs a learned interpolator, and whether workers want a GPU: the
-    spec's device, ``auto`` resolved as the model manager resolves it."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -32,15 +32,14 @@ import numpy as np
 
 from studio.blend.inpaint import InpaintGuide
 from studio.blend.plan import BlendPlan, plan_blend
+from studio.blend.prepare import open_transitions
 from studio.blend.soundtrack import add_blend_soundtrack
 from studio.blend.transitions import BRANCH_BATCH, Transitions
 from studio.blend.upscale import UpscaleStage
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
-from studio.media.control import check_control_media
-from studio.media.retime import in_between, open_output
-from studio.pipeline.common import Clock, open_model, output_path, stop_early
-from studio.pipeline.control import still_controls
+from studio.media.retime import in_between
+from studio.pipeline.common import Clock, finish_render, open_model, open_render_output, stop_early
 from studio.pipeline.gpu import path_notes
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import LoadedModel, ModelManager
@@ -134,38 +133,18 @@ def render_blend(
         if spec.upscale.model:  # its own model, scheduler and embeddings; frames grow
             upscale = _upscale_stage(spec, plan, manager, clock, cancel)
             width, height = d.width * upscale.factor, d.height * upscale.factor
-        path = output_path(out_dir, name, o.format)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        writer = open_output(
-            path,
-            o.format,
-            fps=o.fps,
-            width=width,
-            height=height,
-            interpolate_fps=o.interpolate_fps,
-            method=o.interpolate_method,
-            interpolator=o.interpolator,
-            device=device,
+        writer = open_render_output(
+            out_dir, name, o, fps=o.fps, width=width, height=height, device=device
         )
-        controls = still_controls(
-            spec.control,
-            check_control_media(spec.control),
-            loaded=loaded,
-            manager=manager,
-            width=d.width,
-            height=d.height,
-        )
-        run = Transitions(
+        run = open_transitions(
             plan,
-            pipe,
-            loaded.dtype,
-            device,
+            loaded,
             scheduler,
             embeddings,
-            clock,
-            cancel,
-            inpaint,
-            extras=controls,
+            manager=manager,
+            clock=clock,
+            cancel=cancel,
+            inpaint=inpaint,
             branch_batch=branch_batch,
             watch=live.step,
         )
@@ -213,19 +192,16 @@ def render_blend(
             output = writer.close()
         writer = None
         output, audio_notes = add_blend_soundtrack(spec, output, clock)
-        checkpoint.remove()
-        events.output(output)
         made = sum(len(f) - 1 for f in realised) + 1
         upscale_steps = upscale.denoise_steps if upscale else 0
         denoise_steps = run.denoise_steps + upscale_steps
-        result = BlendResult(
-            outputs=[output],
-            frames=output.frames,
-            fps=output.fps,
-            denoise_steps=denoise_steps,
-            seconds=clock.total(),
-            timings=clock.timings(),
-            resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
+        return finish_render(
+            BlendResult,
+            output,
+            checkpoint,
+            clock,
+            events,
+            denoise_steps,
             diffusion_frames=made,
             scratch_denoise_steps=made * (d.steps + (spec.upscale.steps if upscale else 0)),
             tree={
@@ -236,8 +212,6 @@ def render_blend(
             notes=text_notes + audio_notes + path_notes(clock, plan.diffusion_frames),
             preview=live.facts(),
         )
-        events.finished(result)
-        return result
     except BaseException as exc:
         stop_early(
             exc, writer=writer, frames_written=bool(written), checkpoint=checkpoint, events=events

@@ -3,8 +3,9 @@ transition's in-between frames from its two keyframes (stage 1), made as the one
 render makes them (``studio.blend.render``).
 
 ``BlendShards(spec, manager)`` does steps 1-4 of ``render_blend`` once per worker and spec
-(plan, model, LoRAs, every prompt's text states, still ControlNet maps) and keeps them for
-the shards that follow. A keyframe is its own seeded trajectory, so the one a worker makes
+(plan, model, LoRAs, every prompt's text states, and the transitions' maker with the still
+ControlNet maps: ``studio.blend.prepare``, as the render opens it) and keeps them for the
+shards that follow. A keyframe is its own seeded trajectory, so the one a worker makes
 and hands to two transitions is the one a one-process render makes and carries from one
 transition to the next; a transition's in-betweens read only those two. Nothing is written:
 the driver (``studio.app.scale_blend``) fills the video frames and writes them.
@@ -17,13 +18,12 @@ from typing import Any
 import numpy as np
 
 from studio.blend.plan import plan_blend
+from studio.blend.prepare import open_transitions
 from studio.blend.shards import blend_reason
-from studio.blend.transitions import Frame, Transitions
+from studio.blend.transitions import Frame
 from studio.errors import SpecError
 from studio.events import CancelToken, NullEvents
-from studio.media.control import check_control_media
 from studio.pipeline.common import Clock, open_model
-from studio.pipeline.control import still_controls
 from studio.pipeline.lora import open_loras
 from studio.pipeline.models import ModelManager
 from studio.pipeline.text import encode_prompts
@@ -45,7 +45,6 @@ class BlendShards:
         why = blend_reason(self.plan)
         if why is not None:
             raise SpecError(f"this blend cannot be split into shards: {why}")
-        d = spec.diffusion
         clock = Clock()
         loaded, scheduler = open_model(
             spec, self.plan.summary(), manager=manager, clock=clock, events=NullEvents()
@@ -55,25 +54,14 @@ class BlendShards:
         self.loras = open_loras(pipe, adapters, [np.array([a.weight]) for a in adapters])
         try:
             embeddings = encode_prompts(pipe, self.plan.unique_prompts, device)
-            controls = still_controls(
-                spec.control,
-                check_control_media(spec.control),
-                loaded=loaded,
-                manager=manager,
-                width=d.width,
-                height=d.height,
-            )
-            self.run = Transitions(
+            self.run = open_transitions(
                 self.plan,
-                pipe,
-                loaded.dtype,
-                device,
+                loaded,
                 scheduler,
                 embeddings,
-                clock,
-                cancel or CancelToken(),
-                None,
-                extras=controls,
+                manager=manager,
+                clock=clock,
+                cancel=cancel or CancelToken(),
             )
         except BaseException:
             self.loras.close()

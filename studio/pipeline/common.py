@@ -1,8 +1,10 @@
 """Pieces every render entry point shares: the stage clock, loading the model, where the
-output goes, and what a render does when it stops early.
+output goes and its writer, how a render ends (its result), and what a render does when it
+stops early.
 
 ``studio.animation.render`` and ``studio.blend.render`` (and the blend's upscale stage) use
-these; they live here so that no render kind imports another's helpers.
+these, and so do the scaled-out drivers (``studio.app.scale_animation``,
+``studio.app.scale_blend``); they live here so that no render kind imports another's helpers.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from studio.events import RenderEvents
+from studio.events import OutputFile, RenderEvents, RenderResult
+from studio.media.retime import open_output
 from studio.pipeline.defaults import fill_model_defaults
 from studio.pipeline.gpu import compile_unet, gpu_paths
 from studio.pipeline.memory import MemoryChoice, memory_choice
@@ -29,13 +32,85 @@ if TYPE_CHECKING:
     from studio.media.writers import FrameWriter
     from studio.pipeline.schedulers import Scheduler
     from studio.spec import AnimationSpec, BlendSpec
+    from studio.spec.animation import OutputSettings
+    from studio.spec.blend import BlendOutputSettings
 
-__all__ = ["Clock", "load_options", "open_model", "output_path", "stop_early"]
+__all__ = [
+    "Clock",
+    "finish_render",
+    "load_options",
+    "open_model",
+    "open_render_output",
+    "output_path",
+    "stop_early",
+]
+
+R = TypeVar("R", bound=RenderResult)
 
 
 def output_path(out_dir: Path, name: str, fmt: str) -> Path:
     """Where a render named ``name`` writes: a file, or a folder of frames for ``png``."""
     return out_dir / (name if fmt == "png" else f"{name}.{fmt}")
+
+
+def open_render_output(
+    out_dir: Path,
+    name: str,
+    output: OutputSettings | BlendOutputSettings,
+    *,
+    fps: int,
+    width: int,
+    height: int,
+    device: Any,
+) -> FrameWriter:
+    """The render's one streaming writer (``studio.media.retime.open_output``) for the spec's
+    ``output`` settings, at ``output_path(out_dir, name, ...)``; ``out_dir`` is made first.
+    ``fps``, ``width`` and ``height`` are the rendered frames'; with ``interpolate_fps`` the
+    frames between them are made on the way (a learned interpolator runs on ``device``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return open_output(
+        output_path(out_dir, name, output.format),
+        output.format,
+        fps=fps,
+        width=width,
+        height=height,
+        interpolate_fps=output.interpolate_fps,
+        method=output.interpolate_method,
+        interpolator=output.interpolator,
+        device=device,
+    )
+
+
+def finish_render(
+    result_type: type[R],
+    output: OutputFile,
+    checkpoint: FrameCheckpoint,
+    clock: Clock,
+    events: RenderEvents,
+    denoise_steps: int,
+    **facts: Any,
+) -> R:
+    """The end of a render whose file ``output`` is finished (closed, its sound added): the
+    resume checkpoint goes, ``events`` hears ``output``, then ``finished`` with the result.
+
+    The result is ``result_type`` with the facts every render has (the file, its frames and
+    fps, ``denoise_steps``, the clock's seconds and timings, what this attempt did when it
+    resumed a killed one) and the kind's own ``facts`` (notes, tree, scale_out...).
+    """
+    checkpoint.remove()
+    events.output(output)
+    result = result_type(
+        outputs=[output],
+        frames=output.frames,
+        fps=output.fps,
+        denoise_steps=denoise_steps,
+        seconds=clock.total(),
+        timings=clock.timings(),
+        resume=checkpoint.resume_facts(denoise_steps) if checkpoint.resumed else None,
+        **facts,
+    )
+    events.finished(result)
+    return result
 
 
 def open_model(

@@ -45,6 +45,7 @@ import torch
 from studio.errors import SpecError
 from studio.pipeline.conditioning import TextStates, UNetExtra, as_text, extra_kwargs
 from studio.pipeline.gpu import first_call, reuses_step
+from studio.pipeline.memory import is_out_of_memory, out_of_memory
 
 if TYPE_CHECKING:
     from studio.events import CancelToken
@@ -201,13 +202,18 @@ def denoise(
             kwargs = extra_kwargs(extras, latents, t, rows_text)
             model_in = latents if image is None else torch.cat([latents, image[-rows:]], dim=1)
             labels = None if class_labels is None else class_labels[-rows:]
-            return unet(
-                model_in,
-                t,
-                encoder_hidden_states=rows_text.states,
-                class_labels=labels,
-                **kwargs,
-            ).sample
+            try:
+                return unet(
+                    model_in,
+                    t,
+                    encoder_hidden_states=rows_text.states,
+                    class_labels=labels,
+                    **kwargs,
+                ).sample
+            except RuntimeError as exc:  # torch.OutOfMemoryError is one
+                if is_out_of_memory(exc):
+                    raise out_of_memory("a UNet call", model_in) from exc
+                raise
 
     trajectory = {start: x}
     taken = 0

@@ -16,9 +16,18 @@ import os
 
 from studio.errors import SpecError
 
-__all__ = ["BYTES_PER_PIXEL", "check_frame_memory", "decode_bytes", "device_memory"]
+__all__ = [
+    "AUTO_SLICING_ABOVE_BYTES",
+    "BYTES_PER_PIXEL",
+    "auto_vae_slicing",
+    "check_frame_memory",
+    "decode_bytes",
+    "device_memory",
+]
 
 BYTES_PER_PIXEL = 2560  # the SD VAE decoder's peak activations per pixel, float32
+# ``memory: auto`` decodes a batch frame by frame above this estimate, on any device.
+AUTO_SLICING_ABOVE_BYTES = 4 * 1024**3
 _TILE = 512 * 512  # pixels of one decoder tile with VAE tiling
 _GB = 1e9
 
@@ -30,6 +39,22 @@ def decode_bytes(
     pixels = min(width * height, _TILE) if tiling else width * height
     frames = 1 if slicing else batch
     return int(pixels * frames * BYTES_PER_PIXEL * (0.5 if half else 1.0))
+
+
+def auto_vae_slicing(
+    width: int,
+    height: int,
+    batch: int,
+    *,
+    half: bool,
+    tiling: bool,
+    limit: int = AUTO_SLICING_ABOVE_BYTES,
+) -> bool:
+    """Whether ``memory: auto`` decodes a batch one frame at a time (VAE slicing): when
+    decoding it together would need more than ``limit`` bytes. The frames are the same; a
+    large batch of large frames then needs the memory of one frame, not of all."""
+    together = decode_bytes(width, height, batch, half=half, tiling=tiling, slicing=False)
+    return batch > 1 and together > limit
 
 
 def device_memory(device: str) -> tuple[str, int | None]:
@@ -67,12 +92,15 @@ def check_frame_memory(
 ) -> None:
     """Refuse (``SpecError``) a frame size whose decoding needs more memory than its device
     has, naming the size, the estimate, the device's memory and what to change.
-    ``auto_memory``: the spec's ``memory: auto``, which tiles large frames on CUDA."""
+    ``auto_memory``: the spec's ``memory: auto``, which tiles large frames on CUDA and
+    decodes a large batch frame by frame on any device (``auto_vae_slicing``)."""
     kind, total = device_memory(device)
     if total is None:
         return
     tiling = tiling or (auto_memory and kind == "cuda")
     half = dtype in ("float16", "bfloat16") or (dtype == "auto" and kind == "cuda")
+    if auto_memory and auto_vae_slicing(width, height, batch, half=half, tiling=tiling):
+        slicing = True  # memory: auto slices such a batch (studio.pipeline.memory)
     need = decode_bytes(width, height, batch, half=half, tiling=tiling, slicing=slicing)
     if need <= total:
         return

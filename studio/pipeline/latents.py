@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from studio.pipeline.gpu import VAE_FLOAT32_COUNT
+from studio.pipeline.memory import is_out_of_memory, out_of_memory
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,8 +127,13 @@ def decode(pipe: Pipeline, latents: torch.Tensor, clock: Clock | None = None) ->
 def _decode_with(vae: Any, latents: torch.Tensor) -> torch.Tensor:
     """The pixels (B, 3, H, W) in about [-1, 1], in the VAE's dtype."""
     with torch.no_grad():
-        # Unscaled in the VAE's dtype: float16 latents over ~8500 would overflow on the way.
-        return vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
+        try:
+            # Unscaled in the VAE's dtype: float16 latents over ~8500 would overflow on the way.
+            return vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
+        except RuntimeError as exc:  # torch.OutOfMemoryError is one
+            if is_out_of_memory(exc):
+                raise out_of_memory("a VAE decode", latents) from exc
+            raise
 
 
 def _vae(pipe: Pipeline) -> Any:

@@ -7,8 +7,11 @@ device a render runs on; ``memory_choice`` puts the two together for a spec.
 
 The rules, from what each saver costs:
 
-- CPU and MPS: nothing. Slicing there saves memory the machine rarely lacks and costs time;
-  CPU offload needs CUDA.
+- Any device, a batch whose decoding together needs more than 4 GiB, or a quarter of a
+  GPU's free memory where that is more (the VAE estimate of ``studio.pipeline.frame_memory``):
+  VAE slicing, one frame of the batch decoded at a time.
+- CPU and MPS: nothing else. Attention slicing there saves memory the machine rarely lacks
+  and costs time; CPU offload needs CUDA.
 - CUDA, frames larger than 1024x1024 pixels: VAE tiling. The VAE decoder's activations grow
   with the frame's area and are what runs out first on large frames.
 - CUDA, free memory short of the weights plus the attention of one UNet call: attention
@@ -25,11 +28,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.errors import DeviceMemoryError
+from studio.pipeline.frame_memory import AUTO_SLICING_ABOVE_BYTES, auto_vae_slicing
+
 if TYPE_CHECKING:
     from studio.spec.common import DiffusionSettings
 
 __all__ = [
     "DeviceFacts",
+    "is_out_of_memory",
+    "out_of_memory",
     "MemoryChoice",
     "TILING_ABOVE_PIXELS",
     "choose_memory",
@@ -83,21 +91,33 @@ def choose_memory(
     """The savers ``memory: auto`` turns on for a render of ``batch`` frames of
     ``width`` x ``height`` pixels with weights of ``weights_bytes`` (None: unknown, assumed
     2 GiB) on a device described by ``facts``. Pure."""
-    if facts.type != "cuda":
-        return MemoryChoice(reasons=(f"{facts.type}: no memory savers needed",))
+    cuda = facts.type == "cuda"
+    tiling = cuda and width * height > TILING_ABOVE_PIXELS
+    half = cuda and dtype_bytes == 2
+    # A roomy GPU decodes a batch together up to a quarter of its free memory.
+    limit = max(AUTO_SLICING_ABOVE_BYTES, (facts.free_bytes or 0) // 4)
+    batch_slicing = auto_vae_slicing(width, height, batch, half=half, tiling=tiling, limit=limit)
     reasons = []
-    tiling = width * height > TILING_ABOVE_PIXELS
     if tiling:
         reasons.append(f"VAE tiling: {width}x{height} is above 1024x1024")
+    if batch_slicing:
+        reasons.append(
+            f"VAE slicing: decoding {batch} frames of {width}x{height} together needs more "
+            f"than {limit / _GIB:.1f} GiB"
+        )
+    if not cuda:
+        reasons = reasons or [f"{facts.type}: no memory savers needed"]
+        return MemoryChoice(vae_slicing=batch_slicing, reasons=tuple(reasons))
     if facts.free_bytes is None:
-        return MemoryChoice(vae_tiling=tiling, reasons=tuple(reasons))
+        return MemoryChoice(vae_slicing=batch_slicing, vae_tiling=tiling, reasons=tuple(reasons))
     weights = ASSUMED_WEIGHTS_BYTES if weights_bytes is None else weights_bytes
     tokens = (width // 8) * (height // 8)
     # One attention map of the largest UNet level, for the guided batch (uncond + cond).
     attention = 2 * batch * _ATTENTION_HEADS * tokens * tokens * dtype_bytes
     need = (weights + attention) * _HEADROOM
     free = facts.free_bytes
-    slicing = offload = vae_slicing = False
+    slicing = offload = False
+    vae_slicing = batch_slicing
     if need > free:
         slicing = True
         sliced = (weights + attention * _SLICED_SHARE) * _HEADROOM
@@ -106,11 +126,11 @@ def choose_memory(
         )
         if sliced > free:
             offload = True
-            vae_slicing = batch > 1
             reasons.append(
                 f"CPU offload: still about {sliced / _GIB:.1f} GiB needed with slicing"
-                + ("; VAE slicing for the batch" if vae_slicing else "")
+                + ("; VAE slicing for the batch" if batch > 1 and not vae_slicing else "")
             )
+            vae_slicing = batch > 1
     if not reasons:
         reasons.append(f"cuda: {free / _GIB:.1f} GiB free is enough")
     return MemoryChoice(
@@ -167,4 +187,25 @@ def memory_choice(d: DiffusionSettings, batch: int = 1) -> MemoryChoice:
         vae_tiling=set_.vae_tiling or auto.vae_tiling,
         cpu_offload=set_.cpu_offload or auto.cpu_offload,
         reasons=auto.reasons,
+    )
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation that failed: CUDA's ``torch.OutOfMemoryError`` or
+    the CPU allocator's ``RuntimeError``."""
+    text = str(error)
+    return type(error).__name__ == "OutOfMemoryError" or (
+        isinstance(error, RuntimeError)
+        and ("out of memory" in text or "can't allocate memory" in text)
+    )
+
+
+def out_of_memory(what: str, latents: Any) -> DeviceMemoryError:
+    """The error for ``what`` (a UNet call, a VAE decode) running out of memory on
+    ``latents`` (B, C, h, w), saying what to lower."""
+    rows, height, width = latents.shape[0], latents.shape[-2] * 8, latents.shape[-1] * 8
+    return DeviceMemoryError(
+        f"the {latents.device.type} device ran out of memory in {what} of {rows} latents "
+        f"({width}x{height} pixels): lower the batch size (--batch-size), turn on "
+        f"--memory auto, or use smaller frames"
     )

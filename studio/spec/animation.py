@@ -96,7 +96,14 @@ class AnimationSettings(SettingsModel):
         "keyframe", "A seeded latent per keyframe (slerped between), or one fixed latent."
     )
     batch_size: StrictInt = setting(
-        1, "Frames denoised together on the device.", ge=1, le=256, step=1
+        4,
+        "Frames denoised together on the device: one UNet call for all of them, which is "
+        "what makes frames per second (any size gives the same frames, to a level or two of "
+        "rounding). Lower it where "
+        "memory is short; renders with motion curves go one frame at a time.",
+        ge=1,
+        le=256,
+        step=1,
     )
     loop: StrictBool = setting(
         False,

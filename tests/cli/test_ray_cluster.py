@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.run_cli import studio
+from tests.support.run_cli import TINY_64, studio
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +30,7 @@ ARGS = [
     "animate",
     "--prompts",
     SCHEDULE,
-    "--model",
-    "builtin:tiny",
-    "--width",
-    "64",
-    "--height",
-    "64",
+    *TINY_64,
     "--steps",
     "2",
     "--seed",

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from studio.animation.render import render_animation
-from studio.errors import ModelLoadError, RenderCancelled, ScheduleError
+from studio.errors import DeviceMemoryError, ModelLoadError, RenderCancelled, ScheduleError
 from studio.events import CancelToken, NullEvents
 from studio.media.perceptual import consecutive_distances
 from studio.media.readers import probe, read_frames
@@ -269,3 +269,35 @@ def test_bad_compel_syntax_names_the_line(tmp_path, manager):
     # compel may accept an unbalanced bracket as text; then the render must simply succeed
     else:
         assert (tmp_path / "animation").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("cls", "method", "what"),
+    [
+        ("UNet2DConditionModel", "forward", "a UNet call"),
+        ("AutoencoderKL", "decode", "a VAE decode"),
+    ],
+)
+def test_running_out_of_memory_says_what_to_lower(
+    tmp_path, manager, monkeypatch, cls, method, what
+):
+    """An allocation that fails in the model (CUDA's OutOfMemoryError) ends the render with a
+    one-line error naming the call, its latents and the batch size to lower."""
+    import diffusers
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(getattr(diffusers, cls), method, out_of_memory)
+    events = Recorder()
+    with pytest.raises(DeviceMemoryError) as caught:
+        render_animation(
+            make_spec("0: a red circle\n3: a blue square", batch=2),
+            tmp_path,
+            manager=manager,
+            events=events,
+        )
+    message = str(caught.value)
+    assert f"ran out of memory in {what} of " in message
+    assert "(64x64 pixels): lower the batch size (--batch-size)" in message
+    assert "\n" not in message and events.calls[-1] == "failed"

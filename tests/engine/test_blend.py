@@ -22,6 +22,7 @@ from studio.spec import (
     BlendSpec,
     DiffusionSettings,
 )
+from tests.support.run_cli import TINY_64
 from tests.support.run_cli import studio as studio_cli
 
 PROMPTS = ("a red circle", "a blue square", "a green star")
@@ -384,12 +385,7 @@ def test_cli_blend_end_to_end(studio_home, tmp_path):
         studio_home,
         "blend",
         *PROMPTS,
-        "--model",
-        "builtin:tiny",
-        "--width",
-        "64",
-        "--height",
-        "64",
+        *TINY_64,
         "--steps",
         "3",
         "--guidance",

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The built-in random tiny model at 64 x 64: what a CLI test renders with when the pictures
+# do not matter (add "--steps" and the rest).
+TINY_64 = ["--model", "builtin:tiny", "--width", "64", "--height", "64"]
 
 
 def studio(

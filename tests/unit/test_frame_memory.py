@@ -29,3 +29,13 @@ def test_a_frame_larger_than_the_device_is_refused_with_what_to_change(monkeypat
 def test_an_unknown_device_memory_refuses_nothing(monkeypatch):
     monkeypatch.setattr(frame_memory, "device_memory", lambda device: ("mps", None))
     check_frame_memory(4096, 4096, 64, device="mps", dtype="auto", tiling=False, slicing=False)
+
+
+def test_memory_auto_decodes_a_batch_frame_by_frame_so_only_one_frame_must_fit(monkeypatch):
+    monkeypatch.setattr(frame_memory, "device_memory", lambda device: ("cpu", 24 * 10**9))
+    # 4 frames of 2048x2048 need 43 GB together, 11 GB one at a time.
+    with pytest.raises(SpecError, match=r"in batches of 4 need about 43 GB.*a batch size of 1"):
+        check_frame_memory(2048, 2048, 4, device="cpu", dtype="auto", tiling=False, slicing=False)
+    check_frame_memory(
+        2048, 2048, 4, device="cpu", dtype="auto", tiling=False, slicing=False, auto_memory=True
+    )

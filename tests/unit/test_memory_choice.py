@@ -7,8 +7,8 @@ from studio.pipeline.memory import DeviceFacts, MemoryChoice, choose_memory
 GIB = 1024**3
 
 
-def test_the_cpu_gets_nothing_however_large_the_frames():
-    choice = choose_memory(DeviceFacts("cpu"), width=2048, height=2048, batch=8)
+def test_the_cpu_gets_nothing_for_one_frame_however_large():
+    choice = choose_memory(DeviceFacts("cpu"), width=2048, height=2048, batch=1)
     assert (
         choice.attention_slicing,
         choice.vae_slicing,
@@ -22,6 +22,21 @@ def test_the_cpu_gets_nothing_however_large_the_frames():
     )
     assert choice.reasons == ("cpu: no memory savers needed",)
     assert not choose_memory(DeviceFacts("mps"), width=2048, height=2048).vae_tiling
+
+
+def test_a_large_batch_of_large_frames_is_decoded_frame_by_frame_on_any_device():
+    # 4 frames of 512x512 in float32: 2.5 GiB together, under 4 GiB; of 768x768: 5.6 GiB.
+    assert not choose_memory(DeviceFacts("cpu"), width=512, height=512, batch=4).vae_slicing
+    large = choose_memory(DeviceFacts("cpu"), width=768, height=768, batch=4)
+    assert large == MemoryChoice(
+        vae_slicing=True,
+        reasons=("VAE slicing: decoding 4 frames of 768x768 together needs more than 4.0 GiB",),
+    )
+    assert not choose_memory(DeviceFacts("cpu"), width=768, height=768, batch=1).vae_slicing
+    # A GPU decodes together up to a quarter of its free memory (float16: half the bytes).
+    roomy = DeviceFacts("cuda", free_bytes=70 * GIB, total_bytes=80 * GIB)
+    assert not choose_memory(roomy, width=1024, height=1024, batch=4, weights_bytes=GIB).vae_slicing
+    assert choose_memory(roomy, width=1024, height=1024, batch=16, weights_bytes=GIB).vae_slicing
 
 
 def test_a_roomy_gpu_gets_nothing_at_512_px():
