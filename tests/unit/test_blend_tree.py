@@ -102,6 +102,21 @@ def test_a_wave_shares_its_frames_out_by_distance():
     assert sum(share_gaps([0.3, 0.2, 0.5], [0.2, 0.3, 0.5], 11)) == 11
 
 
+@pytest.mark.parametrize(
+    "steps, frames, levels",
+    [
+        # (branches, own steps) per level: a third of 25 is 8 (rounded), then 4, 2, 1.
+        (50, 25, [(1, 25), (2, 8), (4, 4), (8, 2), (8, 1)]),
+        (20, 9, [(1, 10), (2, 3), (4, 2)]),  # 10, a third: 3, halved rounded up: 2
+        (4, 9, [(1, 2), (6, 1)]),  # never under one own step: levels 2 and 3 merge
+    ],
+)
+def test_second_level_takes_a_third_of_the_first_deeper_levels_halve_up(steps, frames, levels):
+    tree = auto_tree(steps, frames, 0.5)
+    valid(tree)
+    assert [(lv.branches, steps - lv.injection_step) for lv in tree.levels] == levels
+
+
 def test_a_level_goes_in_halving_waves_no_larger_than_its_gaps():
     # 8 frames of a level with 16 gaps: waves of 4, 2, 1, 1 (each one UNet batch).
     left, gaps, waves = 8, 16, []
