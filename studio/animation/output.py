@@ -2,11 +2,13 @@
 finish, the upscale stage, the writer, the resume checkpoint and the progress events.
 
 ``FrameOutput.add`` takes a decoded batch. Where no later frame needs this one (no motion
-feedback, no upscale stage, no inpainting or InstructPix2Pix model) the batch goes to a
+feedback, no upscale stage, no inpainting or InstructPix2Pix model) and the device leaves the
+CPU room (``beside_model``: ``studio.pipeline.gpu.frame_work_beside``) the batch goes to a
 worker thread (``studio.media.background.OrderedWorker``) and the render denoises the next
 batch meanwhile; before handing over the next batch it waits for this one, so one batch is
-in the worker at a time; otherwise it is done at once,
-because the next frame's init image is this frame moved. The frames, the file and the
+in the worker at a time. Otherwise it is done at once: with feedback because the next
+frame's init image is this frame moved, on a CPU whose cores all run torch's threads because
+a thread beside them slows every one of their operations. The frames, the file and the
 checkpoint are the same either way: the worker does the same work in the same order, and
 what a checkpoint commit records (denoise steps, the coherence reference) is taken when the
 batch is handed over, not when the worker gets to it.
@@ -59,6 +61,7 @@ class FrameOutput:
         done: int,
         denoise_steps: int,
         preview: np.ndarray | None = None,
+        beside_model: bool = True,
     ) -> None:
         self.plan, self.writer, self.checkpoint = plan, writer, checkpoint
         self.inits, self.edit, self.coherence, self.upscale = inits, edit, coherence, upscale
@@ -66,7 +69,9 @@ class FrameOutput:
         self.done = self._reported = done
         self.denoise_steps = denoise_steps
         self._preview = preview
-        self.pipelined = not plan.curves.feedback and upscale is None and not edit.active
+        self.pipelined = (
+            beside_model and not plan.curves.feedback and upscale is None and not edit.active
+        )
         self._worker = OrderedWorker(depth=1, threaded=self.pipelined)
 
     def add(

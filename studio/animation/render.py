@@ -48,7 +48,7 @@ from studio.errors import RenderCancelled
 from studio.events import CancelToken, NullEvents, RenderEvents, RenderResult
 from studio.media.checkpoint import FrameCheckpoint
 from studio.pipeline.common import Clock, finish_render, open_model, open_render_output, stop_early
-from studio.pipeline.gpu import path_notes
+from studio.pipeline.gpu import frame_work_beside, path_notes
 from studio.pipeline.models import ModelManager
 from studio.pipeline.preview import LivePreview, open_preview
 from studio.pipeline.text import truncated_prompts
@@ -182,7 +182,8 @@ def render_animation(
                 coherence.reference = tensors.get("coherence")
 
         # 6. Denoise and decode each batch of frames; colour matching, the writer and the
-        #    checkpoint run on a worker thread meanwhile, where no later frame needs them.
+        #    checkpoint run on a worker thread meanwhile, where no later frame needs them and
+        #    the device leaves the CPU room (``frame_work_beside``).
         frames_out = FrameOutput(
             plan,
             writer=writer,
@@ -196,6 +197,7 @@ def render_animation(
             done=done,
             denoise_steps=denoise_steps,
             preview=image if done else None,
+            beside_model=frame_work_beside(loaded.device),
         )
         for batch in plan.batches:
             if batch[-1] < done:  # made by an earlier attempt

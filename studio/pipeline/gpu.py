@@ -14,12 +14,16 @@ Each path is optional and chosen automatically; the run's ``started`` event reco
   first call (the compile) is timed under the ``compile`` stage, not ``unet``;
 - ``fast``: step reuse (``reuses_step``).
 
+Not recorded, as it changes no frame: whether an animation's frame work (colour matching,
+the writer, the checkpoint) runs on a worker thread beside the model (``frame_work_beside``).
+
 Compiling and channels-last are part of the model manager's load options: a pipeline is
 changed for them once, when it is loaded, and every render that shares it asked for the same.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -41,6 +45,7 @@ __all__ = [
     "apply_load_paths",
     "compile_unet",
     "first_call",
+    "frame_work_beside",
     "gpu_paths",
     "path_notes",
     "reuses_step",
@@ -61,6 +66,28 @@ def compile_unet(mode: str, device: torch.device, frames: int) -> bool:
     if mode == "auto":
         return device.type == "cuda" and frames >= COMPILE_AUTO_FRAMES
     return mode == "on"
+
+
+def frame_work_beside(device: torch.device) -> bool:
+    """Whether a render on ``device`` does its frame work on a worker thread while the model
+    works (``studio.animation.output``): always on an accelerator, whose model work leaves
+    the CPU free; on the CPU only where torch's threads leave a core free. Where they use
+    every core, a worker thread makes them wait on it at every parallel operation: on 2
+    cores and 2 torch threads, a 16-frame batch-4 render took 1.4 to 2.7% longer that way
+    than with the frame work done in between batches (docs/benchmarks.md)."""
+    import torch
+
+    if device.type != "cpu":
+        return True
+    return torch.get_num_threads() < usable_cores()
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def apply_load_paths(pipe: Pipeline, *, channels_last: bool, compile: bool) -> None:

@@ -1,17 +1,20 @@
 """The animation's frame work (colour matching, writer, checkpoint) runs on a worker thread
-while the next batch denoises, except where a frame feeds the next (motion); an error on the
-worker fails the render as one in its own thread would (builtin:tiny, 4 frames of 32 px)."""
+while the next batch denoises, except where a frame feeds the next (motion) or torch's
+threads use every CPU core; an error on the worker fails the render as one in its own thread
+would (builtin:tiny, 4 frames of 32 px)."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+import torch
 
 from studio.animation.render import render_animation
 from studio.errors import MediaError
 from studio.events import NullEvents
 from studio.media.checkpoint import FrameCheckpoint
+from studio.pipeline import gpu
 from studio.spec import (
     AnimationSettings,
     AnimationSpec,
@@ -27,6 +30,13 @@ SPEC = AnimationSpec(
     animation=AnimationSettings(fps=8, batch_size=2),
     output=OutputSettings(format="mp4"),
 )
+
+
+@pytest.fixture(autouse=True)
+def spare_core(monkeypatch) -> None:
+    """A core free beside torch's threads, whatever this machine has: the worker thread is
+    used (``studio.pipeline.gpu.frame_work_beside``)."""
+    monkeypatch.setattr(gpu, "usable_cores", lambda: torch.get_num_threads() + 1)
 
 
 @pytest.fixture
@@ -54,6 +64,16 @@ def test_frames_are_written_on_the_worker_and_in_order(tmp_path, manager, kept_b
     assert result.frames == 4 and kept_by == ["studio-frames"] * 4
     assert progress == sorted(progress) and progress[-1] == 4
     assert result.timings["other"] >= 0
+
+
+def test_where_torch_uses_every_core_frames_are_written_between_batches(
+    tmp_path, manager, kept_by, monkeypatch
+):
+    monkeypatch.setattr(gpu, "usable_cores", lambda: torch.get_num_threads())
+    assert not gpu.frame_work_beside(torch.device("cpu"))
+    assert gpu.frame_work_beside(torch.device("cuda"))  # the model leaves the CPU free
+    result = render_animation(SPEC, tmp_path, manager=manager)
+    assert result.frames == 4 and kept_by == [threading.main_thread().name] * 4
 
 
 def test_with_motion_feedback_frames_are_written_in_the_render_thread(tmp_path, manager, kept_by):
