@@ -107,8 +107,20 @@ def _render(manager, preview: str, frames: int, out: Path) -> tuple[float, float
         animation=AnimationSettings(fps=8, batch_size=4),
         output=OutputSettings(format="png"),
     )
-    result = render_animation(spec, out, manager=manager)
+    result = render_animation(spec, out, manager=manager, events=_watching_events())
     return result.seconds, result.timings.get("preview", 0.0)
+
+
+def _watching_events():
+    from studio.events import NullEvents
+
+    class Watching(NullEvents):
+        """A listener for progress: a render draws live previews only for one."""
+
+        def progress(self, done, total, preview=None):
+            pass
+
+    return Watching()
 
 
 def main() -> None:
