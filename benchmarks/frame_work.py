@@ -5,7 +5,8 @@ The frame work of a batch (colour matching, the writer, the smoothness score, th
 checkpoint) runs on a worker thread while the next batch denoises where
 ``studio.pipeline.gpu.frame_work_beside`` says the device leaves the CPU room: always on an
 accelerator, on the CPU only where torch's threads leave a core free. This script renders
-the same walk (``builtin:shapes``, DDIM, guidance 3 on every step, PNG frames) both ways in
+the same walk (``builtin:shapes``, DDIM, guidance 3 on every step, ``--format``: MP4 by
+default, as a render's) both ways in
 one process, runs alternating after one warm-up of each, by telling the render that a core
 is free (``beside``) or that none is (``between``), and prints the medians and
 ``between_over_beside``: the wall time with the frame work between batches over the time
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--threads", type=int, help="torch's CPU threads (default: torch's own)")
+    parser.add_argument("--format", default="mp4", choices=["mp4", "gif", "png"])
     args = parser.parse_args()
 
     import torch
@@ -70,7 +72,7 @@ def main() -> None:
             height=args.size,
         ),
         animation=AnimationSettings(fps=24, batch_size=args.batch, interpolation="lerp"),
-        output=OutputSettings(format="png"),
+        output=OutputSettings(format=args.format),
     )
     cores = gpu.usable_cores()
     modes = {"beside": 1, "between": 0}  # cores free beside torch's threads, as told
@@ -102,6 +104,7 @@ def main() -> None:
                 "frames": args.frames,
                 "steps": args.steps,
                 "batch": args.batch,
+                "format": args.format,
                 "repeats": args.repeats,
                 "wall_seconds": {m: [round(w, 3) for w, _ in runs[m]] for m in modes},
                 "cpu_seconds": {m: [round(c, 3) for _, c in runs[m]] for m in modes},

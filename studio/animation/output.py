@@ -7,8 +7,8 @@ CPU room (``beside_model``: ``studio.pipeline.gpu.frame_work_beside``) the batch
 worker thread (``studio.media.background.OrderedWorker``) and the render denoises the next
 batch meanwhile; before handing over the next batch it waits for this one, so one batch is
 in the worker at a time. Otherwise it is done at once: with feedback because the next
-frame's init image is this frame moved, on a CPU whose cores all run torch's threads because
-a thread beside them slows every one of their operations. The frames, the file and the
+frame's init image is this frame moved; PNG frames on a CPU whose cores all run torch's
+threads because a thread encoding beside them slows every one of their operations. The frames, the file and the
 checkpoint are the same either way: the worker does the same work in the same order, and
 what a checkpoint commit records (denoise steps, the coherence reference) is taken when the
 batch is handed over, not when the worker gets to it.

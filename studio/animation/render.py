@@ -197,7 +197,7 @@ def render_animation(
             done=done,
             denoise_steps=denoise_steps,
             preview=image if done else None,
-            beside_model=frame_work_beside(loaded.device),
+            beside_model=frame_work_beside(loaded.device, encodes_here=spec.output.format == "png"),
         )
         for batch in plan.batches:
             if batch[-1] < done:  # made by an earlier attempt

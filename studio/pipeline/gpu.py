@@ -68,16 +68,20 @@ def compile_unet(mode: str, device: torch.device, frames: int) -> bool:
     return mode == "on"
 
 
-def frame_work_beside(device: torch.device) -> bool:
+def frame_work_beside(device: torch.device, *, encodes_here: bool) -> bool:
     """Whether a render on ``device`` does its frame work on a worker thread while the model
-    works (``studio.animation.output``): always on an accelerator, whose model work leaves
-    the CPU free; on the CPU only where torch's threads leave a core free. Where they use
-    every core, a worker thread makes them wait on it at every parallel operation: on 2
-    cores and 2 torch threads, a 16-frame batch-4 render took 1.4 to 2.7% longer that way
-    than with the frame work done in between batches (docs/benchmarks.md)."""
+    works (``studio.animation.output``). ``encodes_here``: the frames are encoded in this
+    process (PNG frames), not by ffmpeg in its own (MP4, GIF).
+
+    Beside the model, except on a CPU whose cores all run torch's threads when the frames
+    are encoded here: a worker thread making PNGs then makes torch's threads wait on it at
+    every parallel operation, and doing that work between batches was 2.4% faster. Where
+    ffmpeg encodes, the worker mostly waits on its pipe and the worker thread was 3.5%
+    faster; with a core left free, 3.8% (2 cores, ``benchmarks/frame_work.py``,
+    docs/benchmarks.md). An accelerator leaves the CPU free."""
     import torch
 
-    if device.type != "cpu":
+    if device.type != "cpu" or not encodes_here:
         return True
     return torch.get_num_threads() < usable_cores()
 

@@ -1,6 +1,6 @@
 """The animation's frame work (colour matching, writer, checkpoint) runs on a worker thread
-while the next batch denoises, except where a frame feeds the next (motion) or torch's
-threads use every CPU core; an error on the worker fails the render as one in its own thread
+while the next batch denoises, except where a frame feeds the next (motion) or PNG frames
+are made on a CPU torch's threads fill; an error on the worker fails the render as one in its own thread
 would (builtin:tiny, 4 frames of 32 px)."""
 
 from __future__ import annotations
@@ -66,14 +66,20 @@ def test_frames_are_written_on_the_worker_and_in_order(tmp_path, manager, kept_b
     assert result.timings["other"] >= 0
 
 
-def test_where_torch_uses_every_core_frames_are_written_between_batches(
+def test_png_frames_on_a_cpu_torch_fills_are_written_between_batches(
     tmp_path, manager, kept_by, monkeypatch
 ):
     monkeypatch.setattr(gpu, "usable_cores", lambda: torch.get_num_threads())
-    assert not gpu.frame_work_beside(torch.device("cpu"))
-    assert gpu.frame_work_beside(torch.device("cuda"))  # the model leaves the CPU free
-    result = render_animation(SPEC, tmp_path, manager=manager)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not gpu.frame_work_beside(cpu, encodes_here=True)
+    assert gpu.frame_work_beside(cpu, encodes_here=False)  # ffmpeg encodes MP4 and GIF
+    assert gpu.frame_work_beside(cuda, encodes_here=True)  # the model leaves the CPU free
+    png = SPEC.replace(output=OutputSettings(format="png"))
+    result = render_animation(png, tmp_path / "png", manager=manager)
     assert result.frames == 4 and kept_by == [threading.main_thread().name] * 4
+    kept_by.clear()
+    render_animation(SPEC, tmp_path / "mp4", manager=manager)
+    assert kept_by == ["studio-frames"] * 4
 
 
 def test_with_motion_feedback_frames_are_written_in_the_render_thread(tmp_path, manager, kept_by):
